@@ -1,0 +1,199 @@
+"""Frozen values that flow between the engine's steps (observe → assess → decide → act).
+
+They carry facts, never presentation: colours, emoji and truncation live in renderers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Any
+
+EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+class Status(StrEnum):
+    """Overall health of a target, worst last."""
+
+    HEALTHY = "healthy"
+    DEGRADED = "degraded"
+    DOWN = "down"
+
+
+class Severity(StrEnum):
+    """How loudly a finding or alert should speak. ``PAGE`` may mention the on-call role."""
+
+    INFO = "info"
+    WARNING = "warning"
+    PAGE = "page"
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessIdentity:
+    """What makes a process *this* process: a PID alone can be reused by another program."""
+
+    pid: int
+    create_time: float
+    cmdline: tuple[str, ...]
+    cwd: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessSnapshot:
+    """One look at a live target process and its tree."""
+
+    identity: ProcessIdentity
+    status: str  # psutil status: running, sleeping, stopped, zombie, …
+    cpu_percent: float
+    rss_bytes: int
+    children: tuple[int, ...]
+    uptime_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class ExitInfo:
+    """How a target process ended."""
+
+    pid: int
+    returncode: int | None  # None when we could not learn it (not our child)
+    signal: int | None  # the signal that killed it, if any
+    at: datetime
+
+
+class LogKind(StrEnum):
+    """Classes of log findings; each has its own policy."""
+
+    CRASH = "crash"  # a traceback / unhandled exception
+    ERROR = "error"  # an ERROR record without a traceback
+    HANG = "hang"  # heartbeat blocked, can't keep up, stopped responding
+    GATEWAY = "gateway"  # connected, resumed, invalidated, reconnecting
+    RATE_LIMIT = "rate_limit"  # 429s
+    FATAL_CONFIG = "fatal_config"  # improper token, privileged intents: restarts cannot fix
+    TIMEOUT = "timeout"
+    INFO = "info"  # anything else worth keeping
+
+
+@dataclass(frozen=True, slots=True)
+class LogRecord:
+    """One parsed log record (a line, or a line plus its traceback)."""
+
+    kind: LogKind
+    level: str  # DEBUG/INFO/WARNING/ERROR/CRITICAL, or "" when unknown
+    message: str
+    logger: str = ""
+    at: datetime | None = None  # the record's own timestamp when it has one
+    traceback: str = ""  # the assembled traceback text, if any
+    exc_type: str = ""  # e.g. "NameError" (last exception of a chain)
+    fingerprint: str = ""  # error-group key for CRASH/ERROR records
+    blocked_s: float | None = None  # for "heartbeat blocked for more than N seconds"
+    source: str = ""  # which file it came from: "stdout" / "stderr"
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorGroup:
+    """Repeats of one error, counted rather than re-posted."""
+
+    fingerprint: str
+    target: str
+    title: str  # "NameError: name 'asyncio' is not defined"
+    kind: LogKind
+    count: int
+    first_seen: datetime
+    last_seen: datetime
+    sample: str  # one redacted example (traceback or line)
+    culprit: str = ""  # "scoring_async.py in score_batch_async"
+
+
+class ScanOutcome(StrEnum):
+    PASSED = "passed"
+    FAILED = "failed"
+    TIMED_OUT = "timed_out"
+    NOT_CONFIGURED = "not_configured"
+
+
+@dataclass(frozen=True, slots=True)
+class ScanResult:
+    """The result of one out-of-band ``/scan`` smoke test."""
+
+    target: str
+    outcome: ScanOutcome
+    started_at: datetime
+    duration_s: float
+    exit_code: int | None = None
+    output: str = ""  # redacted, bounded
+    reason: str = ""
+    fingerprint: str = ""  # error group of a failure's traceback, if any
+    over_budget: bool = False  # passed, but slower than the latency budget
+    commit: str = ""  # Remi's git HEAD when known
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome is ScanOutcome.PASSED
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One reason a target is not healthy, with the evidence behind it."""
+
+    check: str  # "process", "event_loop", "gateway", "errors", "cpu", "rss", "scan_test"
+    status: Status
+    summary: str
+    severity: Severity = Severity.WARNING
+    evidence: str = ""  # redacted text (stack dump, log excerpt)
+
+
+@dataclass(frozen=True, slots=True)
+class HealthReport:
+    """The assessment of one target at one moment."""
+
+    target: str
+    status: Status
+    checked_at: datetime
+    findings: tuple[Finding, ...] = ()
+    process: ProcessSnapshot | None = None
+    supervisor_state: str = ""
+    loop_lag_s: float | None = None  # from the beacon
+    beacon_age_s: float | None = None
+    gateway: str = ""  # "connected", "resumed", "invalidated", "reconnecting", ""
+    new_groups: tuple[str, ...] = ()  # fingerprints first seen in this check
+    restarts_recent: int = 0
+
+    @property
+    def healthy(self) -> bool:
+        return self.status is Status.HEALTHY
+
+    @property
+    def reasons(self) -> tuple[str, ...]:
+        return tuple(f.summary for f in self.findings)
+
+
+@dataclass(frozen=True, slots=True)
+class RestartReport:
+    """What a restart did, for history and for the person who asked."""
+
+    target: str
+    reason: str
+    trigger: str  # "crash", "hang", "operator", "post_fix", "policy_retry"
+    requested_by: str  # "watchdog" or a person ("discord:1234 (name)")
+    ok: bool
+    at: datetime
+    duration_s: float
+    old_pid: int | None = None
+    new_pid: int | None = None
+    detail: str = ""
+    evidence: str = ""  # redacted: stack dump, last errors, cpu/rss
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Something that happened to a target; the alert engine and history consume these."""
+
+    target: str
+    kind: str  # "state_changed", "escalation", "duplicate_found", …
+    at: datetime
+    severity: Severity = Severity.INFO
+    summary: str = ""
+    data: Mapping[str, Any] = field(default_factory=lambda: EMPTY)

@@ -1,0 +1,71 @@
+"""One exception hierarchy for the engine; errors carry data, not just strings."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class RemiOpsError(Exception):
+    """Base of every error the engine raises on purpose."""
+
+
+class ConfigError(RemiOpsError):
+    """The configuration cannot be used; one ``path.to.field: problem`` line per problem."""
+
+    def __init__(self, problems: Sequence[str], source: str = "") -> None:
+        self.problems = tuple(problems)
+        self.source = source
+        super().__init__("\n".join(self.problems))
+
+
+class ProcessError(RemiOpsError):
+    """A process operation failed (spawn, signal, stop)."""
+
+    def __init__(self, target: str, operation: str, detail: str) -> None:
+        self.target = target
+        self.operation = operation
+        self.detail = detail
+        super().__init__(f"{target}: {operation} failed: {detail}")
+
+
+class SpawnError(ProcessError):
+    """The target's command could not be started (missing workdir, not executable, …)."""
+
+    def __init__(self, target: str, detail: str) -> None:
+        super().__init__(target, "start", detail)
+
+
+class StopError(ProcessError):
+    """Something of the target's process tree survived a stop."""
+
+    def __init__(self, target: str, detail: str, survivors: Sequence[int] = ()) -> None:
+        self.survivors = tuple(survivors)
+        super().__init__(target, "stop", detail)
+
+
+class LockHeld(RemiOpsError):
+    """Another watcher holds the target's singleton lock."""
+
+    def __init__(self, target: str, holder_pid: int | None) -> None:
+        self.target = target
+        self.holder_pid = holder_pid
+        who = f"pid {holder_pid}" if holder_pid else "another watcher"
+        super().__init__(f"{target}: already watched by {who}")
+
+
+class StoreError(RemiOpsError):
+    """The SQLite store cannot be used (corrupt, unreadable, newer schema)."""
+
+    def __init__(self, path: str, detail: str) -> None:
+        self.path = path
+        self.detail = detail
+        super().__init__(f"{path}: {detail}")
+
+
+class UnknownTarget(RemiOpsError):
+    """A command named a target that is not configured."""
+
+    def __init__(self, name: str, known: Sequence[str]) -> None:
+        self.name = name
+        self.known = tuple(known)
+        super().__init__(f"unknown target {name!r}; configured: {', '.join(known) or 'none'}")

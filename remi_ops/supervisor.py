@@ -1,0 +1,345 @@
+"""The supervisor: states as an Enum, a transition table, one place that changes state.
+
+Pure: it never touches a process. Inputs are facts (started, exited, unhealthy, an operator
+asked, time passed) with the time passed in; outputs are ``Action``s for the watchdog to
+carry out and ``Event``s for history and alerts. The restart policy lives here too:
+immediate after a crash that followed stable running, exponential backoff with jitter for
+crash loops, a restart budget that leads to ``GAVE_UP`` (escalate, then retry slowly), exit
+codes that must not be restarted, and maintenance that always ends.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from remi_ops.config import RestartPolicy
+from remi_ops.domain import Event, ExitInfo, ProcessIdentity, Severity
+
+
+class State(StrEnum):
+    UNKNOWN = "unknown"  # the watcher has not looked yet
+    STARTING = "starting"  # spawned, not yet up for start_seconds
+    RUNNING = "running"
+    UNHEALTHY = "unhealthy"  # alive but not working (hang, errors, thresholds)
+    RESTARTING = "restarting"  # a stop+start is in progress
+    BACKOFF = "backoff"  # dead, waiting for the next attempt
+    GAVE_UP = "gave_up"  # budget spent or do-not-restart exit: escalated, slow retries
+    STOPPED = "stopped"  # an operator stopped it; nothing restarts it
+    MAINTENANCE = "maintenance"  # hands off until a set time
+
+
+S = State
+#: Every allowed edge. ``_change_state`` refuses anything else, so a bug shows up as an error.
+TRANSITIONS: dict[State, frozenset[State]] = {
+    S.UNKNOWN: frozenset({S.STARTING, S.RUNNING, S.BACKOFF, S.STOPPED, S.MAINTENANCE,
+                          S.GAVE_UP}),
+    S.STARTING: frozenset({S.RUNNING, S.BACKOFF, S.GAVE_UP, S.RESTARTING, S.STOPPED,
+                           S.MAINTENANCE, S.UNHEALTHY}),
+    S.RUNNING: frozenset({S.UNHEALTHY, S.RESTARTING, S.BACKOFF, S.GAVE_UP, S.STOPPED,
+                          S.MAINTENANCE}),
+    S.UNHEALTHY: frozenset({S.RUNNING, S.RESTARTING, S.BACKOFF, S.GAVE_UP, S.STOPPED,
+                            S.MAINTENANCE}),
+    S.RESTARTING: frozenset({S.STARTING, S.BACKOFF, S.GAVE_UP, S.STOPPED, S.MAINTENANCE}),
+    S.BACKOFF: frozenset({S.RESTARTING, S.RUNNING, S.GAVE_UP, S.STOPPED, S.MAINTENANCE}),
+    S.GAVE_UP: frozenset({S.RESTARTING, S.RUNNING, S.STOPPED, S.MAINTENANCE}),
+    S.STOPPED: frozenset({S.STARTING, S.RUNNING, S.MAINTENANCE}),
+    S.MAINTENANCE: frozenset({S.RUNNING, S.BACKOFF, S.STARTING, S.STOPPED}),
+}
+#: States in which the target is expected to be alive.
+ALIVE_STATES = frozenset({S.STARTING, S.RUNNING, S.UNHEALTHY})
+
+
+class ActionKind(StrEnum):
+    START = "start"
+    STOP = "stop"
+    RESTART = "restart"  # stop whatever is there, then start
+    CAPTURE_EVIDENCE = "capture_evidence"
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """Something the watchdog must do in the world."""
+
+    kind: ActionKind
+    reason: str
+    trigger: str = "policy"  # crash, hang, operator, post_fix, policy_retry
+    requested_by: str = "watchdog"
+
+
+class InvalidTransition(RuntimeError):
+    def __init__(self, source: State, dest: State) -> None:
+        super().__init__(f"no transition {source} -> {dest}")
+        self.source, self.dest = source, dest
+
+
+@dataclass
+class Supervisor:
+    """One target's supervisor. Feed it facts; carry out the actions it returns."""
+
+    target: str
+    policy: RestartPolicy
+    rng: random.Random = field(default_factory=random.Random)
+    state: State = State.UNKNOWN
+    since: datetime | None = None
+    reason: str = ""
+    process: ProcessIdentity | None = None
+    started_mono: float | None = None
+    backoff_level: int = 0
+    next_attempt_mono: float | None = None
+    maintenance_until: datetime | None = None
+    restarts_mono: deque[float] = field(default_factory=deque)
+    events: list[Event] = field(default_factory=list)
+
+    # ------------------------------------------------------------------ state changes
+
+    def _change_state(self, dest: State, now: datetime, reason: str, **data: Any) -> None:
+        """The one place state changes; it emits the ``state_changed`` event."""
+        if dest is self.state:
+            self.reason = reason
+            return
+        if dest not in TRANSITIONS[self.state]:
+            raise InvalidTransition(self.state, dest)
+        source, self.state, self.since, self.reason = self.state, dest, now, reason
+        severity = Severity.WARNING if dest in (S.UNHEALTHY, S.BACKOFF) else Severity.INFO
+        if dest is S.GAVE_UP:
+            severity = Severity.PAGE
+        self._emit(now, "state_changed", severity, f"{source} → {dest}: {reason}",
+                   {"from": str(source), "to": str(dest), "reason": reason, **data})
+
+    def _emit(self, now: datetime, kind: str, severity: Severity, summary: str,
+              data: dict[str, Any]) -> None:
+        self.events.append(Event(self.target, kind, now, severity, summary, data))
+
+    def drain_events(self) -> list[Event]:
+        """Hand over what happened since the last call."""
+        events, self.events = self.events, []
+        return events
+
+    # ------------------------------------------------------------------ facts
+
+    def adopted(self, ident: ProcessIdentity, now: datetime, mono: float) -> list[Action]:
+        """A matching process was already running: watch it instead of starting another."""
+        self.process, self.started_mono = ident, mono
+        self._change_state(S.RUNNING, now, f"adopted running process {ident.pid}",
+                           pid=ident.pid)
+        return []
+
+    def not_running(self, now: datetime, mono: float) -> list[Action]:
+        """First look found nothing running: start it (unless stopped or in maintenance)."""
+        if self.state in (S.STOPPED, S.MAINTENANCE) or not self.policy.enabled:
+            return []
+        if self.state in (S.BACKOFF, S.GAVE_UP, S.RESTARTING, S.STARTING):
+            return []
+        self.next_attempt_mono = mono
+        self._change_state(S.BACKOFF, now, "not running")
+        return self.tick(now, mono)
+
+    def started(self, ident: ProcessIdentity, now: datetime, mono: float) -> list[Action]:
+        """A start (or the start half of a restart) succeeded."""
+        self.process, self.started_mono = ident, mono
+        if S.STARTING not in TRANSITIONS[self.state]:
+            self._change_state(S.RESTARTING, now, "starting")
+        self._change_state(S.STARTING, now, f"started pid {ident.pid}", pid=ident.pid)
+        return []
+
+    def start_failed(self, detail: str, now: datetime, mono: float) -> list[Action]:
+        """The command could not be started at all: back off like a crash loop."""
+        self.process = None
+        return self._schedule_retry(now, mono, f"start failed: {detail}", stable=False)
+
+    def exited(self, info: ExitInfo, now: datetime, mono: float) -> list[Action]:
+        """The supervised process died (noticed as an event, not a poll)."""
+        if self.process is not None and info.pid != self.process.pid:
+            return []  # an old incarnation; already handled
+        uptime = mono - self.started_mono if self.started_mono is not None else 0.0
+        self.process, self.started_mono = None, None
+        how = _describe_exit(info)
+        if self.state in (S.STOPPED, S.MAINTENANCE, S.RESTARTING):
+            return []  # we (or an operator) stopped it on purpose
+        if info.returncode is not None and info.returncode in self.policy.no_restart_exit_codes:
+            self._give_up(now, mono, f"{how}: exit code {info.returncode} is listed as "
+                          "do-not-restart (restarting cannot fix it)", exit_code=info.returncode)
+            return []
+        if not self.policy.enabled:
+            self._change_state(S.BACKOFF, now, f"{how}; restarts are disabled")
+            self.next_attempt_mono = None
+            return []
+        stable = uptime >= self.policy.stable_after_s
+        if uptime < self.policy.start_seconds and not stable:
+            how += f" {uptime:.1f}s after start"
+        return self._schedule_retry(now, mono, how, stable=stable)
+
+    def unhealthy(self, now: datetime, summary: str, *, restart: bool,
+                  mono: float) -> list[Action]:
+        """A health check failed. ``restart`` when the finding is one a restart fixes (a hang)."""
+        if self.state not in ALIVE_STATES:
+            return []
+        self._change_state(S.UNHEALTHY, now, summary)
+        if not restart or not self.policy.enabled:
+            return []
+        if self._budget_spent(mono):
+            self._give_up(now, mono, f"{summary}; restart budget spent")
+            return []
+        return self._begin_restart(now, mono, summary, "hang", evidence=True)
+
+    def healthy(self, now: datetime) -> None:
+        if self.state is S.UNHEALTHY:
+            self._change_state(S.RUNNING, now, "healthy again")
+
+    # ------------------------------------------------------------------ operators
+
+    def operator_restart(self, now: datetime, mono: float, who: str, reason: str,
+                         trigger: str = "operator") -> list[Action]:
+        """A person (or the post-fix flow) asked for a restart. Not bound by the budget."""
+        if self.state is S.MAINTENANCE:
+            self.maintenance_until = None
+        return self._begin_restart(now, mono, f"{reason} (by {who})", trigger, who=who)
+
+    def operator_stop(self, now: datetime, who: str, reason: str) -> list[Action]:
+        self.next_attempt_mono = None
+        self._change_state(S.STOPPED, now, f"stopped by {who}: {reason}")
+        return [Action(ActionKind.STOP, reason, "operator", who)]
+
+    def operator_start(self, now: datetime, mono: float, who: str) -> list[Action]:
+        if self.state in ALIVE_STATES:
+            return []
+        self.maintenance_until = None
+        self.backoff_level = 0
+        return self._begin_restart(now, mono, f"started by {who}", "operator", who=who)
+
+    def enter_maintenance(self, now: datetime, until: datetime, who: str,
+                          reason: str) -> None:
+        """Hands off until ``until``; maintenance always has an end."""
+        if until <= now:
+            raise ValueError("maintenance must end in the future")
+        self.maintenance_until = until
+        self.next_attempt_mono = None
+        self._change_state(S.MAINTENANCE, now, f"maintenance by {who} until "
+                           f"{until.isoformat(timespec='minutes')}: {reason}",
+                           until=until.isoformat())
+
+    def end_maintenance(self, now: datetime, mono: float, who: str) -> list[Action]:
+        if self.state is not S.MAINTENANCE:
+            return []
+        self.maintenance_until = None
+        if self.process is not None:
+            self._change_state(S.RUNNING, now, f"maintenance ended by {who}")
+            return []
+        self.next_attempt_mono = mono
+        self._change_state(S.BACKOFF, now, f"maintenance ended by {who}; not running")
+        return self.tick(now, mono)
+
+    # ------------------------------------------------------------------ time
+
+    def tick(self, now: datetime, mono: float) -> list[Action]:
+        """Idempotent: advance whatever is due at ``now``."""
+        if self.state is S.MAINTENANCE and self.maintenance_until and now >= self.maintenance_until:
+            return self.end_maintenance(now, mono, "schedule")
+        if self.state is S.STARTING and self.started_mono is not None and (
+                mono - self.started_mono >= self.policy.start_seconds):
+            self._change_state(S.RUNNING, now, "up")
+        if self.state in (S.RUNNING, S.UNHEALTHY) and self._stable(mono) and self.backoff_level:
+            self.backoff_level = 0  # stable long enough: forget the crash loop
+        due = self.next_attempt_mono is not None and mono >= self.next_attempt_mono
+        if self.state in (S.BACKOFF, S.GAVE_UP) and due:
+            trigger = "policy_retry" if self.state is S.GAVE_UP else "crash"
+            self.next_attempt_mono = None
+            return self._begin_restart(now, mono, "scheduled restart", trigger)
+        return []
+
+    def seconds_until_due(self, mono: float) -> float | None:
+        """How long until ``tick`` has something to do (None: nothing scheduled)."""
+        if self.next_attempt_mono is None:
+            return None
+        return max(0.0, self.next_attempt_mono - mono)
+
+    # ------------------------------------------------------------------ policy
+
+    def _stable(self, mono: float) -> bool:
+        return self.started_mono is not None and (
+            mono - self.started_mono >= self.policy.stable_after_s)
+
+    def _prune(self, mono: float) -> None:
+        while self.restarts_mono and mono - self.restarts_mono[0] > self.policy.budget_window_s:
+            self.restarts_mono.popleft()
+
+    def _budget_spent(self, mono: float) -> bool:
+        self._prune(mono)
+        return len(self.restarts_mono) >= self.policy.budget_restarts
+
+    def next_delay(self, stable: bool) -> float:
+        """The wait before the next attempt: immediate after stable running, else backoff."""
+        if stable:
+            self.backoff_level = 0
+            return self.policy.immediate_delay_s
+        p = self.policy
+        base = min(p.backoff_max_s, p.backoff_initial_s * p.backoff_factor ** self.backoff_level)
+        self.backoff_level += 1
+        jittered = base * (1 + self.rng.uniform(-p.jitter, p.jitter))
+        return min(p.backoff_max_s, max(0.0, jittered))
+
+    def _schedule_retry(self, now: datetime, mono: float, how: str,
+                        *, stable: bool) -> list[Action]:
+        if self._budget_spent(mono):
+            self._give_up(now, mono, f"{how}; {len(self.restarts_mono)} restarts in "
+                          f"{self.policy.budget_window_s / 60:.0f} min")
+            return []
+        if self.backoff_level == 0 and not stable and self.state in (S.RUNNING, S.UNHEALTHY):
+            stable = not self.restarts_mono  # first crash ever seen: be quick
+        delay = self.next_delay(stable)
+        self.next_attempt_mono = mono + delay
+        self._change_state(S.BACKOFF, now, f"{how}; restarting in {delay:.1f}s", delay_s=delay)
+        return self.tick(now, mono)
+
+    def _give_up(self, now: datetime, mono: float, why: str, **data: Any) -> None:
+        self.next_attempt_mono = mono + self.policy.gave_up_retry_s
+        self._change_state(S.GAVE_UP, now, why, **data)
+        retry_min = self.policy.gave_up_retry_s / 60
+        self._emit(now, "escalation", Severity.PAGE,
+                   f"{self.target} needs a human: {why}. Retrying every {retry_min:.0f} min.",
+                   {"reason": why, **data})
+
+    def _begin_restart(self, now: datetime, mono: float, reason: str, trigger: str,
+                       *, who: str = "watchdog", evidence: bool = False) -> list[Action]:
+        self.restarts_mono.append(mono)
+        self._change_state(S.RESTARTING, now, reason, trigger=trigger)
+        actions = [Action(ActionKind.CAPTURE_EVIDENCE, reason, trigger, who)] if evidence else []
+        return [*actions, Action(ActionKind.RESTART, reason, trigger, who)]
+
+    # ------------------------------------------------------------------ persistence
+
+    def to_dict(self) -> dict[str, Any]:
+        """What survives a watcher restart (wall times; monotonic values are per-process)."""
+        return {"state": str(self.state), "reason": self.reason,
+                "since": self.since.isoformat() if self.since else None,
+                "backoff_level": self.backoff_level,
+                "maintenance_until": (self.maintenance_until.isoformat()
+                                      if self.maintenance_until else None)}
+
+    def restore(self, data: dict[str, Any]) -> None:
+        """Bring back an operator stop, maintenance and the backoff level after a restart."""
+        state = State(data.get("state", "unknown"))
+        self.backoff_level = int(data.get("backoff_level", 0))
+        if state in (S.STOPPED, S.MAINTENANCE):
+            self.state, self.reason = state, str(data.get("reason", ""))
+            until = data.get("maintenance_until")
+            self.maintenance_until = datetime.fromisoformat(until) if until else None
+
+    def seed_restarts(self, ages_s: list[float], mono: float) -> None:
+        """Count recent restarts (from the store) against the budget after a watcher restart."""
+        for age in sorted(ages_s, reverse=True):
+            self.restarts_mono.append(mono - age)
+        self._prune(mono)
+
+
+def _describe_exit(info: ExitInfo) -> str:
+    if info.signal:
+        return f"killed by signal {info.signal}"
+    if info.returncode is None:
+        return "exited"
+    return f"exited with code {info.returncode}"
