@@ -1,0 +1,1 @@
+"""Bubabot: the Discord companion bot that runs Remi's self-healing runbook."""

@@ -1,0 +1,82 @@
+"""Evidence for a hang, captured *before* the restart destroys it.
+
+Where the loop is stuck (the beacon's stack or discord.py's loop traceback), a faulthandler
+dump (SIGUSR1, registered by the beacon), ``py-spy dump`` when installed, the last error
+lines, CPU/RSS and uptime. Everything is redacted and bounded before it is stored.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from remi_ops.domain import HealthReport, ProcessIdentity, ProcessSnapshot
+
+MAX_EVIDENCE = 48_000
+DUMP_WAIT_S = 0.5
+TAIL_BYTES = 8_192
+
+
+def read_tail(path: Path, size: int = TAIL_BYTES) -> str:
+    """The last ``size`` bytes of a file as text ("" when missing)."""
+    try:
+        with path.open("rb") as fh:
+            fh.seek(0, 2)
+            end = fh.tell()
+            fh.seek(max(0, end - size))
+            return fh.read().decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
+def read_from(path: Path, offset: int, limit: int = 64_000) -> str:
+    try:
+        with path.open("rb") as fh:
+            fh.seek(offset)
+            return fh.read(limit).decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
+def file_size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def capture_hang_evidence(
+    *,
+    ident: ProcessIdentity | None,
+    snapshot: ProcessSnapshot | None,
+    report: HealthReport | None,
+    stderr_log: Path,
+    send_dump_signal: Callable[[ProcessIdentity], bool],
+    py_spy_dump: Callable[[int], str | None],
+    redact: Callable[[str], str],
+) -> str:
+    """Collect what an engineer would want to see after the restart, redacted."""
+    parts: list[str] = []
+    stuck = [f.evidence for f in (report.findings if report else ()) if f.check == "event_loop"]
+    if stuck and stuck[0]:
+        parts.append("== where the event loop is stuck ==\n" + stuck[0])
+    if ident is not None:
+        before = file_size(stderr_log)
+        if send_dump_signal(ident):
+            time.sleep(DUMP_WAIT_S)  # runs in a worker thread, never on an event loop
+            dump = read_from(stderr_log, before)
+            if dump.strip():
+                parts.append("== faulthandler dump (SIGUSR1) ==\n" + dump)
+        spy = py_spy_dump(ident.pid)
+        if spy:
+            parts.append("== py-spy dump ==\n" + spy)
+    tail = read_tail(stderr_log, 4096)
+    if tail:
+        parts.append("== last lines of " + stderr_log.name + " ==\n" + tail)
+    if snapshot is not None:
+        parts.append(f"== process ==\npid {snapshot.identity.pid}, status {snapshot.status}, "
+                     f"cpu {snapshot.cpu_percent:.0f}%, rss {snapshot.rss_bytes / 2**20:.0f} MB, "
+                     f"uptime {snapshot.uptime_s:.0f}s, children {list(snapshot.children)}")
+    text = redact("\n\n".join(parts))
+    return text if len(text) <= MAX_EVIDENCE else text[:MAX_EVIDENCE] + "\n… (truncated)"

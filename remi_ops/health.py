@@ -1,0 +1,205 @@
+"""Checks → ``HealthReport``: is Remi alive, and is it *working*?
+
+Pure: takes an ``Observation`` (everything the watchdog gathered) and returns a report.
+A live PID is not health: the incident was a live process whose event loop was blocked
+for 850+ seconds. Loop liveness comes from the beacon (when Remi runs it) and from
+discord.py's own "heartbeat blocked" warnings (always).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from remi_ops.config import HealthSettings
+from remi_ops.domain import (
+    ErrorGroup,
+    Finding,
+    HealthReport,
+    LogKind,
+    LogRecord,
+    ProcessIdentity,
+    ProcessSnapshot,
+    ScanResult,
+    Severity,
+    Status,
+)
+
+MB = 1024 * 1024
+CHECK_LOOP = "event_loop"
+
+
+class Beacon(Protocol):
+    """What the watcher reads from Remi's beacon file (see ``remi_ops.beacon``)."""
+
+    @property
+    def pid(self) -> int | None: ...
+    @property
+    def age_s(self) -> float: ...
+    @property
+    def blocked_for_s(self) -> float: ...
+    @property
+    def loop_lag_s(self) -> float: ...
+    @property
+    def stuck_stack(self) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class Observation:
+    """Everything one check saw, gathered off the event loop by the watchdog."""
+
+    target: str
+    at: datetime
+    supervisor_state: str
+    expected_alive: bool
+    process: ProcessSnapshot | None
+    duplicates: tuple[ProcessIdentity, ...] = ()
+    records: tuple[LogRecord, ...] = ()
+    new_groups: tuple[ErrorGroup, ...] = ()
+    beacon: Beacon | None = None
+    last_scan: ScanResult | None = None
+    gateway: str = ""
+    restarts_recent: int = 0
+
+
+@dataclass
+class HealthAssessor:
+    """Turns observations into reports; remembers only threshold streaks between checks."""
+
+    settings: HealthSettings
+    cpu_streak: int = 0
+    rss_streak: int = 0
+    findings_extra: list[Finding] = field(default_factory=list)
+
+    def assess(self, obs: Observation) -> HealthReport:
+        findings: list[Finding] = []
+        if obs.process is None:
+            if obs.expected_alive or obs.supervisor_state in ("backoff", "gave_up", "unknown"):
+                findings.append(Finding("process", Status.DOWN, "process is not running",
+                                        Severity.PAGE))
+        else:
+            findings += self._process_findings(obs.process)
+            findings += self._loop_findings(obs)
+        findings += _duplicate_findings(obs.duplicates)
+        findings += _log_findings(obs.records, obs.new_groups, self.settings)
+        findings += _scan_findings(obs.last_scan)
+        status = max((f.status for f in findings), key=_rank, default=Status.HEALTHY)
+        return HealthReport(
+            target=obs.target, status=status, checked_at=obs.at, findings=tuple(findings),
+            process=obs.process, supervisor_state=obs.supervisor_state,
+            loop_lag_s=obs.beacon.loop_lag_s if _beacon_valid(obs) and obs.beacon else None,
+            beacon_age_s=obs.beacon.age_s if obs.beacon else None,
+            gateway=obs.gateway, new_groups=tuple(g.fingerprint for g in obs.new_groups),
+            restarts_recent=obs.restarts_recent)
+
+    def _process_findings(self, snap: ProcessSnapshot) -> list[Finding]:
+        found: list[Finding] = []
+        if snap.status in ("stopped", "tracing-stop"):
+            found.append(Finding("process", Status.DOWN,
+                                 f"process {snap.identity.pid} is stopped (SIGSTOP): frozen",
+                                 Severity.PAGE))
+        elif snap.status == "zombie":
+            found.append(Finding("process", Status.DOWN, "process is a zombie", Severity.PAGE))
+        s = self.settings
+        self.cpu_streak = self.cpu_streak + 1 if snap.cpu_percent > s.cpu_percent_max else 0
+        self.rss_streak = self.rss_streak + 1 if snap.rss_bytes > s.rss_mb_max * MB else 0
+        if self.cpu_streak >= s.sustained_checks:
+            found.append(Finding("cpu", Status.DEGRADED,
+                                 f"CPU {snap.cpu_percent:.0f}% > {s.cpu_percent_max:.0f}% for "
+                                 f"{self.cpu_streak} checks"))
+        if self.rss_streak >= s.sustained_checks:
+            found.append(Finding("rss", Status.DEGRADED,
+                                 f"memory {snap.rss_bytes / MB:.0f} MB > {s.rss_mb_max:.0f} MB "
+                                 f"for {self.rss_streak} checks"))
+        return found
+
+    def _loop_findings(self, obs: Observation) -> list[Finding]:
+        """Event-loop liveness: the beacon first, discord.py's warnings as the fallback."""
+        s = self.settings
+        blocked = hang_seconds(obs, s)
+        if blocked is None:
+            return []
+        stack = _stuck_stack(obs)
+        if blocked >= s.hang_threshold_s:
+            return [Finding(CHECK_LOOP, Status.DOWN,
+                            f"event loop blocked for {blocked:.0f}s (hang threshold "
+                            f"{s.hang_threshold_s:.0f}s)", Severity.PAGE, stack)]
+        return [Finding(CHECK_LOOP, Status.DEGRADED, f"event loop blocked for {blocked:.0f}s",
+                        Severity.WARNING, stack)]
+
+
+def hang_seconds(obs: Observation, s: HealthSettings) -> float | None:
+    """How long the loop has been blocked, or None when it is beating."""
+    candidates: list[float] = []
+    if _beacon_valid(obs) and obs.beacon is not None:
+        beacon = obs.beacon
+        if beacon.age_s > s.beacon_stale_s:
+            candidates.append(beacon.age_s)  # not even the writer thread runs: frozen
+        elif beacon.blocked_for_s > 0:
+            candidates.append(beacon.blocked_for_s)
+    warned = [r.blocked_s for r in obs.records if r.kind is LogKind.HANG and r.blocked_s]
+    if warned:
+        candidates.append(max(warned))
+    elif any(r.kind is LogKind.HANG for r in obs.records):
+        candidates.append(0.0)
+    return max(candidates) if candidates else None
+
+
+def _beacon_valid(obs: Observation) -> bool:
+    """A beacon from a previous incarnation of the process says nothing about this one."""
+    if obs.beacon is None or obs.process is None:
+        return False
+    return obs.beacon.pid in (None, obs.process.identity.pid)
+
+
+def _stuck_stack(obs: Observation) -> str:
+    if _beacon_valid(obs) and obs.beacon is not None and obs.beacon.stuck_stack:
+        return obs.beacon.stuck_stack
+    hangs = [r for r in obs.records if r.kind is LogKind.HANG and r.traceback]
+    return hangs[-1].traceback if hangs else ""
+
+
+def _duplicate_findings(dupes: Sequence[ProcessIdentity]) -> list[Finding]:
+    if len(dupes) < 2:
+        return []
+    pids = ", ".join(str(d.pid) for d in dupes)
+    return [Finding("duplicates", Status.DEGRADED,
+                    f"{len(dupes)} copies of the bot are running (pids {pids})", Severity.PAGE)]
+
+
+def _log_findings(records: Sequence[LogRecord], new_groups: Sequence[ErrorGroup],
+                  s: HealthSettings) -> list[Finding]:
+    found: list[Finding] = []
+    fatal = [r for r in records if r.kind is LogKind.FATAL_CONFIG]
+    if fatal:
+        found.append(Finding("config", Status.DOWN,
+                             f"fatal configuration error: {fatal[-1].message[:200]} "
+                             "(a restart cannot fix this)", Severity.PAGE,
+                             fatal[-1].traceback or fatal[-1].message))
+    for group in new_groups:
+        found.append(Finding("errors", Status.DEGRADED,
+                             f"new error: {group.title} ({group.culprit or 'no stack'})",
+                             Severity.WARNING, group.sample))
+    errors = [r for r in records if r.kind in (LogKind.CRASH, LogKind.ERROR, LogKind.TIMEOUT)]
+    if len(errors) >= s.error_burst:
+        found.append(Finding("errors", Status.DEGRADED,
+                             f"error burst: {len(errors)} errors since the last check"))
+    limited = [r for r in records if r.kind is LogKind.RATE_LIMIT]
+    if len(limited) >= s.error_burst:
+        found.append(Finding("rate_limit", Status.DEGRADED,
+                             f"{len(limited)} rate-limit warnings since the last check"))
+    return found
+
+
+def _scan_findings(scan: ScanResult | None) -> list[Finding]:
+    if scan is None or scan.ok or scan.outcome == "not_configured":
+        return []
+    return [Finding("scan_test", Status.DEGRADED,
+                    f"last /scan test {scan.outcome}: {scan.reason}", Severity.WARNING,
+                    scan.output)]
+
+
+def _rank(status: Status) -> int:
+    return [Status.HEALTHY, Status.DEGRADED, Status.DOWN].index(status)
