@@ -105,6 +105,7 @@ class ErrorGroup:
     last_seen: datetime
     sample: str  # one redacted example (traceback or line)
     culprit: str = ""  # "scoring_async.py in score_batch_async"
+    resolved_at: datetime | None = None  # set by the store when someone resolves the group
 
 
 class ScanOutcome(StrEnum):
