@@ -17,6 +17,7 @@ Calls block; callers run them in threads, off the event loop.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import errno
 import fcntl
@@ -30,7 +31,7 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -936,9 +937,17 @@ def make_manager(target: TargetSettings, state_dir: Path, *,
                  clock: Clock | None = None) -> ProcessManager:
     """The manager the target's configuration names."""
     if target.manager == "process":
-        return DirectManager(target, state_dir, clock=clock)
+        # the beacon inside Remi finds its file here; the watcher reads it back
+        beacon_env = {"REMI_BEACON_FILE": str(target.beacon_file)}
+        return DirectManager(target, state_dir, extra_env=beacon_env, clock=clock)
     from remi_ops import managers  # noqa: PLC0415 - managers builds on this module
 
     if target.manager == "systemd":
         return managers.SystemdManager(target, clock=clock)
     return managers.LaunchdManager(target, clock=clock)
+
+
+def on_stop_signals(loop: asyncio.AbstractEventLoop, callback: Callable[[], None]) -> None:
+    """Call ``callback`` on SIGINT/SIGTERM (the watcher's clean shutdown)."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, callback)

@@ -36,8 +36,8 @@ class State(StrEnum):
 S = State
 #: Every allowed edge. ``_change_state`` refuses anything else, so a bug shows up as an error.
 TRANSITIONS: dict[State, frozenset[State]] = {
-    S.UNKNOWN: frozenset({S.STARTING, S.RUNNING, S.BACKOFF, S.STOPPED, S.MAINTENANCE,
-                          S.GAVE_UP}),
+    S.UNKNOWN: frozenset({S.STARTING, S.RUNNING, S.RESTARTING, S.BACKOFF, S.STOPPED,
+                          S.MAINTENANCE, S.GAVE_UP}),
     S.STARTING: frozenset({S.RUNNING, S.BACKOFF, S.GAVE_UP, S.RESTARTING, S.STOPPED,
                            S.MAINTENANCE, S.UNHEALTHY}),
     S.RUNNING: frozenset({S.UNHEALTHY, S.RESTARTING, S.BACKOFF, S.GAVE_UP, S.STOPPED,
@@ -135,9 +135,7 @@ class Supervisor:
             return []
         if self.state in (S.BACKOFF, S.GAVE_UP, S.RESTARTING, S.STARTING):
             return []
-        self.next_attempt_mono = mono
-        self._change_state(S.BACKOFF, now, "not running")
-        return self.tick(now, mono)
+        return self._begin_restart(now, mono, "not running at first look", "start")
 
     def started(self, ident: ProcessIdentity, now: datetime, mono: float) -> list[Action]:
         """A start (or the start half of a restart) succeeded."""
@@ -254,9 +252,13 @@ class Supervisor:
 
     def seconds_until_due(self, mono: float) -> float | None:
         """How long until ``tick`` has something to do (None: nothing scheduled)."""
-        if self.next_attempt_mono is None:
+        due = self.next_attempt_mono
+        if self.state is S.STARTING and self.started_mono is not None:
+            up_at = self.started_mono + self.policy.start_seconds
+            due = up_at if due is None else min(due, up_at)
+        if due is None:
             return None
-        return max(0.0, self.next_attempt_mono - mono)
+        return max(0.0, due - mono)
 
     # ------------------------------------------------------------------ policy
 
@@ -306,7 +308,8 @@ class Supervisor:
 
     def _begin_restart(self, now: datetime, mono: float, reason: str, trigger: str,
                        *, who: str = "watchdog", evidence: bool = False) -> list[Action]:
-        self.restarts_mono.append(mono)
+        if trigger != "start":  # a first start is not a restart; it spends no budget
+            self.restarts_mono.append(mono)
         self._change_state(S.RESTARTING, now, reason, trigger=trigger)
         actions = [Action(ActionKind.CAPTURE_EVIDENCE, reason, trigger, who)] if evidence else []
         return [*actions, Action(ActionKind.RESTART, reason, trigger, who)]

@@ -68,7 +68,7 @@ def hang_record(seconds: float) -> LogRecord:
     (observe(beacon=FakeBeacon(pid=7, blocked_for_s=900)), Status.HEALTHY, None),
     (observe(records=(hang_record(10),)), Status.DEGRADED, "blocked for 10s"),
     (observe(records=(hang_record(850),)), Status.DOWN, "blocked for 850s"),
-    (observe(records=(LogRecord(LogKind.FATAL_CONFIG, "ERROR", "Improper token has been passed."),)),
+    (observe(records=(LogRecord(LogKind.FATAL_CONFIG, "ERROR", "Improper token passed."),)),
      Status.DOWN, "cannot fix"),
     (observe(duplicates=(IDENT, ProcessIdentity(102, 2.0, ("python", "main.py"), "/r"))),
      Status.DEGRADED, "2 copies"),

@@ -247,8 +247,7 @@ def test_every_change_emits_one_event() -> None:
     sup, clock = make()
     sup.not_running(clock.now(), clock.monotonic())
     events = sup.drain_events()
-    assert [(e.data["from"], e.data["to"]) for e in events] == [
-        ("unknown", "backoff"), ("backoff", "restarting")]
+    assert [(e.data["from"], e.data["to"]) for e in events] == [("unknown", "restarting")]
 
 
 def test_restore_keeps_operator_stop_and_maintenance() -> None:

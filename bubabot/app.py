@@ -1,0 +1,113 @@
+"""Wiring: settings → engine, Discord client, slash commands, sink, and the 60-s schedule.
+
+The scheduler only wires: each job calls one engine method off the loop. Deaths are not
+polled (the exit waiter reacts within a second); the scheduled check is for what a poll is
+good for — logs, thresholds, the beacon, a moved git HEAD.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED, JobExecutionEvent
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from bubabot.access import AccessPolicy
+from bubabot.bot import Bubabot
+from bubabot.engine_service import EngineService
+from bubabot.looplag import LoopLagMonitor
+from bubabot.sink import DiscordSink
+from remi_ops.config import Settings
+from remi_ops.engine import Engine
+
+log = logging.getLogger(__name__)
+MISFIRE_GRACE_S = 30
+
+
+@dataclass
+class App:
+    """One running Bubabot: engine, client, scheduler. ``close`` undoes ``start``."""
+
+    settings: Settings
+    engine: Engine
+    bot: Bubabot
+    lag: LoopLagMonitor
+    scheduler: AsyncIOScheduler
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    async def run_check(self, target: str) -> None:
+        """The scheduled job: one check of one target, off the loop."""
+        await asyncio.to_thread(self.engine.watch(target).check, "schedule")
+
+    def on_job_event(self, event: JobExecutionEvent) -> None:
+        """A job error or a missed run becomes an alert, not a silent log line."""
+        name = f"{event.job_id}"
+        if event.exception is not None:
+            self.engine.job_failed(name, event.exception)
+        else:
+            log.warning("scheduled job %s missed its run time", name)
+
+    def schedule(self) -> None:
+        interval = self.settings.watchdog.check_interval_s
+        for name in self.engine.watches:
+            self.scheduler.add_job(self.run_check, "interval", args=[name], id=f"{name}: check",
+                                   seconds=interval, coalesce=True, max_instances=1,
+                                   misfire_grace_time=MISFIRE_GRACE_S,
+                                   next_run_time=datetime.now(UTC))
+        self.scheduler.add_listener(self.on_job_event, EVENT_JOB_ERROR | EVENT_JOB_MISSED)
+        self.scheduler.start()
+
+    async def start(self, token: str) -> None:
+        """Take the locks, adopt or start Remi, log in, then run everything in the background."""
+        self.engine.acquire_locks()
+        self.lag.start()
+        await self.engine.start()
+        await self.bot.login(token)
+        self.tasks.append(asyncio.create_task(self._connect(), name="discord gateway"))
+        for job in self.engine.background(self.stopping, with_checks=False):
+            self.tasks.append(asyncio.create_task(job))
+        self.schedule()
+
+    async def _connect(self) -> None:
+        try:
+            await self.bot.connect(reconnect=True)
+        except Exception:
+            log.exception("the Discord connection ended with an error")
+            raise
+
+    async def close(self) -> None:
+        self.stopping.set()
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        with contextlib.suppress(Exception):
+            await self.engine.hub.commit()
+            await asyncio.wait_for(self.engine.outbox.pump(), 5)
+        await self.bot.close()
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        await self.lag.stop()
+        self.engine.close()
+
+
+def build_app(settings: Settings, *, console: TextIO | None = None,
+              client_options: dict[str, Any] | None = None,
+              on_ready: Callable[[Bubabot], Awaitable[None]] | None = None) -> App:
+    """Construct (nothing runs yet). The Discord sink posts to ``[discord] alert_channel_id``."""
+    lag = LoopLagMonitor()
+    service = EngineService(lag)
+    bot = Bubabot(service, settings.discord,
+                  AccessPolicy.from_settings(settings.discord),
+                  sync_state_path=settings.state_dir / "command_sync.json",
+                  on_ready_hook=on_ready, **(client_options or {}))
+    sink = DiscordSink(bot, settings.discord.alert_channel_id, settings.discord.oncall_role_id)
+    engine = Engine(settings, extra_sinks=[sink], console=console)
+    service.bind(engine)
+    return App(settings, engine, bot, lag, AsyncIOScheduler(timezone=UTC))

@@ -1,0 +1,89 @@
+"""The async facade the cogs call. Logic returns plain data; cogs only format it.
+
+Every method runs the blocking engine work (psutil, files, SQLite, subprocesses) in a
+worker thread, so Bubabot's event loop never blocks. ``OpsService`` is the contract the
+Discord layer is written against; ``EngineService`` (in ``bubabot.engine_service``) is the
+real one over ``remi_ops``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from bubabot.access import Actor
+from remi_ops.alert_model import AlertLine, Silence
+from remi_ops.domain import ErrorGroup, HealthReport, RestartReport, ScanResult
+from remi_ops.store_records import AuditEntry, HistoryItem
+
+
+@dataclass(frozen=True, slots=True)
+class HealthView:
+    """What /remi-health shows: the report plus context around it."""
+
+    report: HealthReport
+    state_reason: str = ""
+    last_scan: ScanResult | None = None
+    bubabot_lag_s: float | None = None  # Bubabot's own event-loop lag (current)
+    bubabot_max_lag_s: float | None = None
+
+
+class OpsService(Protocol):
+    """Everything the slash commands and buttons can ask of the engine."""
+
+    @property
+    def target_names(self) -> Sequence[str]:
+        """Configured targets, the default (first) one first."""
+        ...
+
+    async def health(self, target: str | None) -> HealthView:
+        """Run a check now and return its report."""
+        ...
+
+    async def errors(self, target: str | None, since_s: float | None,
+                     limit: int = 10) -> list[ErrorGroup]:
+        """Error groups seen within ``since_s`` seconds (None: all), newest first."""
+        ...
+
+    async def restart(self, target: str | None, actor: Actor, reason: str) -> RestartReport:
+        """Stop the whole tree and start again; the scan test follows by itself."""
+        ...
+
+    async def scan_test(self, target: str | None, actor: Actor) -> ScanResult:
+        """Run the out-of-band /scan smoke test now."""
+        ...
+
+    async def history(self, target: str | None, since_s: float) -> list[HistoryItem]:
+        """Incidents and restarts within ``since_s`` seconds, newest first."""
+        ...
+
+    async def silence(  # noqa: PLR0917 - one parameter per slash-command option
+            self, target: str | None, kind: str | None, fingerprint: str | None,
+                      duration_s: float, actor: Actor, reason: str) -> Silence:
+        """Mute matching alerts for ``duration_s`` (≤ 7 days); it always expires."""
+        ...
+
+    async def maintenance(self, target: str | None, duration_s: float, actor: Actor,
+                          reason: str) -> str:
+        """Hands off for ``duration_s`` seconds; 0 ends maintenance. Returns a summary."""
+        ...
+
+    async def ack(self, ref: str, actor: Actor) -> list[AlertLine]:
+        """Acknowledge an alert by alert id, key or message key; stops repeats."""
+        ...
+
+    async def audit(  # noqa: PLR0917 - the audit record's columns, in order
+            self, actor: Actor, action: str, target: str | None,
+                    arguments: Mapping[str, Any], result: str, ok: bool,
+                    duration_s: float) -> None:
+        """Record an operator action in the store. Bubabot posts the line in #quick-tasks
+        itself (``bubabot.interact.Gate.record``), so this must not post one too."""
+        ...
+
+    async def audit_log(self, limit: int = 20) -> list[AuditEntry]:
+        ...
+
+    def loop_lag(self) -> tuple[float, float]:
+        """Bubabot's own event-loop lag: (last, max since start), seconds."""
+        ...

@@ -1,0 +1,118 @@
+"""The Discord alert sink: posts alerts to #quick-tasks and edits them as they change.
+
+It implements ``remi_ops.outbox.Sink``. A new alert (firing, repeat, flapping, event) is a
+new message whose id is the reference the outbox keeps; an update or resolution edits that
+message, so one incident is one message (resolved: green, downtime shown, buttons
+reduced). A deleted message is posted again. Only REST is used (``PartialMessageable``),
+so delivery does not depend on the gateway cache.
+
+Every failure becomes ``SinkUnavailable`` and the outbox retries with backoff: long rate
+limits (the client raises ``RateLimited`` beyond ``max_ratelimit_timeout``), 5xx, network
+errors, a closed client. A 4xx (other than a vanished message on edit) means our payload
+or permissions are wrong; it is retried too, but logged as an error once per kind so a
+person notices.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import aiohttp
+import discord
+
+from bubabot.render import notification_embed
+from bubabot.views import alert_view
+from remi_ops.alert_model import Notification, NotificationType
+from remi_ops.domain import Severity
+from remi_ops.outbox import SinkUnavailable
+
+log = logging.getLogger(__name__)
+
+Renderer = Callable[[Notification], discord.Embed]
+#: notifications that may ping the on-call role when they are pages
+PAGING_TYPES = (NotificationType.FIRING, NotificationType.REPEAT)
+
+
+class DiscordSink:
+    """Delivers notifications to one channel through a logged-in discord.py client."""
+
+    name = "discord"
+
+    def __init__(self, client: discord.Client, channel_id: int, oncall_role_id: int | None,
+                 render: Renderer = notification_embed) -> None:
+        self.client = client
+        self.channel_id = channel_id
+        self.oncall_role_id = oncall_role_id
+        self.render = render
+        self._reported: set[tuple[int, int]] = set()
+
+    async def deliver(self, n: Notification, previous_ref: str | None) -> str | None:
+        if self.client.is_closed() or self.client.user is None:
+            raise SinkUnavailable("the Discord client is not logged in")
+        embed, view = self.render(n), alert_view(n)
+        try:
+            if n.type.edits and previous_ref is not None and previous_ref.isdigit():
+                edited = await self._edit(int(previous_ref), embed, view)
+                if edited:
+                    return previous_ref
+                log.warning("alert message %s is gone; posting %s anew", previous_ref, n.id)
+            return await self._post(n, embed, view)
+        except discord.RateLimited as error:
+            raise SinkUnavailable(f"rate limited for {error.retry_after:.0f}s",
+                                  retry_after=error.retry_after) from error
+        except discord.HTTPException as error:
+            raise self._unavailable(error) from error
+        except (aiohttp.ClientError, OSError, TimeoutError) as error:
+            raise SinkUnavailable(f"cannot reach Discord: {error!r}") from error
+
+    async def _post(self, n: Notification, embed: discord.Embed,
+                    view: discord.ui.View | None) -> str:
+        channel = self.client.get_partial_messageable(self.channel_id)
+        content, mentions = self._page(n)
+        if view is None:
+            message = await channel.send(content, embed=embed, allowed_mentions=mentions)
+        else:
+            message = await channel.send(content, embed=embed, allowed_mentions=mentions,
+                                         view=view)
+        return str(message.id)
+
+    async def _edit(self, message_id: int, embed: discord.Embed,
+                    view: discord.ui.View | None) -> bool:
+        """Edit the earlier message; False when it no longer exists."""
+        message = self.client.get_partial_messageable(self.channel_id).get_partial_message(
+            message_id)
+        try:
+            await message.edit(embed=embed, view=view,
+                               allowed_mentions=discord.AllowedMentions.none())
+        except discord.NotFound:
+            return False
+        return True
+
+    def _page(self, n: Notification) -> tuple[str | None, discord.AllowedMentions]:
+        """Mention the on-call role on a real page; nothing else ever pings."""
+        if (self.oncall_role_id and n.severity is Severity.PAGE and n.type in PAGING_TYPES):
+            role = discord.Object(self.oncall_role_id)
+            return f"<@&{self.oncall_role_id}>", discord.AllowedMentions(
+                everyone=False, users=False, roles=[role])
+        return None, discord.AllowedMentions.none()
+
+    def _unavailable(self, error: discord.HTTPException) -> SinkUnavailable:
+        retry_after = _retry_after(error)
+        if error.status == 429 or error.status >= 500:
+            return SinkUnavailable(f"Discord answered {error.status}", retry_after=retry_after)
+        kind = (error.status, error.code)
+        if kind not in self._reported:
+            self._reported.add(kind)
+            log.error("Discord refused an alert (%s, code %s): %s; check the channel id, "
+                      "the bot's permissions and the payload", error.status, error.code,
+                      error.text)
+        return SinkUnavailable(f"Discord refused the alert ({error.status}): {error.text}")
+
+
+def _retry_after(error: discord.HTTPException) -> float | None:
+    header = getattr(error.response, "headers", {}).get("Retry-After")
+    try:
+        return float(header) if header is not None else None
+    except ValueError:
+        return None

@@ -1,0 +1,360 @@
+"""Incremental, rotation-safe tailing of Remi's ``bot.log`` / ``bot_error.log``.
+
+A :class:`Tailer` remembers where it stopped as a :class:`LogPosition` (device, inode,
+offset and a hash of the first bytes), which the store persists between checks, so a
+restarted watcher continues exactly where the last one stopped: no duplicates, no loss.
+
+Each :meth:`Tailer.read_new` seeks to the saved offset and reads only what was appended,
+so its cost follows the bytes written since the last check, not the size of the file.
+It copes with:
+
+- a file that does not exist yet (empty result; read from its start once it appears);
+- first attach to an existing file: only the last ``initial_read_bytes``, from the next
+  line boundary;
+- rename rotation (``bot.log`` → ``bot.log.1``, a new ``bot.log``): what is left of the
+  old file is drained from ``<path>.1`` when that is the same inode, then the new file is
+  read from its start. A rotated file that was compressed, deleted or renamed elsewhere is
+  not searched for; its unread rest is lost (it is counted in ``skipped_bytes`` when known);
+- copytruncate and truncation (size below the offset, or the first bytes changed while the
+  file regrew past the offset): read again from the start;
+- a partial last line: held back (in memory, not re-read) until its newline arrives;
+- over-long lines: cut to ``max_line_bytes`` plus :data:`CUT_MARKER`, the rest skipped
+  while streaming, so memory stays bounded even for a 10 MB line;
+- invalid UTF-8 (replaced) and NUL bytes (kept).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from functools import cached_property
+from pathlib import Path
+from typing import BinaryIO
+
+#: Appended to a line cut at ``max_line_bytes``.
+CUT_MARKER = b" \xe2\x80\xa6[line cut]"
+HEAD_BYTES = 128
+DEFAULT_INITIAL_READ = 4 * 1024 * 1024
+DEFAULT_MAX_LINE = 64 * 1024
+DEFAULT_MAX_READ = 16 * 1024 * 1024
+_BLOCK = 4 * 1024 * 1024
+#: A cut line gives back a trailing run of token characters (up to this many bytes) so a
+#: secret is not emitted half: a fragment would escape exact-value and pattern redaction.
+_TOKEN_CHARS = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.+/=%-"
+_TOKEN_TAIL_MAX = 512
+
+
+def _head_hash(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=8).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class LogPosition:
+    """Where a tailer stopped in one file; the store persists it as a dict.
+
+    ``offset`` is the start of the first line not yet returned. ``inode == 0`` means the
+    file did not exist when we attached (so all of it is new once it appears).
+    ``skipping`` means ``offset`` lies inside an over-long line whose head was returned.
+    """
+
+    path: str
+    dev: int = 0
+    inode: int = 0
+    offset: int = 0
+    head_len: int = 0
+    head_hash: str = ""
+    skipping: bool = False
+
+    def to_dict(self) -> dict[str, object]:
+        """A JSON-friendly dict."""
+        return {"path": self.path, "dev": self.dev, "inode": self.inode, "offset": self.offset,
+                "head_len": self.head_len, "head_hash": self.head_hash,
+                "skipping": self.skipping}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, object]) -> LogPosition:
+        """Rebuild a position; raises ``ValueError`` on a malformed dict."""
+        try:
+            pos = cls(path=str(data["path"]), dev=_int(data.get("dev", 0)),
+                      inode=_int(data.get("inode", 0)), offset=_int(data.get("offset", 0)),
+                      head_len=_int(data.get("head_len", 0)),
+                      head_hash=str(data.get("head_hash", "")),
+                      skipping=bool(data.get("skipping", False)))
+        except KeyError as exc:
+            raise ValueError(f"log position: missing {exc.args[0]!r}") from None
+        if min(pos.offset, pos.head_len, pos.inode, pos.dev) < 0:
+            raise ValueError("log position: negative field")
+        return pos
+
+
+def _int(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueError(f"log position: not an integer: {value!r}")
+    return int(value)
+
+
+@dataclass(frozen=True)
+class TailChunk:
+    """What one :meth:`Tailer.read_new` found.
+
+    ``data`` holds complete lines, each ending in ``\\n`` (cut lines end in the marker);
+    ``lines`` is the decoded view. ``more`` means the read stopped at ``max_bytes``.
+    """
+
+    data: bytes
+    position: LogPosition
+    rotated: bool = False
+    truncated: bool = False
+    skipped_bytes: int = 0
+    more: bool = False
+    created: bool = False
+
+    @cached_property
+    def lines(self) -> list[str]:
+        """The new complete lines, decoded as UTF-8 (invalid bytes replaced), no newline."""
+        if not self.data:
+            return []
+        text = self.data.decode("utf-8", "replace")
+        if "\r" in text:
+            text = text.replace("\r\n", "\n")
+        return text.split("\n")[:-1]
+
+
+class _Reader:
+    """Turns a byte stream into complete, bounded lines; owns the partial-line state."""
+
+    def __init__(self, max_line: int, pending: bytes = b"", skipping: bool = False) -> None:
+        self.max_line = max_line
+        self.pending = pending
+        self.skipping = skipping
+        self.skipped = 0
+
+    def feed(self, block: bytes) -> bytes:
+        """Complete lines from ``block`` (after what is pending); keep the partial tail."""
+        if self.skipping:
+            nl = block.find(b"\n")
+            if nl < 0:
+                self.skipped += len(block)
+                return b""
+            self.skipped += nl + 1
+            block = block[nl + 1:]
+            self.skipping = False
+        last = block.rfind(b"\n")
+        if last < 0:
+            complete, rest = b"", self.pending + block
+        else:
+            head = block if last == len(block) - 1 else block[:last + 1]
+            complete = self.pending + head if self.pending else head
+            rest = block[last + 1:]
+        out = self._bound(complete) if complete else b""
+        if len(rest) > self.max_line:
+            out += self._cut(rest)
+            self.skipped += len(rest) - self.max_line
+            self.skipping = True
+            rest = b""
+        self.pending = rest
+        return out
+
+    def finish(self) -> bytes:
+        """The pending partial line as a line of its own (its file is finished)."""
+        out = self.pending + b"\n" if self.pending else b""
+        self.pending = b""
+        self.skipping = False
+        return out
+
+    def _cut(self, line: bytes) -> bytes:
+        head = line[:self.max_line]
+        kept = head.rstrip(_TOKEN_CHARS)
+        if kept and len(head) - len(kept) <= _TOKEN_TAIL_MAX:
+            head = kept
+        return head + CUT_MARKER + b"\n"
+
+    def _bound(self, complete: bytes) -> bytes:
+        """Cut lines longer than ``max_line``; cheap when none is (the usual case)."""
+        if not self._may_have_long_line(complete):
+            return complete
+        out: list[bytes] = []
+        for line in complete[:-1].split(b"\n"):
+            if len(line) > self.max_line:
+                self.skipped += len(line) - self.max_line
+                out.append(self._cut(line))
+            else:
+                out.append(line + b"\n")
+        return b"".join(out)
+
+    def _may_have_long_line(self, data: bytes) -> bool:
+        """False only if no line is longer than ``max_line``.
+
+        A line longer than ``max_line`` fully covers some aligned window of
+        ``max_line // 2`` bytes, so it is enough that every such window holds a newline.
+        """
+        width = max(1, self.max_line // 2)
+        find = data.find
+        return any(find(b"\n", i, i + width) < 0 for i in range(0, len(data) - width + 1, width))
+
+
+class Tailer:
+    """Reads what was appended to one log file since the last call."""
+
+    def __init__(self, path: str | os.PathLike[str], position: LogPosition | None = None, *,
+                 initial_read_bytes: int = DEFAULT_INITIAL_READ,
+                 max_line_bytes: int = DEFAULT_MAX_LINE) -> None:
+        if max_line_bytes < 16 or initial_read_bytes < 0:
+            raise ValueError("max_line_bytes must be >= 16 and initial_read_bytes >= 0")
+        self.path = Path(path)
+        self._initial = initial_read_bytes
+        self._pos = position
+        skipping = position.skipping if position else False
+        self._reader = _Reader(max_line_bytes, skipping=skipping)
+        self._read_offset = position.offset if position else 0
+
+    @property
+    def position(self) -> LogPosition | None:
+        """The committed position (start of the first line not yet returned)."""
+        return self._pos
+
+    def read_new(self, max_bytes: int = DEFAULT_MAX_READ) -> TailChunk:
+        """Complete lines appended since the last call, reading at most ``max_bytes``."""
+        st = _stat(self.path)
+        pos = self._pos
+        if pos is None:
+            return self._first_attach(st, max_bytes)
+        if pos.inode == 0:
+            if st is None:
+                return TailChunk(b"", pos)
+            self._restart(st, 0)
+            return replace(self._read(st, max_bytes), created=True)
+        if st is None or _identity(st) != (pos.dev, pos.inode):
+            return self._rotated(st, max_bytes)
+        if st.st_size < self._read_offset or not self._head_matches(st, pos):
+            flushed = self._reader.finish()
+            self._restart(st, 0)
+            chunk = self._read(st, max_bytes - len(flushed))
+            return replace(chunk, data=flushed + chunk.data, truncated=True)
+        return self._read(st, max_bytes)
+
+    # ------------------------------------------------------------------ cases
+
+    def _first_attach(self, st: os.stat_result | None, max_bytes: int) -> TailChunk:
+        if st is None:
+            self._pos = LogPosition(str(self.path))
+            return TailChunk(b"", self._pos)
+        start = max(0, st.st_size - self._initial)
+        self._restart(st, start)
+        if start > 0 and self._byte_at(start - 1) != b"\n":
+            self._reader.skipping = True
+        chunk = self._read(st, max_bytes)
+        return replace(chunk, skipped_bytes=chunk.skipped_bytes + start)
+
+    def _rotated(self, st: os.stat_result | None, max_bytes: int) -> TailChunk:
+        """The path now names another file (or none): drain ``<path>.1``, then start anew."""
+        assert self._pos is not None
+        drained, more = self._drain_old(max_bytes)
+        if more or st is None:
+            return TailChunk(drained, self._commit(), rotated=st is not None, more=more,
+                             skipped_bytes=self._take_skipped())
+        flushed = drained + self._reader.finish()
+        self._restart(st, 0)
+        chunk = self._read(st, max_bytes - len(flushed))
+        return replace(chunk, data=flushed + chunk.data, rotated=True)
+
+    def _drain_old(self, max_bytes: int) -> tuple[bytes, bool]:
+        assert self._pos is not None
+        old = self.path.with_name(self.path.name + ".1")
+        try:
+            with open(old, "rb", buffering=0) as f:
+                st = os.fstat(f.fileno())
+                if _identity(st) != (self._pos.dev, self._pos.inode):
+                    return b"", False
+                data, more = self._read_blocks(f, st.st_size, max_bytes)
+        except OSError:
+            return b"", False
+        return data, more
+
+    # ------------------------------------------------------------------ reading
+
+    def _read(self, st: os.stat_result, max_bytes: int) -> TailChunk:
+        if st.st_size <= self._read_offset:
+            return TailChunk(b"", self._commit(st), skipped_bytes=self._take_skipped())
+        try:
+            with open(self.path, "rb", buffering=0) as f:
+                if _identity(os.fstat(f.fileno())) != _identity(st):
+                    raise FileNotFoundError  # replaced since stat(): next call sees rotation
+                data, more = self._read_blocks(f, st.st_size, max(1, max_bytes))
+        except FileNotFoundError:
+            return TailChunk(b"", self._commit(), skipped_bytes=self._take_skipped())
+        return TailChunk(data, self._commit(st), more=more, skipped_bytes=self._take_skipped())
+
+    def _read_blocks(self, f: BinaryIO, size: int, max_bytes: int) -> tuple[bytes, bool]:
+        """Read from the read offset to ``size`` (at most ``max_bytes``) in large blocks."""
+        f.seek(self._read_offset)
+        budget = min(max_bytes, max(0, size - self._read_offset))
+        out: list[bytes] = []
+        while budget > 0:
+            block = f.read(min(_BLOCK, budget))
+            if not block:
+                break
+            budget -= len(block)
+            self._read_offset += len(block)
+            out.append(self._reader.feed(block))
+        return b"".join(out), self._read_offset < size
+
+    # ------------------------------------------------------------------ state
+
+    def _restart(self, st: os.stat_result, offset: int) -> None:
+        """Start over on the file described by ``st`` at ``offset``."""
+        self._pos = LogPosition(str(self.path), st.st_dev, st.st_ino, offset)
+        self._read_offset = offset
+        skipped = self._reader.skipped
+        self._reader = _Reader(self._reader.max_line)
+        self._reader.skipped = skipped
+
+    def _commit(self, st: os.stat_result | None = None) -> LogPosition:
+        """Record the committed offset (before the pending partial line) and the head."""
+        assert self._pos is not None
+        offset = self._read_offset - len(self._reader.pending)
+        pos = replace(self._pos, offset=offset, skipping=self._reader.skipping)
+        if st is not None and pos.head_len < HEAD_BYTES and st.st_size > pos.head_len:
+            head = self._read_head()
+            if head is not None:
+                pos = replace(pos, head_len=len(head), head_hash=_head_hash(head))
+        self._pos = pos
+        return pos
+
+    def _head_matches(self, st: os.stat_result, pos: LogPosition) -> bool:
+        if pos.head_len == 0:
+            return True
+        head = self._read_head(pos.head_len)
+        return head is not None and len(head) == pos.head_len and _head_hash(head) == pos.head_hash
+
+    def _read_head(self, n: int = HEAD_BYTES) -> bytes | None:
+        try:
+            with open(self.path, "rb", buffering=0) as f:
+                return f.read(n)
+        except OSError:
+            return None
+
+    def _byte_at(self, offset: int) -> bytes:
+        try:
+            with open(self.path, "rb", buffering=0) as f:
+                f.seek(offset)
+                return f.read(1)
+        except OSError:
+            return b""
+
+    def _take_skipped(self) -> int:
+        skipped, self._reader.skipped = self._reader.skipped, 0
+        return skipped
+
+
+def _identity(st: os.stat_result) -> tuple[int, int]:
+    return st.st_dev, st.st_ino
+
+
+def _stat(path: Path) -> os.stat_result | None:
+    try:
+        return path.stat()
+    except FileNotFoundError:
+        return None

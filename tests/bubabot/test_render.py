@@ -1,0 +1,108 @@
+"""Pure renderers stay inside Discord's limits whatever the engine hands them."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import timedelta
+
+import discord
+import pytest
+from ops_fakes import NOW, firing_line
+
+from bubabot import render
+from bubabot.local.emulator_limits import embed_problems
+from remi_ops.alert_model import AlertKey, LineState, Notification, NotificationType
+from remi_ops.domain import Severity
+from remi_ops.store_records import HistoryItem
+
+
+def notify(*lines_evidence: str, kind: NotificationType = NotificationType.FIRING,
+           severity: Severity = Severity.PAGE, title: str = "remi: event loop blocked",
+           n_lines: int | None = None) -> Notification:
+    evidences = lines_evidence or ("",)
+    alerts = tuple(dataclasses.replace(firing_line(f"kind{i}", severity=severity, evidence=e),
+                                       key=AlertKey("remi", f"kind{i}"))
+                   for i, e in enumerate(evidences * (n_lines or 1)))
+    return Notification(id="n1", type=kind, group_key="remi:health", target="remi",
+                        message_key="abc", thread_key="remi:health", severity=severity,
+                        title=title, lines=tuple(a.text() for a in alerts), alerts=alerts,
+                        created_at=NOW, counts={"firing": len(alerts), "occurrences": 3})
+
+
+def fits(embed: discord.Embed) -> bool:
+    """What the emulator (and Discord) would accept, and Discord's 6000 total."""
+    return embed_problems([embed.to_dict()]) == [] and len(embed) <= render.EMBED_TOTAL_MAX
+
+
+def test_huge_evidence_stays_under_the_total() -> None:
+    """10,000 characters of evidence: the embed still fits, the end of it is kept."""
+    embed = render.notification_embed(notify("x" * 9_990 + "LAST-FRAME"))
+    assert fits(embed)
+    evidence = next(f for f in embed.fields if (f.name or "").startswith("Evidence"))
+    assert "LAST-FRAME" in (evidence.value or "")
+
+
+def test_evidence_cannot_break_out_of_its_code_block() -> None:
+    """Backticks inside evidence are neutralised: one block opens, one closes."""
+    embed = render.notification_embed(notify("```\n**bold** <@&1> @everyone\n```\nmore"))
+    value = next(f.value for f in embed.fields if (f.name or "").startswith("Evidence")) or ""
+    assert value.startswith("```\n") and value.endswith("\n```") and value.count("```") == 2
+
+
+def test_many_alerts_with_evidence_keep_field_and_total_limits() -> None:
+    """100 alerts, each with long distinct evidence: ≤ 25 fields, ≤ 6000 characters."""
+    embed = render.notification_embed(notify(*(f"{i} " + "y" * 2000 for i in range(100))))
+    assert fits(embed) and len(embed.fields) <= render.FIELDS_MAX
+
+
+def test_hundreds_of_lines_are_summarised() -> None:
+    """Lines that do not fit end in "… and N more" instead of a cut line."""
+    embed = render.notification_embed(notify("", n_lines=500))
+    assert fits(embed)
+    assert (embed.description or "").splitlines()[-1].startswith("… and ")
+
+
+def test_long_title_is_clipped() -> None:
+    assert fits(render.notification_embed(notify(title="t" * 1000)))
+
+
+@pytest.mark.parametrize(("kind", "severity", "colour"), [
+    (NotificationType.FIRING, Severity.PAGE, render.SEVERITY_COLOUR[Severity.PAGE]),
+    (NotificationType.FIRING, Severity.WARNING, render.SEVERITY_COLOUR[Severity.WARNING]),
+    (NotificationType.RESOLVED, Severity.PAGE, render.RESOLVED_COLOUR),
+])
+def test_colour_by_severity_green_when_resolved(kind: NotificationType, severity: Severity,
+                                                colour: int) -> None:
+    assert render.notification_embed(notify(kind=kind, severity=severity)).colour == \
+        discord.Colour(colour)
+
+
+def test_resolved_shows_downtime_and_ack() -> None:
+    line = dataclasses.replace(firing_line(), state=LineState.RESOLVED, ack_by="jordan",
+                               resolved_at=NOW + timedelta(hours=1, minutes=4))
+    n = dataclasses.replace(notify(kind=NotificationType.RESOLVED), alerts=(line,),
+                            downtime_s=3840.0, ack_by="jordan")
+    fields = {f.name: f.value for f in render.notification_embed(n).fields}
+    assert fields["Downtime"] == "1h 04m" and fields["Acknowledged by"] == "jordan"
+
+
+def test_history_keeps_limits_and_says_what_was_left_out() -> None:
+    items = [HistoryItem(at=NOW, target="remi", kind="restart", title="r" * 300,
+                         duration_s=4.0, ok=True, detail="d" * 2000) for _ in range(100)]
+    embed = render.history_embed("remi", items, "last 7 days")
+    assert fits(embed) and len(embed.fields) <= render.FIELDS_MAX
+    assert "older entries not shown" in (embed.footer.text or "")
+
+
+def test_empty_history_says_so() -> None:
+    assert "Nothing happened" in (render.history_embed("remi", [], "last hour").description
+                                  or "")
+
+
+def test_audit_line_is_one_short_escaped_line() -> None:
+    """A reason can be long or full of markdown; the line stays within a message."""
+    line = render.audit_line("jo_rdan", "restart", "remi",
+                             arguments={"reason": "*x*" * 2000, "via": "/remi-restart"},
+                             result="pid 1 → 2", ok=True, duration_s=4.2)
+    assert len(line) <= render.CONTENT_MAX and line.startswith("🧾 **jo\\_rdan** restart")
+    assert "\\*x\\*" in line
