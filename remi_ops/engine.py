@@ -153,6 +153,7 @@ class Engine:
             lock.release()
         self.locks.clear()
         self.store.close()
+        proc.reap_exited_children()
 
 
 def _thread(fn: Any) -> Any:

@@ -38,6 +38,7 @@ __all__ = [
 ]
 
 SAMPLE_LIMIT = 4000
+MAX_GROUPS = 10_000
 
 
 # --------------------------------------------------------------------------- groups
@@ -87,11 +88,12 @@ class ErrorAggregator:
 
     def __init__(self, target: str, redact: Callable[[str], str],
                  known: Iterable[ErrorGroup] = (), *, clock: Clock | None = None,
-                 sample_limit: int = SAMPLE_LIMIT) -> None:
+                 sample_limit: int = SAMPLE_LIMIT, max_groups: int = MAX_GROUPS) -> None:
         self.target = target
         self._redact = redact
         self._clock = clock or SystemClock()
         self._limit = sample_limit
+        self._max_groups = max_groups
         self._totals: dict[str, _Tally] = {
             g.fingerprint: _Tally(g.kind, g.count, g.first_seen, g.last_seen, summary=g)
             for g in known}
@@ -118,7 +120,16 @@ class ErrorAggregator:
                 else:
                     tally.add(record, at)
         groups = tuple(self._describe(fp, tally) for fp, tally in batch.items())
+        self._forget_oldest()
         return FoldResult(tuple(new), groups)
+
+    def _forget_oldest(self) -> None:
+        """Bound memory: past ``max_groups``, drop the groups seen longest ago (the store
+        keeps them; here they would only count as new again if they came back)."""
+        if len(self._totals) <= self._max_groups * 1.1:
+            return
+        keep = sorted(self._totals.items(), key=lambda kv: kv[1].last_seen, reverse=True)
+        self._totals = dict(keep[:self._max_groups])
 
     def fingerprint_text(self, text: str) -> str:
         """Fingerprint of a traceback in free text (a scan test's output); see tracebacks."""

@@ -73,6 +73,10 @@ class HealthAssessor:
     rss_streak: int = 0
     findings_extra: list[Finding] = field(default_factory=list)
 
+    def reset_streaks(self) -> None:
+        """A new process starts with a clean record."""
+        self.cpu_streak = self.rss_streak = 0
+
     def assess(self, obs: Observation) -> HealthReport:
         findings: list[Finding] = []
         if obs.process is None:

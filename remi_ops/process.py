@@ -120,7 +120,18 @@ class _Children:
         return entry[1]
 
 
+    def reap_exited(self) -> int:
+        """Collect the exit status of children that ended; return how many still run."""
+        with self._lock:
+            return sum(1 for _, p in self._popens.values() if p.poll() is None)
+
+
 _CHILDREN = _Children()
+
+
+def reap_exited_children() -> int:
+    """Reap our children that have ended (a watcher leaving Remi running keeps the rest)."""
+    return _CHILDREN.reap_exited()
 
 
 def _same_start(a: float, b: float) -> bool:

@@ -79,6 +79,9 @@ async def due_loop(watch: TargetWatch, stopping: asyncio.Event) -> None:
             return
         if watch.seconds_until_due() == 0 or watch.supervisor.maintenance_until is not None:
             await guarded(f"{watch.name}: tick", lambda: asyncio.to_thread(watch.tick))
+        if watch.recheck_due():
+            await guarded(f"{watch.name}: check", lambda: asyncio.to_thread(watch.check,
+                                                                            "after_restart"))
         if watch.scan_due():
             await guarded(f"{watch.name}: scan test",
                           lambda: asyncio.to_thread(watch.scan_test, "after_restart"))

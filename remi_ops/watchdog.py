@@ -22,8 +22,8 @@ from remi_ops.clock import Clock
 from remi_ops.codewatch import CodeState, code_state
 from remi_ops.config import Settings, TargetSettings, secret_values
 from remi_ops.domain import (
-    Event,
     ErrorGroup,
+    Event,
     ExitInfo,
     HealthReport,
     LogKind,
@@ -35,11 +35,11 @@ from remi_ops.domain import (
     Status,
 )
 from remi_ops.errors import ErrorAggregator
-from remi_ops.logparse import LogParser, gateway_state
 from remi_ops.evidence import capture_hang_evidence
 from remi_ops.exceptions import ProcessError, RemiOpsError
 from remi_ops.health import HealthAssessor, Observation
 from remi_ops.healthfile import write_health_file
+from remi_ops.logparse import LogParser, gateway_state
 from remi_ops.logs import LogPosition, Tailer
 from remi_ops.redact import Redactor
 from remi_ops.scantest import run_scan_test
@@ -94,6 +94,7 @@ class TargetWatch:
         self.last_scan: ScanResult | None = None
         self.evidence = ""
         self.scan_due_mono: float | None = None
+        self.recheck_due_mono: float | None = None  # a check soon after a restart
         self.code: CodeState | None = None
         self.on_change: Callable[[], None] = lambda: None  # wakes the exit waiter
 
@@ -175,7 +176,7 @@ class TargetWatch:
         records, self.pending = tuple(self.pending), []
         now = self.clock.now()
         batch = ErrorAggregator(self.name, self.redact)  # this check's occurrences only
-        batch.fold(records, now)
+        batch.fold((r for r in records if r.kind is not LogKind.HANG), now)  # hangs: own alert
         self.seen_groups = batch.groups()
         new_fps = set(self.store.upsert_error_groups(self.name, self.seen_groups))
         since = now - timedelta(seconds=self.target.restart.budget_window_s)
@@ -348,11 +349,13 @@ class TargetWatch:
                                    self.clock.monotonic() - t0, old_pid, None, detail,
                                    evidence)
         else:
+            self._forget_hang_signals()
             self.supervisor.started(new, self.clock.now(), self.clock.monotonic())
             report = RestartReport(self.name, action.reason, action.trigger,
                                    action.requested_by, True, started_at,
                                    self.clock.monotonic() - t0, old_pid, new.pid, "",
                                    evidence)
+            self.recheck_due_mono = self.clock.monotonic() + self.target.restart.start_seconds + 1
             if self.target.scan_test.after_restart and self.target.scan_test.command:
                 self.scan_due_mono = (self.clock.monotonic() +
                                       max(self.target.restart.start_seconds, 2.0))
@@ -360,6 +363,13 @@ class TargetWatch:
         self.store.record_restart(report)
         self._emit("restart", Severity.WARNING if report.ok else Severity.PAGE,
                    _restart_summary(report), {"restart": report})
+
+    def _forget_hang_signals(self) -> None:
+        """The old process is gone: its "heartbeat blocked" lines say nothing about the new
+        one (they would restart it again). Its errors still count toward error groups."""
+        self.ingest_logs()
+        self.pending = [r for r in self.pending if r.kind is not LogKind.HANG]
+        self.assessor.reset_streaks()
 
     def _report_duplicates(self, running: list[ProcessIdentity]) -> None:
         if len(running) > 1:
@@ -370,6 +380,13 @@ class TargetWatch:
                        "for a human", {"pids": pids})
 
     # ------------------------------------------------------------------ scan test
+
+    def recheck_due(self) -> bool:
+        """After a restart, look again soon so its alerts resolve without waiting a minute."""
+        due = self.recheck_due_mono is not None and self.clock.monotonic() >= self.recheck_due_mono
+        if due:
+            self.recheck_due_mono = None
+        return due
 
     def scan_due(self) -> bool:
         return self.scan_due_mono is not None and self.clock.monotonic() >= self.scan_due_mono
@@ -382,7 +399,8 @@ class TargetWatch:
             result = run_scan_test(
                 self.name, self.target.scan_test, cwd=self.target.workdir,
                 env={**os.environ, **self.target.env}, run=proc.run_command,
-                redact=self.redact, fingerprint=ErrorAggregator(self.name, self.redact).fingerprint_text,
+                redact=self.redact,
+                fingerprint=ErrorAggregator(self.name, self.redact).fingerprint_text,
                 now=self.clock.now(), commit=code.short)
             self.last_scan = result
             self.store.record_scan(result)
@@ -490,7 +508,7 @@ def _scan_summary(result: ScanResult, trigger: str) -> str:
     if result.over_budget:
         parts.append("slower than its latency budget")
     line = ", ".join(parts)
-    return f"{line}: {result.reason}" if result.reason else line
+    return f"{line}: {result.reason}" if result.reason and not result.ok else line
 
 
 def _restart_summary(report: RestartReport) -> str:

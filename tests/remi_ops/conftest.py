@@ -9,14 +9,20 @@ from pathlib import Path
 import psutil
 import pytest
 
+from remi_ops.process import reap_exited_children
+
 
 @pytest.fixture
 def reap_sims(tmp_path: Path) -> Iterator[None]:
     """Kill every process left running under ``tmp_path`` after the test."""
     yield
+    killed = []
     for p in psutil.process_iter(["cwd"]):
         try:
             if p.info["cwd"] and p.info["cwd"].startswith(str(tmp_path)) and p.pid != os.getpid():
                 p.kill()
+                killed.append(p)
         except psutil.Error:
             continue
+    psutil.wait_procs(killed, timeout=3)
+    reap_exited_children()

@@ -473,3 +473,16 @@ def test_keep_info_false_drops_info_only() -> None:
     assert parse(text, keep_info=False) == full
     parser = LogParser(keep_info=False)
     assert parser.feed_bytes(text.encode()) + parser.flush() == full
+
+
+def test_aggregator_memory_is_bounded() -> None:
+    """Past max_groups, the groups seen longest ago are forgotten (the store keeps them)."""
+    agg = ErrorAggregator("remi", lambda s: s, max_groups=10)
+    t0 = datetime(2026, 1, 24, 3, 0, tzinfo=UTC)
+    for i in range(30):
+        tb = (f'Traceback (most recent call last):\n  File "/app/m{i}.py", line 1, in f\n'
+              f"    f()\nValueError: x\n")
+        agg.fold(parse(tb), t0 + timedelta(minutes=i))
+    groups = agg.groups()
+    assert len(groups) <= 11
+    assert groups[0].last_seen == t0 + timedelta(minutes=29)
