@@ -22,7 +22,7 @@ from remi_ops import process as proc
 from remi_ops import requests
 from remi_ops.clock import SystemClock
 from remi_ops.config import Settings, find_config, load_settings
-from remi_ops.exceptions import ConfigError, LockHeld, RemiOpsError
+from remi_ops.exceptions import ConfigError, LockHeld, RemiOpsError, UnknownTarget
 from remi_ops.local import local_settings
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
@@ -107,7 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for problem in exc.problems:
             print(f"config error: {problem}", file=sys.stderr)
         return EXIT_USAGE
-    except (UsageError, ValueError) as exc:
+    except (UsageError, UnknownTarget, ValueError) as exc:
         print(f"remi-ops: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except LockHeld as exc:
