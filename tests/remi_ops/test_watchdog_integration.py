@@ -170,3 +170,29 @@ async def test_a_nameerror_in_scan_is_one_group_and_a_failed_scan_test(watcher: 
 
 def _epoch():  # type: ignore[no-untyped-def]
     return SystemClock().now().replace(year=2000)
+
+
+async def test_a_fix_landing_restarts_remi_and_runs_the_scan_test(tmp_path: Path) -> None:
+    """Post-fix: when Remi's git HEAD moves, it is restarted and the scan test runs by itself."""
+    workdir = tmp_path / "remi"
+    git = workdir / ".git"
+    (git / "refs" / "heads").mkdir(parents=True)
+    (git / "HEAD").write_text("ref: refs/heads/main\n")
+    (git / "refs" / "heads" / "main").write_text("a" * 40 + "\n")
+    running = await start_engine(sim_settings(tmp_path))
+    try:
+        watch, store = running.watch, running.engine.store
+        before = sims_in(workdir)[0].pid
+        (git / "refs" / "heads" / "main").write_text("b" * 40 + "\n")
+        await asyncio.to_thread(watch.check)
+        fix = await until(lambda: [r for r in store.restarts("remi", _epoch())
+                                   if r.trigger == "post_fix"], what="post-fix restart")
+        assert "aaaaaaaaaa → bbbbbbbbbb" in fix[0].reason
+        assert fix[0].old_pid == before
+        scan = await until(lambda: (s := store.last_scan("remi")) and s.commit == "b" * 10 and s,
+                           timeout=15, what="scan test at the new commit")
+        assert scan.ok
+    finally:
+        running.stop.set()
+        await asyncio.wait_for(running.task, 15)
+        running.engine.close()
