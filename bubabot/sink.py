@@ -46,6 +46,9 @@ class DiscordSink:
         self.oncall_role_id = oncall_role_id
         self.render = render
         self._reported: set[tuple[int, int]] = set()
+        #: target → the message of its open health incident; the runbook's follow-ups
+        #: (restart report, scan test) reply to it so one incident reads as one thread
+        self._incidents: dict[str, int] = {}
 
     async def deliver(self, n: Notification, previous_ref: str | None) -> str | None:
         if self.client.is_closed() or self.client.user is None:
@@ -55,9 +58,12 @@ class DiscordSink:
             if n.type.edits and previous_ref is not None and previous_ref.isdigit():
                 edited = await self._edit(int(previous_ref), embed, view)
                 if edited:
+                    self._track_incident(n, previous_ref)
                     return previous_ref
                 log.warning("alert message %s is gone; posting %s anew", previous_ref, n.id)
-            return await self._post(n, embed, view)
+            ref = await self._post(n, embed, view)
+            self._track_incident(n, ref)
+            return ref
         except discord.RateLimited as error:
             raise SinkUnavailable(f"rate limited for {error.retry_after:.0f}s",
                                   retry_after=error.retry_after) from error
@@ -70,12 +76,25 @@ class DiscordSink:
                     view: discord.ui.View | None) -> str:
         channel = self.client.get_partial_messageable(self.channel_id)
         content, mentions = self._page(n)
-        if view is None:
-            message = await channel.send(content, embed=embed, allowed_mentions=mentions)
-        else:
-            message = await channel.send(content, embed=embed, allowed_mentions=mentions,
-                                         view=view)
+        extra: dict[str, object] = {}
+        incident = self._incidents.get(n.target)
+        if n.type is NotificationType.EVENT and incident is not None:
+            extra["reference"] = discord.MessageReference(
+                message_id=incident, channel_id=self.channel_id, fail_if_not_exists=False)
+        if view is not None:
+            extra["view"] = view
+        message = await channel.send(content, embed=embed, allowed_mentions=mentions,
+                                     **extra)  # type: ignore[call-overload]
         return str(message.id)
+
+    def _track_incident(self, n: Notification, ref: str) -> None:
+        """Remember the health alert that is open for a target, forget it once resolved."""
+        if not n.group_key.endswith(":health") or not ref.isdigit():
+            return
+        if n.type is NotificationType.RESOLVED:
+            self._incidents.pop(n.target, None)
+        elif n.type in (NotificationType.FIRING, NotificationType.FLAPPING):
+            self._incidents[n.target] = int(ref)
 
     async def _edit(self, message_id: int, embed: discord.Embed,
                     view: discord.ui.View | None) -> bool:

@@ -127,6 +127,11 @@ async def test_the_seed_incident_is_healed_and_reported_in_quick_tasks(stack: St
     assert "blocked" in text
     await until(lambda: "/scan test passed" in stack.channel_text(), what="scan report")
     await until(lambda: "restarted (hang" in stack.channel_text(), what="the restart report")
+    by_title = {e.get("title", ""): m for m in stack.emulator.messages(QUICK_TASKS)
+                for e in m.embeds}
+    report = next(m for t, m in by_title.items() if "restarted (hang" in t)
+    incident = stack.emulator.message(report.reference_id or 0)
+    assert "blocked" in json.dumps(incident.embeds), "the report replies to the hang alert"
 
 
 async def test_a_planted_secret_never_reaches_discord(stack: Stack) -> None:
