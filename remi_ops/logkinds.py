@@ -57,8 +57,6 @@ _NO_SIGNALS = _Signals(fatal=False, hang=False, blocked_s=None, reconnect=False,
 
 
 def _signals(first: str) -> _Signals:
-    if not any(word in first for word in _SIGNAL_WORDS):
-        return _NO_SIGNALS
     return _signals_cached(first) if len(first) <= 1024 else _read_signals(first)
 
 
@@ -68,6 +66,8 @@ def _signals_cached(first: str) -> _Signals:
 
 
 def _read_signals(first: str) -> _Signals:
+    if not any(word in first for word in _SIGNAL_WORDS):
+        return _NO_SIGNALS
     hang = _BLOCKED.search(first) or _BEHIND.search(first)
     return _Signals(fatal=FATAL.search(first) is not None,
                     hang=hang is not None or _STOPPED in first,

@@ -27,7 +27,6 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
-from functools import cached_property
 from typing import NamedTuple
 
 from remi_ops.domain import LogKind, LogRecord
@@ -37,8 +36,7 @@ from remi_ops.tracebacks import (
     ExceptionBlock,
     fingerprint,
     main_block,
-    parse_traceback,
-    stack_parts,
+    parse_traceback_parts,
     strip_ansi,
 )
 
@@ -121,7 +119,7 @@ class _Pending:
     first: str = ""  # the header's message, or a level-less line
     owner: bool = False  # started by a header
     head: list[str] = field(default_factory=list)
-    tail: deque[str] = field(default_factory=lambda: deque(maxlen=_TAIL_LINES))
+    tail: deque[str] | None = None  # created when the head is full
     omitted: int = 0
     tb: int = _NONE
 
@@ -151,13 +149,15 @@ class _Pending:
         if len(self.head) < _HEAD_LINES:
             self.head.append(line)
         else:
+            if self.tail is None:
+                self.tail = deque(maxlen=_TAIL_LINES)
             if len(self.tail) == _TAIL_LINES:
                 self.omitted += 1
             self.tail.append(line)
 
     def lines(self) -> list[str]:
         lines = self.head + ([f"… [{self.omitted} lines omitted] …"] if self.omitted else [])
-        lines += self.tail
+        lines += self.tail or ()
         while lines and not lines[-1].strip():
             lines.pop()
         return lines
@@ -173,23 +173,15 @@ class _Body:
     has_exc: bool  # an exception traceback (not just a stack)
     main: ExceptionBlock | None
     parts: tuple[str, ...]  # stack fingerprint parts
+    fatal: bool = False  # an exception of the chain: restarting cannot help (bad token …)
+    timeout: bool = False  # the exception shown is a timeout
     _fps: dict[bool, str] = field(default_factory=dict, compare=False, repr=False)
-
-    @cached_property
-    def fatal(self) -> bool:
-        """An exception of the chain says restarting cannot help (bad token, intents)."""
-        return any(FATAL.search(b.title) for b in self.blocks if b.exc_type)
-
-    @cached_property
-    def timeout(self) -> bool:
-        """The exception shown is a timeout."""
-        main = self.main
-        return main is not None and (is_timeout_type(main.exc_type)
-                                     or "timed out" in main.exc_message)
 
     def kind(self, level: str, logger: str, first: str) -> tuple[LogKind, float | None]:
         """The record's kind (and seconds blocked) given its header and first line."""
-        return kind_of(level, logger, first, has_exc=self.has_exc, exc_fatal=self.fatal,
+        if not self.has_exc:
+            return kind_of(level, logger, first)
+        return kind_of(level, logger, first, has_exc=True, exc_fatal=self.fatal,
                        exc_timeout=self.timeout)
 
     def fingerprint(self, kind: LogKind, logger: str, message: str) -> str:
@@ -207,6 +199,8 @@ class _Body:
 
 def _analyze(lines: list[str], owner: bool) -> _Body:
     """Split continuation lines into message and traceback and parse the traceback."""
+    if not lines:
+        return _NO_BODY
     if owner:
         idx = next((i for i, line in enumerate(lines)
                     if _MOST_RECENT in line and TB_ANY.match(line)), len(lines))
@@ -215,11 +209,19 @@ def _analyze(lines: list[str], owner: bool) -> _Body:
     else:
         extra, tb_lines = "", lines
     traceback = "\n".join(tb_lines)
-    blocks = parse_traceback(traceback) if traceback else ()
+    blocks, parts = parse_traceback_parts(traceback) if traceback else ((), ())
     has_exc = bool(tb_lines) and (not owner or any(
         _MOST_RECENT in x and TB_EXC.match(x) for x in tb_lines))
-    return _Body(extra, traceback, blocks, has_exc, main_block(blocks) if has_exc else None,
-                 stack_parts(blocks))
+    if not has_exc:
+        return _Body(extra, traceback, blocks, False, None, parts)
+    main = main_block(blocks)
+    fatal = any(FATAL.search(b.title) for b in blocks if b.exc_type)
+    timeout = main is not None and (is_timeout_type(main.exc_type)
+                                    or "timed out" in main.exc_message)
+    return _Body(extra, traceback, blocks, True, main, parts, fatal, timeout)
+
+
+_NO_BODY = _Body("", "", (), False, None, ())
 
 
 def _splits(lines: list[str]) -> bool:

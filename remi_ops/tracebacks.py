@@ -41,6 +41,8 @@ _LIB_ROOT = re.compile(r".*[\\/](?:(?:site|dist)-packages|lib[\\/]python\d(?:\.\
 _MAX_EXC_LINES = 20
 _MOST_RECENT = "(most recent call last):"
 _CACHE_TEXT = 16 * 1024  # memory bound of the caches: only texts up to this size
+_MASKABLE = re.compile(r"([A-Za-z_][\w.]*):(.*)\Z")
+_PLACEHOLDER = re.compile("\x00(\\d+)\x00")
 
 
 def strip_ansi(text: str) -> str:
@@ -168,15 +170,57 @@ def parse_traceback(text: str) -> tuple[ExceptionBlock, ...]:
     """The blocks of a (possibly chained, possibly truncated) traceback, oldest first.
 
     Also reads a stack without exception (``Loop thread traceback …``) and a fragment that
-    starts at a ``File`` line (the head was lost). ANSI colours are ignored. Tracebacks of
-    ordinary size are remembered: a repeated one is parsed once.
+    starts at a ``File`` line (the head was lost). ANSI colours are ignored.
     """
-    return _parse_cached(text) if len(text) <= _CACHE_TEXT else _parse(text)
+    return parse_traceback_parts(text)[0]
+
+
+def parse_traceback_parts(text: str) -> tuple[tuple[ExceptionBlock, ...], tuple[str, ...]]:
+    """The blocks and their fingerprint parts (:func:`stack_parts`).
+
+    Repeats are cheap: the text is remembered, and so is its shape with the exception
+    messages blanked out, so ``KeyError: 'track:1'`` and ``KeyError: 'track:2'`` raised
+    at the same place are parsed once.
+    """
+    if len(text) > _CACHE_TEXT or "\x00" in text:
+        blocks = _parse(text)
+        return blocks, stack_parts(blocks)
+    return _by_text(text)
 
 
 @lru_cache(maxsize=256)
-def _parse_cached(text: str) -> tuple[ExceptionBlock, ...]:
-    return _parse(text)
+def _by_text(text: str) -> tuple[tuple[ExceptionBlock, ...], tuple[str, ...]]:
+    shape, messages = _mask(strip_ansi(text))
+    blocks, parts = _by_shape(shape)
+    if not messages:
+        return blocks, parts
+    return tuple(_fill(b, messages) for b in blocks), parts
+
+
+@lru_cache(maxsize=512)
+def _by_shape(shape: str) -> tuple[tuple[ExceptionBlock, ...], tuple[str, ...]]:
+    blocks = _parse(shape)
+    return blocks, stack_parts(blocks)
+
+
+def _mask(text: str) -> tuple[str, list[str]]:
+    """Replace the message of every ``Type: message`` line with a numbered placeholder."""
+    lines = text.split("\n")
+    messages: list[str] = []
+    for i, raw in enumerate(lines):
+        if raw and raw[0] not in " \t" and ":" in raw:
+            m = _MASKABLE.match(raw.rstrip())
+            if m:
+                lines[i] = f"{m[1]}:\x00{len(messages)}\x00"
+                messages.append(m[2])  # raw: the parser's own stripping applies in _fill
+    return "\n".join(lines), messages
+
+
+def _fill(block: ExceptionBlock, messages: list[str]) -> ExceptionBlock:
+    if "\x00" not in block.exc_message:
+        return block
+    text = _PLACEHOLDER.sub(lambda m: messages[int(m[1])], block.exc_message).strip()
+    return ExceptionBlock(block.frames, block.exc_type, text)
 
 
 def _parse(text: str) -> tuple[ExceptionBlock, ...]:

@@ -14,10 +14,12 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from remi_ops import tracebacks
 from remi_ops.domain import LogKind, LogRecord
 from remi_ops.errors import LogParser, fingerprint_text, normalize_message, parse_traceback
 from remi_ops.logs import CUT_MARKER, LogPosition, Tailer
 from remi_ops.redact import Redactor, redact_then_truncate
+from remi_ops.tracebacks import parse_traceback_parts
 
 FAST = settings(max_examples=60, deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture,
@@ -210,6 +212,15 @@ def test_truncated_traceback_still_yields_a_record(tb: str, cut: int, with_heade
         records = parser.feed(lines + tail) + parser.flush()
         assert records[0].kind in (LogKind.CRASH, LogKind.TIMEOUT, LogKind.FATAL_CONFIG)
         assert records[0].fingerprint
+
+
+@FAST
+@given(parts=st.lists(st.one_of(traceback_text(), JUNK_LINE), max_size=6))
+def test_shape_cache_parses_like_the_plain_parser(parts: list[str]) -> None:
+    """The cache keyed by a traceback's shape (messages blanked) changes no result."""
+    text = "\n".join(parts)
+    blocks = tracebacks._parse(text)
+    assert parse_traceback_parts(text) == (blocks, tracebacks.stack_parts(blocks))
 
 
 @FAST
