@@ -135,7 +135,8 @@ class TargetWatch:
             position = LogPosition.from_dict(saved) if saved else None
             self.tailers[stream] = Tailer(path, position,
                                           initial_read_bytes=self.target.health.initial_read_bytes)
-            self.parsers[stream] = LogParser(source=stream)
+            # Remi's own INFO lines are skipped undecoded; discord.py's are kept (gateway)
+            self.parsers[stream] = LogParser(source=stream, keep_info=False)
 
     # ------------------------------------------------------------------ observe
 
@@ -147,16 +148,21 @@ class TargetWatch:
             return []
 
     def ingest_logs(self) -> list[LogRecord]:
-        """Read what was appended since the saved positions; parse; fold into error groups."""
+        """Read what was appended since the saved positions; parse it into records.
+
+        A record still being written (a traceback mid-way) is held by the parser until a
+        read finds nothing new, so it is never split in two.
+        """
         fresh: list[LogRecord] = []
         for stream, tailer in self.tailers.items():
             chunk = tailer.read_new()
             parser = self.parsers[stream]
             if chunk.rotated or chunk.truncated:
                 fresh.extend(parser.flush())
-            for line in chunk.lines:
-                fresh.extend(parser.feed(line))
-            fresh.extend(parser.flush())
+            if chunk.data:
+                fresh.extend(parser.feed_bytes(chunk.data))
+            elif parser.pending:
+                fresh.extend(parser.flush())
             self.store.save_position(self.name, stream, chunk.position.to_dict())
         if fresh:
             self.gateway = gateway_state(fresh) or self.gateway
@@ -173,6 +179,8 @@ class TargetWatch:
         if ident is not None and snapshot is None and self.manager.wait_exit(ident, 0) is None:
             snapshot = None  # vanished between looks: the exit waiter reports it
         self.ingest_logs()
+        if any(p.pending for p in self.parsers.values()):
+            self.ingest_logs()  # a quiet second read ends a record that was complete
         records, self.pending = tuple(self.pending), []
         now = self.clock.now()
         batch = ErrorAggregator(self.name, self.redact)  # this check's occurrences only
