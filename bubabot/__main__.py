@@ -15,10 +15,11 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from remi_ops.cli import report_error
 from remi_ops.config import Settings, find_config, load_settings
-from remi_ops.exceptions import ConfigError, LockHeld, RemiOpsError
+from remi_ops.exceptions import ConfigError, RemiOpsError
 
-EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
+EXIT_OK = 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -75,16 +76,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             asyncio.run(run_local(state_dir=args.state_dir, interactive=not args.no_console,
                                   config=args.config))
-    except ConfigError as exc:
-        for problem in exc.problems:
-            print(f"config error: {problem}", file=sys.stderr)
-        return EXIT_USAGE
-    except LockHeld as exc:
-        print(f"bubabot: {exc}", file=sys.stderr)
-        return EXIT_PROBLEM
     except RemiOpsError as exc:
-        print(f"bubabot: {exc}", file=sys.stderr)
-        return EXIT_PROBLEM
+        return report_error("bubabot", exc)
     except KeyboardInterrupt:
         return EXIT_OK
     return EXIT_OK

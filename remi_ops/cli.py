@@ -103,21 +103,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         handler = getattr(cli_commands, "cmd_" + args.command.replace("-", "_"))
         code: int = handler(settings, args)
         return code
-    except ConfigError as exc:
+    except (RemiOpsError, ValueError) as exc:
+        return report_error("remi-ops", exc)
+    except KeyboardInterrupt:
+        return 130
+
+
+def report_error(prog: str, exc: RemiOpsError | ValueError) -> int:
+    """One clear line per problem on stderr, never a traceback; the exit code it deserves.
+
+    2 for configuration and usage errors (the caller must change something), 1 otherwise.
+    """
+    if isinstance(exc, ConfigError):
         for problem in exc.problems:
             print(f"config error: {problem}", file=sys.stderr)
         return EXIT_USAGE
-    except (UsageError, UnknownTarget, ValueError) as exc:
-        print(f"remi-ops: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except LockHeld as exc:
-        print(f"remi-ops: {exc}", file=sys.stderr)
-        return EXIT_PROBLEM
-    except RemiOpsError as exc:
-        print(f"remi-ops: {exc}", file=sys.stderr)
-        return EXIT_PROBLEM
-    except KeyboardInterrupt:
-        return 130
+    print(f"{prog}: {exc}", file=sys.stderr)
+    return EXIT_USAGE if isinstance(exc, UsageError | UnknownTarget | ValueError) else EXIT_PROBLEM
 
 
 def ask_watcher(settings: Settings, target: str, action: str, args: dict[str, Any],

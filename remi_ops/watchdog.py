@@ -195,7 +195,8 @@ class TargetWatch:
             records=records,
             new_groups=tuple(g for g in self.seen_groups if g.fingerprint in new_fps),
             beacon=self._read_beacon(), last_scan=self.last_scan, gateway=self.gateway,
-            restarts_recent=self.store.count_restarts(self.name, since))
+            restarts_recent=sum(1 for r in self.store.restarts(self.name, since)
+                                if r.trigger != "start"))
 
     # ------------------------------------------------------------------ the check
 
