@@ -41,6 +41,10 @@ class Beacon(Protocol):
     @property
     def blocked_for_s(self) -> float: ...
     @property
+    def beat_age_s(self) -> float: ...
+    @property
+    def interval_s(self) -> float: ...
+    @property
     def loop_lag_s(self) -> float: ...
     @property
     def stuck_stack(self) -> str | None: ...
@@ -142,13 +146,21 @@ def hang_seconds(obs: Observation, s: HealthSettings) -> float | None:
         if beacon.age_s > s.beacon_stale_s:
             candidates.append(beacon.age_s)  # not even the writer thread runs: frozen
         elif beacon.blocked_for_s > 0:
-            candidates.append(beacon.blocked_for_s)
+            candidates.append(beacon_blocked_s(beacon))
     warned = [r.blocked_s for r in obs.records if r.kind is LogKind.HANG and r.blocked_s]
     if warned:
         candidates.append(max(warned))
     elif any(r.kind is LogKind.HANG for r in obs.records):
         candidates.append(0.0)
     return max(candidates) if candidates else None
+
+
+def beacon_blocked_s(beacon: Beacon) -> float:
+    """How long the loop has been overdue *now*: the writer's figure is up to one write old,
+    so once it saw the loop overdue, the age of the last beat (read now) is the better one."""
+    if beacon.blocked_for_s <= 0:
+        return 0.0
+    return max(beacon.blocked_for_s, beacon.beat_age_s - beacon.interval_s)
 
 
 def _beacon_valid(obs: Observation) -> bool:

@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any, Protocol
 
 from remi_ops import process as proc
@@ -37,7 +38,7 @@ from remi_ops.domain import (
 from remi_ops.errors import ErrorAggregator
 from remi_ops.evidence import capture_hang_evidence
 from remi_ops.exceptions import ProcessError, RemiOpsError
-from remi_ops.health import HealthAssessor, Observation
+from remi_ops.health import HealthAssessor, Observation, beacon_blocked_s
 from remi_ops.healthfile import write_health_file
 from remi_ops.logparse import LogParser, gateway_state
 from remi_ops.logs import LogPosition, Tailer
@@ -48,7 +49,8 @@ from remi_ops.supervisor import Action, ActionKind, State, Supervisor
 
 log = logging.getLogger(__name__)
 STREAMS = ("stderr", "stdout")
-MAX_PENDING_RECORDS = 5_000
+MAX_PENDING_RECORDS = 20_000
+QUIET_S = 0.2
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,14 +163,31 @@ class TargetWatch:
                 fresh.extend(parser.flush())
             if chunk.data:
                 fresh.extend(parser.feed_bytes(chunk.data))
-            elif parser.pending:
+            if parser.pending and (not chunk.data or self._quiet(chunk.position.path)):
                 fresh.extend(parser.flush())
             self.store.save_position(self.name, stream, chunk.position.to_dict())
         if fresh:
             self.gateway = gateway_state(fresh) or self.gateway
             self.pending.extend(fresh)
-            del self.pending[:-MAX_PENDING_RECORDS]
+            if len(self.pending) > MAX_PENDING_RECORDS:
+                dropped = len(self.pending) - MAX_PENDING_RECORDS
+                log.warning("%s: %d log records since the last check; the oldest %d are "
+                            "not counted", self.name, len(self.pending), dropped)
+                del self.pending[:dropped]
         return fresh
+
+    def _quiet(self, path: str) -> bool:
+        """The log has not been written for a moment: a pending record is complete.
+
+        logging writes a record's lines back to back, so a record still being written is
+        microseconds old; one that is 0.2 s old is finished (a hang warning is usually the
+        last thing a blocked bot writes, and must not wait for the next read).
+        """
+        try:
+            mtime = Path(path).stat().st_mtime
+        except OSError:
+            return True
+        return self.clock.now().timestamp() - mtime > QUIET_S
 
     def _read_beacon(self) -> Any:
         return read_beacon(self.target.beacon_file, self.clock.now().timestamp())
@@ -241,7 +260,7 @@ class TargetWatch:
             h = self.target.health
             ident = self.supervisor.process
             if beacon is not None and ident is not None and beacon.pid in (None, ident.pid):
-                urgent = urgent or beacon.blocked_for_s >= h.hang_threshold_s or (
+                urgent = urgent or beacon_blocked_s(beacon) >= h.hang_threshold_s or (
                     beacon.age_s > max(h.beacon_stale_s, h.hang_threshold_s))
                 urgent = urgent or (beacon.blocked_for_s > 0 and self._loop_was_fine())
             if urgent:

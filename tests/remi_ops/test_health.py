@@ -32,6 +32,8 @@ class FakeBeacon:
     blocked_for_s: float = 0.0
     loop_lag_s: float = 0.002
     stuck_stack: str | None = None
+    beat_age_s: float = 0.0
+    interval_s: float = 2.0
 
 
 def snap(status: str = "sleeping", cpu: float = 1.0, rss_mb: float = 100) -> ProcessSnapshot:
