@@ -263,18 +263,23 @@ def find_target_processes(target: TargetSettings) -> list[ProcessIdentity]:
     workdir = _resolved(target.workdir)
     found: list[ProcessIdentity] = []
     parents: dict[int, int] = {}
-    attrs = ["pid", "ppid", "cmdline", "cwd", "status", "create_time"]
-    for proc in psutil.process_iter(attrs, ad_value=None):
+    # cmdline and ppid first for every process (cheap); cwd, status and create_time only for
+    # the few whose argv matches — this scan runs on every check
+    for proc in psutil.process_iter(["pid", "ppid", "cmdline"], ad_value=None):
         info: dict[str, Any] = proc.info
         parents[info["pid"]] = info["ppid"] or 0
-        if info["pid"] == os.getpid() or info["status"] in (None, psutil.STATUS_ZOMBIE):
+        cmdline = info["cmdline"]
+        if info["pid"] == os.getpid() or not cmdline or not argv_matches(cmdline,
+                                                                        target.command):
             continue
-        cmdline, cwd = info["cmdline"], info["cwd"]
-        if not cmdline or not cwd or info["create_time"] is None:
+        try:
+            with proc.oneshot():
+                status, cwd, created = proc.status(), proc.cwd(), proc.create_time()
+        except psutil.Error:
             continue
-        if _resolved(Path(cwd)) != workdir or not argv_matches(cmdline, target.command):
+        if status == psutil.STATUS_ZOMBIE or not cwd or _resolved(Path(cwd)) != workdir:
             continue
-        found.append(ProcessIdentity(info["pid"], info["create_time"], tuple(cmdline), cwd))
+        found.append(ProcessIdentity(info["pid"], created, tuple(cmdline), cwd))
     pids = {i.pid for i in found}
     roots = [i for i in found if not _descends_from(i.pid, pids, parents)]
     return sorted(roots, key=lambda i: i.create_time)
