@@ -49,7 +49,6 @@ U(0, 41.25 − interval) to the measured warnings-only samples; pass
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import random
@@ -68,7 +67,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO, TypeVar
 
-import psutil
+from simproc import kill_sims, pct, sim_pids
 
 T = TypeVar("T")
 ROOT = Path(__file__).resolve().parent.parent
@@ -158,16 +157,6 @@ after_restart = false
     return path
 
 
-def sim_pids(workdir: Path) -> list[int]:
-    pids = []
-    for p in psutil.process_iter(["cmdline", "cwd", "status"]):
-        try:
-            if (p.info["cwd"] == str(workdir) and p.info["status"] != psutil.STATUS_ZOMBIE
-                    and "bubabot.local.remi_sim" in " ".join(p.info["cmdline"] or [])):
-                pids.append(p.pid)
-        except (psutil.Error, TypeError):
-            continue
-    return pids
 
 
 def epoch(iso: str) -> float:
@@ -280,15 +269,8 @@ def drive(run: Run, trials: int, timeout: float, heartbeat_s: float) -> None:
         run.error = f"{type(exc).__name__}: {exc}"
 
 
-def kill_sims(workdir: Path) -> None:
-    for pid in sim_pids(workdir):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
 
 
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def cell(values: list[float]) -> str:

@@ -26,7 +26,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-import psutil
+from simproc import pct, sim_pids
 
 ROOT = Path(__file__).resolve().parent.parent
 OLD_POLL_S = 60.0
@@ -56,16 +56,6 @@ after_restart = false
     return path
 
 
-def sim_pids(workdir: Path) -> list[int]:
-    pids = []
-    for p in psutil.process_iter(["cmdline", "cwd", "status"]):
-        try:
-            if (p.info["cwd"] == str(workdir) and p.info["status"] != psutil.STATUS_ZOMBIE
-                    and "bubabot.local.remi_sim" in " ".join(p.info["cmdline"] or [])):
-                pids.append(p.pid)
-        except (psutil.Error, TypeError):
-            continue
-    return pids
 
 
 def wait_for(probe, timeout: float = 20.0, step: float = 0.002):  # type: ignore[no-untyped-def]
@@ -87,9 +77,6 @@ def noticed_at(db: Path, after: float) -> float:
     return later[0] if later else float("nan")
 
 
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def main() -> None:
