@@ -84,12 +84,9 @@ class AlertHub:
     # -------------------------------------------------------------- on the event loop
 
     async def commit(self) -> list[Notification]:
-        """Apply queued inputs, flush the engine, persist and enqueue atomically."""
-        while True:
-            try:
-                self._inbox.get_nowait()()
-            except queue.Empty:
-                break
+        """Apply queued inputs, flush the engine, persist and enqueue atomically (the engine
+        work runs in a worker thread; the engine serialises its own calls)."""
+        await asyncio.to_thread(self._apply_inbox)
         fresh = await self.outbox.commit(self.engine)
         if fresh:
             await asyncio.to_thread(self._track_incidents, fresh)
@@ -97,6 +94,13 @@ class AlertHub:
                 for listener in self.listeners:
                     listener(notification)
         return fresh
+
+    def _apply_inbox(self) -> None:
+        while True:
+            try:
+                self._inbox.get_nowait()()
+            except queue.Empty:
+                return
 
     async def silence(self, matchers: Mapping[str, str], duration_s: float, who: str,
                       comment: str) -> Any:

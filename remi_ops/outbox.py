@@ -120,9 +120,9 @@ class Outbox:
         (the engine's unsaved changes accumulate too), so nothing announced is lost.
         """
         async with self._commit_lock:
-            fresh = engine.flush(self.clock.now())
+            # flushing thousands of alerts takes milliseconds: keep it off the event loop
+            fresh, delta = await asyncio.to_thread(self._flush, engine)
             batch = [*self._backlog, *fresh]
-            delta = engine.delta()
             try:
                 await asyncio.to_thread(self.enqueue, batch, delta)
             except BaseException:
@@ -132,6 +132,9 @@ class Outbox:
             engine.mark_saved(delta)
         self.wake()
         return fresh
+
+    def _flush(self, engine: AlertEngine) -> tuple[list[Notification], EngineDelta]:
+        return engine.flush(self.clock.now()), engine.delta()
 
     async def keep_flushing(self, engine: AlertEngine, stop: asyncio.Event, *,
                             idle_s: float = 5.0) -> None:
