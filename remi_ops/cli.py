@@ -7,7 +7,6 @@ configuration errors — always one clear line, never a traceback.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import logging
 import os
@@ -20,7 +19,6 @@ from typing import Any
 
 from remi_ops import process as proc
 from remi_ops import requests
-from remi_ops.clock import SystemClock
 from remi_ops.config import Settings, find_config, load_settings
 from remi_ops.exceptions import ConfigError, LockHeld, RemiOpsError, UnknownTarget
 from remi_ops.local import local_settings
@@ -152,14 +150,6 @@ def print_json(doc: Any) -> None:
 
 def since_delta(text: str) -> timedelta | None:
     return None if text == "all" else timedelta(seconds=parse_duration(text))
-
-
-def run_async(coro: Any) -> Any:
-    return asyncio.run(coro)
-
-
-def now() -> Any:
-    return SystemClock().now()
 
 
 def _user() -> str:

@@ -11,6 +11,7 @@ from typing import Any
 
 from remi_ops import process as proc
 from remi_ops.alerts import AlertEngine
+from remi_ops.beacon import read_beacon
 from remi_ops.cli import (
     EXIT_OK,
     EXIT_PROBLEM,
@@ -22,9 +23,9 @@ from remi_ops.cli import (
 )
 from remi_ops.clock import SystemClock
 from remi_ops.config import Settings, TargetSettings, secret_values
-from remi_ops.domain import HealthReport, RestartReport, Status
+from remi_ops.domain import Finding, HealthReport, RestartReport, Status
 from remi_ops.engine import STORE_NAME, Engine
-from remi_ops.errors import ErrorAggregator
+from remi_ops.errors import ErrorAggregator, LogParser
 from remi_ops.health import HealthAssessor, Observation
 from remi_ops.healthfile import read_health_file, report_to_dict
 from remi_ops.logs import Tailer
@@ -166,24 +167,18 @@ def _health_of(settings: Settings, target: TargetSettings) -> HealthReport:
     snap = manager.snapshot(running[0]) if running else None
     records = []
     tailer = Tailer(target.stderr_log, None, initial_read_bytes=256 * 1024)
-    from remi_ops.errors import LogParser  # noqa: PLC0415
-
     parser = LogParser(source="stderr")
     for line in tailer.read_new().lines:
         records.extend(parser.feed(line))
     records.extend(parser.flush())
     cutoff = CLOCK.now() - timedelta(seconds=RECENT_S)
     records = [r for r in records if r.at is None or r.at >= cutoff]
-    from remi_ops.beacon import read_beacon  # noqa: PLC0415
-
     obs = Observation(target=target.name, at=CLOCK.now(), supervisor_state="",
                       expected_alive=True, process=snap, duplicates=tuple(running),
                       records=tuple(records),
                       beacon=read_beacon(target.beacon_file, CLOCK.now().timestamp()))
     report = HealthAssessor(target.health).assess(obs)
     if not watcher_running(settings, target.name):
-        from remi_ops.domain import Finding  # noqa: PLC0415
-
         finding = Finding("watcher", Status.DEGRADED,
                           "no watcher is running (remi-ops watch / bubabot): nobody will "
                           "restart it")
