@@ -194,9 +194,8 @@ class TargetWatch:
 
     def observe(self) -> Observation:
         ident = self.supervisor.process
+        # None when it vanished between looks: the exit waiter reports the death
         snapshot = self.manager.snapshot(ident) if ident else None
-        if ident is not None and snapshot is None and self.manager.wait_exit(ident, 0) is None:
-            snapshot = None  # vanished between looks: the exit waiter reports it
         self.ingest_logs()
         if any(p.pending for p in self.parsers.values()):
             self.ingest_logs()  # a quiet second read ends a record that was complete
