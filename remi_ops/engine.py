@@ -11,6 +11,7 @@ import contextlib
 import logging
 import sys
 from collections.abc import Coroutine, Mapping, Sequence
+from datetime import timedelta
 from typing import Any, TextIO
 
 from remi_ops import process as proc
@@ -29,6 +30,8 @@ log = logging.getLogger(__name__)
 STORE_NAME = "bubabot.sqlite3"
 PROBE_INTERVAL_S = 2.0
 COMMIT_INTERVAL_S = 1.0
+PRUNE_INTERVAL_S = 3600.0
+OUTBOX_KEEP_S = 7 * 86400.0
 
 
 class Engine:
@@ -79,7 +82,8 @@ class Engine:
         jobs: list[Coroutine[Any, Any, None]] = [
             self.outbox.run(stopping),
             periodic(COMMIT_INTERVAL_S, stopping, self.hub.commit, "alert commit"),
-            periodic(PROBE_INTERVAL_S, stopping, self.serve_requests, "operator requests")]
+            periodic(PROBE_INTERVAL_S, stopping, self.serve_requests, "operator requests"),
+            periodic(PRUNE_INTERVAL_S, stopping, self.prune_outbox, "outbox prune")]
         for watch in self.watches.values():
             jobs += [exit_waiter(watch, stopping), due_loop(watch, stopping),
                      periodic(PROBE_INTERVAL_S, stopping, _thread(watch.probe),
@@ -95,6 +99,13 @@ class Engine:
         target = name.split(":", 1)[0] if ":" in name else next(iter(self.watches))
         self.hub.event(Event(target, "job_error", self.clock.now(), Severity.WARNING,
                              f"{name} failed: {type(exc).__name__}: {exc}"[:500]))
+
+    async def prune_outbox(self) -> None:
+        """Forget delivered notifications after a week (message refs for edits are kept)."""
+        before = self.clock.now() - timedelta(seconds=OUTBOX_KEEP_S)
+        pruned = await asyncio.to_thread(self.outbox.prune, before)
+        if pruned:
+            log.info("outbox: pruned %d delivered notifications", pruned)
 
     async def serve_requests(self) -> None:
         """Carry out what ``remi-ops start/stop/restart/silence/ack`` asked this watcher."""

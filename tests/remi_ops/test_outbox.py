@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from simkit import sim_settings
 
 from remi_ops import outbox_rows
 from remi_ops.alert_model import AlertKey, Condition, Notification, NotificationType
@@ -18,6 +19,7 @@ from remi_ops.alerts import AlertEngine
 from remi_ops.clock import FakeClock
 from remi_ops.config import AlertSettings
 from remi_ops.domain import Severity
+from remi_ops.engine import Engine
 from remi_ops.outbox import ConsoleSink, FileSink, Outbox, SinkUnavailable
 from remi_ops.store import Store
 
@@ -326,3 +328,23 @@ async def test_keep_flushing_sends_when_group_wait_ends(store: Store, clock: Fak
     await flusher
     assert store.query("SELECT count(*) FROM outbox")[0][0] == 1
     assert engine.next_due(clock.now()) == clock.now() + timedelta(hours=4)  # the repeat
+
+
+async def test_the_engine_prunes_delivered_notifications_but_keeps_pending(tmp_path: Path) -> None:
+    """Delivered rows older than a week go; pending ones and message refs stay."""
+    clock = FakeClock()
+    engine = Engine(sim_settings(tmp_path), clock=clock, console=None, environ={})
+    try:
+        rows = engine.store.query("SELECT count(*) AS n FROM outbox")[0]["n"]
+        assert rows == 0
+        engine.hub.engine.event(clock.now(), AlertKey("remi", "restart"), Severity.INFO, "x")
+        await engine.hub.commit()
+        await engine.outbox.pump()
+        clock.advance(8 * 86400)
+        engine.hub.engine.event(clock.now(), AlertKey("remi", "restart"), Severity.INFO, "y")
+        await engine.hub.commit()  # delivered later: still pending now
+        await engine.prune_outbox()
+        states = [r["state"] for r in engine.store.query("SELECT state FROM outbox")]
+        assert states and all(s == "pending" for s in states)
+    finally:
+        engine.close()
