@@ -10,7 +10,8 @@ matching Python process on the machine. Everything here exists so that never hap
 * a stop takes the whole tree (children, grandchildren, the session the bot leads), sends
   SIGCONT, SIGTERM, waits, SIGKILLs the rest and verifies that nothing survives.
 
-Only this module and :mod:`remi_ops.managers` (the systemd and launchd managers) import
+Only this module, :mod:`remi_ops.oscommands`, :mod:`remi_ops.oslock` and
+:mod:`remi_ops.managers` (the systemd and launchd managers) import
 psutil, subprocess, signal or fcntl; every name the rest of remi_ops needs is here.
 Calls block; callers run them in threads, off the event loop.
 """
@@ -19,13 +20,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
-import fcntl
 import json
 import logging
 import os
 import select
-import selectors
 import shutil
 import signal
 import subprocess
@@ -34,17 +32,19 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
-from typing import Any, BinaryIO, Protocol, Self
+from typing import Any, BinaryIO, Protocol
 
 import psutil
 
 from remi_ops.clock import Clock, SystemClock
 from remi_ops.config import TargetSettings
 from remi_ops.domain import ExitInfo, ProcessIdentity, ProcessSnapshot
-from remi_ops.exceptions import LockHeld, ProcessError, SpawnError, StopError
+from remi_ops.exceptions import ProcessError, SpawnError, StopError
+from remi_ops.oscommands import CommandResult, py_spy_dump, run_command, which
+from remi_ops.oslock import TargetLock
 
 log = logging.getLogger(__name__)
+__all__ = ["CommandResult", "TargetLock", "py_spy_dump", "run_command", "which"]
 
 #: psutil derives create_time from the boot time, which moves when the wall clock is
 #: stepped; a reused PID also needs the same cmdline to pass, so a second is safe.
@@ -72,21 +72,6 @@ class StopResult:
     killed: bool
     survivors: tuple[int, ...]
     duration_s: float
-
-
-@dataclass(frozen=True, slots=True)
-class CommandResult:
-    """The outcome of one short-lived command (scan test, py-spy, systemctl, git)."""
-
-    argv: tuple[str, ...]
-    exit_code: int | None  # None when it timed out and was killed
-    output: str  # stdout and stderr interleaved, decoded with errors="replace", bounded
-    timed_out: bool
-    duration_s: float
-
-    @property
-    def ok(self) -> bool:
-        return self.exit_code == 0 and not self.timed_out
 
 
 # --------------------------------------------------------------------------- our children
@@ -658,199 +643,6 @@ def _catches_signal(pid: int, sig: signal.Signals) -> bool | None:
         if line.startswith("SigCgt:"):
             return bool(int(line.split()[1], 16) & (1 << (sig - 1)))
     return None
-
-
-# --------------------------------------------------------------------------- commands
-
-
-def run_command(argv: Sequence[str], *, cwd: Path | None, env: Mapping[str, str] | None,
-                timeout_s: float, max_output_bytes: int = 1_000_000) -> CommandResult:
-    """Run a short command in its own session; on timeout kill its whole tree.
-
-    ``env`` is layered over ``os.environ`` (None: inherit unchanged). Output longer than
-    ``max_output_bytes`` keeps its head and tail. A command that cannot be started
-    raises :class:`SpawnError` naming the program.
-    """
-    if not argv:
-        raise SpawnError("command", "empty argv")
-    started = time.monotonic()
-    full_env = {**os.environ, **env} if env is not None else None
-    try:
-        proc = subprocess.Popen(list(argv), cwd=cwd, env=full_env, stdin=subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-    except OSError as exc:
-        raise SpawnError(Path(argv[0]).name, _start_failure(argv, cwd, exc)) from exc
-    buffer = _BoundedOutput(max_output_bytes)
-    deadline = started + timeout_s
-    with proc:
-        _pump(proc, buffer, deadline)
-        try:  # output may end (closed or drained) before the command does
-            proc.wait(max(0.0, deadline - time.monotonic()))
-            timed_out = False
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            _kill_tree(proc)
-            proc.wait()
-    code = None if timed_out else proc.returncode
-    return CommandResult(tuple(argv), code, buffer.text(), timed_out,
-                         time.monotonic() - started)
-
-
-def _start_failure(argv: Sequence[str], cwd: Path | None, exc: OSError) -> str:
-    if cwd is not None and not Path(cwd).is_dir():
-        return f"cwd {cwd} does not exist"
-    if exc.errno in (errno.ENOENT, errno.EACCES, errno.ENOEXEC):
-        return f"command {argv[0]!r} not found or not executable"
-    return f"command {argv[0]!r} could not be started ({exc.strerror or exc})"
-
-
-def _pump(proc: subprocess.Popen[bytes], buffer: _BoundedOutput, deadline: float) -> None:
-    """Read output until EOF or the deadline.
-
-    Once the command itself has exited, a background grandchild that keeps the pipe open
-    gets a short drain period, never the whole timeout.
-    """
-    assert proc.stdout is not None
-    fd = proc.stdout.fileno()
-    drain_until: float | None = None
-    with selectors.DefaultSelector() as sel:
-        sel.register(fd, selectors.EVENT_READ)
-        while True:
-            now = time.monotonic()
-            if drain_until is None and proc.poll() is not None:
-                drain_until = now + 0.5
-            limit = deadline if drain_until is None else min(deadline, drain_until)
-            if now >= limit:
-                return
-            if sel.select(min(limit - now, 0.05)):
-                chunk = os.read(fd, 65536)
-                if not chunk:
-                    return
-                buffer.add(chunk)
-
-
-def _kill_tree(proc: subprocess.Popen[bytes]) -> None:
-    """SIGKILL a timed-out command: its process group and every descendant.
-
-    Descendants are collected first (they reparent when their parent dies) so that even
-    those that left the group go too. The group id is safe to signal: the leader is our
-    unreaped child, so its pid cannot have been reused.
-    """
-    descendants: list[psutil.Process] = []
-    with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
-        descendants = psutil.Process(proc.pid).children(recursive=True)
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    for child in descendants:
-        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
-            child.kill()
-
-
-class _BoundedOutput:
-    """Keeps the first and the last half of a byte stream that outgrows its limit."""
-
-    def __init__(self, limit: int) -> None:
-        self._half = max(1, limit // 2)
-        self._head = bytearray()
-        self._tail = bytearray()
-        self._dropped = 0
-
-    def add(self, chunk: bytes) -> None:
-        room = self._half - len(self._head)
-        if room > 0:
-            self._head += chunk[:room]
-            chunk = chunk[room:]
-        self._tail += chunk
-        excess = len(self._tail) - self._half
-        if excess > 0:
-            del self._tail[:excess]
-            self._dropped += excess
-
-    def text(self) -> str:
-        head = self._head.decode("utf-8", errors="replace")
-        tail = self._tail.decode("utf-8", errors="replace")
-        if self._dropped:
-            return f"{head}\n[… {self._dropped} bytes omitted …]\n{tail}"
-        return head + tail
-
-
-def which(name: str) -> str | None:
-    """The full path of ``name`` on PATH, or None."""
-    return shutil.which(name)
-
-
-def py_spy_dump(pid: int, timeout_s: float = 20.0) -> str | None:
-    """A py-spy stack dump of every thread, or None when py-spy is missing or failed."""
-    if which("py-spy") is None:
-        return None
-    try:
-        result = run_command(["py-spy", "dump", "--pid", str(pid)], cwd=None, env=None,
-                             timeout_s=timeout_s)
-    except ProcessError as exc:
-        log.debug("py-spy dump failed: %s", exc)
-        return None
-    return result.output if result.ok else None
-
-
-# --------------------------------------------------------------------------- lock
-
-
-class TargetLock:
-    """One watcher per target: ``flock`` on ``state_dir/locks/<name>.lock``.
-
-    The kernel drops the lock when its holder dies, so a lock left by a crashed watcher
-    is never stale. The file holds the holder's pid for the error message only.
-    """
-
-    def __init__(self, state_dir: Path, target_name: str) -> None:
-        self.target = target_name
-        self.path = state_dir / "locks" / f"{target_name}.lock"
-        self._fd: int | None = None
-
-    @property
-    def held(self) -> bool:
-        return self._fd is not None
-
-    def acquire(self) -> Self:
-        """Take the lock or raise :class:`LockHeld` naming the holder's pid."""
-        if self._fd is not None:
-            return self
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = _read_pid(fd)
-            os.close(fd)
-            raise LockHeld(self.target, holder) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        self._fd = fd
-        return self
-
-    def release(self) -> None:
-        if self._fd is not None:
-            fd, self._fd = self._fd, None
-            with contextlib.suppress(OSError):
-                os.ftruncate(fd, 0)
-            os.close(fd)  # closing drops the flock
-
-    close = release
-
-    def __enter__(self) -> Self:
-        return self.acquire()
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.release()
-
-
-def _read_pid(fd: int) -> int | None:
-    try:
-        return int(os.pread(fd, 32, 0).decode("ascii", errors="replace").strip())
-    except (OSError, ValueError):
-        return None
 
 
 # --------------------------------------------------------------------------- managers

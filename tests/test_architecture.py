@@ -10,7 +10,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 ENGINE_FORBIDDEN = {"discord", "apscheduler", "bubabot"}
 #: the one seam to the OS: only these modules may start processes or send signals
-OS_SEAM = {"process.py", "managers.py"}
+OS_SEAM = {"process.py", "managers.py", "oscommands.py", "oslock.py"}
 OS_MODULES = {"psutil", "subprocess", "signal", "fcntl"}
 #: the beacon runs inside Remi and may register faulthandler on a signal
 OS_EXCEPTIONS = {("beacon.py", "signal")}
