@@ -269,3 +269,30 @@ def test_seeded_restarts_count_against_the_budget() -> None:
     run(sup, clock)
     crash(sup, clock)
     assert sup.state is State.GAVE_UP
+
+
+ALLOWED = [(src, dst) for src, dests in TRANSITIONS.items() for dst in sorted(dests)]
+REFUSED = [(src, dst) for src in State for dst in State
+           if dst is not src and dst not in TRANSITIONS[src]]
+
+
+@pytest.mark.parametrize(("source", "dest"), ALLOWED, ids=str)
+def test_every_allowed_edge_changes_state_and_emits_one_event(source: State, dest: State) -> None:
+    """Each edge of the table moves the state and emits exactly one state_changed event."""
+    sup, clock = make()
+    sup.state = source
+    sup._change_state(dest, clock.now(), "edge")
+    events = sup.drain_events()
+    assert sup.state is dest
+    assert [(e.kind, e.data["from"], e.data["to"]) for e in events] == [
+        ("state_changed", str(source), str(dest))]
+
+
+@pytest.mark.parametrize(("source", "dest"), REFUSED, ids=str)
+def test_every_edge_outside_the_table_is_refused(source: State, dest: State) -> None:
+    """Anything the table does not list raises and leaves the state alone."""
+    sup, clock = make()
+    sup.state = source
+    with pytest.raises(InvalidTransition):
+        sup._change_state(dest, clock.now(), "edge")
+    assert sup.state is source and sup.drain_events() == []
