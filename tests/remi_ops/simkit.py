@@ -30,6 +30,14 @@ def wait_until(probe: Callable[[], T | None], timeout: float = 8.0, what: str = 
     raise AssertionError(f"timed out after {timeout}s waiting for {what or probe}")
 
 
+def gone(pid: int) -> bool:
+    """Dead or a zombie (orphans are not reaped in every container)."""
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
 def sim_settings(tmp: Path, **overrides: Any) -> Settings:
     """Settings for one simulated target with fast timings."""
     target: dict[str, Any] = {

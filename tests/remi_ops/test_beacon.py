@@ -13,15 +13,15 @@ import textwrap
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
+from simkit import wait_until as wait_for
 
 from remi_ops import beacon
 from remi_ops.beacon import BeaconReading, read_beacon
 
 ROOT = Path(__file__).resolve().parents[2]
-T = TypeVar("T")
 StartChild = Callable[[float, float], "subprocess.Popen[bytes]"]
 
 #: a tiny "bot": beats for ``healthy`` seconds, then blocks its loop in a named function
@@ -40,17 +40,6 @@ CHILD = textwrap.dedent("""
 
     asyncio.run(main(sys.argv[1], float(sys.argv[2]), float(sys.argv[3])))
 """)
-
-
-def wait_for(probe: Callable[[], T | None], timeout: float = 4.0) -> T:
-    """Poll ``probe`` until it returns something truthy."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = probe()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"condition not met within {timeout} s")
 
 
 @pytest.fixture

@@ -14,13 +14,15 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import psutil
 import pytest
+from simkit import gone
+from simkit import wait_until as wait_for
 
 from remi_ops import managers, process
 from remi_ops.config import TargetSettings
@@ -136,20 +138,6 @@ state_file.write_text(json.dumps(state))
 # --------------------------------------------------------------------------- helpers
 
 
-def wait_for(predicate: Callable[[], object], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.01)
-
-
-def gone(pid: int) -> bool:
-    """Dead or a zombie (orphans are not reaped in every container)."""
-    try:
-        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return True
 
 
 def write_bot(workdir: Path, script: str = SLEEPER) -> Path:

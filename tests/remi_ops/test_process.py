@@ -15,11 +15,13 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
 import pytest
+from simkit import gone
+from simkit import wait_until as wait_for
 
 from remi_ops import process
 from remi_ops.config import TargetSettings
@@ -106,20 +108,6 @@ while not release.exists() and time.monotonic() < deadline:
 # --------------------------------------------------------------------------- helpers
 
 
-def wait_for(predicate: Callable[[], object], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.01)
-
-
-def gone(pid: int) -> bool:
-    """Dead or a zombie (orphans are not reaped in every container)."""
-    try:
-        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return True
 
 
 def make_target(workdir: Path, script: str, *args: str, **extra: object) -> TargetSettings:
