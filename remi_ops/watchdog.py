@@ -484,8 +484,10 @@ class TargetWatch:
             log.warning("%s: cannot write %s: %s", self.name, self.target.health_file, exc)
 
     def _notify(self, report: HealthReport) -> None:
-        totals = {g.fingerprint: g for g in self.store.error_groups(self.name, limit=200)}
-        seen = [totals.get(g.fingerprint, g) for g in self.seen_groups]
+        seen: list[ErrorGroup] = []
+        if self.seen_groups:  # running totals only matter for groups seen in this check
+            totals = {g.fingerprint: g for g in self.store.error_groups(self.name, limit=200)}
+            seen = [totals.get(g.fingerprint, g) for g in self.seen_groups]
         self.notifier.observe(report.checked_at, self.name,
                               conditions_of(report, seen, self.supervisor))
 
