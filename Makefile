@@ -6,10 +6,10 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: run test lint typecheck unit bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml local/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e ./local -e '.[dev,local]'
 	touch $(STAMP)
 
 run: $(STAMP)  ## Run Bubabot (local mode with an emulated Discord and a simulated Remi when no DISCORD_TOKEN is set)
@@ -18,7 +18,7 @@ run: $(STAMP)  ## Run Bubabot (local mode with an emulated Discord and a simulat
 test: $(STAMP) lint typecheck unit  ## Lint, type-check and run every test
 
 lint: $(STAMP)
-	$(BIN)/ruff check remi_ops bubabot tests bench
+	$(BIN)/ruff check remi_ops bubabot local tests bench
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

@@ -21,13 +21,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from remi_ops.alert_model import AlertKey, Condition, Notification
-from remi_ops.alerts import AlertEngine
+from remi_ops.alerts.engine import AlertEngine
+from remi_ops.alerts.model import AlertKey, Condition, Notification
+from remi_ops.alerts.outbox import Outbox
 from remi_ops.clock import SystemClock
 from remi_ops.config import AlertSettings
 from remi_ops.domain import Severity
-from remi_ops.outbox import Outbox
-from remi_ops.store import Store
+from remi_ops.store.database import Store
 
 SETTINGS = AlertSettings(group_wait_s=0.0, group_interval_s=0.0)
 

@@ -18,7 +18,7 @@ Measured, in order:
      turn) fired from the emulator at ``--rate`` per second for ``--seconds``, no checks
      running (the check job paused; the engine's 2-s probe still runs, as always);
   5. load: the same commands while a thread runs checks back to back
-     (``app.engine.watch(None).check``) and another appends ``--append-mb`` (50) MB of
+     (``app.watcher.watch(None).check``) and another appends ``--append-mb`` (50) MB of
      realistic records to the log over the first 80 % of the window (40 slices, each ending
      at a record boundary), so checks parse a lot.
 Cross-checks of what the checks parsed: the error groups must count every error record of
@@ -66,23 +66,23 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_logscan import MB, OUT, VERSION, generate
+from bubabot_local.emulator import DiscordEmulator, patch_discord_py, unpatch_discord_py
+from bubabot_local.mode import BUBABOT_ID, GUILD, QUICK_TASKS, YOU, build_world
 
 from bubabot.app import App, build_app
-from bubabot.local.emulator import DiscordEmulator, patch_discord_py, unpatch_discord_py
-from bubabot.local.mode import BUBABOT_ID, GUILD, QUICK_TASKS, YOU, build_world
-from remi_ops import logs as remi_logs
 from remi_ops.config import parse_settings
 from remi_ops.domain import LogKind
-from remi_ops.logparse import LogParser
-from remi_ops.logs import TailChunk, Tailer
-from remi_ops.process import reap_exited_children
+from remi_ops.host.process import reap_exited_children
+from remi_ops.logs import tail as remi_logs
+from remi_ops.logs.parse import LogParser
+from remi_ops.logs.tail import TailChunk, Tailer
+from remi_ops.logs.tracebacks import GROUPED_KINDS
 from remi_ops.supervisor import State
-from remi_ops.tracebacks import GROUPED_KINDS
-from remi_ops.watchdog import TargetWatch
+from remi_ops.watch.target import TargetWatch
 
 ROOT = Path(__file__).resolve().parent.parent
-SIM = [sys.executable, "-m", "bubabot.local.remi_sim", "run"]
-SCAN = [sys.executable, "-m", "bubabot.local.remi_sim", "scan"]
+SIM = [sys.executable, "-m", "bubabot_local.remi_sim", "run"]
+SCAN = [sys.executable, "-m", "bubabot_local.remi_sim", "scan"]
 COMMANDS: tuple[tuple[str, dict[str, str]], ...] = (
     ("remi-health", {}), ("remi-errors", {"since": "24h"}), ("remi-history", {"since": "24h"}))
 CHECK_JOB = "remi: check"
@@ -438,7 +438,7 @@ class Figures:
 
 def grouped_total(app: App) -> int:
     """Occurrences counted in all of the target's error groups (the store's totals)."""
-    return sum(g.count for g in app.engine.store.error_groups("remi", None, 1_000_000))
+    return sum(g.count for g in app.watcher.store.error_groups("remi", None, 1_000_000))
 
 
 def grouped_in(source: Path, size: int, start: int = 0) -> int:
@@ -483,7 +483,7 @@ async def run_app(args: argparse.Namespace, emu: EmulatorProcess, big: Path, sou
         "discord": emu.info["discord"],
     }, base_dir=tmp)
     app = build_app(settings, client_options={"guild_ready_timeout": 0.05})
-    watch = app.engine.watch(None)
+    watch = app.watcher.watch(None)
     inst = Instruments()
     inst.install(watch)
     lag = LagMonitor()

@@ -74,7 +74,7 @@ ROOT = Path(__file__).resolve().parent.parent
 STORE = "bubabot.sqlite3"
 MARKER = b"this blocks the event loop"
 WARNING = b"heartbeat blocked for more than"
-SIM_POLL_S = 0.2  # the simulator's control-file poll (bubabot.local.remi_sim.POLL_S)
+SIM_POLL_S = 0.2  # the simulator's control-file poll (bubabot_local.remi_sim.POLL_S)
 DISCORD_HEARTBEAT_S = 41.25  # Discord's HELLO heartbeat_interval
 MARKER_POLL_S = 0.001
 SETTLE_S = 3.0  # after "running": the post-restart recheck (start_seconds + 1) has run
@@ -125,7 +125,7 @@ class Run:
 def write_config(run: Run, threshold_s: float, heartbeat_s: float) -> Path:
     """One target: the simulator with discord.py-like warnings, a 10-s hang threshold."""
     run.workdir.mkdir(parents=True)
-    command = [sys.executable, "-m", "bubabot.local.remi_sim", "run",
+    command = [sys.executable, "-m", "bubabot_local.remi_sim", "run",
                "--heartbeat-interval-s", str(heartbeat_s),
                "--heartbeat-warn-s", str(run.mode.warn_s)]
     # warnings only: a beacon file the simulator cannot write (its directory does not exist)
@@ -298,7 +298,7 @@ def main() -> None:
             cfg = write_config(run, args.threshold_s, args.heartbeat_interval_s)
             with open(run.tmp / "watcher.log", "wb") as out:
                 watchers.append(subprocess.Popen(
-                    [sys.executable, "-m", "remi_ops.cli", "--config", str(cfg), "watch"],
+                    [sys.executable, "-m", "remi_ops.cli.main", "--config", str(cfg), "watch"],
                     cwd=ROOT, stdout=subprocess.DEVNULL, stderr=out,
                     env={**os.environ, "PYTHONPATH": str(ROOT)}))  # watcher + sims: this tree
         threads = [threading.Thread(target=drive,

@@ -25,9 +25,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from remi_ops.errors import ErrorAggregator, LogParser
-from remi_ops.logs import LogPosition, Tailer
-from remi_ops.redact import Redactor
+from remi_ops.logs.error_groups import ErrorAggregator, LogParser
+from remi_ops.logs.redact import Redactor
+from remi_ops.logs.tail import LogPosition, Tailer
 
 OUT = Path(__file__).resolve().parent / "out"
 VERSION = "v3"

@@ -42,7 +42,7 @@ state_dir = "{tmp / 'state'}"
 [[targets]]
 name = "remi"
 workdir = "{tmp / 'remi'}"
-command = ["{sys.executable}", "-m", "bubabot.local.remi_sim", "run"]
+command = ["{sys.executable}", "-m", "bubabot_local.remi_sim", "run"]
 
 [targets.restart]
 stable_after_s = 1
@@ -86,7 +86,7 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench-supervisor-"))
     cfg = config(tmp)
     workdir = tmp / "remi"
-    watcher = subprocess.Popen([sys.executable, "-m", "remi_ops.cli", "--config", str(cfg),
+    watcher = subprocess.Popen([sys.executable, "-m", "remi_ops.cli.main", "--config", str(cfg),
                                 "watch"], cwd=ROOT, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
     notice, back = [], []

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import psutil
 
-SIMULATOR = "bubabot.local.remi_sim"
+SIMULATOR = "bubabot_local.remi_sim"
 
 
 def sim_pids(workdir: Path) -> list[int]:

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from remi_ops.cli import report_error
+from remi_ops.cli.main import report_error
 from remi_ops.config import Settings, find_config, load_settings
 from remi_ops.exceptions import ConfigError, RemiOpsError
 
@@ -51,7 +51,7 @@ def real_settings(args: argparse.Namespace) -> Settings:
 
 async def run_real(settings: Settings) -> None:
     from bubabot.app import build_app  # noqa: PLC0415 - discord imports after validation
-    from remi_ops.process import on_stop_signals  # noqa: PLC0415
+    from remi_ops.host.process import on_stop_signals  # noqa: PLC0415
 
     app = build_app(settings, console=sys.stdout)
     stopping = asyncio.Event()
@@ -72,8 +72,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if os.environ.get("DISCORD_TOKEN"):
             asyncio.run(run_real(real_settings(args)))
         else:
-            from bubabot.local.mode import run_local  # noqa: PLC0415
-
+            try:
+                from bubabot_local.mode import run_local  # noqa: PLC0415
+            except ImportError:
+                raise ConfigError(["DISCORD_TOKEN: not set, and local mode is not installed "
+                                   "(pip install 'bubabot[local]', or set DISCORD_TOKEN and "
+                                   "pass --config)"]) from None
             asyncio.run(run_local(state_dir=args.state_dir, interactive=not args.no_console,
                                   config=args.config))
     except RemiOpsError as exc:

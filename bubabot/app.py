@@ -20,11 +20,11 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bubabot.access import AccessPolicy
 from bubabot.bot import Bubabot
-from bubabot.engine_service import EngineService
 from bubabot.looplag import LoopLagMonitor
 from bubabot.sink import DiscordSink
+from bubabot.watcher_service import WatcherService
 from remi_ops.config import Settings
-from remi_ops.engine import Engine
+from remi_ops.watch.watcher import Watcher
 
 log = logging.getLogger(__name__)
 MISFIRE_GRACE_S = 30
@@ -35,7 +35,7 @@ class App:
     """One running Bubabot: engine, client, scheduler. ``close`` undoes ``start``."""
 
     settings: Settings
-    engine: Engine
+    watcher: Watcher
     bot: Bubabot
     lag: LoopLagMonitor
     scheduler: AsyncIOScheduler
@@ -44,19 +44,19 @@ class App:
 
     async def run_check(self, target: str) -> None:
         """The scheduled job: one check of one target, off the loop."""
-        await asyncio.to_thread(self.engine.watch(target).check, "schedule")
+        await asyncio.to_thread(self.watcher.watch(target).check, "schedule")
 
     def on_job_event(self, event: JobExecutionEvent) -> None:
         """A job error or a missed run becomes an alert, not a silent log line."""
         name = f"{event.job_id}"
         if event.exception is not None:
-            self.engine.job_failed(name, event.exception)
+            self.watcher.job_failed(name, event.exception)
         else:
             log.warning("scheduled job %s missed its run time", name)
 
     def schedule(self) -> None:
         interval = self.settings.watchdog.check_interval_s
-        for name in self.engine.watches:
+        for name in self.watcher.watches:
             self.scheduler.add_job(self.run_check, "interval", args=[name], id=f"{name}: check",
                                    seconds=interval, coalesce=True, max_instances=1,
                                    misfire_grace_time=MISFIRE_GRACE_S,
@@ -66,12 +66,12 @@ class App:
 
     async def start(self, token: str) -> None:
         """Take the locks, adopt or start Remi, log in, then run everything in the background."""
-        self.engine.acquire_locks()
+        self.watcher.acquire_locks()
         self.lag.start()
-        await self.engine.start()
+        await self.watcher.start()
         await self.bot.login(token)
         self.tasks.append(asyncio.create_task(self._connect(), name="discord gateway"))
-        for job in self.engine.background(self.stopping, with_checks=False):
+        for job in self.watcher.background(self.stopping, with_checks=False):
             self.tasks.append(asyncio.create_task(job))
         self.schedule()
 
@@ -87,14 +87,14 @@ class App:
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         with contextlib.suppress(Exception):
-            await self.engine.hub.commit()
-            await asyncio.wait_for(self.engine.outbox.pump(), 5)
+            await self.watcher.hub.commit()
+            await asyncio.wait_for(self.watcher.outbox.pump(), 5)
         await self.bot.close()
         for task in self.tasks:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
         await self.lag.stop()
-        self.engine.close()
+        self.watcher.close()
 
 
 def build_app(settings: Settings, *, console: TextIO | None = None,
@@ -102,12 +102,12 @@ def build_app(settings: Settings, *, console: TextIO | None = None,
               on_ready: Callable[[Bubabot], Awaitable[None]] | None = None) -> App:
     """Construct (nothing runs yet). The Discord sink posts to ``[discord] alert_channel_id``."""
     lag = LoopLagMonitor()
-    service = EngineService(lag)
+    service = WatcherService(lag)
     bot = Bubabot(service, settings.discord,
                   AccessPolicy.from_settings(settings.discord),
                   sync_state_path=settings.state_dir / "command_sync.json",
                   on_ready_hook=on_ready, **(client_options or {}))
     sink = DiscordSink(bot, settings.discord.alert_channel_id, settings.discord.oncall_role_id)
-    engine = Engine(settings, extra_sinks=[sink], console=console)
-    service.bind(engine)
-    return App(settings, engine, bot, lag, AsyncIOScheduler(timezone=UTC))
+    watcher = Watcher(settings, extra_sinks=[sink], console=console)
+    service.bind(watcher)
+    return App(settings, watcher, bot, lag, AsyncIOScheduler(timezone=UTC))

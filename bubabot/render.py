@@ -13,7 +13,7 @@ from typing import Any
 
 import discord
 
-from remi_ops.alert_model import AlertLine, LineState, Notification, NotificationType, Silence
+from remi_ops.alerts.model import AlertLine, LineState, Notification, NotificationType, Silence
 from remi_ops.domain import (
     ErrorGroup,
     HealthReport,
@@ -23,7 +23,7 @@ from remi_ops.domain import (
     Severity,
     Status,
 )
-from remi_ops.store_records import HistoryItem
+from remi_ops.store.records import HistoryItem
 
 TITLE_MAX, DESC_MAX, FIELD_NAME_MAX, FIELD_VALUE_MAX, FOOTER_MAX = 256, 4096, 256, 1024, 2048
 FIELDS_MAX, EMBED_TOTAL_MAX, CONTENT_MAX = 25, 6000, 2000

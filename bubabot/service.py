@@ -2,7 +2,7 @@
 
 Every method runs the blocking engine work (psutil, files, SQLite, subprocesses) in a
 worker thread, so Bubabot's event loop never blocks. ``OpsService`` is the contract the
-Discord layer is written against; ``EngineService`` (in ``bubabot.engine_service``) is the
+Discord layer is written against; ``WatcherService`` (in ``bubabot.watcher_service``) is the
 real one over ``remi_ops``.
 """
 
@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from bubabot.access import Actor
-from remi_ops.alert_model import AlertLine, Silence
+from remi_ops.alerts.model import AlertLine, Silence
 from remi_ops.domain import ErrorGroup, HealthReport, RestartReport, ScanResult
-from remi_ops.store_records import AuditEntry, HistoryItem
+from remi_ops.store.records import AuditEntry, HistoryItem
 
 
 @dataclass(frozen=True, slots=True)

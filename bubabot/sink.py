@@ -1,6 +1,6 @@
 """The Discord alert sink: posts alerts to #quick-tasks and edits them as they change.
 
-It implements ``remi_ops.outbox.Sink``. A new alert (firing, repeat, flapping, event) is a
+It implements ``remi_ops.alerts.outbox.Sink``. A new alert (firing, repeat, flapping, event) is a
 new message whose id is the reference the outbox keeps; an update or resolution edits that
 message, so one incident is one message (resolved: green, downtime shown, buttons
 reduced). A deleted message is posted again. Only REST is used (``PartialMessageable``),
@@ -23,9 +23,9 @@ import discord
 
 from bubabot.render import notification_embed
 from bubabot.views import alert_view
-from remi_ops.alert_model import Notification, NotificationType
+from remi_ops.alerts.model import Notification, NotificationType
+from remi_ops.alerts.outbox import SinkUnavailable
 from remi_ops.domain import Severity
-from remi_ops.outbox import SinkUnavailable
 
 log = logging.getLogger(__name__)
 

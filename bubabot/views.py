@@ -18,7 +18,7 @@ from discord.ui import Button, DynamicItem
 
 from bubabot.access import Tier
 from bubabot.runbook import runbook_of
-from remi_ops.alert_model import LineState, Notification, NotificationType
+from remi_ops.alerts.model import LineState, Notification, NotificationType
 
 CUSTOM_ID_MAX = 100
 TARGET = r"(?P<target>[a-z0-9][a-z0-9_-]{0,31})"

@@ -1,51 +1,143 @@
-"""Meta-tests that keep the architecture honest."""
+"""Meta-tests that keep the architecture honest: the layout the README draws is the code's."""
 
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-ENGINE_FORBIDDEN = {"discord", "apscheduler", "bubabot"}
-#: the one seam to the OS: only these modules may start processes or send signals
-OS_SEAM = {"process.py", "managers.py", "oscommands.py", "oslock.py"}
+PACKAGES = {"remi_ops": ROOT / "remi_ops", "bubabot": ROOT / "bubabot",
+            "bubabot_local": ROOT / "local" / "bubabot_local"}
+ENGINE_FORBIDDEN = {"discord", "apscheduler", "bubabot", "bubabot_local"}
+#: the one seam to the OS: only the ``host`` package may start processes or send signals
+OS_SEAM = ROOT / "remi_ops" / "host"
 OS_MODULES = {"psutil", "subprocess", "signal", "fcntl"}
 #: the beacon runs inside Remi and may register faulthandler on a signal
 OS_EXCEPTIONS = {("beacon.py", "signal")}
+#: where Bubabot may reach for local mode (only when it starts it)
+LOCAL_MODE_ENTRY = ROOT / "bubabot" / "__main__.py"
+MAX_LINES = 400
 
 
-def imports_of(path: Path) -> set[str]:
+def modules(package: str) -> list[Path]:
+    return sorted(PACKAGES[package].rglob("*.py"))
+
+
+def module_name(path: Path) -> str:
+    for name, root in PACKAGES.items():
+        if path.is_relative_to(root):
+            parts = path.relative_to(root).with_suffix("").parts
+            return ".".join((name, *parts)).removesuffix(".__init__")
+    raise ValueError(path)
+
+
+def _runtime_nodes(tree: ast.AST) -> Iterator[ast.AST]:
+    """Every node except those under ``if TYPE_CHECKING:`` (annotations only)."""
+    for node in ast.iter_child_nodes(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            yield from (n for child in node.orelse for n in ast.walk(child))
+            continue
+        yield node
+        yield from _runtime_nodes(node)
+
+
+def imports_of(path: Path, *, runtime_only: bool = False) -> Iterator[str]:
+    """Every module ``path`` imports (absolute names; ``from a import b`` yields both)."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
-    found: set[str] = set()
-    for node in ast.walk(tree):
+    nodes = _runtime_nodes(tree) if runtime_only else ast.walk(tree)
+    for node in nodes:
         if isinstance(node, ast.Import):
-            found.update(alias.name.split(".")[0] for alias in node.names)
+            yield from (alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            found.add(node.module.split(".")[0])
-    return found
+            yield node.module
+            yield from (f"{node.module}.{alias.name}" for alias in node.names)
 
 
-ENGINE_FILES = sorted((ROOT / "remi_ops").rglob("*.py"))
+def roots_of(path: Path) -> set[str]:
+    return {name.split(".")[0] for name in imports_of(path)}
 
 
-@pytest.mark.parametrize("path", ENGINE_FILES, ids=lambda p: p.name)
+ENGINE_FILES = modules("remi_ops")
+ALL_FILES = [*ENGINE_FILES, *modules("bubabot"), *modules("bubabot_local")]
+
+
+@pytest.mark.parametrize("path", ENGINE_FILES, ids=module_name)
 def test_engine_never_imports_discord_or_the_scheduler(path: Path) -> None:
     """remi_ops is the pure engine: no discord, apscheduler or bubabot imports."""
-    assert not imports_of(path) & ENGINE_FORBIDDEN
+    assert not roots_of(path) & ENGINE_FORBIDDEN
 
 
-@pytest.mark.parametrize("path", ENGINE_FILES, ids=lambda p: p.name)
-def test_only_the_process_seam_touches_the_os(path: Path) -> None:
-    """psutil, subprocess and signals live in one place."""
-    if path.name in OS_SEAM:
+@pytest.mark.parametrize("path", ENGINE_FILES, ids=module_name)
+def test_engine_never_names_local_mode(path: Path) -> None:
+    """Not even in a string: the demo is a plug-in, found through an entry point."""
+    assert "bubabot_local" not in path.read_text(encoding="utf-8")
+    assert "bubabot.local" not in path.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("path", ENGINE_FILES, ids=module_name)
+def test_only_the_host_package_touches_the_os(path: Path) -> None:
+    """psutil, subprocess, signals and locks live in one place: ``remi_ops.host``."""
+    if path.is_relative_to(OS_SEAM):
         return
-    leaked = {m for m in imports_of(path) & OS_MODULES if (path.name, m) not in OS_EXCEPTIONS}
-    assert not leaked, f"{path.name} imports {leaked}"
+    leaked = {m for m in roots_of(path) & OS_MODULES if (path.name, m) not in OS_EXCEPTIONS}
+    assert not leaked, f"{module_name(path)} imports {leaked}"
+
+
+@pytest.mark.parametrize("path", modules("bubabot"), ids=module_name)
+def test_bubabot_reaches_local_mode_only_where_it_starts(path: Path) -> None:
+    """``bubabot`` without the ``local`` extra installs and runs against Discord."""
+    if path == LOCAL_MODE_ENTRY:
+        return
+    assert "bubabot_local" not in roots_of(path), module_name(path)
+
+
+@pytest.mark.parametrize("path", ALL_FILES, ids=module_name)
+def test_modules_stay_small(path: Path) -> None:
+    """No module over 400 lines: one job each."""
+    lines = len(path.read_text(encoding="utf-8").splitlines())
+    assert lines <= MAX_LINES, f"{module_name(path)} has {lines} lines"
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Module → the project modules it imports at run time, lazily too (not TYPE_CHECKING)."""
+    known = {module_name(p): p for p in ALL_FILES}
+    graph: dict[str, set[str]] = {}
+    for name, path in known.items():
+        deps = {dep for dep in imports_of(path, runtime_only=True) if dep in known}
+        deps.discard(name)
+        # a package's own __init__ importing its submodules is not a cycle
+        graph[name] = {d for d in deps if not name.startswith(d + ".")}
+    return graph
+
+
+def test_no_import_cycles() -> None:
+    """The flow goes one way; a cycle means two modules are really one (or need a third)."""
+    graph = import_graph()
+    cycles: list[list[str]] = []
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> None:
+        state[node] = 1
+        stack.append(node)
+        for dep in sorted(graph[node]):
+            if state.get(dep) == 1:
+                cycles.append([*stack[stack.index(dep):], dep])
+            elif dep not in state:
+                visit(dep)
+        stack.pop()
+        state[node] = 2
+
+    for node in sorted(graph):
+        if node not in state:
+            visit(node)
+    assert not cycles, "import cycles: " + "; ".join(" → ".join(c) for c in cycles)
 
 
 def test_no_shell_anywhere() -> None:
     """Subprocesses get argv lists, never a shell."""
-    for path in [*ENGINE_FILES, *sorted((ROOT / "bubabot").rglob("*.py"))]:
+    for path in ALL_FILES:
         assert "shell=True" not in path.read_text(encoding="utf-8"), path

@@ -11,7 +11,8 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from ops_fakes import (
+from bubabot_local.emulator import DiscordEmulator, patch_discord_py, unpatch_discord_py
+from bubabot_local.harness import (
     BOT_ID,
     GENERAL,
     GUILD,
@@ -28,7 +29,6 @@ from ops_fakes import (
     Harness,
 )
 
-from bubabot.local.emulator import DiscordEmulator, patch_discord_py, unpatch_discord_py
 from remi_ops.config import DiscordSettings
 
 #: reconnect noise during outage tests; not a bug in Bubabot

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 
-from ops_fakes import NOW, firing_line
+from bubabot_local.emulator_limits import component_problems
+from bubabot_local.harness import NOW, firing_line
 
-from bubabot.local.emulator_limits import component_problems
 from bubabot.views import ALERT_BUTTONS, AckButton, ack_refs, alert_view
-from remi_ops.alert_model import AlertKey, LineState, Notification, NotificationType
+from remi_ops.alerts.model import AlertKey, LineState, Notification, NotificationType
 from remi_ops.domain import Severity
 
 HEX_KEY = "0f" * 16

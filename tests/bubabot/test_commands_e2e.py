@@ -7,10 +7,10 @@ engine was asked, plus the access gate and the command sync that must not repeat
 from __future__ import annotations
 
 import pytest
-from ops_fakes import GUILD, OPERATOR, QUICK_TASKS, STRANGER, VIEWER, Harness
+from bubabot_local.emulator import DiscordEmulator
+from bubabot_local.harness import GUILD, OPERATOR, QUICK_TASKS, STRANGER, VIEWER, Harness
 
 from bubabot.bot import Bubabot
-from bubabot.local.emulator import DiscordEmulator
 from remi_ops.exceptions import RemiOpsError
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(10)]

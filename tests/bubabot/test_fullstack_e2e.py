@@ -19,18 +19,18 @@ from typing import Any
 
 import psutil
 import pytest
+from bubabot_local.emulator import DiscordEmulator, patch_discord_py, unpatch_discord_py
+from bubabot_local.mode import GUILD, QUICK_TASKS, YOU, World, build_world
 
 from bubabot.app import App, build_app
-from bubabot.local.emulator import DiscordEmulator, patch_discord_py, unpatch_discord_py
-from bubabot.local.mode import GUILD, QUICK_TASKS, YOU, World, build_world
 from remi_ops.config import parse_settings
-from remi_ops.process import reap_exited_children
+from remi_ops.host.process import reap_exited_children
 from remi_ops.supervisor import State
 
 pytestmark = pytest.mark.integration
-SIM = [sys.executable, "-m", "bubabot.local.remi_sim", "run", "--heartbeat-interval-s", "0.05",
+SIM = [sys.executable, "-m", "bubabot_local.remi_sim", "run", "--heartbeat-interval-s", "0.05",
        "--heartbeat-warn-s", "0.5"]
-SCAN = [sys.executable, "-m", "bubabot.local.remi_sim", "scan"]
+SCAN = [sys.executable, "-m", "bubabot_local.remi_sim", "scan"]
 SC_SECRET = "sc-secret-9f8e7d6c5b4a3f2e1d0c"
 BOT_TOKEN_SHAPED = "MTk4NjIyNDgzNDcxOTI1MjQ4.Cl2FMQ.ZnCjm1XVW7vRze4b7Cq4se7kKWs"
 
@@ -104,7 +104,7 @@ async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
     await app.start(world.bubabot_token)
     stack = Stack(emulator, world, app, workdir)
     await until(lambda: emulator.is_connected(bot_token=world.bubabot_token), what="bubabot")
-    await until(lambda: app.engine.watch(None).supervisor.state is State.RUNNING, what="remi")
+    await until(lambda: app.watcher.watch(None).supervisor.state is State.RUNNING, what="remi")
     try:
         yield stack
     finally:
@@ -145,7 +145,7 @@ async def test_a_planted_secret_never_reaches_discord(stack: Stack) -> None:
                  "requests.exceptions.HTTPError: 401 Client Error for url: "
                  f"https://api.soundcloud.com/tracks?client_id=abc123&client_secret={SC_SECRET}"
                  f" token={BOT_TOKEN_SHAPED}\n")
-    await asyncio.to_thread(stack.app.engine.watch(None).check)
+    await asyncio.to_thread(stack.app.watcher.watch(None).check)
     await until(lambda: "HTTPError" in stack.channel_text(), what="the error-group alert")
     interaction = await stack.emulator.invoke_slash(
         guild_id=GUILD, channel_id=QUICK_TASKS, user_id=YOU, name="remi-errors",

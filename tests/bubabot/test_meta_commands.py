@@ -7,13 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from bubabot_local.emulator_limits import command_problems
+from bubabot_local.harness import GUILD, FakeService, Harness, button
 from discord import app_commands
-from ops_fakes import GUILD, FakeService, Harness, button
 
 from bubabot.access import AccessPolicy, Tier
 from bubabot.bot import Bubabot
 from bubabot.cogs import tier_of
-from bubabot.local.emulator_limits import command_problems
 from remi_ops.config import DiscordSettings
 
 #: every command that changes something, how to run it, and the confirm button if any

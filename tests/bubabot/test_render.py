@@ -7,13 +7,13 @@ from datetime import timedelta
 
 import discord
 import pytest
-from ops_fakes import NOW, firing_line
+from bubabot_local.emulator_limits import embed_problems
+from bubabot_local.harness import NOW, firing_line
 
 from bubabot import render
-from bubabot.local.emulator_limits import embed_problems
-from remi_ops.alert_model import AlertKey, LineState, Notification, NotificationType
+from remi_ops.alerts.model import AlertKey, LineState, Notification, NotificationType
 from remi_ops.domain import Severity
-from remi_ops.store_records import HistoryItem
+from remi_ops.store.records import HistoryItem
 
 
 def notify(*lines_evidence: str, kind: NotificationType = NotificationType.FIRING,

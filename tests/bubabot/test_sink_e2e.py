@@ -7,12 +7,12 @@ import logging
 from datetime import timedelta
 
 import pytest
-from ops_fakes import NOW, ONCALL_ROLE, QUICK_TASKS, Harness, firing_line
+from bubabot_local.harness import NOW, ONCALL_ROLE, QUICK_TASKS, Harness, firing_line
 
 from bubabot.sink import DiscordSink
-from remi_ops.alert_model import LineState, Notification, NotificationType
+from remi_ops.alerts.model import LineState, Notification, NotificationType
+from remi_ops.alerts.outbox import SinkUnavailable
 from remi_ops.domain import Severity
-from remi_ops.outbox import SinkUnavailable
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(10)]
 

@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import pytest
-from ops_fakes import NOW, OPERATOR, OPERATOR_2, QUICK_TASKS, VIEWER, Harness, button, firing_line
+from bubabot_local.emulator import EmulatorError, Interaction, Message
+from bubabot_local.harness import (
+    NOW,
+    OPERATOR,
+    OPERATOR_2,
+    QUICK_TASKS,
+    VIEWER,
+    Harness,
+    button,
+    firing_line,
+)
 
-from bubabot.local.emulator import EmulatorError, Interaction, Message
-from remi_ops.alert_model import Notification, NotificationType
+from remi_ops.alerts.model import Notification, NotificationType
 from remi_ops.domain import Severity
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(10)]

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from simkit import wait_until as wait_for
+from bubabot_local.simkit import wait_until as wait_for
 
 from remi_ops import beacon
 from remi_ops.beacon import BeaconReading, read_beacon

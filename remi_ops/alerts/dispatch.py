@@ -1,0 +1,248 @@
+"""Turning one alert group's state into the notifications due now (Alertmanager's dispatcher).
+
+A group is one target's alerts of one category ("health", "errors"). Its first
+notification waits ``group_wait_s`` so an outage is one message; after that, new alerts
+and counter updates are batched at most every ``group_interval_s``; state changes
+(resolved, flapping, acknowledged) go at the next flush, because a stale "firing" message
+is worse than one more edit; unacknowledged firing alerts are re-posted every
+``repeat_interval_s``. Each message remembers what it last showed, so an edit re-renders
+the whole message and detached (re-fired) alerts keep their old line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from remi_ops.alerts.model import (
+    AlertLine,
+    LineState,
+    Notification,
+    NotificationType,
+    format_duration,
+    max_severity,
+    parse_time,
+    time_text,
+)
+from remi_ops.alerts.rules import AlertRecord, Phase
+from remi_ops.config import AlertSettings
+
+_OPEN = (LineState.FIRING, LineState.FLAPPING)
+
+
+@dataclass(slots=True)
+class GroupState:
+    """Timers and shown messages of one alert group."""
+
+    key: str
+    target: str
+    created_at: datetime
+    waited: bool = False  # group_wait has passed once
+    last_sent_at: datetime | None = None
+    last_post_at: datetime | None = None
+    messages: dict[str, dict[str, AlertLine]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"key": self.key, "target": self.target,
+                "created_at": time_text(self.created_at), "waited": self.waited,
+                "last_sent_at": time_text(self.last_sent_at),
+                "last_post_at": time_text(self.last_post_at),
+                "messages": {mk: {k: line.to_dict() for k, line in lines.items()}
+                             for mk, lines in self.messages.items()}}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> GroupState:
+        return cls(key=d["key"], target=d["target"],
+                   created_at=datetime.fromisoformat(d["created_at"]), waited=d["waited"],
+                   last_sent_at=parse_time(d["last_sent_at"]),
+                   last_post_at=parse_time(d["last_post_at"]),
+                   messages={mk: {k: AlertLine.from_dict(v) for k, v in lines.items()}
+                             for mk, lines in d["messages"].items()})
+
+
+@dataclass(frozen=True, slots=True)
+class FlushContext:
+    """What ``flush_group`` needs from the engine, as values and pure callbacks."""
+
+    now: datetime
+    settings: AlertSettings
+    new_id: Callable[[], str]
+    muted: Callable[[AlertRecord], bool]
+    unmute_at: Callable[[AlertRecord], datetime | None]
+
+    def after(self, at: datetime | None, seconds: float) -> datetime | None:
+        return None if at is None else at + timedelta(seconds=seconds)
+
+
+@dataclass(slots=True)
+class FlushResult:
+    notifications: list[Notification] = field(default_factory=list)
+    due: list[datetime] = field(default_factory=list)
+    changed: bool = False
+
+
+def flush_group(group: GroupState, records: Sequence[AlertRecord],
+                ctx: FlushContext) -> FlushResult:
+    """Notifications due now for ``group``, and when it next needs a look."""
+    result = FlushResult()
+    s, now = ctx.settings, ctx.now
+    if not group.waited:
+        ready = group.created_at + timedelta(seconds=s.group_wait_s)
+        if now < ready:
+            result.due.append(ready)
+            return result
+        group.waited = result.changed = True
+    next_batch = ctx.after(group.last_sent_at, s.group_interval_s)
+    batch_open = next_batch is None or now >= next_batch
+    _edit_messages(group, records, ctx, batch_open, result)
+    _post_new(group, records, ctx, batch_open, result)
+    _repeat(group, records, ctx, result)
+    if result.notifications:
+        group.last_sent_at, result.changed = now, True
+    for record in records:
+        unmute = ctx.unmute_at(record)
+        if unmute is not None:
+            result.due.append(unmute)
+    return result
+
+
+def _edit_messages(group: GroupState, records: Sequence[AlertRecord], ctx: FlushContext,
+                   batch_open: bool, result: FlushResult) -> None:
+    for message_key in list(group.messages):
+        shown = group.messages[message_key]
+        attached = [r for r in records if r.message_key == message_key]
+        lines = {str(r.key): r.line() for r in attached}
+        urgent = waiting = False
+        for record in attached:
+            old, new = shown.get(str(record.key)), lines[str(record.key)]
+            if old is None or old.signature() == new.signature():
+                continue
+            if old.state != new.state or old.ack_by != new.ack_by:
+                urgent = True
+            elif not ctx.muted(record):
+                waiting = True
+        if not urgent and not (waiting and batch_open):
+            if waiting:
+                result.due.append(_or_now(ctx.after(group.last_sent_at,
+                                                    ctx.settings.group_interval_s), ctx))
+            continue
+        turned_flapping = any(shown[k].state is not LineState.FLAPPING
+                              and line.state is LineState.FLAPPING for k, line in lines.items()
+                              if k in shown)
+        shown.update(lines)
+        everything = list(shown.values())
+        closed = all(line.state is LineState.RESOLVED for line in everything)
+        kind = (NotificationType.FLAPPING if turned_flapping
+                else NotificationType.RESOLVED if closed else NotificationType.UPDATE)
+        result.notifications.append(build(kind, group, message_key, everything, ctx))
+        for record in attached:
+            record.shown = lines[str(record.key)].state
+            if closed:
+                record.message_key, record.shown = None, None
+        if closed:
+            del group.messages[message_key]
+
+
+def _post_new(group: GroupState, records: Sequence[AlertRecord], ctx: FlushContext,
+              batch_open: bool, result: FlushResult) -> None:
+    fresh = [r for r in records
+             if r.phase is Phase.FIRING and r.message_key is None and not ctx.muted(r)]
+    if not fresh:
+        return
+    if not batch_open:
+        result.due.append(_or_now(ctx.after(group.last_sent_at, ctx.settings.group_interval_s),
+                                  ctx))
+        return
+    steady = [r for r in fresh if not r.flapping]
+    flapping = [r for r in fresh if r.flapping]
+    for kind, batch in ((NotificationType.FIRING, steady), (NotificationType.FLAPPING, flapping)):
+        if not batch:
+            continue
+        message_key = ctx.new_id()
+        lines = {str(r.key): r.line() for r in batch}
+        group.messages[message_key] = lines
+        for record in batch:
+            record.message_key, record.shown = message_key, lines[str(record.key)].state
+        result.notifications.append(build(kind, group, message_key, list(lines.values()), ctx))
+    group.last_post_at = ctx.now
+
+
+def _repeat(group: GroupState, records: Sequence[AlertRecord], ctx: FlushContext,
+            result: FlushResult) -> None:
+    reminders = [r for r in records if r.phase is Phase.FIRING and r.message_key is not None
+                 and r.ack_by is None and not ctx.muted(r)]
+    due = ctx.after(group.last_post_at, ctx.settings.repeat_interval_s)
+    if not reminders or due is None:
+        return
+    if ctx.now < due:
+        result.due.append(due)
+        return
+    originals = sorted({r.message_key for r in reminders if r.message_key})
+    result.notifications.append(build(NotificationType.REPEAT, group, ctx.new_id(),
+                                      [r.line() for r in reminders], ctx,
+                                      details={"original_message_keys": originals}))
+    group.last_post_at = ctx.now
+    result.due.append(ctx.now + timedelta(seconds=ctx.settings.repeat_interval_s))
+
+
+def _or_now(at: datetime | None, ctx: FlushContext) -> datetime:
+    return at if at is not None else ctx.now
+
+
+def build(kind: NotificationType, group: GroupState, message_key: str,
+          lines: Sequence[AlertLine], ctx: FlushContext, *,
+          details: Mapping[str, Any] | None = None) -> Notification:
+    """One notification listing ``lines`` (the whole message for edits)."""
+    ordered = sorted(lines, key=lambda line: (line.state is LineState.RESOLVED, str(line.key)))
+    downtime = _downtime(ordered) if kind is NotificationType.RESOLVED else None
+    acks = sorted({line.ack_by for line in ordered if line.ack_by})
+    return Notification(
+        id=ctx.new_id(), type=kind, group_key=group.key, target=group.target,
+        message_key=message_key, thread_key=group.key,
+        severity=max_severity(line.severity for line in ordered),
+        title=title(kind, group.target, ordered, downtime, ctx),
+        lines=tuple(line.text() for line in ordered), alerts=tuple(ordered),
+        created_at=ctx.now, downtime_s=downtime, ack_by=", ".join(acks) or None,
+        counts=_counts(ordered), details=dict(details or {}))
+
+
+def _downtime(lines: Sequence[AlertLine]) -> float | None:
+    starts = [line.started_at for line in lines if line.started_at]
+    ends = [line.resolved_at for line in lines if line.resolved_at]
+    if not starts or not ends:
+        return None
+    return max(0.0, (max(ends) - min(starts)).total_seconds())
+
+
+def _counts(lines: Sequence[AlertLine]) -> dict[str, int]:
+    counts = {state.value: 0 for state in LineState if state is not LineState.EVENT}
+    for line in lines:
+        counts[line.state.value] = counts.get(line.state.value, 0) + 1
+    counts["acked"] = sum(1 for line in lines if line.ack_by)
+    counts["occurrences"] = sum(line.count for line in lines)
+    return counts
+
+
+def title(kind: NotificationType, target: str, lines: Sequence[AlertLine],
+          downtime: float | None, ctx: FlushContext) -> str:
+    """A one-line headline; renderers may replace it, plain sinks print it as is."""
+    kinds = ", ".join(dict.fromkeys(line.key.kind for line in lines))
+    first = lines[0] if lines else None
+    single = first.summary if first and first.summary else kinds
+    if kind is NotificationType.RESOLVED:
+        after = f" after {format_duration(downtime)}" if downtime is not None else ""
+        return f"{target}: resolved{after} ({kinds})"
+    if kind is NotificationType.FLAPPING:
+        quiet = format_duration(ctx.settings.flap_window_s)
+        return f"{target}: {kinds} flapping; quiet until stable for {quiet}"
+    if kind is NotificationType.REPEAT:
+        return f"{target}: still firing, not acknowledged ({kinds})"
+    if kind is NotificationType.UPDATE:
+        firing = sum(1 for line in lines if line.state in _OPEN)
+        return f"{target}: {firing} firing, {len(lines) - firing} resolved ({kinds})"
+    if len(lines) == 1:
+        return f"{target}: {single}"
+    return f"{target}: {len(lines)} {'events' if kind is NotificationType.EVENT else 'alerts'}" \
+           f" ({kinds})"

@@ -1,0 +1,130 @@
+"""What a log record means: the rules that give each record its :class:`LogKind`.
+
+The first rule that fits wins, so a bad token inside a traceback is FATAL_CONFIG (restarts
+cannot fix it), not CRASH. Records of level INFO/DEBUG from loggers outside ``discord``
+are always INFO unless they carry an exception traceback: the fast path of
+:mod:`remi_ops.logs.scan` relies on that to skip them without parsing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from functools import lru_cache
+from typing import NamedTuple
+
+from remi_ops.domain import LogKind, LogRecord
+
+#: Restarting cannot fix these: a bad token, privileged intents, close codes 4004/4014.
+FATAL = re.compile(r"Improper token has been passed|LoginFailure|PrivilegedIntentsRequired"
+                   r"|requesting privileged intents|(?:closed with|close code:?|code=)\s*"
+                   r"40(?:04|14)\b")
+_BLOCKED = re.compile(r"heartbeat blocked for more than (\d+(?:\.\d+)?) seconds")
+_BEHIND = re.compile(r"Can't keep up, shard ID \S+ websocket is (\d+(?:\.\d+)?)s behind")
+_STOPPED = "has stopped responding to the gateway"
+_RECONNECT = re.compile(r"attempting a reconnect", re.IGNORECASE)
+_RATE = re.compile(r"We are being rate limited|Global rate limit has been hit"
+                   r"|responded with 429|is ratelimited")
+_TIMEOUT_TEXT = re.compile(r"timed out|TimeoutError", re.IGNORECASE)
+_GATEWAY = (("has connected to Gateway", "connected"), ("successfully RESUMED", "resumed"),
+            ("session has been invalidated", "invalidated"))
+LOUD = frozenset({"WARNING", "ERROR", "CRITICAL"})
+
+
+def is_discord(logger: str) -> bool:
+    """Loggers of discord.py (``discord``, ``discord.gateway``, …)."""
+    return logger == "discord" or logger.startswith("discord.")
+
+
+class _Signals(NamedTuple):
+    """What a message's first line says, by the rules of :func:`kind_of`."""
+
+    fatal: bool
+    hang: bool
+    blocked_s: float | None
+    reconnect: bool
+    rate: bool
+    timeout: bool
+    gateway: bool
+
+
+_SIGNAL_WORDS = ("Improper token", "LoginFailure", "rivileged", "40", "heartbeat blocked",
+                 "keep up", "stopped responding", "ttempting", "TTEMPTING", "rate limit", "429",
+                 "ratelimited", "imed", "IMED", "TimeoutError", "has connected to Gateway",
+                 "RESUMED", "invalidated")
+_NO_SIGNALS = _Signals(fatal=False, hang=False, blocked_s=None, reconnect=False, rate=False,
+                       timeout=False, gateway=False)
+
+
+def _signals(first: str) -> _Signals:
+    return _signals_cached(first) if len(first) <= 1024 else _read_signals(first)
+
+
+@lru_cache(maxsize=4096)
+def _signals_cached(first: str) -> _Signals:
+    return _read_signals(first)
+
+
+def _read_signals(first: str) -> _Signals:
+    if not any(word in first for word in _SIGNAL_WORDS):
+        return _NO_SIGNALS
+    hang = _BLOCKED.search(first) or _BEHIND.search(first)
+    return _Signals(fatal=FATAL.search(first) is not None,
+                    hang=hang is not None or _STOPPED in first,
+                    blocked_s=float(hang[1]) if hang else None,
+                    reconnect=_RECONNECT.search(first) is not None,
+                    rate=_RATE.search(first) is not None,
+                    timeout=_TIMEOUT_TEXT.search(first) is not None,
+                    gateway=any(text in first for text, _ in _GATEWAY))
+
+
+def kind_of(level: str, logger: str, first: str, *, has_exc: bool = False,
+            exc_fatal: bool = False, exc_timeout: bool = False) -> tuple[LogKind, float | None]:
+    """Kind and, for hangs, seconds blocked.
+
+    ``first`` is the message's first line; ``has_exc`` says the record carries an exception
+    traceback, whose exceptions say ``exc_fatal`` (bad token, intents) and ``exc_timeout``
+    (the exception shown is a timeout). Order matters: the first rule that fits wins.
+    """
+    if not (has_exc or level in LOUD or (level and is_discord(logger))):
+        return LogKind.INFO, None
+    sig = _signals(first)
+    if sig.fatal or exc_fatal:
+        return LogKind.FATAL_CONFIG, None
+    if sig.hang:
+        return LogKind.HANG, sig.blocked_s
+    if sig.reconnect:
+        return LogKind.GATEWAY, None
+    if has_exc:
+        return (LogKind.TIMEOUT if exc_timeout else LogKind.CRASH), None
+    if sig.rate:
+        return LogKind.RATE_LIMIT, None
+    if level in LOUD and sig.timeout:
+        return LogKind.TIMEOUT, None
+    if level in ("ERROR", "CRITICAL"):
+        return LogKind.ERROR, None
+    if sig.gateway and is_discord(logger):
+        return LogKind.GATEWAY, None
+    return LogKind.INFO, None
+
+
+def is_timeout_type(exc_type: str) -> bool:
+    """``TimeoutError``, ``asyncio.exceptions.TimeoutError``, ``requests…ReadTimeout``, …"""
+    name = exc_type.rsplit(".", 1)[-1]
+    return name.endswith(("TimeoutError", "Timeout")) or name == "timeout"
+
+
+def gateway_state(records: Iterable[LogRecord]) -> str:
+    """The last gateway event: "connected", "resumed", "invalidated", "reconnecting" or ""."""
+    state = ""
+    for record in records:
+        if record.kind is not LogKind.GATEWAY:
+            continue
+        first = record.message.split("\n", 1)[0]
+        if _RECONNECT.search(first):
+            state = "reconnecting"
+            continue
+        for text, name in _GATEWAY:
+            if text in first:
+                state = name
+    return state

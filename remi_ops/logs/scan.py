@@ -1,0 +1,152 @@
+"""The fast path of :meth:`LogParser.feed_bytes` with ``keep_info=False``.
+
+Almost every line of a healthy log is an INFO/DEBUG record of the bot's own loggers,
+and the classifier never turns those into anything but INFO. So instead of decoding and
+parsing every line, the bytes are searched for a few needles (levels that matter, the
+``discord`` loggers, ``Traceback``) at C speed, and only the records around a hit are
+parsed line by line, from their header to the next header. The result equals the
+line-by-line parser's output without its INFO records (a property test checks it).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from remi_ops.logs.parse import decode_lines, parse_header
+from remi_ops.logs.tracebacks import strip_ansi
+
+if TYPE_CHECKING:
+    from remi_ops.domain import LogRecord
+    from remi_ops.logs.parse import Header, LogParser
+
+#: A record is worth parsing only if one of these occurs in it (see logparse._classify).
+NEEDLES = (b"Traceback (most recent call last):", b"WARNING", b"ERROR", b"CRITICAL",
+           b"discord")
+_HEADER_FIRST = frozenset(b"[0123456789DIWEC\x1b")
+_MAYBE_HEADER = re.compile(rb"\n(?=[\[0-9DIWEC\x1b])")
+_WINDOW = 4 * 1024 * 1024
+
+
+def scan_bytes(parser: LogParser, data: bytes) -> list[LogRecord]:
+    """Feed complete lines to ``parser``, skipping records that can only be INFO."""
+    out: list[LogRecord] = []
+    start, n = 0, len(data)
+    while start < n:
+        end = min(n, start + _WINDOW)
+        if end < n:
+            nl = data.rfind(b"\n", start, end)
+            if nl < 0:
+                nl = data.find(b"\n", end)
+            end = n if nl < 0 else nl + 1
+        _Window(parser, data, start, end, out).run()
+        start = end
+    return out
+
+
+class _Window:
+    """One stretch of whole lines, ``data[start:end]``."""
+
+    def __init__(self, parser: LogParser, data: bytes, start: int, end: int,
+                 out: list[LogRecord]) -> None:
+        self.parser = parser
+        self.data = data
+        self.start = start
+        self.end = end
+        self.out = out
+        self._memo: tuple[int, Header | None] = (-1, None)
+
+    def run(self) -> None:
+        parser, pos = self.parser, self.start
+        carry, parser.carry = parser.carry, b""
+        if not self._is_header(pos):
+            for line in decode_lines(carry):  # the skipped record these lines continue
+                parser.feed_line(line, self.out)
+            pos = self._feed_until_header(pos, first=False)
+        parser.mark_read()
+        for hit in self._hits(pos):
+            if hit < pos:
+                continue  # inside a record already parsed
+            line_start = self.data.rfind(b"\n", self.start, hit) + 1 or self.start
+            record_start = self._record_start(max(line_start, self.start), pos)
+            if record_start > pos:
+                parser.finish(self.out)  # what lies between were INFO records: skipped
+            pos = self._record(record_start)
+        if pos < self.end:
+            parser.finish(self.out)
+            parser.carry = self.data[self._record_start(self._last_line(), pos):self.end]
+
+    def _record(self, a: int) -> int:
+        """Parse the record whose header line starts at ``a``; return where the next starts.
+
+        A record that may go on in the next chunk is fed line by line (it stays pending).
+        """
+        head = self._header(a)
+        e = self._line_end(a)
+        b = self._next_header(e + 1)
+        if head is not None and b < self.end and self.parser.feed_record(
+                head, self.data[e + 1:b], self.out):
+            return b
+        return self._feed_until_header(a, first=True)
+
+    def _next_header(self, b: int) -> int:
+        """The start of the first header line at or after ``b`` (or the window's end)."""
+        data, end = self.data, self.end
+        while b < end:
+            if data[b] in _HEADER_FIRST and self._is_header(b):
+                return b
+            m = _MAYBE_HEADER.search(data, b, end)
+            if m is None:
+                return end
+            b = m.start() + 1
+        return end
+
+    def _hits(self, pos: int) -> list[int]:
+        found: list[int] = []
+        find, end = self.data.find, self.end
+        for needle in NEEDLES:
+            i = find(needle, pos, end)
+            while i >= 0:
+                found.append(i)
+                i = find(needle, i + len(needle), end)
+        found.sort()
+        return found
+
+    def _line_end(self, a: int) -> int:
+        e = self.data.find(b"\n", a, self.end)
+        return self.end if e < 0 else e
+
+    def _header(self, a: int) -> Header | None:
+        """The header fields if the line at ``a`` starts a record (remembered per line)."""
+        if a >= self.end or self.data[a] not in _HEADER_FIRST:
+            return None
+        if self._memo[0] == a:
+            return self._memo[1]
+        line = strip_ansi(self.data[a:self._line_end(a)].decode("utf-8", "replace"))
+        head = parse_header(line[:-1] if line.endswith("\r") else line)
+        self._memo = (a, head)
+        return head
+
+    def _is_header(self, a: int) -> bool:
+        return self._header(a) is not None
+
+    def _record_start(self, a: int, floor: int) -> int:
+        """Back from line ``a`` over continuation lines to the header that owns them."""
+        while a > floor and not self._is_header(a):
+            a = self.data.rfind(b"\n", floor, a - 1) + 1 or floor
+        return max(a, floor)
+
+    def _last_line(self) -> int:
+        return self.data.rfind(b"\n", self.start, self.end - 1) + 1 or self.start
+
+    def _feed_until_header(self, a: int, *, first: bool) -> int:
+        """Feed the line at ``a`` (when ``first``) and then lines up to the next header."""
+        data, feed, out = self.data, self.parser.feed_line, self.out
+        while a < self.end:
+            if not first and self._is_header(a):
+                return a
+            first = False
+            e = self._line_end(a)
+            feed(data[a:e].decode("utf-8", "replace"), out)
+            a = e + 1
+        return self.end

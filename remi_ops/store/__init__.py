@@ -1,0 +1,1 @@
+"""remi_ops/store."""

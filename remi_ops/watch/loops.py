@@ -1,0 +1,87 @@
+"""The async driver: deaths as events, the periodic check, liveness probes, due actions.
+
+Blocking work (every ``TargetWatch`` method) runs in worker threads, so the loop that
+drives it — the headless ``remi-ops watch`` or Bubabot's — never blocks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+
+from remi_ops.domain import ExitInfo
+from remi_ops.watch.target import TargetWatch
+
+log = logging.getLogger(__name__)
+EXIT_WAIT_SLICE_S = 1.0
+
+
+async def guarded(name: str, step: Callable[[], Awaitable[object]],
+                  on_error: Callable[[str, BaseException], None] | None = None) -> None:
+    """Run one step; an error is logged (and reported) instead of killing the loop."""
+    try:
+        await step()
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        log.exception("%s failed", name)
+        if on_error is not None:
+            on_error(name, exc)
+
+
+async def exit_waiter(watch: TargetWatch, stopping: asyncio.Event) -> None:
+    """Wait on the supervised process; its death is handled within a second."""
+    changed = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def wake() -> None:
+        loop.call_soon_threadsafe(changed.set)
+
+    watch.on_change = wake
+    while not stopping.is_set():
+        ident = watch.supervisor.process
+        if ident is None:
+            changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(changed.wait(), EXIT_WAIT_SLICE_S)
+            continue
+        info = await asyncio.to_thread(watch.manager.wait_exit, ident, EXIT_WAIT_SLICE_S)
+        if info is not None:
+            await guarded(f"{watch.name}: exit handling", _bind(watch.handle_exit, info))
+
+
+def _bind(fn: Callable[[ExitInfo], None], info: ExitInfo) -> Callable[[], Awaitable[None]]:
+    async def step() -> None:
+        await asyncio.to_thread(fn, info)
+    return step
+
+
+async def periodic(interval_s: float, stopping: asyncio.Event,
+                   step: Callable[[], Awaitable[object]], name: str,
+                   on_error: Callable[[str, BaseException], None] | None = None) -> None:
+    """Run ``step`` every ``interval_s`` seconds until ``stopping`` is set."""
+    while not stopping.is_set():
+        await guarded(name, step, on_error)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), interval_s)
+
+
+async def due_loop(watch: TargetWatch, stopping: asyncio.Event) -> None:
+    """Carry out backoff retries and post-restart scan tests when they fall due."""
+    while not stopping.is_set():
+        wait = watch.seconds_until_due()
+        wait = 0.5 if wait is None else min(max(wait, 0.05), 0.5)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), wait)
+        if stopping.is_set():
+            return
+        if watch.seconds_until_due() == 0 or watch.supervisor.maintenance_until is not None:
+            await guarded(f"{watch.name}: tick", lambda: asyncio.to_thread(watch.tick))
+        if watch.recheck_due():
+            await guarded(f"{watch.name}: check", lambda: asyncio.to_thread(watch.check,
+                                                                            "after_restart"))
+        if watch.scan_due():
+            await guarded(f"{watch.name}: scan test",
+                          lambda: asyncio.to_thread(watch.scan_test, "after_restart"))

@@ -1,0 +1,173 @@
+"""Assembly: settings → store, alert hub, outbox, one ``TargetWatch`` per target.
+
+Shared by the headless ``remi-ops watch`` and by Bubabot, which adds its Discord sink and
+drives the periodic check from APScheduler instead of ``periodic``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sys
+from collections.abc import Coroutine, Mapping, Sequence
+from datetime import timedelta
+from typing import Any, TextIO
+
+from remi_ops.alerts.hub import AlertHub
+from remi_ops.alerts.outbox import ConsoleSink, FileSink, Outbox, Sink
+from remi_ops.clock import Clock, SystemClock
+from remi_ops.config import Settings
+from remi_ops.domain import Event, Severity
+from remi_ops.exceptions import RemiOpsError, UnknownTarget
+from remi_ops.host import process as proc
+from remi_ops.store.database import Store
+from remi_ops.watch import spool
+from remi_ops.watch.loops import due_loop, exit_waiter, periodic
+from remi_ops.watch.target import TargetWatch
+
+log = logging.getLogger(__name__)
+STORE_NAME = "bubabot.sqlite3"
+PROBE_INTERVAL_S = 2.0
+COMMIT_INTERVAL_S = 1.0
+PRUNE_INTERVAL_S = 3600.0
+OUTBOX_KEEP_S = 7 * 86400.0
+
+
+class Watcher:
+    """Everything the watcher runs, wired once; ``close`` releases it all."""
+
+    def __init__(self, settings: Settings, *, clock: Clock | None = None,
+                 extra_sinks: Sequence[Sink] = (), console: TextIO | None = sys.stdout,
+                 environ: Mapping[str, str] | None = None) -> None:
+        self.settings = settings
+        self.clock = clock or SystemClock()
+        settings.state_dir.mkdir(parents=True, exist_ok=True)
+        self.store = Store.open(settings.state_dir / STORE_NAME, self.clock)
+        sinks: list[Sink] = [FileSink({t.name: t.alert_file for t in settings.targets})]
+        if console is not None:
+            sinks.append(ConsoleSink(console))
+        sinks.extend(extra_sinks)
+        self.outbox = Outbox(self.store, sinks, self.clock, settings=settings.alerts)
+        self.hub = AlertHub.load(settings.alerts, self.outbox, self.store, self.clock)
+        self.watches = {t.name: TargetWatch(settings, t, store=self.store, clock=self.clock,
+                                            notifier=self.hub, environ=environ)
+                        for t in settings.targets}
+        self.locks: list[proc.TargetLock] = []
+
+    def watch(self, name: str | None) -> TargetWatch:
+        if name is None:
+            return next(iter(self.watches.values()))
+        try:
+            return self.watches[name]
+        except KeyError:
+            raise UnknownTarget(name, list(self.watches)) from None
+
+    def acquire_locks(self) -> None:
+        """One watcher per target: a second Bubabot or ``remi-ops watch`` gets ``LockHeld``."""
+        for name in self.watches:
+            lock = proc.TargetLock(self.settings.state_dir, name)
+            lock.acquire()
+            self.locks.append(lock)
+
+    async def start(self) -> None:
+        """Adopt or start every target (off the loop)."""
+        for watch in self.watches.values():
+            await asyncio.to_thread(watch.startup)
+        await self.hub.commit()
+
+    def background(self, stopping: asyncio.Event, *,
+                   with_checks: bool = True) -> list[Coroutine[Any, Any, None]]:
+        """The long-running coroutines: deaths, due actions, probes, delivery (and checks)."""
+        jobs: list[Coroutine[Any, Any, None]] = [
+            self.outbox.run(stopping),
+            periodic(COMMIT_INTERVAL_S, stopping, self.hub.commit, "alert commit"),
+            periodic(PROBE_INTERVAL_S, stopping, self.serve_requests, "operator requests"),
+            periodic(PRUNE_INTERVAL_S, stopping, self.prune_outbox, "outbox prune")]
+        for watch in self.watches.values():
+            jobs += [exit_waiter(watch, stopping), due_loop(watch, stopping),
+                     periodic(PROBE_INTERVAL_S, stopping, _thread(watch.probe),
+                              f"{watch.name}: probe", self.job_failed)]
+            if with_checks:
+                jobs.append(periodic(self.settings.watchdog.check_interval_s, stopping,
+                                     _thread(watch.check), f"{watch.name}: check",
+                                     self.job_failed))
+        return jobs
+
+    def job_failed(self, name: str, exc: BaseException) -> None:
+        """A job error becomes an alert instead of a silent log line."""
+        target = name.split(":", 1)[0] if ":" in name else next(iter(self.watches))
+        self.hub.event(Event(target, "job_error", self.clock.now(), Severity.WARNING,
+                             f"{name} failed: {type(exc).__name__}: {exc}"[:500]))
+
+    async def prune_outbox(self) -> None:
+        """Forget delivered notifications after a week (message refs for edits are kept)."""
+        before = self.clock.now() - timedelta(seconds=OUTBOX_KEEP_S)
+        pruned = await asyncio.to_thread(self.outbox.prune, before)
+        if pruned:
+            log.info("outbox: pruned %d delivered notifications", pruned)
+
+    async def serve_requests(self) -> None:
+        """Carry out what ``remi-ops start/stop/restart/silence/ack`` asked this watcher."""
+        for req in await asyncio.to_thread(spool.take, self.settings.state_dir):
+            try:
+                message = await self._serve(req)
+                ok = True
+            except (RemiOpsError, ValueError, KeyError) as exc:
+                message, ok = f"{req.action} failed: {exc}", False
+            await asyncio.to_thread(spool.answer, self.settings.state_dir, req.id, ok=ok,
+                                    message=message)
+
+    async def _serve(self, req: spool.Request) -> str:
+        watch = self.watch(req.target)
+        reason = str(req.args.get("reason", ""))
+        if req.action == "restart":
+            report = await asyncio.to_thread(watch.restart, req.who, reason)
+            return (f"{watch.name}: restarted (pid {report.new_pid})" if report.ok
+                    else f"{watch.name}: restart failed: {report.detail}")
+        if req.action == "stop":
+            await asyncio.to_thread(watch.stop, req.who, reason)
+            return f"{watch.name}: stopped; it stays down until started"
+        if req.action == "start":
+            await asyncio.to_thread(watch.start, req.who)
+            return f"{watch.name}: {watch.supervisor.state} — {watch.supervisor.reason}"
+        if req.action == "scan_test":
+            result = await asyncio.to_thread(watch.scan_test, "operator", req.who)
+            return f"{watch.name}: /scan test {result.outcome} in {result.duration_s:.1f}s"
+        if req.action == "silence":
+            silence = await self.hub.silence(dict(req.args["matchers"]),
+                                             float(req.args["duration_s"]), req.who,
+                                             str(req.args.get("reason", "")))
+            return f"silenced until {silence.ends_at:%Y-%m-%d %H:%M} UTC (id {silence.id})"
+        lines = await self.hub.ack(str(req.args["ref"]), req.who)
+        if not lines:
+            raise ValueError(f"no firing alert matches {req.args['ref']!r}")
+        return "acknowledged: " + ", ".join(str(line.key) for line in lines)
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        """The headless watchdog until ``stopping`` is set."""
+        await self.start()
+        tasks = [asyncio.create_task(job) for job in self.background(stopping)]
+        try:
+            await stopping.wait()
+        finally:
+            for task in tasks:
+                task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.gather(*tasks, return_exceptions=True)
+            with contextlib.suppress(Exception):
+                await self.hub.commit()
+                await self.outbox.pump()
+
+    def close(self) -> None:
+        for lock in self.locks:
+            lock.release()
+        self.locks.clear()
+        self.store.close()
+        proc.reap_exited_children()
+
+
+def _thread(fn: Any) -> Any:
+    async def step() -> object:
+        return await asyncio.to_thread(fn)
+    return step

@@ -1,0 +1,145 @@
+"""``remi-ops`` as people and scripts use it: exit codes, clear lines, the watcher handshake."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from bubabot_local.simkit import SCAN, SIM, sims_in, wait_until
+
+from remi_ops.cli.main import main, parse_duration
+
+
+def write_config(tmp: Path, extra: str = "") -> Path:
+    workdir = tmp / "remi"
+    workdir.mkdir(exist_ok=True)
+    path = tmp / "bubabot.toml"
+    sim = json.dumps(SIM)
+    scan = json.dumps(SCAN)
+    path.write_text(f"""
+[watchdog]
+state_dir = "{tmp / 'state'}"
+
+[[targets]]
+name = "remi"
+workdir = "{workdir}"
+command = {sim}
+
+[targets.restart]
+stop_grace_s = 2
+
+[targets.scan_test]
+command = {scan}
+timeout_s = 5
+expect_pattern = "scan ok"
+{extra}
+""", encoding="utf-8")
+    return path
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "remi_ops.cli.main", *args], capture_output=True,
+                          text=True, timeout=60, check=False)
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("90", 90), ("90s", 90), ("15m", 900),
+                                              ("4h", 14400), ("7d", 604800), ("1.5h", 5400)])
+def test_durations(text: str, seconds: float) -> None:
+    """Durations read the way people write them."""
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize(("toml", "expected"), [
+    ('[watchdog]\ncheck_interval_s = "soon"\n[[targets]]\nname="remi"\nworkdir="/tmp"\n'
+     'command=["x"]\n', "watchdog.check_interval_s: Input should be a valid number"),
+    ('[[targets]]\nname="remi"\nworkdir="/tmp"\ncommand=["x"]\nrestartt = 1\n',
+     "targets[remi].restartt: unknown key"),
+    ('[[targets]]\nname="remi"\nworkdir="/tmp"\nmanager="systemd"\n',
+     "targets[remi].unit: required when manager is 'systemd'"),
+    ('[discord]\ntoken="abc"\n[[targets]]\nname="remi"\nworkdir="/tmp"\ncommand=["x"]\n',
+     "discord.token: secrets come from the environment"),
+    ("this is [not toml", "not valid TOML"),
+])
+def test_a_broken_config_exits_2_naming_the_field(tmp_path: Path, toml: str, expected: str,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """A bad config is one clear line per problem and exit code 2, never a traceback."""
+    path = tmp_path / "bad.toml"
+    path.write_text(toml, encoding="utf-8")
+    assert main(["--config", str(path), "status"]) == 2
+    err = capsys.readouterr().err
+    assert expected in err and "Traceback" not in err
+
+
+def test_unknown_target_is_a_usage_error(tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """Naming a target that is not configured exits 2 and lists the real ones."""
+    cfg = write_config(tmp_path)
+    assert main(["--config", str(cfg), "health", "--target", "nope"]) == 2
+    assert "configured: remi" in capsys.readouterr().err
+
+
+def test_missing_config_file_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--config", "/nonexistent/bubabot.toml", "status"]) == 2
+    assert "cannot read" in capsys.readouterr().err
+
+
+@pytest.mark.integration
+@pytest.mark.usefixtures("reap_sims")
+def test_health_contract_and_the_watcher_handshake(tmp_path: Path) -> None:
+    """health exits 1 when down, 0 when a watched Remi is healthy; restart asks the watcher."""
+    cfg = write_config(tmp_path)
+    down = run("--config", str(cfg), "health")
+    assert down.returncode == 1 and "not running" in down.stdout
+    watcher = subprocess.Popen([sys.executable, "-m", "remi_ops.cli.main", "--config", str(cfg),
+                                "watch"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        workdir = tmp_path / "remi"
+        first = wait_until(lambda: sims_in(workdir), timeout=15, what="remi started")[0].pid
+        time.sleep(1.5)
+        healthy = run("--config", str(cfg), "health", "--json")
+        assert healthy.returncode == 0, healthy.stdout
+        assert json.loads(healthy.stdout)[0]["status"] == "healthy"
+        second_watcher = run("--config", str(cfg), "watch")
+        assert second_watcher.returncode == 1 and "already watched" in second_watcher.stderr
+        restarted = run("--config", str(cfg), "restart", "--reason", "cli test")
+        assert restarted.returncode == 0 and "restarted" in restarted.stdout
+        after = [p.pid for p in sims_in(workdir)]
+        assert len(after) == 1 and after[0] != first
+        status = run("--config", str(cfg), "status", "--json")
+        assert json.loads(status.stdout)[0]["watched"] is True
+    finally:
+        watcher.send_signal(signal.SIGTERM)
+        watcher.wait(20)
+    assert watcher.returncode == 0
+
+
+@pytest.mark.integration
+@pytest.mark.usefixtures("reap_sims")
+def test_scan_test_errors_and_history(tmp_path: Path) -> None:
+    """scan-test exits by its outcome and records it; errors/history read the store."""
+    cfg = write_config(tmp_path)
+    ok = run("--config", str(cfg), "scan-test", "--json")
+    assert ok.returncode == 0 and json.loads(ok.stdout)["outcome"] == "passed"
+    (tmp_path / "remi" / ".remi_sim_state.json").write_text('{"scan_mode": "fail"}')
+    failed = run("--config", str(cfg), "scan-test")
+    assert failed.returncode == 1 and "NameError" in failed.stdout
+    assert run("--config", str(cfg), "errors", "--json").returncode == 0
+    history = run("--config", str(cfg), "history")
+    assert history.returncode == 0
+
+
+def test_silence_and_alerts_without_a_watcher(tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """Silences are stored with their end, listed by `alerts`, and capped at 7 days."""
+    cfg = write_config(tmp_path)
+    assert main(["--config", str(cfg), "silence", "target=remi,kind=error_group", "2h",
+                 "--reason", "noisy deploy"]) == 0
+    assert main(["--config", str(cfg), "alerts", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out.split("\n", 1)[1])
+    assert doc["silences"][0]["comment"] == "noisy deploy"
+    assert main(["--config", str(cfg), "silence", "target=remi", "8d", "--reason", "x"]) == 2

@@ -1,0 +1,198 @@
+"""The watchdog end to end with real processes: deaths, crash loops, hangs, two watchers."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from bubabot_local.simkit import SIM, control, sim_settings, sims_in
+
+from remi_ops.clock import SystemClock
+from remi_ops.config import Settings
+from remi_ops.exceptions import LockHeld
+from remi_ops.supervisor import State
+from remi_ops.watch.watcher import Watcher
+
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("reap_sims")]
+
+
+async def until(probe, timeout: float = 10.0, what: str = ""):  # type: ignore[no-untyped-def]
+    """Poll ``probe`` without blocking the loop."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = await asyncio.to_thread(probe)
+        if value:
+            return value
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what or probe}")
+
+
+class Running:
+    def __init__(self, engine: Watcher, task: asyncio.Task[None], stop: asyncio.Event) -> None:
+        self.engine, self.task, self.stop = engine, task, stop
+        self.watch = engine.watch(None)
+
+
+async def start_engine(settings: Settings) -> Running:
+    engine = Watcher(settings, console=None, environ={})
+    engine.acquire_locks()
+    stop = asyncio.Event()
+    task = asyncio.create_task(engine.run(stop))
+    running = Running(engine, task, stop)
+    await until(lambda: running.watch.supervisor.state is State.RUNNING
+                and sims_in(settings.targets[0].workdir), what="remi running")
+    return running
+
+
+@pytest.fixture
+async def watcher(tmp_path: Path) -> AsyncIterator[Running]:
+    running = await start_engine(sim_settings(tmp_path))
+    yield running
+    running.stop.set()
+    await asyncio.wait_for(running.task, 15)
+    running.engine.close()
+
+
+def alert_lines(settings: Settings) -> list[dict[str, object]]:
+    path = settings.targets[0].alert_file
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+async def test_kill_9_is_noticed_within_a_second_and_restarted(watcher: Running) -> None:
+    """A SIGKILLed Remi is noticed as an event and restarted at once (first crash)."""
+    workdir = watcher.watch.target.workdir
+    old = sims_in(workdir)[0]
+    killed_at = time.monotonic()
+    os.kill(old.pid, signal.SIGKILL)
+    new = await until(lambda: [p for p in sims_in(workdir) if p.pid != old.pid],
+                      what="a new simulator")
+    assert time.monotonic() - killed_at < 3.0
+    assert len(new) == 1
+    store = watcher.engine.store
+    crash = await until(lambda: [r for r in store.restarts("remi", _epoch())
+                                 if r.trigger == "crash"], what="the crash restart record")
+    assert crash[0].ok
+
+
+async def test_a_blocked_event_loop_is_detected_evidenced_restarted_and_scan_tested(
+        watcher: Running) -> None:
+    """The seed incident: loop blocked → stack naming the blocking call → restart → scan."""
+    workdir = watcher.watch.target.workdir
+    old = sims_in(workdir)[0]
+    control(workdir, do="hang", seconds=3600)
+    await until(lambda: [p for p in sims_in(workdir) if p.pid != old.pid], timeout=20,
+                what="restart after hang")
+    store = watcher.engine.store
+    restart = (await until(lambda: [r for r in store.restarts("remi", _epoch())
+                                    if r.trigger == "hang"], what="hang restart"))[-1]
+    assert "fetch_track" in restart.evidence
+    assert "blocked" in restart.reason
+    scan = await until(lambda: store.last_scan("remi"), timeout=15, what="scan test")
+    assert scan.ok, scan
+
+
+async def test_crash_loop_backs_off_then_gives_up_and_escalates(tmp_path: Path) -> None:
+    """A bot that dies right after every start is not restarted in a hot loop."""
+    settings = sim_settings(tmp_path, target={
+        "command": [*SIM, "--crash-after", "0.05"],
+        "restart": {"backoff_initial_s": 0.2, "budget_restarts": 3, "budget_window_s": 60},
+        "scan_test": {"after_restart": False}})
+    engine = Watcher(settings, console=None, environ={})
+    engine.acquire_locks()
+    stop = asyncio.Event()
+    task = asyncio.create_task(engine.run(stop))
+    try:
+        watch = engine.watch(None)
+        await until(lambda: watch.supervisor.state is State.GAVE_UP, timeout=20,
+                    what="gave up")
+        transitions = engine.store.transitions("remi", _epoch())
+        delays = [float(t.reason.rsplit("restarting in ", 1)[1].rstrip("s"))
+                  for t in transitions if t.to_state == "backoff"]
+        assert len(delays) == 3 and delays == sorted(delays) and delays[-1] > delays[0]
+        await until(lambda: any("needs a human" in " ".join(line["lines"])  # type: ignore[arg-type]
+                                for line in alert_lines(settings)),
+                    what="escalation line in .bot_alert")
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 15)
+        engine.close()
+
+
+async def test_a_second_watcher_cannot_supervise_the_same_target(watcher: Running) -> None:
+    """Two watchers never start two Remis: the second one is refused by the lock."""
+    second = Watcher(watcher.engine.settings, console=None, environ={})
+    try:
+        with pytest.raises(LockHeld):
+            second.acquire_locks()
+    finally:
+        second.close()
+    assert len(sims_in(watcher.watch.target.workdir)) == 1
+
+
+async def test_restart_on_operator_request_and_stop_keeps_it_down(watcher: Running) -> None:
+    """An operator restart replaces the process; an operator stop is not undone."""
+    workdir = watcher.watch.target.workdir
+    old = sims_in(workdir)[0].pid
+    report = await asyncio.to_thread(watcher.watch.restart, "ana", "testing")
+    assert report.ok and report.new_pid != old and report.requested_by == "ana"
+    await asyncio.to_thread(watcher.watch.stop, "ana", "deploy")
+    assert sims_in(workdir) == []
+    await asyncio.sleep(1.5)
+    assert sims_in(workdir) == []
+    assert watcher.watch.supervisor.state is State.STOPPED
+
+
+async def test_a_nameerror_in_scan_is_one_group_and_a_failed_scan_test(watcher: Running) -> None:
+    """The incident's NameError: the scan test fails and the traceback is one error group."""
+    workdir = watcher.watch.target.workdir
+    control(workdir, do="scan_mode", mode="fail")
+    await until((workdir / ".remi_sim_state.json").exists, what="scan mode saved")
+    result = await asyncio.to_thread(watcher.watch.scan_test)
+    assert result.outcome == "failed" and "NameError" in result.output
+    assert result.fingerprint
+    for _ in range(3):
+        control(workdir, do="error")
+        await asyncio.sleep(0.3)
+    report = await asyncio.to_thread(watcher.watch.check)
+    groups = watcher.engine.store.error_groups("remi")
+    name_errors = [g for g in groups if "NameError" in g.title]
+    assert len(name_errors) == 1 and name_errors[0].count >= 3
+    assert report.status != "healthy"
+
+
+def _epoch():  # type: ignore[no-untyped-def]
+    return SystemClock().now().replace(year=2000)
+
+
+async def test_a_fix_landing_restarts_remi_and_runs_the_scan_test(tmp_path: Path) -> None:
+    """Post-fix: when Remi's git HEAD moves, it is restarted and the scan test runs by itself."""
+    workdir = tmp_path / "remi"
+    git = workdir / ".git"
+    (git / "refs" / "heads").mkdir(parents=True)
+    (git / "HEAD").write_text("ref: refs/heads/main\n")
+    (git / "refs" / "heads" / "main").write_text("a" * 40 + "\n")
+    running = await start_engine(sim_settings(tmp_path))
+    try:
+        watch, store = running.watch, running.engine.store
+        before = sims_in(workdir)[0].pid
+        (git / "refs" / "heads" / "main").write_text("b" * 40 + "\n")
+        await asyncio.to_thread(watch.check)
+        fix = await until(lambda: [r for r in store.restarts("remi", _epoch())
+                                   if r.trigger == "post_fix"], what="post-fix restart")
+        assert "aaaaaaaaaa → bbbbbbbbbb" in fix[0].reason
+        assert fix[0].old_pid == before
+        scan = await until(lambda: (s := store.last_scan("remi")) and s.commit == "b" * 10 and s,
+                           timeout=15, what="scan test at the new commit")
+        assert scan.ok
+    finally:
+        running.stop.set()
+        await asyncio.wait_for(running.task, 15)
+        running.engine.close()
