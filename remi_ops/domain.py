@@ -5,30 +5,131 @@ They carry facts, never presentation: colours, emoji and truncation live in rend
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Self
 
 EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 
-class Status(StrEnum):
-    """Overall health of a target, worst last."""
+class _Ordered(StrEnum):
+    """A vocabulary whose members are declared mildest first and compare in that order."""
+
+    @property
+    def rank(self) -> int:
+        return list(type(self)).index(self)
+
+    def __lt__(self, other: object) -> bool:
+        if not isinstance(other, type(self)):
+            return NotImplemented
+        return self.rank < other.rank
+
+    def __le__(self, other: object) -> bool:
+        if not isinstance(other, type(self)):
+            return NotImplemented
+        return self.rank <= other.rank
+
+    def __gt__(self, other: object) -> bool:
+        if not isinstance(other, type(self)):
+            return NotImplemented
+        return self.rank > other.rank
+
+    def __ge__(self, other: object) -> bool:
+        if not isinstance(other, type(self)):
+            return NotImplemented
+        return self.rank >= other.rank
+
+    @classmethod
+    def worst(cls, members: Iterable[Self], default: Self) -> Self:
+        return max(members, default=default)
+
+
+class Status(_Ordered):
+    """Overall health of a target; ``max`` of several is the worst."""
 
     HEALTHY = "healthy"
     DEGRADED = "degraded"
     DOWN = "down"
 
 
-class Severity(StrEnum):
+class Severity(_Ordered):
     """How loudly a finding or alert should speak. ``PAGE`` may mention the on-call role."""
 
     INFO = "info"
     WARNING = "warning"
     PAGE = "page"
+
+
+class Check(StrEnum):
+    """What a health finding is about (``Finding.check``)."""
+
+    PROCESS = "process"  # not running, stopped (SIGSTOP), zombie
+    EVENT_LOOP = "event_loop"  # blocked or silent loop: the incident
+    CONFIG = "config"  # a fatal configuration error a restart cannot fix
+    DUPLICATES = "duplicates"  # more than one copy running
+    NEW_ERROR = "new_error"  # an error group first seen in this check
+    ERROR_BURST = "error_burst"  # many errors since the last check
+    RATE_LIMIT = "rate_limit"  # many 429s since the last check
+    CPU = "cpu"
+    RSS = "rss"
+    SCAN_TEST = "scan_test"  # the last /scan smoke test did not pass
+    WATCHER = "watcher"  # nobody supervises the target (no watcher, or a stale one)
+
+
+class EventKind(StrEnum):
+    """Things that happened to a target (``Event.kind``)."""
+
+    STATE_CHANGED = "state_changed"  # history only
+    ESCALATION = "escalation"  # the policy gave up: a human is needed
+    RESTART = "restart"  # a (re)start was carried out, ok or not
+    SCAN_TEST = "scan_test"  # a /scan smoke test ran
+    DUPLICATE_FOUND = "duplicate_found"
+    CODE_CHANGED = "code_changed"  # a fix landed (HEAD moved, watched files changed)
+    STOP_FAILED = "stop_failed"
+    JOB_ERROR = "job_error"  # a watcher job raised
+    AUDIT = "audit"  # a person's action
+
+
+class AlertKind(StrEnum):
+    """Alert conditions a check can find true (the alert engine's ``kind`` label).
+
+    One-shot events are alerts too; their kind is their ``EventKind`` value.
+    """
+
+    DOWN = "down"
+    HANG = "hang"
+    UNHEALTHY = "unhealthy"
+    ERROR_GROUP = "error_group"
+    SCAN_TEST = "scan_test"
+    GAVE_UP = "gave_up"
+    FATAL_CONFIG = "fatal_config"
+    DUPLICATE = "duplicate"
+    WATCHER = "watcher"
+
+
+class Trigger(StrEnum):
+    """Why a (re)start happened (``RestartReport.trigger``, ``Action.trigger``)."""
+
+    START = "start"  # a first start: not a restart, spends no budget
+    CRASH = "crash"  # it died; the policy restarts it
+    HANG = "hang"  # alive but not working
+    OPERATOR = "operator"  # a person asked
+    POST_FIX = "post_fix"  # a fix landed
+    POLICY_RETRY = "policy_retry"  # the slow retry after giving up
+    POLICY = "policy"
+
+
+class CheckTrigger(StrEnum):
+    """What started a check."""
+
+    SCHEDULE = "schedule"
+    EXIT = "exit"
+    PROBE = "probe"
+    OPERATOR = "operator"
+    AFTER_RESTART = "after_restart"
 
 
 @dataclass(frozen=True, slots=True)

@@ -54,6 +54,7 @@ KILL_WAIT_S = 5.0
 #: how often blocking waits look at their cancel event (and poll, where they must)
 POLL_S = 0.02
 _WAIT_SLICE_S = 0.1
+PY_SPY_TIMEOUT_S = 5.0
 _GONE = (psutil.NoSuchProcess, psutil.AccessDenied)  # ZombieProcess is a NoSuchProcess
 _SYSTEM_CLOCK = SystemClock()
 
@@ -682,9 +683,22 @@ class ProcessManager(Protocol):
         """Block until it ends; None on timeout or cancel."""
         ...
 
+    def request_dump(self, ident: ProcessIdentity) -> bool:
+        """Ask the process for a stack dump (SIGUSR1, only if it handles it); sent?"""
+        ...
+
+    def py_spy_dump(self, ident: ProcessIdentity) -> str | None:
+        """Every thread's stack from outside (py-spy), None when unavailable."""
+        ...
+
+    def run_command(self, argv: Sequence[str], *, cwd: Path | None,
+                    env: Mapping[str, str] | None, timeout_s: float) -> CommandResult:
+        """A short command beside the target (the scan test); its tree dies on timeout."""
+        ...
+
 
 class BaseManager:
-    """What every manager does the same way: look at and wait on a known process."""
+    """What every manager does the same way: look at, wait on and ask a known process."""
 
     target: TargetSettings
     clock: Clock
@@ -695,6 +709,17 @@ class BaseManager:
     def wait_exit(self, ident: ProcessIdentity, timeout: float | None,
                   cancel: threading.Event | None = None) -> ExitInfo | None:
         return wait_exit(ident, timeout, cancel=cancel, clock=self.clock)
+
+    def request_dump(self, ident: ProcessIdentity) -> bool:
+        return send_dump_signal(ident)
+
+    def py_spy_dump(self, ident: ProcessIdentity) -> str | None:
+        return py_spy_dump(ident.pid, timeout_s=PY_SPY_TIMEOUT_S) if same_process(ident) \
+            else None
+
+    def run_command(self, argv: Sequence[str], *, cwd: Path | None,
+                    env: Mapping[str, str] | None, timeout_s: float) -> CommandResult:
+        return run_command(argv, cwd=cwd, env=env, timeout_s=timeout_s)
 
 
 class DirectManager(BaseManager):

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
+from remi_ops.alerts.text import restart_summary, scan_summary
 from remi_ops.beacon import read_beacon
 from remi_ops.checks.codewatch import CodeState, code_state
 from remi_ops.checks.evidence import capture_hang_evidence
@@ -389,7 +390,7 @@ class TargetWatch:
         self.last_restart = report
         self.store.record_restart(report)
         self._emit("restart", Severity.WARNING if report.ok else Severity.PAGE,
-                   _restart_summary(report), {"restart": report})
+                   restart_summary(report), {"restart": report})
 
     def _forget_hang_signals(self) -> None:
         """The old process is gone: its "heartbeat blocked" lines say nothing about the new
@@ -432,7 +433,7 @@ class TargetWatch:
             self.last_scan = result
             self.store.record_scan(result)
             self._emit("scan_test", Severity.INFO if result.ok else Severity.WARNING,
-                       _scan_summary(result, trigger),
+                       scan_summary(result, trigger),
                        {"scan": result, "trigger": trigger, "requested_by": who})
             self._flush_events()
             return result
@@ -525,27 +526,3 @@ def conditions_of(report: HealthReport, groups: list[ErrorGroup],
     if supervisor.state is State.GAVE_UP:
         found.append(AlertCondition("gave_up", Severity.PAGE, supervisor.reason))
     return found
-
-
-def _scan_summary(result: ScanResult, trigger: str) -> str:
-    """One line a person reads in #quick-tasks after a restart or a fix."""
-    parts = [f"/scan test {result.outcome} in {result.duration_s:.1f}s ({trigger})"]
-    if result.commit:
-        parts.append(f"at commit {result.commit}")
-    if result.fingerprint:
-        parts.append(f"error group {result.fingerprint}")
-    if result.over_budget:
-        parts.append("slower than its latency budget")
-    line = ", ".join(parts)
-    return f"{line}: {result.reason}" if result.reason and not result.ok else line
-
-
-def _restart_summary(report: RestartReport) -> str:
-    if report.ok and report.trigger == "start":
-        return (f"started ({report.trigger}, by {report.requested_by}): {report.reason} — "
-                f"pid {report.new_pid} in {report.duration_s:.1f}s")
-    if report.ok:
-        return (f"restarted ({report.trigger}, by {report.requested_by}): {report.reason} — "
-                f"pid {report.old_pid or '-'} → {report.new_pid} in {report.duration_s:.1f}s")
-    return f"restart FAILED ({report.trigger}): {report.reason}: {report.detail}"
-
