@@ -109,6 +109,14 @@ class TargetWatch:
 
     def startup(self) -> None:
         """Adopt a running Remi or start one; restore what survives a watcher restart."""
+        self.attach(start=True)
+
+    def attach(self, *, start: bool = False) -> None:
+        """Restore the supervisor and adopt a running Remi; start one only if ``start``.
+
+        ``remi-ops stop/start/…`` without a running watcher attach without starting, carry
+        out one runbook verb through the same supervisor, and leave its state persisted.
+        """
         with self.lock:
             saved = self.store.get_state(f"supervisor:{self.name}")
             if isinstance(saved, dict):
@@ -126,7 +134,7 @@ class TargetWatch:
                 self._report_duplicates(running)
                 actions: list[Action] = []
             else:
-                actions = self.supervisor.not_running(now, mono)
+                actions = self.supervisor.not_running(now, mono) if start else []
             self._carry_out(actions)
             self.code = self._code_state()
             self._flush_events()
