@@ -29,7 +29,7 @@ follow-up after the defer); ``/remi-health`` runs a check itself, so its answer 
 the check lock — the cheap commands are shown separately. Bubabot's loop lag: the app's
 ``LoopLagMonitor`` (0.5-s sleeps; its max reset per phase) and this script's own monitor
 (5-ms sleeps, every wake-up's lateness); goal max < 50 ms. Check and log-read times come
-from thin wrappers around ``TargetWatch.check``/``ingest_logs`` and ``Tailer.read_new``
+from thin wrappers around ``TargetWatch.check``/``LogIntake.read`` and ``Tailer.read_new``
 (they time and count, and call the originals unchanged). About 75 s plus, the first time,
 generating the log (about 3 min for 1 GB).
 
@@ -199,7 +199,7 @@ class Work:
 
 
 class Instruments:
-    """Wraps ``TargetWatch.check``/``ingest_logs`` and ``Tailer.read_new`` to time them.
+    """Wraps ``TargetWatch.check``/``LogIntake.read`` and ``Tailer.read_new`` to time them.
 
     Instrumentation only: the wrappers call the originals unchanged.
     """
@@ -218,7 +218,7 @@ class Instruments:
             return chunk
         setattr(Tailer, "read_new", read_new)  # noqa: B010 - instrumentation
 
-        check, ingest = watch.check, watch.ingest_logs
+        check, ingest = watch.check, watch.intake.read
 
         def timed_check(trigger: str = "schedule") -> Any:
             with self._timed(f"check:{trigger}"):
@@ -232,7 +232,7 @@ class Instruments:
                 finally:
                     work.nbytes = self.bytes_read - before
         setattr(watch, "check", timed_check)  # noqa: B010 - instance attribute, on purpose
-        setattr(watch, "ingest_logs", timed_ingest)  # noqa: B010
+        setattr(watch.intake, "read", timed_ingest)  # noqa: B010
 
     def uninstall(self) -> None:
         Tailer.read_new = self._original_read  # type: ignore[method-assign]

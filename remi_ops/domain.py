@@ -240,7 +240,7 @@ class ScanResult:
 class Finding:
     """One reason a target is not healthy, with the evidence behind it."""
 
-    check: str  # "process", "event_loop", "gateway", "errors", "cpu", "rss", "scan_test"
+    check: Check
     status: Status
     summary: str
     severity: Severity = Severity.WARNING
@@ -278,7 +278,7 @@ class RestartReport:
 
     target: str
     reason: str
-    trigger: str  # "crash", "hang", "operator", "post_fix", "policy_retry"
+    trigger: Trigger
     requested_by: str  # "watchdog" or a person ("discord:1234 (name)")
     ok: bool
     at: datetime
@@ -294,7 +294,7 @@ class Event:
     """Something that happened to a target; the alert engine and history consume these."""
 
     target: str
-    kind: str  # "state_changed", "escalation", "duplicate_found", …
+    kind: EventKind
     at: datetime
     severity: Severity = Severity.INFO
     summary: str = ""

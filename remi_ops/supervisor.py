@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import random
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from remi_ops.config import RestartPolicy
-from remi_ops.domain import Event, ExitInfo, ProcessIdentity, Severity
+from remi_ops.domain import Event, EventKind, ExitInfo, ProcessIdentity, Severity, Trigger
 
 
 class State(StrEnum):
@@ -47,8 +48,9 @@ TRANSITIONS: dict[State, frozenset[State]] = {
     S.RESTARTING: frozenset({S.STARTING, S.BACKOFF, S.GAVE_UP, S.STOPPED, S.MAINTENANCE}),
     S.BACKOFF: frozenset({S.RESTARTING, S.RUNNING, S.GAVE_UP, S.STOPPED, S.MAINTENANCE}),
     S.GAVE_UP: frozenset({S.RESTARTING, S.RUNNING, S.STOPPED, S.MAINTENANCE}),
-    S.STOPPED: frozenset({S.STARTING, S.RUNNING, S.MAINTENANCE}),
-    S.MAINTENANCE: frozenset({S.RUNNING, S.BACKOFF, S.STARTING, S.STOPPED}),
+    # an operator's start (or restart) undoes a stop, and may cut maintenance short
+    S.STOPPED: frozenset({S.RESTARTING, S.STARTING, S.RUNNING, S.MAINTENANCE}),
+    S.MAINTENANCE: frozenset({S.RESTARTING, S.RUNNING, S.BACKOFF, S.STARTING, S.STOPPED}),
 }
 #: States in which the target is expected to be alive.
 ALIVE_STATES = frozenset({S.STARTING, S.RUNNING, S.UNHEALTHY})
@@ -67,7 +69,7 @@ class Action:
 
     kind: ActionKind
     reason: str
-    trigger: str = "policy"  # crash, hang, operator, post_fix, policy_retry
+    trigger: Trigger = Trigger.POLICY
     requested_by: str = "watchdog"
 
 
@@ -93,7 +95,7 @@ class Supervisor:
     next_attempt_mono: float | None = None
     maintenance_until: datetime | None = None
     restarts_mono: deque[float] = field(default_factory=deque)
-    events: list[Event] = field(default_factory=list)
+    _events: list[Event] = field(default_factory=list, init=False, repr=False)
 
     # ------------------------------------------------------------------ state changes
 
@@ -108,16 +110,18 @@ class Supervisor:
         severity = Severity.WARNING if dest in (S.UNHEALTHY, S.BACKOFF) else Severity.INFO
         if dest is S.GAVE_UP:
             severity = Severity.PAGE
-        self._emit(now, "state_changed", severity, f"{source} → {dest}: {reason}",
+        self.note(now, EventKind.STATE_CHANGED, severity, f"{source} → {dest}: {reason}",
                    {"from": str(source), "to": str(dest), "reason": reason, **data})
 
-    def _emit(self, now: datetime, kind: str, severity: Severity, summary: str,
-              data: dict[str, Any]) -> None:
-        self.events.append(Event(self.target, kind, now, severity, summary, data))
+    def note(self, now: datetime, kind: EventKind, severity: Severity, summary: str,
+             data: Mapping[str, Any]) -> None:
+        """Add an event to the target's one ordered stream (the watch notes its own acts
+        here too, so a restart reads after the state change that caused it)."""
+        self._events.append(Event(self.target, kind, now, severity, summary, dict(data)))
 
     def drain_events(self) -> list[Event]:
         """Hand over what happened since the last call."""
-        events, self.events = self.events, []
+        events, self._events = self._events, []
         return events
 
     # ------------------------------------------------------------------ facts
@@ -135,7 +139,7 @@ class Supervisor:
             return []
         if self.state in (S.BACKOFF, S.GAVE_UP, S.RESTARTING, S.STARTING):
             return []
-        return self._begin_restart(now, mono, "not running at first look", "start")
+        return self._begin_restart(now, mono, "not running at first look", Trigger.START)
 
     def started(self, ident: ProcessIdentity, now: datetime, mono: float) -> list[Action]:
         """A start (or the start half of a restart) succeeded."""
@@ -183,7 +187,7 @@ class Supervisor:
         if self._budget_spent(mono):
             self._give_up(now, mono, f"{summary}; restart budget spent")
             return []
-        return self._begin_restart(now, mono, summary, "hang", evidence=True)
+        return self._begin_restart(now, mono, summary, Trigger.HANG, evidence=True)
 
     def healthy(self, now: datetime) -> None:
         if self.state is S.UNHEALTHY:
@@ -192,7 +196,7 @@ class Supervisor:
     # ------------------------------------------------------------------ operators
 
     def operator_restart(self, now: datetime, mono: float, who: str, reason: str,
-                         trigger: str = "operator") -> list[Action]:
+                         trigger: Trigger = Trigger.OPERATOR) -> list[Action]:
         """A person (or the post-fix flow) asked for a restart. Not bound by the budget."""
         if self.state is S.MAINTENANCE:
             self.maintenance_until = None
@@ -201,14 +205,14 @@ class Supervisor:
     def operator_stop(self, now: datetime, who: str, reason: str) -> list[Action]:
         self.next_attempt_mono = None
         self._change_state(S.STOPPED, now, f"stopped by {who}: {reason}")
-        return [Action(ActionKind.STOP, reason, "operator", who)]
+        return [Action(ActionKind.STOP, reason, Trigger.OPERATOR, who)]
 
     def operator_start(self, now: datetime, mono: float, who: str) -> list[Action]:
         if self.state in ALIVE_STATES:
             return []
         self.maintenance_until = None
         self.backoff_level = 0
-        return self._begin_restart(now, mono, f"started by {who}", "operator", who=who)
+        return self._begin_restart(now, mono, f"started by {who}", Trigger.OPERATOR, who=who)
 
     def enter_maintenance(self, now: datetime, until: datetime, who: str,
                           reason: str) -> None:
@@ -245,7 +249,7 @@ class Supervisor:
             self.backoff_level = 0  # stable long enough: forget the crash loop
         due = self.next_attempt_mono is not None and mono >= self.next_attempt_mono
         if self.state in (S.BACKOFF, S.GAVE_UP) and due:
-            trigger = "policy_retry" if self.state is S.GAVE_UP else "crash"
+            trigger = Trigger.POLICY_RETRY if self.state is S.GAVE_UP else Trigger.CRASH
             self.next_attempt_mono = None
             return self._begin_restart(now, mono, "scheduled restart", trigger)
         return []
@@ -302,13 +306,13 @@ class Supervisor:
         self.next_attempt_mono = mono + self.policy.gave_up_retry_s
         self._change_state(S.GAVE_UP, now, why, **data)
         retry_min = self.policy.gave_up_retry_s / 60
-        self._emit(now, "escalation", Severity.PAGE,
+        self.note(now, EventKind.ESCALATION, Severity.PAGE,
                    f"{self.target} needs a human: {why}. Retrying every {retry_min:.0f} min.",
                    {"reason": why, **data})
 
-    def _begin_restart(self, now: datetime, mono: float, reason: str, trigger: str,
+    def _begin_restart(self, now: datetime, mono: float, reason: str, trigger: Trigger,
                        *, who: str = "watchdog", evidence: bool = False) -> list[Action]:
-        if trigger != "start":  # a first start is not a restart; it spends no budget
+        if trigger is not Trigger.START:  # a first start is not a restart: no budget spent
             self.restarts_mono.append(mono)
         self._change_state(S.RESTARTING, now, reason, trigger=trigger)
         actions = [Action(ActionKind.CAPTURE_EVIDENCE, reason, trigger, who)] if evidence else []

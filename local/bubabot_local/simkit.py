@@ -1,33 +1,20 @@
-"""Helpers for engine tests that run the Remi simulator for real."""
+"""Helpers for engine tests that run the Remi simulator for real (``wait_until``, the one
+polling helper, lives in ``remi_ops.testing`` and is re-exported here)."""
 
 from __future__ import annotations
 
 import json
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import psutil
 
 from remi_ops.config import Settings, parse_settings
 
-T = TypeVar("T")
 SIM = [sys.executable, "-m", "bubabot_local.remi_sim", "run", "--heartbeat-interval-s", "0.05",
        "--heartbeat-warn-s", "0.5"]
 SCAN = [sys.executable, "-m", "bubabot_local.remi_sim", "scan"]
-
-
-def wait_until(probe: Callable[[], T | None], timeout: float = 8.0, what: str = "") -> T:
-    """Poll ``probe`` (blocking; tests only) until it returns something truthy."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = probe()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what or probe}")
 
 
 def gone(pid: int) -> bool:

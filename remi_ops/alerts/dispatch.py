@@ -22,12 +22,12 @@ from remi_ops.alerts.model import (
     Notification,
     NotificationType,
     format_duration,
-    max_severity,
     parse_time,
     time_text,
 )
 from remi_ops.alerts.rules import AlertRecord, Phase
 from remi_ops.config import AlertSettings
+from remi_ops.domain import Severity
 
 _OPEN = (LineState.FIRING, LineState.FLAPPING)
 
@@ -201,7 +201,7 @@ def build(kind: NotificationType, group: GroupState, message_key: str,
     return Notification(
         id=ctx.new_id(), type=kind, group_key=group.key, target=group.target,
         message_key=message_key, thread_key=group.key,
-        severity=max_severity(line.severity for line in ordered),
+        severity=Severity.worst((line.severity for line in ordered), Severity.INFO),
         title=title(kind, group.target, ordered, downtime, ctx),
         lines=tuple(line.text() for line in ordered), alerts=tuple(ordered),
         created_at=ctx.now, downtime_s=downtime, ack_by=", ".join(acks) or None,

@@ -22,15 +22,14 @@ from remi_ops.alerts.model import AlertKey, AlertLine, Condition, Notification, 
 from remi_ops.alerts.outbox import Outbox
 from remi_ops.clock import Clock
 from remi_ops.config import AlertSettings
-from remi_ops.domain import Event, Severity
+from remi_ops.domain import AlertKind, Event, EventKind, Severity
 from remi_ops.store.database import Store
-from remi_ops.watch.target import AlertCondition
 
 log = logging.getLogger(__name__)
 #: events worth a message of their own; the rest (state changes) are history only
-NOTIFIED_EVENTS = frozenset({"escalation", "restart", "scan_test", "duplicate_found",
-                             "code_changed", "stop_failed", "job_error", "audit"})
-INCIDENT_KINDS = frozenset({"down", "hang", "gave_up", "fatal_config"})
+NOTIFIED_EVENTS = frozenset(EventKind) - {EventKind.STATE_CHANGED}
+INCIDENT_KINDS = frozenset({AlertKind.DOWN, AlertKind.HANG, AlertKind.GAVE_UP,
+                            AlertKind.FATAL_CONFIG})
 
 
 def jsonable(value: Any) -> Any:
@@ -68,10 +67,9 @@ class AlertHub:
 
     # -------------------------------------------------------------- from watch threads
 
-    def observe(self, now: datetime, target: str, conditions: list[AlertCondition]) -> None:
-        converted = [Condition(AlertKey(target, c.kind, c.fingerprint), c.severity, c.summary,
-                               jsonable(c.details)) for c in conditions]
-        self._inbox.put(lambda: self.engine.observe(now, target, converted))
+    def observe(self, now: datetime, target: str, conditions: list[Condition]) -> None:
+        plain = [dataclasses.replace(c, details=jsonable(c.details)) for c in conditions]
+        self._inbox.put(lambda: self.engine.observe(now, target, plain))
 
     def event(self, event: Event) -> None:
         if event.kind not in NOTIFIED_EVENTS:
@@ -126,8 +124,8 @@ class AlertHub:
             open_key = f"incident:{n.target}"
             current = self.store.get_state(open_key)
             if n.type in (NotificationType.FIRING, NotificationType.FLAPPING) and not current:
-                severity = max((line.severity for line in n.alerts), key=_rank,
-                               default=Severity.WARNING)
+                severity = Severity.worst((line.severity for line in n.alerts),
+                                          Severity.WARNING)
                 incident = self.store.open_incident(n.target, n.title, severity,
                                                     "; ".join(n.lines)[:500], at=n.created_at)
                 self.store.put_state(open_key, incident.id)
@@ -136,7 +134,3 @@ class AlertHub:
                     if line.key.kind in INCIDENT_KINDS):
                 self.store.close_incident(int(current), n.title, at=n.created_at)
                 self.store.put_state(open_key, None)
-
-
-def _rank(severity: Severity) -> int:
-    return [Severity.INFO, Severity.WARNING, Severity.PAGE].index(severity)

@@ -7,7 +7,7 @@ persisted (engine state, outbox rows) and must survive a restart of the watcher 
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -17,13 +17,6 @@ from remi_ops.domain import EMPTY, Severity
 
 #: the labels an alert has, and that silences may match on
 LABELS = ("target", "kind", "fingerprint")
-_SEVERITY_RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.PAGE: 2}
-
-
-def max_severity(severities: Iterable[Severity]) -> Severity:
-    return max(severities, key=_SEVERITY_RANK.__getitem__, default=Severity.INFO)
-
-
 def time_text(at: datetime | None) -> str | None:
     return None if at is None else at.isoformat()
 

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from remi_ops.domain import HealthReport, ProcessIdentity, ProcessSnapshot
+from remi_ops.domain import Check, HealthReport, ProcessIdentity, ProcessSnapshot
 
 MAX_EVIDENCE = 48_000
 DUMP_WAIT_S = 0.5
@@ -53,12 +53,12 @@ def capture_hang_evidence(
     report: HealthReport | None,
     stderr_log: Path,
     send_dump_signal: Callable[[ProcessIdentity], bool],
-    py_spy_dump: Callable[[int], str | None],
+    py_spy_dump: Callable[[ProcessIdentity], str | None],
     redact: Callable[[str], str],
 ) -> str:
     """Collect what an engineer would want to see after the restart, redacted."""
     parts: list[str] = []
-    stuck = [f.evidence for f in (report.findings if report else ()) if f.check == "event_loop"]
+    stuck = [f.evidence for f in (report.findings if report else ()) if f.check is Check.EVENT_LOOP]
     if stuck and stuck[0]:
         parts.append("== where the event loop is stuck ==\n" + stuck[0])
     if ident is not None:
@@ -68,7 +68,7 @@ def capture_hang_evidence(
             dump = read_from(stderr_log, before)
             if dump.strip():
                 parts.append("== faulthandler dump (SIGUSR1) ==\n" + dump)
-        spy = py_spy_dump(ident.pid)
+        spy = py_spy_dump(ident)
         if spy:
             parts.append("== py-spy dump ==\n" + spy)
     tail = read_tail(stderr_log, 4096)

@@ -8,13 +8,15 @@ discord.py's own "heartbeat blocked" warnings (always).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
+from remi_ops.checks.codewatch import CodeState
 from remi_ops.config import HealthSettings
 from remi_ops.domain import (
+    Check,
     ErrorGroup,
     Finding,
     HealthReport,
@@ -22,13 +24,15 @@ from remi_ops.domain import (
     LogRecord,
     ProcessIdentity,
     ProcessSnapshot,
+    ScanOutcome,
     ScanResult,
     Severity,
     Status,
 )
 
 MB = 1024 * 1024
-CHECK_LOOP = "event_loop"
+#: supervisor states in which "not running" is news (not a stop, maintenance or restart)
+NOT_RUNNING_STATES = frozenset({"backoff", "gave_up", "unknown"})
 
 
 class Beacon(Protocol):
@@ -52,7 +56,8 @@ class Beacon(Protocol):
 
 @dataclass(frozen=True)
 class Observation:
-    """Everything one check saw, gathered off the event loop by the watchdog."""
+    """Everything one check saw, gathered off the event loop by the watch (which writes
+    nothing while it looks: the record step persists what this carries)."""
 
     target: str
     at: datetime
@@ -61,11 +66,16 @@ class Observation:
     process: ProcessSnapshot | None
     duplicates: tuple[ProcessIdentity, ...] = ()
     records: tuple[LogRecord, ...] = ()
-    new_groups: tuple[ErrorGroup, ...] = ()
+    new_groups: tuple[ErrorGroup, ...] = ()  # first seen, or back after resolve / a quiet day
     beacon: Beacon | None = None
     last_scan: ScanResult | None = None
     gateway: str = ""
     restarts_recent: int = 0
+    #: for the record step: this check's error occurrences and where the logs were read to
+    seen_groups: tuple[ErrorGroup, ...] = ()
+    log_positions: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    #: for the decide step: Remi's code now (None when nothing is watched)
+    code: CodeState | None = None
 
 
 @dataclass
@@ -84,8 +94,8 @@ class HealthAssessor:
     def assess(self, obs: Observation) -> HealthReport:
         findings: list[Finding] = []
         if obs.process is None:
-            if obs.expected_alive or obs.supervisor_state in ("backoff", "gave_up", "unknown"):
-                findings.append(Finding("process", Status.DOWN, "process is not running",
+            if obs.expected_alive or obs.supervisor_state in NOT_RUNNING_STATES:
+                findings.append(Finding(Check.PROCESS, Status.DOWN, "process is not running",
                                         Severity.PAGE))
         else:
             findings += self._process_findings(obs.process)
@@ -93,7 +103,7 @@ class HealthAssessor:
         findings += _duplicate_findings(obs.duplicates)
         findings += _log_findings(obs.records, obs.new_groups, self.settings)
         findings += _scan_findings(obs.last_scan)
-        status = max((f.status for f in findings), key=_rank, default=Status.HEALTHY)
+        status = Status.worst((f.status for f in findings), Status.HEALTHY)
         return HealthReport(
             target=obs.target, status=status, checked_at=obs.at, findings=tuple(findings),
             process=obs.process, supervisor_state=obs.supervisor_state,
@@ -105,20 +115,20 @@ class HealthAssessor:
     def _process_findings(self, snap: ProcessSnapshot) -> list[Finding]:
         found: list[Finding] = []
         if snap.status in ("stopped", "tracing-stop"):
-            found.append(Finding("process", Status.DOWN,
+            found.append(Finding(Check.PROCESS, Status.DOWN,
                                  f"process {snap.identity.pid} is stopped (SIGSTOP): frozen",
                                  Severity.PAGE))
         elif snap.status == "zombie":
-            found.append(Finding("process", Status.DOWN, "process is a zombie", Severity.PAGE))
+            found.append(Finding(Check.PROCESS, Status.DOWN, "process is a zombie", Severity.PAGE))
         s = self.settings
         self.cpu_streak = self.cpu_streak + 1 if snap.cpu_percent > s.cpu_percent_max else 0
         self.rss_streak = self.rss_streak + 1 if snap.rss_bytes > s.rss_mb_max * MB else 0
         if self.cpu_streak >= s.sustained_checks:
-            found.append(Finding("cpu", Status.DEGRADED,
+            found.append(Finding(Check.CPU, Status.DEGRADED,
                                  f"CPU {snap.cpu_percent:.0f}% > {s.cpu_percent_max:.0f}% for "
                                  f"{self.cpu_streak} checks"))
         if self.rss_streak >= s.sustained_checks:
-            found.append(Finding("rss", Status.DEGRADED,
+            found.append(Finding(Check.RSS, Status.DEGRADED,
                                  f"memory {snap.rss_bytes / MB:.0f} MB > {s.rss_mb_max:.0f} MB "
                                  f"for {self.rss_streak} checks"))
         return found
@@ -131,10 +141,10 @@ class HealthAssessor:
             return []
         stack = _stuck_stack(obs)
         if blocked >= s.hang_threshold_s:
-            return [Finding(CHECK_LOOP, Status.DOWN,
+            return [Finding(Check.EVENT_LOOP, Status.DOWN,
                             f"event loop blocked for {blocked:.0f}s (hang threshold "
                             f"{s.hang_threshold_s:.0f}s)", Severity.PAGE, stack)]
-        return [Finding(CHECK_LOOP, Status.DEGRADED, f"event loop blocked for {blocked:.0f}s",
+        return [Finding(Check.EVENT_LOOP, Status.DEGRADED, f"event loop blocked for {blocked:.0f}s",
                         Severity.WARNING, stack)]
 
 
@@ -181,7 +191,7 @@ def _duplicate_findings(dupes: Sequence[ProcessIdentity]) -> list[Finding]:
     if len(dupes) < 2:
         return []
     pids = ", ".join(str(d.pid) for d in dupes)
-    return [Finding("duplicates", Status.DEGRADED,
+    return [Finding(Check.DUPLICATES, Status.DEGRADED,
                     f"{len(dupes)} copies of the bot are running (pids {pids})", Severity.PAGE)]
 
 
@@ -190,32 +200,28 @@ def _log_findings(records: Sequence[LogRecord], new_groups: Sequence[ErrorGroup]
     found: list[Finding] = []
     fatal = [r for r in records if r.kind is LogKind.FATAL_CONFIG]
     if fatal:
-        found.append(Finding("config", Status.DOWN,
+        found.append(Finding(Check.CONFIG, Status.DOWN,
                              f"fatal configuration error: {fatal[-1].message[:200]} "
                              "(a restart cannot fix this)", Severity.PAGE,
                              fatal[-1].traceback or fatal[-1].message))
     for group in new_groups:
-        found.append(Finding("errors", Status.DEGRADED,
+        found.append(Finding(Check.NEW_ERROR, Status.DEGRADED,
                              f"new error: {group.title} ({group.culprit or 'no stack'})",
                              Severity.WARNING, group.sample))
     errors = [r for r in records if r.kind in (LogKind.CRASH, LogKind.ERROR, LogKind.TIMEOUT)]
     if len(errors) >= s.error_burst:
-        found.append(Finding("errors", Status.DEGRADED,
+        found.append(Finding(Check.ERROR_BURST, Status.DEGRADED,
                              f"error burst: {len(errors)} errors since the last check"))
     limited = [r for r in records if r.kind is LogKind.RATE_LIMIT]
     if len(limited) >= s.error_burst:
-        found.append(Finding("rate_limit", Status.DEGRADED,
+        found.append(Finding(Check.RATE_LIMIT, Status.DEGRADED,
                              f"{len(limited)} rate-limit warnings since the last check"))
     return found
 
 
 def _scan_findings(scan: ScanResult | None) -> list[Finding]:
-    if scan is None or scan.ok or scan.outcome == "not_configured":
+    if scan is None or scan.ok or scan.outcome is ScanOutcome.NOT_CONFIGURED:
         return []
-    return [Finding("scan_test", Status.DEGRADED,
+    return [Finding(Check.SCAN_TEST, Status.DEGRADED,
                     f"last /scan test {scan.outcome}: {scan.reason}", Severity.WARNING,
                     scan.output)]
-
-
-def _rank(status: Status) -> int:
-    return [Status.HEALTHY, Status.DEGRADED, Status.DOWN].index(status)

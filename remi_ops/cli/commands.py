@@ -26,7 +26,7 @@ from remi_ops.cli.main import (
 )
 from remi_ops.clock import SystemClock
 from remi_ops.config import Settings, TargetSettings, secret_values
-from remi_ops.domain import Finding, HealthReport, RestartReport, Status
+from remi_ops.domain import Check, Finding, HealthReport, RestartReport, Status, Trigger
 from remi_ops.host import process as proc
 from remi_ops.logs.error_groups import ErrorAggregator, LogParser
 from remi_ops.logs.redact import Redactor
@@ -125,7 +125,7 @@ def _control(settings: Settings, args: argparse.Namespace, action: str) -> int:
         started_at, t0 = CLOCK.now(), CLOCK.monotonic()
         new = manager.restart(running[0] if running else None, grace)
         store.record_restart(RestartReport(
-            target.name, reason or "started from the command line", "operator",
+            target.name, reason or "started from the command line", Trigger.OPERATOR,
             "cli:" + os.environ.get("USER", "unknown"), True, started_at,
             CLOCK.monotonic() - t0, running[0].pid if running else None, new.pid))
         store.put_state(f"supervisor:{target.name}", {"state": "unknown", "reason": action})
@@ -179,7 +179,7 @@ def _health_of(settings: Settings, target: TargetSettings) -> HealthReport:
                       beacon=read_beacon(target.beacon_file, CLOCK.now().timestamp()))
     report = HealthAssessor(target.health).assess(obs)
     if not watcher_running(settings, target.name):
-        finding = Finding("watcher", Status.DEGRADED,
+        finding = Finding(Check.WATCHER, Status.DEGRADED,
                           "no watcher is running (remi-ops watch / bubabot): nobody will "
                           "restart it")
         report = HealthReport(**{**_fields(report), "findings": (*report.findings, finding),

@@ -55,6 +55,7 @@ KILL_WAIT_S = 5.0
 POLL_S = 0.02
 _WAIT_SLICE_S = 0.1
 PY_SPY_TIMEOUT_S = 5.0
+MAX_OUTPUT_BYTES = 1_000_000
 _GONE = (psutil.NoSuchProcess, psutil.AccessDenied)  # ZombieProcess is a NoSuchProcess
 _SYSTEM_CLOCK = SystemClock()
 
@@ -692,7 +693,8 @@ class ProcessManager(Protocol):
         ...
 
     def run_command(self, argv: Sequence[str], *, cwd: Path | None,
-                    env: Mapping[str, str] | None, timeout_s: float) -> CommandResult:
+                    env: Mapping[str, str] | None, timeout_s: float,
+                    max_output_bytes: int = MAX_OUTPUT_BYTES) -> CommandResult:
         """A short command beside the target (the scan test); its tree dies on timeout."""
         ...
 
@@ -718,8 +720,10 @@ class BaseManager:
             else None
 
     def run_command(self, argv: Sequence[str], *, cwd: Path | None,
-                    env: Mapping[str, str] | None, timeout_s: float) -> CommandResult:
-        return run_command(argv, cwd=cwd, env=env, timeout_s=timeout_s)
+                    env: Mapping[str, str] | None, timeout_s: float,
+                    max_output_bytes: int = MAX_OUTPUT_BYTES) -> CommandResult:
+        return run_command(argv, cwd=cwd, env=env, timeout_s=timeout_s,
+                           max_output_bytes=max_output_bytes)
 
 
 class DirectManager(BaseManager):

@@ -13,7 +13,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from remi_ops.domain import ErrorGroup, LogKind, RestartReport, ScanOutcome, ScanResult, Severity
+from remi_ops.domain import (
+    ErrorGroup,
+    LogKind,
+    RestartReport,
+    ScanOutcome,
+    ScanResult,
+    Severity,
+    Trigger,
+)
 
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
@@ -117,8 +125,12 @@ def incident_from_row(row: sqlite3.Row) -> Incident:
                     severity=Severity(row["severity"]), summary=row["summary"])
 
 
+_TRIGGERS = {t.value: t for t in Trigger}
+
+
 def restart_from_row(row: sqlite3.Row) -> RestartReport:
-    return RestartReport(target=row["target"], reason=row["reason"], trigger=row["trigger"],
+    trigger = _TRIGGERS.get(row["trigger"], Trigger.POLICY)  # an unknown word: say "policy"
+    return RestartReport(target=row["target"], reason=row["reason"], trigger=trigger,
                          requested_by=row["requested_by"], ok=bool(row["ok"]),
                          at=decode_time(row["at"]), duration_s=row["duration_s"],
                          old_pid=row["old_pid"], new_pid=row["new_pid"], detail=row["detail"],

@@ -11,7 +11,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
-from remi_ops.domain import ExitInfo
+from remi_ops.domain import CheckTrigger, ExitInfo
 from remi_ops.watch.target import TargetWatch
 
 log = logging.getLogger(__name__)
@@ -80,8 +80,9 @@ async def due_loop(watch: TargetWatch, stopping: asyncio.Event) -> None:
         if watch.seconds_until_due() == 0 or watch.supervisor.maintenance_until is not None:
             await guarded(f"{watch.name}: tick", lambda: asyncio.to_thread(watch.tick))
         if watch.recheck_due():
-            await guarded(f"{watch.name}: check", lambda: asyncio.to_thread(watch.check,
-                                                                            "after_restart"))
+            await guarded(f"{watch.name}: check", lambda: asyncio.to_thread(
+                watch.check, CheckTrigger.AFTER_RESTART))
         if watch.scan_due():
             await guarded(f"{watch.name}: scan test",
-                          lambda: asyncio.to_thread(watch.scan_test, "after_restart"))
+                          lambda: asyncio.to_thread(watch.scan_test,
+                                                    CheckTrigger.AFTER_RESTART))

@@ -1,9 +1,15 @@
-"""The imperative shell: one check for one target, and the actions that follow.
+"""The imperative shell for one target: a check as visible steps, and the verbs.
 
-observe (process, logs, beacon) → assess (pure) → decide (pure supervisor) → act (process
-manager) → record (store) → notify (alert conditions and events). Every method here blocks
-(psutil, files, SQLite, signals), so async callers run them with ``asyncio.to_thread``; a
-per-target lock makes concurrent triggers (schedule, death, operator, button) take turns.
+    observe  (observe.Observer: process, logs, beacon, code — reads only)
+    assess   (checks.health.HealthAssessor — pure)
+    decide   (decide.decide → the supervisor's actions — pure)
+    act      (act.ActionRunner — the process manager)
+    record   (record.* — the store and .bot_health, once per check)
+    notify   (conditions → the alert engine; the event stream → the alert engine)
+
+Every method blocks (psutil, files, SQLite, signals), so async callers run them with
+``asyncio.to_thread``; a per-target lock makes concurrent triggers (schedule, death,
+operator, button) take turns.
 """
 
 from __future__ import annotations
@@ -11,69 +17,58 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
-from remi_ops.alerts.text import restart_summary, scan_summary
-from remi_ops.beacon import read_beacon
-from remi_ops.checks.codewatch import CodeState, code_state
-from remi_ops.checks.evidence import capture_hang_evidence
+from remi_ops.alerts.model import Condition
+from remi_ops.alerts.text import scan_summary
+from remi_ops.checks.codewatch import CodeState
 from remi_ops.checks.health import HealthAssessor, Observation, beacon_blocked_s
-from remi_ops.checks.healthfile import write_health_file
 from remi_ops.checks.scantest import run_scan_test
 from remi_ops.clock import Clock
 from remi_ops.config import Settings, TargetSettings, secret_values
 from remi_ops.domain import (
+    Check,
+    CheckTrigger,
     ErrorGroup,
     Event,
+    EventKind,
     ExitInfo,
     HealthReport,
     LogKind,
-    LogRecord,
     ProcessIdentity,
     RestartReport,
     ScanResult,
     Severity,
-    Status,
+    Trigger,
 )
-from remi_ops.exceptions import ProcessError, RemiOpsError
 from remi_ops.host import process as proc
 from remi_ops.logs.error_groups import ErrorAggregator
-from remi_ops.logs.parse import LogParser, gateway_state
 from remi_ops.logs.redact import Redactor
-from remi_ops.logs.tail import LogPosition, Tailer
 from remi_ops.store.database import Store
-from remi_ops.supervisor import Action, ActionKind, State, Supervisor
+from remi_ops.supervisor import Action, State, Supervisor
+from remi_ops.watch import record
+from remi_ops.watch.act import Acted, ActionRunner
+from remi_ops.watch.conditions import conditions_of
+from remi_ops.watch.decide import decide, decide_on_code, restarts_in
+from remi_ops.watch.intake import STREAMS, LogIntake
+from remi_ops.watch.observe import Observer
 
 log = logging.getLogger(__name__)
-STREAMS = ("stderr", "stdout")
-MAX_PENDING_RECORDS = 20_000
-QUIET_S = 0.2
-
-
-@dataclass(frozen=True, slots=True)
-class AlertCondition:
-    """A condition true for a target right now (the alert engine decides what to send)."""
-
-    kind: str  # down, hang, unhealthy, error_group, scan_test, gave_up, fatal_config, duplicate
-    severity: Severity
-    summary: str
-    fingerprint: str = ""
-    details: Mapping[str, Any] = field(default_factory=dict)
+#: running totals of error groups read back for the notify step
+GROUP_TOTALS_LIMIT = 200
 
 
 class Notifier(Protocol):
-    """Where the watchdog's conditions and one-shot events go (the alert engine)."""
+    """Where a watch's conditions and events go (the alert engine, through its hub)."""
 
-    def observe(self, now: datetime, target: str, conditions: list[AlertCondition]) -> None: ...
+    def observe(self, now: datetime, target: str, conditions: list[Condition]) -> None: ...
     def event(self, event: Event) -> None: ...
 
 
 class TargetWatch:
-    """Everything the watchdog knows and does for one target."""
+    """Everything the watcher knows and does for one target."""
 
     def __init__(self, settings: Settings, target: TargetSettings, *, store: Store,
                  clock: Clock, notifier: Notifier, manager: proc.ProcessManager | None = None,
@@ -87,18 +82,18 @@ class TargetWatch:
         self.assessor = HealthAssessor(target.health)
         self.lock = threading.RLock()
         self.scan_lock = threading.Lock()
-        self.tailers: dict[str, Tailer] = {}
-        self.parsers: dict[str, LogParser] = {}
-        self.pending: list[LogRecord] = []
-        self.gateway = ""
+        self.intake = LogIntake(target, {s: store.load_position(target.name, s)
+                                         for s in STREAMS},
+                                lambda: clock.now().timestamp())
+        self.observer = Observer(target, self.manager, store, clock, self.redact, self.intake)
+        self.hands = ActionRunner(target, self.supervisor, self.manager, clock, self.redact,
+                                  on_new_process=self._fresh_start)
         self.last_report: HealthReport | None = None
-        self.seen_groups: tuple[ErrorGroup, ...] = ()
-        self.last_exit: ExitInfo | None = None
         self.last_scan: ScanResult | None = None
-        self.evidence = ""
+        self.last_restart: RestartReport | None = None
+        self.code: CodeState | None = None
         self.scan_due_mono: float | None = None
         self.recheck_due_mono: float | None = None  # a check soon after a restart
-        self.code: CodeState | None = None
         self.on_change: Callable[[], None] = lambda: None  # wakes the exit waiter
 
     @property
@@ -118,7 +113,7 @@ class TargetWatch:
         out one runbook verb through the same supervisor, and leave its state persisted.
         """
         with self.lock:
-            saved = self.store.get_state(f"supervisor:{self.name}")
+            saved = self.store.get_state(record.state_key(self.name))
             if isinstance(saved, dict):
                 self.supervisor.restore(saved)
             now, mono = self.clock.now(), self.clock.monotonic()
@@ -127,144 +122,56 @@ class TargetWatch:
                 [(now - r.at).total_seconds() for r in self.store.restarts(self.name, since)],
                 mono)
             self.last_scan = self.store.last_scan(self.name)
-            self._attach_logs()
-            running = self._find()
+            running = self.observer.find()
+            actions: list[Action] = []
             if running:
                 self.supervisor.adopted(running[0], now, mono)
                 self._report_duplicates(running)
-                actions: list[Action] = []
-            else:
-                actions = self.supervisor.not_running(now, mono) if start else []
-            self._carry_out(actions)
-            self.code = self._code_state()
-            self._flush_events()
+            elif start:
+                actions = self.supervisor.not_running(now, mono)
+            acted = self._act(actions)
+            self.code = self.observer.code()
+            self._close(acted)
 
-    def _attach_logs(self) -> None:
-        for stream in STREAMS:
-            path = self.target.stderr_log if stream == "stderr" else self.target.stdout_log
-            saved = self.store.load_position(self.name, stream)
-            position = LogPosition.from_dict(saved) if saved else None
-            self.tailers[stream] = Tailer(path, position,
-                                          initial_read_bytes=self.target.health.initial_read_bytes)
-            # Remi's own INFO lines are skipped undecoded; discord.py's are kept (gateway)
-            self.parsers[stream] = LogParser(source=stream, keep_info=False)
-
-    # ------------------------------------------------------------------ observe
-
-    def _find(self) -> list[ProcessIdentity]:
-        try:
-            return self.manager.find()
-        except ProcessError as exc:
-            log.warning("%s: cannot list processes: %s", self.name, exc)
-            return []
-
-    def ingest_logs(self) -> list[LogRecord]:
-        """Read what was appended since the saved positions; parse it into records.
-
-        A record still being written (a traceback mid-way) is held by the parser until a
-        read finds nothing new, so it is never split in two.
-        """
-        fresh: list[LogRecord] = []
-        for stream, tailer in self.tailers.items():
-            chunk = tailer.read_new()
-            parser = self.parsers[stream]
-            if chunk.rotated or chunk.truncated:
-                fresh.extend(parser.flush())
-            if chunk.data:
-                fresh.extend(parser.feed_bytes(chunk.data))
-            if parser.pending and (not chunk.data or self._quiet(chunk.position.path)):
-                fresh.extend(parser.flush())
-            self.store.save_position(self.name, stream, chunk.position.to_dict())
-        if fresh:
-            self.gateway = gateway_state(fresh) or self.gateway
-            self.pending.extend(fresh)
-            if len(self.pending) > MAX_PENDING_RECORDS:
-                dropped = len(self.pending) - MAX_PENDING_RECORDS
-                log.warning("%s: %d log records since the last check; the oldest %d are "
-                            "not counted", self.name, len(self.pending), dropped)
-                del self.pending[:dropped]
-        return fresh
-
-    def _quiet(self, path: str) -> bool:
-        """The log has not been written for a moment: a pending record is complete.
-
-        logging writes a record's lines back to back, so a record still being written is
-        microseconds old; one that is 0.2 s old is finished (a hang warning is usually the
-        last thing a blocked bot writes, and must not wait for the next read).
-        """
-        try:
-            mtime = Path(path).stat().st_mtime
-        except OSError:
-            return True
-        return self.clock.now().timestamp() - mtime > QUIET_S
-
-    def _read_beacon(self) -> Any:
-        return read_beacon(self.target.beacon_file, self.clock.now().timestamp())
-
-    def observe(self) -> Observation:
-        ident = self.supervisor.process
-        # None when it vanished between looks: the exit waiter reports the death
-        snapshot = self.manager.snapshot(ident) if ident else None
-        self.ingest_logs()
-        if any(p.pending for p in self.parsers.values()):
-            self.ingest_logs()  # a quiet second read ends a record that was complete
-        records, self.pending = tuple(self.pending), []
-        now = self.clock.now()
-        batch = ErrorAggregator(self.name, self.redact)  # this check's occurrences only
-        batch.fold((r for r in records if r.kind is not LogKind.HANG), now)  # hangs: own alert
-        self.seen_groups = batch.groups()
-        new_fps = set(self.store.upsert_error_groups(self.name, self.seen_groups))
-        since = now - timedelta(seconds=self.target.restart.budget_window_s)
-        return Observation(
-            target=self.name, at=now, supervisor_state=str(self.supervisor.state),
-            expected_alive=self.supervisor.state in (State.RUNNING, State.UNHEALTHY),
-            process=snapshot, duplicates=tuple(self._find()) if snapshot else (),
-            records=records,
-            new_groups=tuple(g for g in self.seen_groups if g.fingerprint in new_fps),
-            beacon=self._read_beacon(), last_scan=self.last_scan, gateway=self.gateway,
-            restarts_recent=sum(1 for r in self.store.restarts(self.name, since)
-                                if r.trigger != "start"))
+    def _report_duplicates(self, running: Sequence[ProcessIdentity]) -> None:
+        if len(running) > 1:
+            pids = [p.pid for p in running]
+            self.supervisor.note(
+                self.clock.now(), EventKind.DUPLICATE_FOUND, Severity.PAGE,
+                f"{len(running)} copies of {self.name} are running (pids "
+                f"{', '.join(map(str, pids))}); watching {pids[0]}, leaving the others "
+                "for a human", {"pids": pids})
 
     # ------------------------------------------------------------------ the check
 
-    def check(self, trigger: str = "schedule") -> HealthReport:
+    def check(self, trigger: CheckTrigger = CheckTrigger.SCHEDULE) -> HealthReport:
         """One full check: observe, assess, decide, act, record, notify."""
         with self.lock:
-            self._tick_locked()
-            obs = self.observe()
+            acted = self._act(self._due())  # what time made due comes first
+            obs = self.observer.observe(self.supervisor, self.last_scan)
             report = self.assessor.assess(obs)
+            actions = self._decide(report, obs)
+            acted.extend(self._act(actions, report))
             self.last_report = report
-            self._decide_on(report)
-            self._check_code_change()
-            self._write_health(report)
-            self._notify(report)
-            self._flush_events()
+            self._close(acted, obs, report)
             log.debug("%s: check (%s) → %s", self.name, trigger, report.status)
             return report
 
-    def _decide_on(self, report: HealthReport) -> None:
+    def _decide(self, report: HealthReport, obs: Observation) -> list[Action]:
         now, mono = self.clock.now(), self.clock.monotonic()
-        if self.supervisor.state not in (State.RUNNING, State.UNHEALTHY, State.STARTING):
-            return
-        fatal = [f for f in report.findings if f.check == "config"]
-        if fatal:
-            return  # restarting cannot fix a bad token; the alert escalates to a human
-        hang = [f for f in report.findings
-                if f.check in ("event_loop", "process") and f.status is Status.DOWN]
-        if hang:
-            self._carry_out(self.supervisor.unhealthy(now, hang[0].summary, restart=True,
-                                                      mono=mono), report)
-        elif report.status is Status.DEGRADED:
-            self.supervisor.unhealthy(now, "; ".join(report.reasons), restart=False, mono=mono)
-        else:
-            self.supervisor.healthy(now)
+        actions = decide(self.supervisor, report, now, mono)
+        if obs.code is not None:
+            previous, self.code = self.code, obs.code
+            actions += decide_on_code(self.supervisor, previous, obs.code, now, mono,
+                                      restarting=restarts_in(actions))
+        return actions
 
     def probe(self) -> bool:
         """Cheap liveness look between checks (beacon + new log lines); True if it checked."""
         with self.lock:
-            fresh = self.ingest_logs()
+            fresh = self.intake.read()
             urgent = any(r.kind in (LogKind.HANG, LogKind.FATAL_CONFIG) for r in fresh)
-            beacon = self._read_beacon()
+            beacon = self.observer.beacon()
             h = self.target.health
             ident = self.supervisor.process
             if beacon is not None and ident is not None and beacon.pid in (None, ident.pid):
@@ -272,150 +179,37 @@ class TargetWatch:
                     beacon.age_s > max(h.beacon_stale_s, h.hang_threshold_s))
                 urgent = urgent or (beacon.blocked_for_s > 0 and self._loop_was_fine())
             if urgent:
-                self.check("probe")
+                self.check(CheckTrigger.PROBE)
             return urgent
 
     def _loop_was_fine(self) -> bool:
         """Report a newly blocked loop once (degraded) rather than on every probe."""
         report = self.last_report
-        return report is None or not any(f.check == "event_loop" for f in report.findings)
+        return report is None or not any(f.check is Check.EVENT_LOOP for f in report.findings)
 
-    # ------------------------------------------------------------------ events
+    # ------------------------------------------------------------------ events and time
 
     def handle_exit(self, info: ExitInfo) -> None:
         """The process died: let the policy decide, then act (usually at once)."""
         with self.lock:
             if self.supervisor.process is None or info.pid != self.supervisor.process.pid:
                 return
-            self.ingest_logs()  # the crash traceback is in the log now
-            self.last_exit = info
-            actions = self.supervisor.exited(info, self.clock.now(), self.clock.monotonic())
-            self._carry_out(actions)
-            self._flush_events()
-        self.check("exit")
+            self.intake.read()  # the crash traceback is in the log now
+            self.hands.last_exit = info
+            self._close(self._act(self.supervisor.exited(info, self.clock.now(),
+                                                         self.clock.monotonic())))
+        self.check(CheckTrigger.EXIT)
 
     def tick(self) -> None:
         """Carry out whatever the policy has due (backoff retries, maintenance end)."""
         with self.lock:
-            self._tick_locked()
-            self._flush_events()
+            self._close(self._act(self._due()))
 
-    def _tick_locked(self) -> None:
-        self._carry_out(self.supervisor.tick(self.clock.now(), self.clock.monotonic()))
+    def _due(self) -> list[Action]:
+        return self.supervisor.tick(self.clock.now(), self.clock.monotonic())
 
     def seconds_until_due(self) -> float | None:
         return self.supervisor.seconds_until_due(self.clock.monotonic())
-
-    # ------------------------------------------------------------------ operators
-
-    def restart(self, who: str, reason: str, trigger: str = "operator") -> RestartReport:
-        with self.lock:
-            now, mono = self.clock.now(), self.clock.monotonic()
-            self._carry_out(self.supervisor.operator_restart(now, mono, who, reason, trigger))
-            self._flush_events()
-            return self.last_restart
-
-    def stop(self, who: str, reason: str) -> None:
-        with self.lock:
-            self._carry_out(self.supervisor.operator_stop(self.clock.now(), who, reason))
-            self._flush_events()
-
-    def start(self, who: str) -> None:
-        with self.lock:
-            self._carry_out(self.supervisor.operator_start(self.clock.now(),
-                                                           self.clock.monotonic(), who))
-            self._flush_events()
-
-    def maintenance(self, until: datetime, who: str, reason: str) -> None:
-        with self.lock:
-            self.supervisor.enter_maintenance(self.clock.now(), until, who, reason)
-            self._flush_events()
-
-    def end_maintenance(self, who: str) -> None:
-        with self.lock:
-            self._carry_out(self.supervisor.end_maintenance(self.clock.now(),
-                                                            self.clock.monotonic(), who))
-            self._flush_events()
-
-    # ------------------------------------------------------------------ act
-
-    last_restart: RestartReport
-
-    def _carry_out(self, actions: list[Action], report: HealthReport | None = None) -> None:
-        for action in actions:
-            if action.kind is ActionKind.CAPTURE_EVIDENCE:
-                self.evidence = self._capture(report)
-            elif action.kind is ActionKind.STOP:
-                self._stop(action)
-            else:
-                self._restart(action)
-        if actions:
-            self.on_change()
-
-    def _capture(self, report: HealthReport | None) -> str:
-        ident = self.supervisor.process
-        return capture_hang_evidence(
-            ident=ident, snapshot=self.manager.snapshot(ident) if ident else None,
-            report=report or self.last_report, stderr_log=self.target.stderr_log,
-            send_dump_signal=proc.send_dump_signal,
-            py_spy_dump=lambda pid: proc.py_spy_dump(pid, timeout_s=5.0), redact=self.redact)
-
-    def _stop(self, action: Action) -> None:
-        ident = self.supervisor.process
-        try:
-            self.manager.stop(ident, self.target.restart.stop_grace_s)
-        except RemiOpsError as exc:
-            self._emit("stop_failed", Severity.PAGE, f"stop failed: {exc}", {})
-        self.supervisor.process = None
-        log.info("%s: stopped (%s)", self.name, action.reason)
-
-    def _restart(self, action: Action) -> None:
-        started_at, t0 = self.clock.now(), self.clock.monotonic()
-        old = self.supervisor.process
-        old_pid = old.pid if old else (self.last_exit.pid if self.last_exit else None)
-        self.last_exit = None
-        evidence, self.evidence = self.evidence, ""
-        try:
-            new = self.manager.restart(old, self.target.restart.stop_grace_s)
-        except RemiOpsError as exc:
-            detail = self.redact(str(exc))
-            self.supervisor.start_failed(detail, self.clock.now(), self.clock.monotonic())
-            report = RestartReport(self.name, action.reason, action.trigger,
-                                   action.requested_by, False, started_at,
-                                   self.clock.monotonic() - t0, old_pid, None, detail,
-                                   evidence)
-        else:
-            self._forget_hang_signals()
-            self.supervisor.started(new, self.clock.now(), self.clock.monotonic())
-            report = RestartReport(self.name, action.reason, action.trigger,
-                                   action.requested_by, True, started_at,
-                                   self.clock.monotonic() - t0, old_pid, new.pid, "",
-                                   evidence)
-            self.recheck_due_mono = self.clock.monotonic() + self.target.restart.start_seconds + 1
-            if self.target.scan_test.after_restart and self.target.scan_test.command:
-                self.scan_due_mono = (self.clock.monotonic() +
-                                      max(self.target.restart.start_seconds, 2.0))
-        self.last_restart = report
-        self.store.record_restart(report)
-        self._emit("restart", Severity.WARNING if report.ok else Severity.PAGE,
-                   restart_summary(report), {"restart": report})
-
-    def _forget_hang_signals(self) -> None:
-        """The old process is gone: its "heartbeat blocked" lines say nothing about the new
-        one (they would restart it again). Its errors still count toward error groups."""
-        self.ingest_logs()
-        self.pending = [r for r in self.pending if r.kind is not LogKind.HANG]
-        self.assessor.reset_streaks()
-
-    def _report_duplicates(self, running: list[ProcessIdentity]) -> None:
-        if len(running) > 1:
-            pids = [p.pid for p in running]
-            self._emit("duplicate_found", Severity.PAGE,
-                       f"{len(running)} copies of {self.name} are running (pids "
-                       f"{', '.join(map(str, pids))}); watching {pids[0]}, leaving the others "
-                       "for a human", {"pids": pids})
-
-    # ------------------------------------------------------------------ scan test
 
     def recheck_due(self) -> bool:
         """After a restart, look again soon so its alerts resolve without waiting a minute."""
@@ -427,110 +221,103 @@ class TargetWatch:
     def scan_due(self) -> bool:
         return self.scan_due_mono is not None and self.clock.monotonic() >= self.scan_due_mono
 
-    def scan_test(self, trigger: str = "operator", who: str = "watchdog") -> ScanResult:
+    # ------------------------------------------------------------------ operators
+
+    def restart(self, who: str, reason: str,
+                trigger: Trigger = Trigger.OPERATOR) -> RestartReport:
+        with self.lock:
+            now, mono = self.clock.now(), self.clock.monotonic()
+            acted = self._act(self.supervisor.operator_restart(now, mono, who, reason, trigger))
+            self._close(acted)
+            return acted.restarts[-1]
+
+    def stop(self, who: str, reason: str) -> None:
+        with self.lock:
+            self._close(self._act(self.supervisor.operator_stop(self.clock.now(), who,
+                                                                reason)))
+
+    def start(self, who: str) -> None:
+        with self.lock:
+            self._close(self._act(self.supervisor.operator_start(
+                self.clock.now(), self.clock.monotonic(), who)))
+
+    def maintenance(self, until: datetime, who: str, reason: str) -> None:
+        with self.lock:
+            self.supervisor.enter_maintenance(self.clock.now(), until, who, reason)
+            self._close(Acted())
+
+    def end_maintenance(self, who: str) -> None:
+        with self.lock:
+            self._close(self._act(self.supervisor.end_maintenance(
+                self.clock.now(), self.clock.monotonic(), who)))
+
+    def scan_test(self, trigger: CheckTrigger | str = CheckTrigger.OPERATOR,
+                  who: str = "watchdog") -> ScanResult:
         """Run the out-of-band /scan smoke test now and record it (not under the main lock)."""
         with self.scan_lock:
             self.scan_due_mono = None
-            code = self.code or self._code_state()
+            code = self.code or self.observer.code()
             result = run_scan_test(
                 self.name, self.target.scan_test, cwd=self.target.workdir,
-                env={**os.environ, **self.target.env}, run=proc.run_command,
+                env={**os.environ, **self.target.env}, run=self.manager.run_command,
                 redact=self.redact,
                 fingerprint=ErrorAggregator(self.name, self.redact).fingerprint_text,
-                now=self.clock.now(), commit=code.short)
+                now=self.clock.now(), commit=code.short if code else "")
             self.last_scan = result
             self.store.record_scan(result)
-            self._emit("scan_test", Severity.INFO if result.ok else Severity.WARNING,
-                       scan_summary(result, trigger),
-                       {"scan": result, "trigger": trigger, "requested_by": who})
-            self._flush_events()
+            self.supervisor.note(self.clock.now(), EventKind.SCAN_TEST,
+                                 Severity.INFO if result.ok else Severity.WARNING,
+                                 scan_summary(result, str(trigger)),
+                                 {"scan": result, "trigger": str(trigger),
+                                  "requested_by": who})
+            self._close(Acted())
             return result
 
-    # ------------------------------------------------------------------ post-fix
+    # ------------------------------------------------------------------ act, record, notify
 
-    def _code_state(self) -> CodeState:
-        return code_state(self.target.workdir, self.target.watch_paths)
+    def _act(self, actions: Sequence[Action], report: HealthReport | None = None) -> Acted:
+        acted = self.hands.run(actions, report or self.last_report)
+        for restart in acted.restarts:
+            self.last_restart = restart
+            if restart.ok:
+                self._follow_up_restart()
+        if actions:
+            self.on_change()
+        return acted
 
-    def _check_code_change(self) -> None:
-        """A fix landed (HEAD moved or watched files changed): restart, then scan test."""
-        if not self.target.watch_paths and not (self.target.workdir / ".git").exists():
-            return
-        current = self._code_state()
-        previous, self.code = self.code, current
-        if previous is None or not previous.differs(current):
-            return
-        what = (f"commit {previous.short or '?'} → {current.short}"
-                if previous.commit != current.commit else "watched files changed")
-        self._emit("code_changed", Severity.INFO, f"code changed ({what})",
-                   {"commit": current.commit})
-        if self.supervisor.state in (State.STOPPED, State.MAINTENANCE):
-            return
-        now, mono = self.clock.now(), self.clock.monotonic()
-        self._carry_out(self.supervisor.operator_restart(now, mono, "watchdog",
-                                                         f"code changed ({what})", "post_fix"))
+    def _follow_up_restart(self) -> None:
+        """Look again soon after a restart, and run the scan test once it is up."""
+        mono, policy = self.clock.monotonic(), self.target.restart
+        self.recheck_due_mono = mono + policy.start_seconds + 1
+        if self.target.scan_test.after_restart and self.target.scan_test.command:
+            self.scan_due_mono = mono + max(policy.start_seconds, 2.0)
 
-    # ------------------------------------------------------------------ record & notify
+    def _fresh_start(self) -> None:
+        """A new process: the old one's hang lines and threshold streaks say nothing of it."""
+        self.intake.forget_hangs()
+        self.assessor.reset_streaks()
 
-    def _emit(self, kind: str, severity: Severity, summary: str,
-              data: Mapping[str, Any]) -> None:
-        self.supervisor.events.append(Event(self.name, kind, self.clock.now(), severity,
-                                            summary, dict(data)))
-
-    def _flush_events(self) -> None:
-        for event in self.supervisor.drain_events():
-            if event.kind == "state_changed":
-                self.store.record_transition(self.name, event.at, event.data["from"],
-                                             event.data["to"], event.data["reason"])
-                self.store.put_state(f"supervisor:{self.name}", self.supervisor.to_dict())
+    def _close(self, acted: Acted, obs: Observation | None = None,
+               report: HealthReport | None = None) -> None:
+        """Record, then notify: how every check and every verb ends."""
+        events = self.supervisor.drain_events()
+        if obs is not None:
+            record.record_observation(self.store, obs)
+        record.record_acts(self.store, acted.restarts)
+        record.record_events(self.store, self.supervisor, events)
+        if report is not None:
+            record.record_health(self.settings, self.target, report, self.clock.now())
+            seen = self._with_totals(obs.seen_groups if obs else ())
+            gave_up = self.supervisor.reason if self.supervisor.state is State.GAVE_UP else None
+            self.notifier.observe(report.checked_at, self.name,
+                                  conditions_of(report, seen, gave_up=gave_up))
+        for event in events:
             self.notifier.event(event)
 
-    def _write_health(self, report: HealthReport) -> None:
-        try:
-            write_health_file(self.target.health_file, report, watcher_pid=os.getpid(),
-                              watcher_beat=self.clock.now(),
-                              check_interval_s=self.settings.watchdog.check_interval_s)
-        except OSError as exc:
-            log.warning("%s: cannot write %s: %s", self.name, self.target.health_file, exc)
-
-    def _notify(self, report: HealthReport) -> None:
-        seen: list[ErrorGroup] = []
-        if self.seen_groups:  # running totals only matter for groups seen in this check
-            totals = {g.fingerprint: g for g in self.store.error_groups(self.name, limit=200)}
-            seen = [totals.get(g.fingerprint, g) for g in self.seen_groups]
-        self.notifier.observe(report.checked_at, self.name,
-                              conditions_of(report, seen, self.supervisor))
-
-
-def conditions_of(report: HealthReport, groups: list[ErrorGroup],
-                  supervisor: Supervisor) -> list[AlertCondition]:
-    """What is true right now, as alert conditions; error groups seen in this check, with
-    their running totals, so an announced group's message is edited with the new count."""
-    found: list[AlertCondition] = []
-    for f in report.findings:
-        if f.check == "process":
-            found.append(AlertCondition("down", Severity.PAGE, f.summary))
-        elif f.check == "event_loop":
-            kind = "hang" if f.status is Status.DOWN else "unhealthy"
-            found.append(AlertCondition(kind, f.severity, f.summary,
-                                        details={"evidence": f.evidence}))
-        elif f.check == "config":
-            found.append(AlertCondition("fatal_config", Severity.PAGE, f.summary,
-                                        details={"evidence": f.evidence}))
-        elif f.check == "duplicates":
-            found.append(AlertCondition("duplicate", Severity.PAGE, f.summary))
-        elif f.check == "scan_test":
-            found.append(AlertCondition("scan_test", Severity.WARNING, f.summary,
-                                        details={"evidence": f.evidence}))
-        elif f.check in ("cpu", "rss", "rate_limit") or (f.check == "errors" and
-                                                         "burst" in f.summary):
-            found.append(AlertCondition("unhealthy", f.severity, f.summary))
-    for group in groups:
-        found.append(AlertCondition(
-            "error_group", Severity.WARNING, f"{group.title} ({group.culprit or group.kind})",
-            group.fingerprint, {"count": group.count, "culprit": group.culprit,
-                                "first_seen": group.first_seen.isoformat(),
-                                "last_seen": group.last_seen.isoformat(),
-                                "evidence": group.sample}))
-    if supervisor.state is State.GAVE_UP:
-        found.append(AlertCondition("gave_up", Severity.PAGE, supervisor.reason))
-    return found
+    def _with_totals(self, groups: Sequence[ErrorGroup]) -> list[ErrorGroup]:
+        """This check's groups with their running totals, so a message shows the count."""
+        if not groups:
+            return []
+        totals = {g.fingerprint: g for g in self.store.error_groups(
+            self.name, limit=GROUP_TOTALS_LIMIT)}
+        return [totals.get(g.fingerprint, g) for g in groups]

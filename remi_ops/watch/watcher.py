@@ -18,7 +18,7 @@ from remi_ops.alerts.hub import AlertHub
 from remi_ops.alerts.outbox import ConsoleSink, FileSink, Outbox, Sink
 from remi_ops.clock import Clock, SystemClock
 from remi_ops.config import Settings
-from remi_ops.domain import Event, Severity
+from remi_ops.domain import Event, EventKind, Severity
 from remi_ops.exceptions import RemiOpsError, UnknownTarget
 from remi_ops.host import process as proc
 from remi_ops.store.database import Store
@@ -97,7 +97,7 @@ class Watcher:
     def job_failed(self, name: str, exc: BaseException) -> None:
         """A job error becomes an alert instead of a silent log line."""
         target = name.split(":", 1)[0] if ":" in name else next(iter(self.watches))
-        self.hub.event(Event(target, "job_error", self.clock.now(), Severity.WARNING,
+        self.hub.event(Event(target, EventKind.JOB_ERROR, self.clock.now(), Severity.WARNING,
                              f"{name} failed: {type(exc).__name__}: {exc}"[:500]))
 
     async def prune_outbox(self) -> None:

@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from bubabot_local.simkit import wait_until as wait_for
 
 from remi_ops import beacon
 from remi_ops.beacon import BeaconReading, read_beacon
+from remi_ops.testing import wait_until as wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 StartChild = Callable[[float, float], "subprocess.Popen[bytes]"]

@@ -192,6 +192,27 @@ def test_operator_stop_is_respected_when_the_process_exits() -> None:
     assert sup.state is State.STOPPED
 
 
+def test_an_operator_start_undoes_a_stop() -> None:
+    """Stop then start: the stop holds until a person starts it again, then it starts."""
+    sup, clock = make()
+    run(sup, clock)
+    sup.operator_stop(clock.now(), "ana", "deploy")
+    crash(sup, clock, code=0)
+    actions = sup.operator_start(clock.now(), clock.monotonic(), "ana")
+    assert kinds(actions) == [ActionKind.RESTART]
+    assert sup.state is State.RESTARTING
+
+
+def test_an_operator_restart_cuts_maintenance_short() -> None:
+    """A restart asked for during maintenance ends it and restarts."""
+    sup, clock = make()
+    run(sup, clock)
+    sup.enter_maintenance(clock.now(), clock.now() + timedelta(hours=1), "ana", "upgrade")
+    actions = sup.operator_restart(clock.now(), clock.monotonic(), "ana", "upgraded")
+    assert kinds(actions) == [ActionKind.RESTART]
+    assert sup.state is State.RESTARTING and sup.maintenance_until is None
+
+
 def test_exit_of_an_old_incarnation_is_ignored() -> None:
     """A late exit event for a previous pid does not disturb the new process."""
     sup, clock = make()

@@ -10,9 +10,10 @@ import time
 from pathlib import Path
 
 import pytest
-from bubabot_local.simkit import SCAN, SIM, sims_in, wait_until
+from bubabot_local.simkit import SCAN, SIM, sims_in
 
 from remi_ops.cli.main import main, parse_duration
+from remi_ops.testing import wait_until
 
 
 def write_config(tmp: Path, extra: str = "") -> Path:

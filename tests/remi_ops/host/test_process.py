@@ -21,12 +21,12 @@ from pathlib import Path
 import psutil
 import pytest
 from bubabot_local.simkit import gone
-from bubabot_local.simkit import wait_until as wait_for
 
 from remi_ops.config import TargetSettings
 from remi_ops.domain import ProcessIdentity
 from remi_ops.exceptions import LockHeld, ProcessError, SpawnError
 from remi_ops.host import process
+from remi_ops.testing import wait_until as wait_for
 
 pytestmark = pytest.mark.integration
 

@@ -22,12 +22,12 @@ from typing import Any
 import psutil
 import pytest
 from bubabot_local.simkit import gone
-from bubabot_local.simkit import wait_until as wait_for
 
 from remi_ops.config import TargetSettings
 from remi_ops.exceptions import ProcessError, SpawnError
 from remi_ops.host import process
 from remi_ops.host import services as managers
+from remi_ops.testing import wait_until as wait_for
 
 pytestmark = pytest.mark.integration
 

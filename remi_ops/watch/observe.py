@@ -1,0 +1,78 @@
+"""Observe: one look at a target — its process, what it logged, its beacon, its code.
+
+Reads only (the process table, the log files, the beacon file, ``.git``, the store); what
+must be kept is carried in the ``Observation`` for the record step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from remi_ops.beacon import BeaconReading, read_beacon
+from remi_ops.checks.codewatch import CodeState, code_state
+from remi_ops.checks.health import Observation
+from remi_ops.clock import Clock
+from remi_ops.config import TargetSettings
+from remi_ops.domain import LogKind, ProcessIdentity, ScanResult, Trigger
+from remi_ops.exceptions import ProcessError
+from remi_ops.host.process import ProcessManager
+from remi_ops.logs.error_groups import ErrorAggregator
+from remi_ops.store.database import Store
+from remi_ops.store.lookups import fresh_groups
+from remi_ops.supervisor import State, Supervisor
+from remi_ops.watch.intake import LogIntake
+
+
+@dataclass
+class Observer:
+    """The eyes of one target's watch."""
+
+    target: TargetSettings
+    manager: ProcessManager
+    store: Store
+    clock: Clock
+    redact: Callable[[str], str]
+    intake: LogIntake
+
+    def observe(self, supervisor: Supervisor, last_scan: ScanResult | None) -> Observation:
+        ident = supervisor.process
+        # None when it vanished between looks: the exit waiter reports the death
+        snapshot = self.manager.snapshot(ident) if ident else None
+        self.intake.read_settled()
+        records = self.intake.take()
+        now = self.clock.now()
+        batch = ErrorAggregator(self.target.name, self.redact)  # this check's occurrences
+        batch.fold((r for r in records if r.kind is not LogKind.HANG), now)  # hangs: own alert
+        seen = batch.groups()
+        return Observation(
+            target=self.target.name, at=now, supervisor_state=str(supervisor.state),
+            expected_alive=supervisor.state in (State.RUNNING, State.UNHEALTHY),
+            process=snapshot, duplicates=tuple(self.find()) if snapshot else (),
+            records=records, new_groups=fresh_groups(self.store, self.target.name, seen),
+            beacon=self.beacon(), last_scan=last_scan, gateway=self.intake.gateway,
+            restarts_recent=self.restarts_recent(), seen_groups=seen,
+            log_positions=self.intake.positions(), code=self.code())
+
+    def find(self) -> list[ProcessIdentity]:
+        """Running copies of the target (empty when the process table cannot be read)."""
+        try:
+            return self.manager.find()
+        except ProcessError:
+            return []
+
+    def beacon(self) -> BeaconReading | None:
+        return read_beacon(self.target.beacon_file, self.clock.now().timestamp())
+
+    def code(self) -> CodeState | None:
+        """Remi's code now, when there is something to watch (git HEAD or watched paths)."""
+        if not self.target.watch_paths and not (self.target.workdir / ".git").exists():
+            return None
+        return code_state(self.target.workdir, self.target.watch_paths)
+
+    def restarts_recent(self) -> int:
+        """Restarts (not first starts) within the budget window, from the store."""
+        since = self.clock.now() - timedelta(seconds=self.target.restart.budget_window_s)
+        return sum(1 for r in self.store.restarts(self.target.name, since)
+                   if r.trigger is not Trigger.START)
