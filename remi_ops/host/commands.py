@@ -1,7 +1,7 @@
 """Short-lived commands, always as argv lists, their whole tree killed on timeout.
 
-Used by the scan test, ``py-spy dump``, ``systemctl``/``launchctl``. Part of the OS seam
-(with :mod:`remi_ops.host.process`, which re-exports these names).
+Used by the scan test, ``py-spy dump``, ``systemctl``/``launchctl``. Part of the OS seam;
+:mod:`remi_ops.host` re-exports these names.
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
+from remi_ops import host
 from remi_ops.alerts.text import restart_summary, scan_summary
 from remi_ops.beacon import read_beacon
 from remi_ops.checks.codewatch import CodeState, code_state
@@ -40,7 +41,6 @@ from remi_ops.domain import (
     Status,
 )
 from remi_ops.exceptions import ProcessError, RemiOpsError
-from remi_ops.host import process as proc
 from remi_ops.logs.error_groups import ErrorAggregator
 from remi_ops.logs.parse import LogParser, gateway_state
 from remi_ops.logs.redact import Redactor
@@ -76,11 +76,11 @@ class TargetWatch:
     """Everything the watchdog knows and does for one target."""
 
     def __init__(self, settings: Settings, target: TargetSettings, *, store: Store,
-                 clock: Clock, notifier: Notifier, manager: proc.ProcessManager | None = None,
+                 clock: Clock, notifier: Notifier, manager: host.ProcessManager | None = None,
                  environ: Mapping[str, str] | None = None) -> None:
         self.settings, self.target, self.store, self.clock = settings, target, store, clock
         self.notifier = notifier
-        self.manager = manager or proc.make_manager(target, settings.state_dir)
+        self.manager = manager or host.make_manager(target, settings.state_dir)
         self.redact = Redactor(secret_values(target, environ if environ is not None
                                              else os.environ))
         self.supervisor = Supervisor(target.name, target.restart)
@@ -349,8 +349,8 @@ class TargetWatch:
         return capture_hang_evidence(
             ident=ident, snapshot=self.manager.snapshot(ident) if ident else None,
             report=report or self.last_report, stderr_log=self.target.stderr_log,
-            send_dump_signal=proc.send_dump_signal,
-            py_spy_dump=lambda pid: proc.py_spy_dump(pid, timeout_s=5.0), redact=self.redact)
+            send_dump_signal=host.send_dump_signal,
+            py_spy_dump=lambda pid: host.py_spy_dump(pid, timeout_s=5.0), redact=self.redact)
 
     def _stop(self, action: Action) -> None:
         ident = self.supervisor.process
@@ -426,7 +426,7 @@ class TargetWatch:
             code = self.code or self._code_state()
             result = run_scan_test(
                 self.name, self.target.scan_test, cwd=self.target.workdir,
-                env={**os.environ, **self.target.env}, run=proc.run_command,
+                env={**os.environ, **self.target.env}, run=host.run_command,
                 redact=self.redact,
                 fingerprint=ErrorAggregator(self.name, self.redact).fingerprint_text,
                 now=self.clock.now(), commit=code.short)
