@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -12,6 +16,21 @@ from remi_ops import host
 from remi_ops.domain import ProcessIdentity
 
 pytestmark = pytest.mark.integration
+
+# a watcher in miniature: on_stop_signals sets the event its loop waits for
+STOPPABLE = """
+import asyncio
+from remi_ops import host
+
+async def main():
+    stopping = asyncio.Event()
+    host.on_stop_signals(asyncio.get_running_loop(), stopping.set)
+    print("ready", flush=True)
+    await stopping.wait()
+    print("stopped cleanly", flush=True)
+
+asyncio.run(main())
+"""
 
 
 def test_dump_signal_goes_only_to_a_process_that_handles_it(
@@ -26,3 +45,20 @@ def test_dump_signal_goes_only_to_a_process_that_handles_it(
     assert host.is_alive(dumpable)
     assert not host.send_dump_signal(plain)
     assert host.is_alive(plain)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_stop_signals_call_back_instead_of_killing(tmp_path: Path, sig: signal.Signals) -> None:
+    """SIGINT/SIGTERM end the watcher's loop through its callback: a clean exit 0."""
+    script = tmp_path / "watcher.py"
+    script.write_text(textwrap.dedent(STOPPABLE))
+    with subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE,
+                          text=True) as watcher:
+        try:
+            assert watcher.stdout is not None
+            assert watcher.stdout.readline() == "ready\n"
+            watcher.send_signal(sig)
+            assert watcher.wait(10) == 0
+            assert watcher.stdout.read() == "stopped cleanly\n"
+        finally:
+            watcher.kill()
