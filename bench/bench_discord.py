@@ -72,7 +72,7 @@ from bubabot_local.mode import BUBABOT_ID, GUILD, QUICK_TASKS, YOU, build_world
 from bubabot.app import App, build_app
 from remi_ops.config import parse_settings
 from remi_ops.domain import LogKind
-from remi_ops.host.process import reap_exited_children
+from remi_ops.host import reap_exited_children
 from remi_ops.logs import tail as remi_logs
 from remi_ops.logs.parse import LogParser
 from remi_ops.logs.tail import TailChunk, Tailer

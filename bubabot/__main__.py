@@ -51,7 +51,7 @@ def real_settings(args: argparse.Namespace) -> Settings:
 
 async def run_real(settings: Settings) -> None:
     from bubabot.app import build_app  # noqa: PLC0415 - discord imports after validation
-    from remi_ops.host.process import on_stop_signals  # noqa: PLC0415
+    from remi_ops.host import on_stop_signals  # noqa: PLC0415
 
     app = build_app(settings, console=sys.stdout)
     stopping = asyncio.Event()

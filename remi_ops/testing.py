@@ -23,8 +23,7 @@ from remi_ops.clock import Clock, FakeClock
 from remi_ops.config import TargetSettings
 from remi_ops.domain import Event, ExitInfo, ProcessIdentity, ProcessSnapshot
 from remi_ops.exceptions import RemiOpsError
-from remi_ops.host.commands import CommandResult
-from remi_ops.host.process import StopResult
+from remi_ops.host import CommandResult, StopResult
 
 __all__ = ["FakeClock", "FakeProcessManager", "RecordingNotifier", "wait_until"]
 T = TypeVar("T")

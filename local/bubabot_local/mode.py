@@ -31,8 +31,8 @@ from bubabot_local.console_input import stdin_lines
 from bubabot_local.console_text import Names
 from bubabot_local.emulator import DiscordEmulator, patch_discord_py, unpatch_discord_py
 from bubabot_local.settings import local_settings
+from remi_ops import host
 from remi_ops.config import Settings, TargetSettings
-from remi_ops.host import process as proc
 
 GUILD = 1_300_000_000_000_000_001
 QUICK_TASKS = 1_300_000_000_000_000_002
@@ -118,7 +118,7 @@ class LocalSimulator:
         watch = self.app.watcher.watch(None)
         sup = watch.supervisor
         pid = "no process" if sup.process is None else f"pid {sup.process.pid}"
-        if sup.process is not None and (snap := proc.snapshot(sup.process)) is not None:
+        if sup.process is not None and (snap := host.snapshot(sup.process)) is not None:
             pid += f" ({snap.status}, up {snap.uptime_s:.0f} s)"
         lines = [f"Remi simulator: {pid}; supervisor: {sup.state} — {sup.reason or '-'}"]
         report = watch.last_report
@@ -131,7 +131,7 @@ class LocalSimulator:
 
 def stop_simulators(target: TargetSettings, state_dir: Path) -> list[int]:
     """Stop every copy of the simulator under ``state_dir``; their pids (blocking)."""
-    manager = proc.make_manager(target, state_dir)
+    manager = host.make_manager(target, state_dir)
     found = [ident.pid for ident in manager.find()]
     if found:
         manager.stop(None, target.restart.stop_grace_s)
@@ -141,7 +141,7 @@ def stop_simulators(target: TargetSettings, state_dir: Path) -> list[int]:
 def clear_leftovers(settings: Settings) -> list[int]:
     """Under the target's lock (so a running local mode's simulator is left alone)."""
     target = settings.targets[0]
-    lock = proc.TargetLock(settings.state_dir, target.name)
+    lock = host.TargetLock(settings.state_dir, target.name)
     lock.acquire()  # LockHeld: another local mode runs here; nothing is touched
     try:
         return stop_simulators(target, settings.state_dir)

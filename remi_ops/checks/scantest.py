@@ -3,7 +3,7 @@
 A bot cannot invoke another bot's slash command, so the runbook step "test with /scan" runs
 a configured argv instead (``[targets.scan_test] command``) that exercises the same scoring
 code. This module is the pure judgement around an injected runner: the real one is
-``remi_ops.host.process.run_command`` (which kills the whole process tree on timeout); tests pass
+``remi_ops.host.run_command`` (which kills the whole process tree on timeout); tests pass
 a fake. Every excerpt that leaves here is redacted and bounded.
 """
 
@@ -29,7 +29,7 @@ CUT_MARKER = "[… {cut} earlier characters cut]\n"
 
 
 class CommandResultLike(Protocol):
-    """The fields of ``remi_ops.host.process.CommandResult`` this module reads."""
+    """The fields of ``remi_ops.host.CommandResult`` this module reads."""
 
     @property
     def exit_code(self) -> int | None: ...

@@ -9,6 +9,7 @@ import sys
 from datetime import timedelta
 from typing import Any
 
+from remi_ops import host
 from remi_ops.alerts.engine import AlertEngine
 from remi_ops.alerts.hub import jsonable
 from remi_ops.beacon import read_beacon
@@ -27,7 +28,6 @@ from remi_ops.cli.main import (
 from remi_ops.clock import SystemClock
 from remi_ops.config import Settings, TargetSettings, secret_values
 from remi_ops.domain import Check, Finding, HealthReport, RestartReport, Status, Trigger
-from remi_ops.host import process as proc
 from remi_ops.logs.error_groups import ErrorAggregator, LogParser
 from remi_ops.logs.redact import Redactor
 from remi_ops.logs.tail import Tailer
@@ -65,7 +65,7 @@ def cmd_watch(settings: Settings, args: argparse.Namespace) -> int:
 
 async def _watch(watcher: Watcher) -> None:
     stopping = asyncio.Event()
-    proc.on_stop_signals(asyncio.get_running_loop(), stopping.set)
+    host.on_stop_signals(asyncio.get_running_loop(), stopping.set)
     for watch in watcher.watches.values():
         how = " ".join(watch.target.command) or watch.target.manager
         print(f"remi-ops: watching {watch.name} ({how})", flush=True)
@@ -79,7 +79,7 @@ def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
     docs = []
     with _store(settings) as store:
         for target in _targets(settings, args):
-            manager = proc.make_manager(target, settings.state_dir)
+            manager = host.make_manager(target, settings.state_dir)
             running = manager.find()
             snap = manager.snapshot(running[0]) if running else None
             state = store.get_state(f"supervisor:{target.name}") or {}
@@ -109,8 +109,8 @@ def _control(settings: Settings, args: argparse.Namespace, action: str) -> int:
     reason = getattr(args, "reason", "")
     if watcher_running(settings, target.name):
         return ask_watcher(settings, target.name, action, {"reason": reason})
-    with proc.TargetLock(settings.state_dir, target.name), _store(settings) as store:
-        manager = proc.make_manager(target, settings.state_dir)
+    with host.TargetLock(settings.state_dir, target.name), _store(settings) as store:
+        manager = host.make_manager(target, settings.state_dir)
         running = manager.find()
         grace = target.restart.stop_grace_s
         if action == "stop":
@@ -162,7 +162,7 @@ def cmd_health(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _health_of(settings: Settings, target: TargetSettings) -> HealthReport:
-    manager = proc.make_manager(target, settings.state_dir)
+    manager = host.make_manager(target, settings.state_dir)
     running = manager.find()
     snap = manager.snapshot(running[0]) if running else None
     records = []
@@ -220,7 +220,7 @@ def cmd_scan_test(settings: Settings, args: argparse.Namespace) -> int:
     redact = Redactor(secret_values(target, os.environ))
     aggregator = ErrorAggregator(target.name, redact)
     result = run_scan_test(target.name, target.scan_test, cwd=target.workdir,
-                           env={**os.environ, **target.env}, run=proc.run_command,
+                           env={**os.environ, **target.env}, run=host.run_command,
                            redact=redact, fingerprint=aggregator.fingerprint_text,
                            now=CLOCK.now())
     with _store(settings) as store:

@@ -18,9 +18,9 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
+from remi_ops import host
 from remi_ops.config import Settings, find_config, load_settings
 from remi_ops.exceptions import ConfigError, LockHeld, RemiOpsError, UnknownTarget
-from remi_ops.host import process as proc
 from remi_ops.watch import spool
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
@@ -147,7 +147,7 @@ def ask_watcher(settings: Settings, target: str, action: str, args: dict[str, An
 
 def watcher_running(settings: Settings, target: str) -> bool:
     """True when another process holds the target's singleton lock."""
-    lock = proc.TargetLock(settings.state_dir, target)
+    lock = host.TargetLock(settings.state_dir, target)
     try:
         lock.acquire()
     except LockHeld:

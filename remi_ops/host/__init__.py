@@ -1,1 +1,82 @@
-"""remi_ops/host."""
+"""The one seam to the OS: identity, adoption, spawn, stop, death, dumps, lock, commands.
+
+The old runbook restarted Remi with ``pkill -f "python.*main.py"``, which kills every
+matching Python process on the machine. Everything here exists so that never happens:
+a process is known by its identity, re-checked before every signal; the target is found
+by its workdir *and* argv; a stop takes the whole tree and verifies nothing survives.
+
+Only this package imports psutil, subprocess, signal or fcntl (tests/test_architecture.py).
+The rest of remi_ops uses the names re-exported here (``from remi_ops import host``,
+then ``host.make_manager(...)``). Calls block; callers run them in threads, off the loop.
+
+Which module holds what (each depends only on those above it):
+
+* :mod:`~remi_ops.host.commands` — short commands as argv, tree killed on timeout
+  (``run_command``, ``CommandResult``, ``py_spy_dump``, ``which``)
+* :mod:`~remi_ops.host.lock` — ``TargetLock``, one watcher per target (flock)
+* :mod:`~remi_ops.host.identity` — who a pid is: ``identify``, ``same_process``,
+  ``is_alive``, ``snapshot``
+* :mod:`~remi_ops.host.adoption` — finding the running target to adopt: ``argv_matches``,
+  ``find_target_processes``, the pidfile hint
+* :mod:`~remi_ops.host.lifecycle` — ``spawn``, our children's exit status
+  (``reap_exited_children``), ``wait_exit``
+* :mod:`~remi_ops.host.signals` — the re-verified send, ``send_dump_signal`` (SIGUSR1),
+  ``on_stop_signals`` (our own SIGINT/SIGTERM)
+* :mod:`~remi_ops.host.stopping` — ``stop`` the whole tree, ``StopResult``
+* :mod:`~remi_ops.host.base` — ``BaseManager``, what every manager does the same way
+* :mod:`~remi_ops.host.direct` — ``DirectManager``, Remi as our own (or adopted) child
+* :mod:`~remi_ops.host.services` — ``SystemdManager``, ``LaunchdManager``
+* :mod:`~remi_ops.host.managers` — the ``ProcessManager`` contract and ``make_manager``
+"""
+
+from __future__ import annotations
+
+from remi_ops.host.adoption import (
+    argv_matches,
+    clear_pidfile,
+    find_target_processes,
+    pidfile_path,
+    read_pidfile,
+    write_pidfile,
+)
+from remi_ops.host.base import BaseManager
+from remi_ops.host.commands import CommandResult, py_spy_dump, run_command, which
+from remi_ops.host.direct import DirectManager
+from remi_ops.host.identity import identify, is_alive, same_process, snapshot
+from remi_ops.host.lifecycle import reap_exited_children, spawn, wait_exit
+from remi_ops.host.lock import TargetLock
+from remi_ops.host.managers import ProcessManager, make_manager
+from remi_ops.host.services import LaunchdManager, SystemdManager
+from remi_ops.host.signals import on_stop_signals, send_dump_signal
+from remi_ops.host.stopping import StopResult, stop
+
+__all__ = [
+    "BaseManager",
+    "CommandResult",
+    "DirectManager",
+    "LaunchdManager",
+    "ProcessManager",
+    "StopResult",
+    "SystemdManager",
+    "TargetLock",
+    "argv_matches",
+    "clear_pidfile",
+    "find_target_processes",
+    "identify",
+    "is_alive",
+    "make_manager",
+    "on_stop_signals",
+    "pidfile_path",
+    "py_spy_dump",
+    "read_pidfile",
+    "reap_exited_children",
+    "run_command",
+    "same_process",
+    "send_dump_signal",
+    "snapshot",
+    "spawn",
+    "stop",
+    "wait_exit",
+    "which",
+    "write_pidfile",
+]

@@ -1,7 +1,7 @@
 """Short-lived commands, always as argv lists, their whole tree killed on timeout.
 
-Used by the scan test, ``py-spy dump``, ``systemctl``/``launchctl``. Part of the OS seam
-(with :mod:`remi_ops.host.process`, which re-exports these names).
+Used by the scan test, ``py-spy dump``, ``systemctl``/``launchctl``. Part of the OS seam;
+:mod:`remi_ops.host` re-exports these names.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ import psutil
 from remi_ops.exceptions import ProcessError, SpawnError
 
 log = logging.getLogger(__name__)
+#: a command printing more keeps its head and tail
+MAX_OUTPUT_BYTES = 1_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +44,7 @@ class CommandResult:
 
 
 def run_command(argv: Sequence[str], *, cwd: Path | None, env: Mapping[str, str] | None,
-                timeout_s: float, max_output_bytes: int = 1_000_000) -> CommandResult:
+                timeout_s: float, max_output_bytes: int = MAX_OUTPUT_BYTES) -> CommandResult:
     """Run a short command in its own session; on timeout kill its whole tree.
 
     ``env`` is layered over ``os.environ`` (None: inherit unchanged). Output longer than

@@ -1,6 +1,6 @@
 """The singleton lock: one watcher per target, released by the kernel when it dies.
 
-Part of the OS seam (with :mod:`remi_ops.host.process`, which re-exports ``TargetLock``).
+Part of the OS seam; :mod:`remi_ops.host` re-exports ``TargetLock``.
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """The service managers: Remi as a systemd unit or as a launchd job.
 
-Part of the OS seam with :mod:`remi_ops.host.process` (which holds the protocol, the direct
-manager and ``make_manager``). systemd and launchd own the process; we drive their control
-tools through ``run_command`` with argv lists, parse their status output, and still
-identify the main process ourselves, so snapshots and death events work the same way.
+Built on :class:`~remi_ops.host.base.BaseManager` (what every manager shares);
+:func:`remi_ops.host.managers.make_manager` picks these when the target names them.
+systemd and launchd own the process; we drive their control tools through
+``run_command`` with argv lists, parse their status output, and still identify the main
+process ourselves, so snapshots and death events work the same way.
 A copy of the command running *outside* the unit or job (the duplicate a KeepAlive can
 leave) is found too, and is stopped directly.
 """
@@ -22,8 +23,11 @@ from remi_ops.clock import Clock, SystemClock
 from remi_ops.config import TargetSettings
 from remi_ops.domain import ProcessIdentity
 from remi_ops.exceptions import ProcessError, SpawnError, StopError
-from remi_ops.host import process
-from remi_ops.host.process import BaseManager, StopResult
+from remi_ops.host.adoption import find_target_processes
+from remi_ops.host.base import BaseManager
+from remi_ops.host.commands import run_command
+from remi_ops.host.identity import identify, is_alive
+from remi_ops.host.stopping import KILL_WAIT_S, StopResult, stop
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +78,7 @@ class _ServiceManager(BaseManager):
         argv = [*self._prefix(), *args]
         operation = " ".join([self._tool, *args[:1]])
         try:
-            result = process.run_command(argv, cwd=None, env=None, timeout_s=timeout_s)
+            result = run_command(argv, cwd=None, env=None, timeout_s=timeout_s)
         except SpawnError as exc:
             raise ProcessError(self.target.name, operation, exc.detail) from exc
         if result.timed_out:
@@ -98,26 +102,26 @@ class _ServiceManager(BaseManager):
     def find(self) -> list[ProcessIdentity]:
         """The unit's/job's main process first, then any copy running outside it."""
         main_pid = self._main_pid()
-        main = process.identify(main_pid) if main_pid else None
+        main = identify(main_pid) if main_pid else None
         return [*([main] if main else []), *self._strays(main_pid)]
 
     def _stop_stray(self, ident: ProcessIdentity, grace_s: float) -> StopResult:
         """A copy running outside the service manager is stopped directly, tree and all."""
         log.warning("%s: stopping pid %s, which runs outside its service manager",
                     self.target.name, ident.pid)
-        return process.stop(ident, grace_s, target_name=self.target.name)
+        return stop(ident, grace_s, target_name=self.target.name)
 
     def _strays(self, main_pid: int) -> list[ProcessIdentity]:
         """Copies of the command outside the unit/job: duplicates to report, never ignore."""
         if not self.target.command:
             return []
-        return [i for i in process.find_target_processes(self.target) if i.pid != main_pid]
+        return [i for i in find_target_processes(self.target) if i.pid != main_pid]
 
     def _wait_main(self, operation: str, old_pid: int | None) -> ProcessIdentity:
         """Poll until the service shows a live main pid other than ``old_pid``."""
         def new_main() -> ProcessIdentity | None:
             pid = self._main_pid()
-            return process.identify(pid) if pid and pid != old_pid else None
+            return identify(pid) if pid and pid != old_pid else None
 
         ident = _poll(new_main, START_WAIT_S)
         if ident is None:
@@ -134,14 +138,14 @@ class _ServiceManager(BaseManager):
         """
         main_pid = self._main_pid()
         if ident is not None and ident.pid != main_pid:
-            if process.is_alive(ident):
+            if is_alive(ident):
                 return ident, True
             ident = None
-        return (ident or (process.identify(main_pid) if main_pid else None)), False
+        return (ident or (identify(main_pid) if main_pid else None)), False
 
     def _verify_gone(self, ident: ProcessIdentity | None, started: float,
                      killed: bool = False) -> StopResult:
-        if ident is not None and process.is_alive(ident):
+        if ident is not None and is_alive(ident):
             raise StopError(self.target.name, f"pid {ident.pid} still running after "
                             f"{self._tool} stop ({self._describe()})", (ident.pid,))
         return StopResult(stopped=ident is not None, killed=killed, survivors=(),
@@ -275,9 +279,9 @@ class LaunchdManager(_ServiceManager):
             return self._verify_gone(current, started)
         log.warning("%s: pid %s ignored SIGTERM for %.1fs; sending SIGKILL",
                     self.target.name, current.pid, grace_s)
-        if process.is_alive(current) and self._main_pid() == current.pid:
+        if is_alive(current) and self._main_pid() == current.pid:
             self._ctl(["kill", "SIGKILL", self.service])  # only ever the job's current pid
-        self.wait_exit(current, process.KILL_WAIT_S)
+        self.wait_exit(current, KILL_WAIT_S)
         return self._verify_gone(current, started, killed=True)
 
     def restart(self, ident: ProcessIdentity | None, grace_s: float) -> ProcessIdentity:

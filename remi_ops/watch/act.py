@@ -23,7 +23,7 @@ from remi_ops.domain import (
     Severity,
 )
 from remi_ops.exceptions import RemiOpsError
-from remi_ops.host.process import ProcessManager
+from remi_ops.host import ProcessManager
 from remi_ops.supervisor import Action, ActionKind, Supervisor
 
 log = logging.getLogger(__name__)

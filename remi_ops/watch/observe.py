@@ -17,7 +17,7 @@ from remi_ops.clock import Clock
 from remi_ops.config import TargetSettings
 from remi_ops.domain import LogKind, ProcessIdentity, ScanResult, Trigger
 from remi_ops.exceptions import ProcessError
-from remi_ops.host.process import ProcessManager
+from remi_ops.host import ProcessManager
 from remi_ops.logs.error_groups import ErrorAggregator
 from remi_ops.store.database import Store
 from remi_ops.store.lookups import fresh_groups

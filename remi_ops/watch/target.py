@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from remi_ops import host
 from remi_ops.alerts.model import Condition
 from remi_ops.alerts.text import scan_summary
 from remi_ops.checks.codewatch import CodeState
@@ -43,7 +44,6 @@ from remi_ops.domain import (
     Severity,
     Trigger,
 )
-from remi_ops.host import process as proc
 from remi_ops.logs.error_groups import ErrorAggregator
 from remi_ops.logs.redact import Redactor
 from remi_ops.store.database import Store
@@ -71,11 +71,11 @@ class TargetWatch:
     """Everything the watcher knows and does for one target."""
 
     def __init__(self, settings: Settings, target: TargetSettings, *, store: Store,
-                 clock: Clock, notifier: Notifier, manager: proc.ProcessManager | None = None,
+                 clock: Clock, notifier: Notifier, manager: host.ProcessManager | None = None,
                  environ: Mapping[str, str] | None = None) -> None:
         self.settings, self.target, self.store, self.clock = settings, target, store, clock
         self.notifier = notifier
-        self.manager = manager or proc.make_manager(target, settings.state_dir)
+        self.manager = manager or host.make_manager(target, settings.state_dir)
         self.redact = Redactor(secret_values(target, environ if environ is not None
                                              else os.environ))
         self.supervisor = Supervisor(target.name, target.restart)

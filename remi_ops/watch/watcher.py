@@ -14,13 +14,13 @@ from collections.abc import Coroutine, Mapping, Sequence
 from datetime import timedelta
 from typing import Any, TextIO
 
+from remi_ops import host
 from remi_ops.alerts.hub import AlertHub
 from remi_ops.alerts.outbox import ConsoleSink, FileSink, Outbox, Sink
 from remi_ops.clock import Clock, SystemClock
 from remi_ops.config import Settings
 from remi_ops.domain import Event, EventKind, Severity
 from remi_ops.exceptions import RemiOpsError, UnknownTarget
-from remi_ops.host import process as proc
 from remi_ops.store.database import Store
 from remi_ops.watch import spool
 from remi_ops.watch.loops import due_loop, exit_waiter, periodic
@@ -53,7 +53,7 @@ class Watcher:
         self.watches = {t.name: TargetWatch(settings, t, store=self.store, clock=self.clock,
                                             notifier=self.hub, environ=environ)
                         for t in settings.targets}
-        self.locks: list[proc.TargetLock] = []
+        self.locks: list[host.TargetLock] = []
 
     def watch(self, name: str | None) -> TargetWatch:
         if name is None:
@@ -66,7 +66,7 @@ class Watcher:
     def acquire_locks(self) -> None:
         """One watcher per target: a second Bubabot or ``remi-ops watch`` gets ``LockHeld``."""
         for name in self.watches:
-            lock = proc.TargetLock(self.settings.state_dir, name)
+            lock = host.TargetLock(self.settings.state_dir, name)
             lock.acquire()
             self.locks.append(lock)
 
@@ -164,7 +164,7 @@ class Watcher:
             lock.release()
         self.locks.clear()
         self.store.close()
-        proc.reap_exited_children()
+        host.reap_exited_children()
 
 
 def _thread(fn: Any) -> Any:

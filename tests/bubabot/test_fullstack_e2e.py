@@ -24,7 +24,7 @@ from bubabot_local.mode import GUILD, QUICK_TASKS, YOU, World, build_world
 
 from bubabot.app import App, build_app
 from remi_ops.config import parse_settings
-from remi_ops.host.process import reap_exited_children
+from remi_ops.host import reap_exited_children
 from remi_ops.supervisor import State
 
 pytestmark = pytest.mark.integration

@@ -9,7 +9,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from remi_ops.host.process import reap_exited_children
+from remi_ops.host import reap_exited_children
 
 
 @pytest.fixture

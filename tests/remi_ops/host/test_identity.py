@@ -1,0 +1,82 @@
+"""Who a pid is, with real processes: identify, snapshot, a reused pid is never touched."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+from bubabot_local.simkit import ONE_SHOT, SLEEPER, TREE, bot_target
+
+from remi_ops import host
+from remi_ops.domain import ProcessIdentity
+from remi_ops.testing import wait_until as wait_for
+
+pytestmark = pytest.mark.integration
+
+PY = sys.executable
+
+
+BUSY = """
+while True:
+    pass
+"""
+
+
+def test_identify_and_snapshot_describe_the_live_tree(tmp_path: Path,
+                                                      spawned: list[ProcessIdentity]) -> None:
+    target = bot_target(tmp_path / "remi", TREE)
+    ident = host.spawn(target)
+    spawned.append(ident)
+    wait_for((tmp_path / "remi/grandchild.pid").exists)
+    grandchild = int((tmp_path / "remi/grandchild.pid").read_text())
+
+    assert host.identify(ident.pid) == ident
+    assert ident.cmdline == (PY, "bot.py")
+    assert ident.cwd == str((tmp_path / "remi").resolve())
+    snap = host.snapshot(ident)
+    assert snap is not None
+    assert snap.identity == ident
+    assert grandchild in snap.children
+    assert snap.rss_bytes > 0
+    assert snap.uptime_s >= 0
+    assert snap.status in (psutil.STATUS_SLEEPING, psutil.STATUS_RUNNING)
+
+
+def test_snapshot_cpu_percent_covers_the_interval_between_calls(
+        tmp_path: Path, spawned: list[ProcessIdentity]) -> None:
+    """Successive snapshots of a busy process report real CPU use, not 0.0 each time."""
+    ident = host.spawn(bot_target(tmp_path / "remi", BUSY))
+    spawned.append(ident)
+    assert host.snapshot(ident) is not None
+    time.sleep(0.3)
+    snap = host.snapshot(ident)
+    assert snap is not None
+    assert snap.cpu_percent > 20
+
+
+def test_a_gone_process_has_no_identity_nor_snapshot(tmp_path: Path) -> None:
+    ident = host.spawn(bot_target(tmp_path / "remi", ONE_SHOT))
+    assert host.wait_exit(ident, 5) is not None
+    assert host.identify(ident.pid) is None
+    assert host.snapshot(ident) is None
+    assert not host.is_alive(ident)
+
+
+def test_reused_pid_is_never_signalled(tmp_path: Path, spawned: list[ProcessIdentity]) -> None:
+    """An identity with the right pid but another start time or cmdline is not that process."""
+    ident = host.spawn(bot_target(tmp_path / "remi", SLEEPER))
+    spawned.append(ident)
+    for fake in (dataclasses.replace(ident, create_time=ident.create_time - 100),
+                 dataclasses.replace(ident, cmdline=("python", "other.py"))):
+        assert not host.same_process(fake)
+        assert host.snapshot(fake) is None
+        result = host.stop(fake, 0.2)
+        assert result == dataclasses.replace(result, stopped=False, killed=False)
+        assert not host.send_dump_signal(fake, assume_handler=True)
+        assert host.wait_exit(fake, 0.05) is not None  # "that" process is gone
+    assert host.is_alive(ident)
+    assert host.same_process(ident)

@@ -1,0 +1,95 @@
+"""The singleton lock with real processes: held, exclusive, released by the kernel."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from remi_ops import host
+from remi_ops.exceptions import LockHeld
+from remi_ops.testing import wait_until as wait_for
+
+pytestmark = pytest.mark.integration
+
+PY = sys.executable
+
+
+LOCK_HOLDER = """
+import pathlib, sys, time
+from remi_ops.host import TargetLock
+TargetLock(pathlib.Path(sys.argv[1]), "remi").acquire()
+print("locked", flush=True)
+time.sleep(60)
+"""
+
+
+LOCK_RACER = """
+import pathlib, sys, time
+from remi_ops.exceptions import LockHeld
+from remi_ops.host import TargetLock
+state, go, release = (pathlib.Path(a) for a in sys.argv[1:4])
+while not go.exists():
+    time.sleep(0.001)
+try:
+    TargetLock(state, "remi").acquire()
+except LockHeld:
+    sys.exit(3)
+deadline = time.monotonic() + 10
+while not release.exists() and time.monotonic() < deadline:
+    time.sleep(0.005)
+"""
+
+
+def test_lock_held_by_another_live_process_names_it(tmp_path: Path) -> None:
+    holder_py = tmp_path / "holder.py"
+    holder_py.write_text(textwrap.dedent(LOCK_HOLDER))
+    with subprocess.Popen([PY, str(holder_py), str(tmp_path / "state")],
+                          stdout=subprocess.PIPE, text=True) as holder:
+        try:
+            assert holder.stdout is not None
+            assert holder.stdout.readline().strip() == "locked"
+            with pytest.raises(LockHeld) as info:
+                host.TargetLock(tmp_path / "state", "remi").acquire()
+            assert (info.value.target, info.value.holder_pid) == ("remi", holder.pid)
+        finally:
+            holder.kill()
+    # the holder was killed with SIGKILL: the kernel released its lock, nothing is stale
+    with host.TargetLock(tmp_path / "state", "remi") as lock:
+        assert lock.held
+        assert lock.path.read_text().strip() == str(os.getpid())
+
+
+def test_lock_is_exclusive_within_a_process_and_released_on_close(tmp_path: Path) -> None:
+    first = host.TargetLock(tmp_path, "remi").acquire()
+    with pytest.raises(LockHeld) as info:
+        host.TargetLock(tmp_path, "remi").acquire()
+    assert info.value.holder_pid == os.getpid()
+    first.close()
+    assert not first.held
+    with host.TargetLock(tmp_path, "remi"):
+        pass
+
+
+def test_two_racing_watchers_exactly_one_wins(tmp_path: Path) -> None:
+    racer = tmp_path / "racer.py"
+    racer.write_text(textwrap.dedent(LOCK_RACER))
+    go, release = tmp_path / "go", tmp_path / "release"
+    argv = [PY, str(racer), str(tmp_path / "state"), str(go), str(release)]
+    procs = [subprocess.Popen(argv) for _ in range(2)]
+    try:
+        time.sleep(0.3)  # both interpreters up and polling for "go"
+        go.touch()
+        wait_for(lambda: any(p.poll() is not None for p in procs))
+        release.touch()
+        codes = sorted(p.wait(10) for p in procs)
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+    assert codes == [0, 3]
