@@ -13,14 +13,14 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from remi_ops.logs.parse import decode_lines, parse_header
+from remi_ops.logs.headers import Header, decode_lines, parse_header
 from remi_ops.logs.tracebacks import strip_ansi
 
 if TYPE_CHECKING:
     from remi_ops.domain import LogRecord
-    from remi_ops.logs.parse import Header, LogParser
+    from remi_ops.logs.parse import LogParser
 
-#: A record is worth parsing only if one of these occurs in it (see logparse._classify).
+#: A record is worth parsing only if one of these occurs in it (see remi_ops.logs.kinds).
 NEEDLES = (b"Traceback (most recent call last):", b"WARNING", b"ERROR", b"CRITICAL",
            b"discord")
 _HEADER_FIRST = frozenset(b"[0123456789DIWEC\x1b")

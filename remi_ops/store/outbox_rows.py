@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from remi_ops.alerts.model import EngineDelta, Notification
-from remi_ops.store.database import Store, save_alert_state_tx
+from remi_ops.store.database import Store
 from remi_ops.store.records import encode_json, encode_time
+from remi_ops.store.state_rows import save_alert_state_tx
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,64 +2,17 @@
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import pytest
+from bubabot_local.alertkit import Harness, T, cond, summary
 from hypothesis import given
 from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
 
 from remi_ops.alerts.engine import AlertEngine
 from remi_ops.alerts.model import AlertKey, Condition, Notification, NotificationType
-from remi_ops.alerts.outbox import Outbox
-from remi_ops.clock import FakeClock
-from remi_ops.config import AlertSettings
 from remi_ops.domain import Severity
-from remi_ops.store.database import Store
-
-T = "remi"
-BASE = {"group_wait_s": 30.0, "group_interval_s": 300.0, "keep_firing_for_s": 0.0,
-        "for_checks": 1, "flap_changes": 4, "flap_window_s": 900.0}
-
-
-def cond(kind: str, fp: str = "", *, count: int | None = None, target: str = T,
-         severity: Severity = Severity.WARNING, summary: str = "") -> Condition:
-    details: dict[str, Any] = {} if count is None else {"count": count}
-    return Condition(AlertKey(target, kind, fp), severity, summary or f"{kind} is true", details)
-
-
-class Harness:
-    """An engine, a fake clock and a shorthand for "one check, then flush"."""
-
-    def __init__(self, **overrides: Any) -> None:
-        self.clock = FakeClock()
-        counter = itertools.count(1)
-        self.new_id = lambda: f"id{next(counter)}"
-        self.settings = AlertSettings(**{**BASE, **overrides})
-        self.engine = AlertEngine(self.settings, new_id=self.new_id)
-        self.sent: list[Notification] = []
-
-    def check(self, *conditions: Condition, target: str = T) -> list[Notification]:
-        self.engine.observe(self.clock.now(), target, conditions)
-        return self.flush()
-
-    def wait(self, seconds: float) -> list[Notification]:
-        self.clock.advance(seconds)
-        return self.flush()
-
-    def flush(self) -> list[Notification]:
-        out = self.engine.flush(self.clock.now())
-        self.sent += out
-        return out
-
-
-def summary(notes: Sequence[Notification]) -> list[tuple[str, list[str]]]:
-    return [(n.type.value, sorted(str(k).removeprefix(f"{n.target}/") for k in n.keys))
-            for n in notes]
-
 
 # each step: (seconds to advance, kinds observed as true — None means only flush, expected)
 Step = tuple[float, list[str] | None, list[tuple[str, list[str]]]]
@@ -210,72 +163,6 @@ def test_ack_is_cleared_by_a_new_episode() -> None:
     (again,) = h.wait(30)
     assert again.type is NotificationType.FIRING and again.ack_by is None
 
-
-# ---------------------------------------------------------------------- silences
-
-
-SILENCE_MATCH = [
-    ({"target": T}, "down", "", True),
-    ({"target": "other"}, "down", "", False),
-    ({"kind": "error_group", "fingerprint": "ab*"}, "error_group", "abc1", True),
-    ({"kind": "error_group", "fingerprint": "ab*"}, "error_group", "zz", False),
-    ({"target": "re?i", "kind": "d*"}, "down", "", True),
-]
-
-
-@pytest.mark.parametrize(("matchers", "kind", "fp", "muted"), SILENCE_MATCH)
-def test_silence_matching(matchers: dict[str, str], kind: str, fp: str, muted: bool) -> None:
-    """Matchers are globs over target, kind and fingerprint; all must match."""
-    h = Harness()
-    h.engine.silence(h.clock.now(), matchers, 3600, "ann", "deploying")
-    h.check(cond(kind, fp))
-    assert bool(h.wait(30)) is not muted
-
-
-def test_silence_expiry_releases_still_firing_alerts() -> None:
-    """A silence always ends; an alert still firing then is announced."""
-    h = Harness()
-    h.engine.silence(h.clock.now(), {"target": T}, 600, "ann", "maintenance")
-    h.check(cond("down"))
-    assert h.wait(30) == []
-    assert h.wait(569) == []
-    assert summary(h.wait(1)) == [("firing", ["down"])]
-
-
-def test_expire_silence_early() -> None:
-    """Expiring a silence by id unmutes at once."""
-    h = Harness()
-    s = h.engine.silence(h.clock.now(), {"kind": "down"}, 3600, "ann", "")
-    h.check(cond("down"))
-    assert h.wait(30) == []
-    assert h.engine.silences(h.clock.now()) == [s]
-    h.engine.expire_silence(h.clock.now(), s.id)
-    assert h.engine.silences(h.clock.now()) == []
-    assert summary(h.flush()) == [("firing", ["down"])]
-
-
-@pytest.mark.parametrize(("matchers", "duration"), [
-    ({"target": T}, 7 * 86400 + 1),
-    ({"target": T}, 0),
-    ({}, 60),
-    ({"severity": "page"}, 60),
-])
-def test_silence_rejects(matchers: dict[str, str], duration: float) -> None:
-    """No silence longer than silence_max_s (7 d), none without matchers or on unknown labels."""
-    h = Harness()
-    with pytest.raises(ValueError):
-        h.engine.silence(h.clock.now(), matchers, duration, "ann", "")
-
-
-def test_silenced_alert_still_resolves_its_message() -> None:
-    """Silencing after the post still lets the resolution close the message."""
-    h = Harness()
-    h.check(cond("down"))
-    h.wait(30)
-    h.engine.silence(h.clock.now(), {"target": T}, 3600, "ann", "")
-    assert summary(h.check()) == [("resolved", ["down"])]
-
-
 # ---------------------------------------------------------------------- flapping
 
 
@@ -383,69 +270,6 @@ def test_targets_are_independent() -> None:
     assert sorted(n.target for n in notes) == ["bubabot", "remi"]
     h.clock.advance(10)
     assert summary(h.check(target="bubabot")) == [("resolved", ["down"])]
-
-
-# ---------------------------------------------------------------------- restart of the watcher
-
-
-def _saved_engine(store: Store, h: Harness) -> AlertEngine:
-    state = store.load_alert_state()
-    assert state is not None
-    return AlertEngine.from_dict(state, h.settings, new_id=h.new_id)
-
-
-async def test_watcher_restart_announces_nothing_again_and_repeat_timer_continues(
-        tmp_path: Path) -> None:
-    """Through a real store file: firing stays firing, not re-sent; repeat keeps its schedule."""
-    h = Harness(repeat_interval_s=4 * 3600.0)
-    store = Store.open(tmp_path / "state.db", h.clock)
-    outbox = Outbox(store, [], h.clock, settings=h.settings)
-    h.engine.observe(h.clock.now(), T, [cond("down"), cond("error_group", "fp1", count=1)])
-    h.clock.advance(30)
-    first = await outbox.commit(h.engine)
-    assert summary(first) == [("firing", ["down"])]  # the error group is inhibited
-    h.clock.advance(3600)
-    store.close()
-
-    store = Store.open(tmp_path / "state.db", h.clock)
-    outbox = Outbox(store, [], h.clock, settings=h.settings)
-    h.engine = _saved_engine(store, h)
-    h.engine.observe(h.clock.now(), T, [cond("down"), cond("error_group", "fp1", count=2)])
-    assert await outbox.commit(h.engine) == []
-    h.clock.advance(3 * 3600 - 1)
-    assert await outbox.commit(h.engine) == []
-    h.clock.advance(1)
-    assert summary(await outbox.commit(h.engine)) == [("repeat", ["down"])]
-
-    store.close()
-    store = Store.open(tmp_path / "state.db", h.clock)
-    h.engine = _saved_engine(store, h)
-    outbox = Outbox(store, [], h.clock, settings=h.settings)
-    h.engine.observe(h.clock.now(), T, [])
-    resolved = await outbox.commit(h.engine)
-    assert summary(resolved) == [("resolved", ["down"]), ("firing", ["error_group/fp1"])]
-    assert resolved[0].message_key == first[0].message_key
-    store.close()
-
-
-def test_to_dict_round_trip_is_lossless() -> None:
-    """Serialising and loading in the middle of everything changes nothing that follows."""
-    a, b = Harness(keep_firing_for_s=120.0), Harness(keep_firing_for_s=120.0)
-    for h in (a, b):
-        h.engine.silence(h.clock.now(), {"kind": "scan_test"}, 3600, "ann", "flaky")
-        h.check(cond("down"), cond("scan_test"), cond("error_group", "x", count=3))
-        h.wait(30)
-        h.engine.ack(h.clock.now(), AlertKey(T, "down"), "ann")
-        h.clock.advance(30)
-        h.check(cond("error_group", "x", count=4))
-    b.engine = AlertEngine.from_dict(b.engine.to_dict(), b.settings, new_id=b.new_id)
-    for h in (a, b):
-        h.wait(200)
-        h.check(cond("error_group", "x", count=9))
-        h.wait(400)
-    assert [n.to_dict() | {"id": ""} for n in a.sent] == [n.to_dict() | {"id": ""} for n in b.sent]
-    assert a.engine.to_dict() == b.engine.to_dict()
-
 
 # ---------------------------------------------------------------------- invariants
 

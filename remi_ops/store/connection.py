@@ -1,0 +1,171 @@
+"""The state database's connection: opening it safely, and the lock every write goes through.
+
+One file, WAL mode, one connection shared behind a lock: callers reach it through
+``asyncio.to_thread`` from several threads, and SQLite serialises writers anyway. A file
+that is not a database (or is damaged) is renamed aside — never overwritten — and the
+caller learns the set-aside name either from ``Store.recovery`` or from ``StoreCorrupt``.
+A file written by newer code is refused, because old code writing a newer schema is how
+data disappears quietly. The row groups (``history_rows``, ``error_group_rows``,
+``state_rows``) build on :class:`StoreConnection`; ``database.Store`` puts them together.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Self
+
+from remi_ops.clock import Clock
+from remi_ops.exceptions import StoreError
+from remi_ops.store.records import StoreRecovery, encode_time
+from remi_ops.store.schema import LATEST, NewerSchema, migrate
+
+log = logging.getLogger("remi_ops.store.database")  # the name it logged under before the split
+
+_CORRUPT_CODES = {11, 26}  # SQLITE_CORRUPT, SQLITE_NOTADB
+_BUSY_TIMEOUT_MS = 5000
+
+
+class StoreCorrupt(StoreError):
+    """The database was damaged; it has been moved to ``set_aside`` and nothing was lost."""
+
+    def __init__(self, path: Path, set_aside: Path, reason: str) -> None:
+        self.set_aside = set_aside
+        self.reason = reason
+        super().__init__(str(path), f"unreadable database ({reason}); moved to {set_aside}")
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
+                           timeout=_BUSY_TIMEOUT_MS / 1000)
+    conn.row_factory = sqlite3.Row
+    return conn
+
+
+def _prepare(conn: sqlite3.Connection) -> None:
+    """Pragmas plus an integrity probe; raises ``sqlite3.DatabaseError`` on a damaged file."""
+    conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA journal_mode = WAL")
+    # NORMAL in WAL mode survives a killed process; after a power cut the last commits roll
+    # back together (engine state and outbox are one transaction), which stays consistent.
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    verdict = [row[0] for row in conn.execute("PRAGMA quick_check").fetchall()]
+    if verdict != ["ok"]:
+        raise sqlite3.DatabaseError("; ".join(str(v) for v in verdict[:3]))
+
+
+def _is_corruption(exc: sqlite3.DatabaseError) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return (code & 0xFF) in _CORRUPT_CODES
+    return not isinstance(exc, sqlite3.OperationalError)
+
+
+def _set_aside(path: Path, at: datetime) -> Path:
+    """Rename the file and its WAL/SHM companions to ``<name>.corrupt-<timestamp>``."""
+    stamp = at.strftime("%Y%m%dT%H%M%SZ")
+    target = path.with_name(f"{path.name}.corrupt-{stamp}")
+    n = 1
+    while target.exists():
+        n += 1
+        target = path.with_name(f"{path.name}.corrupt-{stamp}-{n}")
+    path.rename(target)
+    for suffix in ("-wal", "-shm"):
+        companion = path.with_name(path.name + suffix)
+        if companion.exists():
+            companion.rename(target.with_name(target.name + suffix))
+    return target
+
+
+class StoreConnection:
+    """The locked connection, its lifecycle and the read/write primitives; safe from any thread."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path, clock: Clock,
+                 recovery: StoreRecovery | None = None) -> None:
+        self._conn = conn
+        self._lock = threading.RLock()
+        self.path = path
+        self.clock = clock
+        #: set when a damaged file was moved aside while opening; the caller should tell someone
+        self.recovery = recovery
+
+    # ------------------------------------------------------------------ lifecycle
+
+    @classmethod
+    def open(cls, path: Path, clock: Clock, *, recover: bool = True) -> Self:
+        """Open (creating and migrating) the database at ``path``.
+
+        A damaged file is always moved aside first. With ``recover`` a fresh database is
+        opened and ``store.recovery`` names the set-aside file; without it ``StoreCorrupt``
+        is raised so the caller decides.
+        """
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            return cls._open_checked(path, clock)
+        except sqlite3.DatabaseError as exc:
+            if not _is_corruption(exc):
+                raise StoreError(str(path), f"cannot open: {exc}") from exc
+            set_aside = _set_aside(path, clock.now())
+            reason = str(exc) or type(exc).__name__
+        log.warning("state database %s unreadable (%s); moved to %s", path, reason, set_aside)
+        if not recover:
+            raise StoreCorrupt(path, set_aside, reason)
+        store = cls._open_checked(path, clock)
+        store.recovery = StoreRecovery(original=path, set_aside=set_aside, reason=reason)
+        return store
+
+    @classmethod
+    def _open_checked(cls, path: Path, clock: Clock) -> Self:
+        conn = _connect(path)
+        try:
+            _prepare(conn)
+            migrate(conn)
+        except NewerSchema as exc:
+            conn.close()
+            raise StoreError(str(path), f"schema version {exc.found} is newer than this "
+                             f"remi_ops supports ({LATEST}); upgrade remi_ops or use another "
+                             "state file") from None
+        except BaseException:
+            conn.close()
+            raise
+        return cls(conn, path, clock)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (``BEGIN IMMEDIATE``); commits on success, else rolls back."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def query(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
+        """Run one read and return all rows."""
+        with self._lock:
+            return self._conn.execute(sql, tuple(params)).fetchall()
+
+    def _write(self, sql: str, params: Iterable[Any] = ()) -> int:
+        with self.transaction() as tx:
+            return tx.execute(sql, tuple(params)).lastrowid or 0
+
+    def _at(self, at: datetime | None) -> str:
+        return encode_time(at or self.clock.now())

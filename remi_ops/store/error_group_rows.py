@@ -1,0 +1,74 @@
+"""Error groups as rows: running totals per fingerprint, resolutions and regressions.
+
+Part of :class:`~remi_ops.store.database.Store`.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from remi_ops.domain import ErrorGroup
+from remi_ops.store.connection import StoreConnection
+from remi_ops.store.records import decode_time, encode_time, group_from_row
+
+#: an error group seen again after this much quiet counts as a regression (posted anew)
+REGRESSION_QUIET = timedelta(hours=24)
+
+
+class ErrorGroupRows(StoreConnection):
+    """The ``error_groups`` table."""
+
+    def upsert_error_groups(self, target: str, groups: Iterable[ErrorGroup]) -> list[str]:
+        """Add a batch of occurrences; return fingerprints that are new or regressed.
+
+        Each group's ``count`` is the number of occurrences *in this batch*; the store keeps
+        the running total. A group regresses when it is seen after being resolved, or after
+        ``REGRESSION_QUIET`` without occurrences; those are the ones worth a new post.
+        """
+        fresh: list[str] = []
+        with self.transaction() as tx:
+            for group in groups:
+                if self._upsert_group(tx, target, group):
+                    fresh.append(group.fingerprint)
+        return fresh
+
+    @staticmethod
+    def _upsert_group(tx: sqlite3.Connection, target: str, group: ErrorGroup) -> bool:
+        row = tx.execute("SELECT last_seen, first_seen, resolved_at FROM error_groups "
+                         "WHERE target = ? AND fingerprint = ?",
+                         (target, group.fingerprint)).fetchone()
+        first, last = encode_time(group.first_seen), encode_time(group.last_seen)
+        if row is None:
+            tx.execute("INSERT INTO error_groups (target, fingerprint, title, kind, count, "
+                       "first_seen, last_seen, sample, culprit) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                       (target, group.fingerprint, group.title, group.kind.value, group.count,
+                        first, last, group.sample, group.culprit))
+            return True
+        resolved = row["resolved_at"]
+        regressed = (resolved is not None and last > resolved) or (
+            group.first_seen - decode_time(row["last_seen"]) >= REGRESSION_QUIET)
+        tx.execute("UPDATE error_groups SET title = ?, kind = ?, count = count + ?, "
+                   "first_seen = min(first_seen, ?), last_seen = max(last_seen, ?), sample = ?, "
+                   "culprit = ?, resolved_at = CASE WHEN ? THEN NULL ELSE resolved_at END "
+                   "WHERE target = ? AND fingerprint = ?",
+                   (group.title, group.kind.value, group.count, first, last, group.sample,
+                    group.culprit, regressed or resolved is None, target, group.fingerprint))
+        return regressed
+
+    def resolve_error_group(self, target: str, fingerprint: str,
+                            at: datetime | None = None) -> bool:
+        """Mark a group resolved (a fix landed); its next occurrence is a regression."""
+        with self.transaction() as tx:
+            cur = tx.execute("UPDATE error_groups SET resolved_at = ? WHERE target = ? AND "
+                             "fingerprint = ?", (self._at(at), target, fingerprint))
+            return cur.rowcount == 1
+
+    def error_groups(self, target: str, since: datetime | None = None,
+                     limit: int = 50) -> list[ErrorGroup]:
+        """Groups of ``target`` seen since ``since``, most recently seen first."""
+        rows = self.query("SELECT * FROM error_groups WHERE target = ? AND last_seen >= ? "
+                          "ORDER BY last_seen DESC LIMIT ?",
+                          (target, encode_time(since) if since else "", limit))
+        return [group_from_row(r) for r in rows]

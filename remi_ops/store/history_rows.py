@@ -1,0 +1,146 @@
+"""What happened, as rows: incidents, supervisor transitions, restarts, scans and the audit.
+
+Part of :class:`~remi_ops.store.database.Store`; every call is one short transaction or
+read on the shared connection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from remi_ops.domain import RestartReport, ScanResult, Severity
+from remi_ops.store.connection import StoreConnection
+from remi_ops.store.records import (
+    AuditEntry,
+    HistoryItem,
+    Incident,
+    Transition,
+    audit_from_row,
+    encode_json,
+    encode_time,
+    history_of_incident,
+    history_of_restart,
+    incident_from_row,
+    restart_from_row,
+    scan_from_row,
+    transition_from_row,
+)
+
+
+class HistoryRows(StoreConnection):
+    """The ``incidents``, ``transitions``, ``restarts``, ``scans`` and ``audit`` tables."""
+
+    # ------------------------------------------------------------------ incidents
+
+    def open_incident(self, target: str, title: str, severity: Severity, summary: str = "",
+                      at: datetime | None = None) -> Incident:
+        """Start an incident, or return the one already open for ``target``."""
+        with self.transaction() as tx:
+            row = tx.execute("SELECT * FROM incidents WHERE target = ? AND closed_at IS NULL "
+                             "ORDER BY id DESC LIMIT 1", (target,)).fetchone()
+            if row is None:
+                new_id = tx.execute(
+                    "INSERT INTO incidents (target, opened_at, title, severity, summary) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (target, self._at(at), title, severity.value, summary)).lastrowid
+                row = tx.execute("SELECT * FROM incidents WHERE id = ?", (new_id,)).fetchone()
+        return incident_from_row(row)
+
+    def close_incident(self, incident_id: int, summary: str | None = None,
+                       at: datetime | None = None) -> Incident | None:
+        """Close an open incident; ``None`` if there is no such incident."""
+        with self.transaction() as tx:
+            tx.execute("UPDATE incidents SET closed_at = coalesce(closed_at, ?), "
+                       "summary = coalesce(?, summary) WHERE id = ?",
+                       (self._at(at), summary, incident_id))
+            row = tx.execute("SELECT * FROM incidents WHERE id = ?", (incident_id,)).fetchone()
+        return None if row is None else incident_from_row(row)
+
+    def incidents(self, since: datetime, target: str | None = None) -> list[Incident]:
+        """Incidents open at any moment after ``since``, newest first."""
+        rows = self.query("SELECT * FROM incidents WHERE (closed_at IS NULL OR closed_at >= ?) "
+                          "AND (? IS NULL OR target = ?) ORDER BY opened_at DESC, id DESC",
+                          (encode_time(since), target, target))
+        return [incident_from_row(r) for r in rows]
+
+    # ------------------------------------------------------------------ transitions, restarts
+
+    def record_transition(self, target: str, at: datetime | None, from_state: str,
+                          to_state: str, reason: str) -> None:
+        """Keep one supervisor state change (``at=None`` means now)."""
+        self._write("INSERT INTO transitions (target, at, from_state, to_state, reason) "
+                    "VALUES (?, ?, ?, ?, ?)", (target, self._at(at), from_state, to_state, reason))
+
+    def transitions(self, target: str, since: datetime) -> list[Transition]:
+        rows = self.query("SELECT * FROM transitions WHERE target = ? AND at >= ? "
+                          "ORDER BY at, id", (target, encode_time(since)))
+        return [transition_from_row(r) for r in rows]
+
+    def record_restart(self, report: RestartReport) -> int:
+        return self._write(
+            "INSERT INTO restarts (target, at, reason, trigger, requested_by, ok, duration_s, "
+            "old_pid, new_pid, detail, evidence) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (report.target, encode_time(report.at), report.reason, report.trigger,
+             report.requested_by, int(report.ok), report.duration_s, report.old_pid,
+             report.new_pid, report.detail, report.evidence))
+
+    def restarts(self, target: str, since: datetime) -> list[RestartReport]:
+        """Restarts of ``target`` since ``since``, newest first."""
+        rows = self.query("SELECT * FROM restarts WHERE target = ? AND at >= ? "
+                          "ORDER BY at DESC, id DESC", (target, encode_time(since)))
+        return [restart_from_row(r) for r in rows]
+
+    def count_restarts(self, target: str, since: datetime) -> int:
+        rows = self.query("SELECT count(*) FROM restarts WHERE target = ? AND at >= ?",
+                          (target, encode_time(since)))
+        return int(rows[0][0])
+
+    # ------------------------------------------------------------------ scans
+
+    def record_scan(self, result: ScanResult) -> int:
+        return self._write(
+            "INSERT INTO scans (target, started_at, outcome, duration_s, exit_code, output, "
+            "reason, fingerprint, over_budget, commit_sha) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (result.target, encode_time(result.started_at), result.outcome.value,
+             result.duration_s, result.exit_code, result.output, result.reason,
+             result.fingerprint, int(result.over_budget), result.commit))
+
+    def last_scan(self, target: str) -> ScanResult | None:
+        rows = self.query("SELECT * FROM scans WHERE target = ? ORDER BY started_at DESC, "
+                          "id DESC LIMIT 1", (target,))
+        return scan_from_row(rows[0]) if rows else None
+
+    def scans(self, target: str, since: datetime) -> list[ScanResult]:
+        """Scan tests since ``since``, newest first."""
+        rows = self.query("SELECT * FROM scans WHERE target = ? AND started_at >= ? "
+                          "ORDER BY started_at DESC, id DESC", (target, encode_time(since)))
+        return [scan_from_row(r) for r in rows]
+
+    # ------------------------------------------------------------------ audit
+
+    def audit(self, actor: str, action: str, target: str, *, arguments: Mapping[str, Any],
+              result: str, ok: bool, duration_s: float, at: datetime | None = None) -> int:
+        """Record who did what; ``arguments`` must already be redacted."""
+        return self._write(
+            "INSERT INTO audit (at, actor, action, target, arguments, result, ok, duration_s) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (self._at(at), actor, action, target, encode_json(dict(arguments)), result,
+             int(ok), duration_s))
+
+    def audit_log(self, since: datetime | None = None, limit: int = 100) -> list[AuditEntry]:
+        """Audit entries since ``since``, newest first."""
+        rows = self.query("SELECT * FROM audit WHERE at >= ? ORDER BY at DESC, id DESC LIMIT ?",
+                          (encode_time(since) if since else "", limit))
+        return [audit_from_row(r) for r in rows]
+
+    # ------------------------------------------------------------------ history
+
+    def history(self, since: datetime, target: str | None = None) -> list[HistoryItem]:
+        """Incidents and restarts since ``since`` on one timeline, newest first."""
+        items = [history_of_incident(i) for i in self.incidents(since, target)]
+        rows = self.query("SELECT * FROM restarts WHERE at >= ? AND (? IS NULL OR target = ?)",
+                          (encode_time(since), target, target))
+        items += [history_of_restart(restart_from_row(r)) for r in rows]
+        return sorted(items, key=lambda item: item.at, reverse=True)
