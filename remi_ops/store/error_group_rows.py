@@ -7,14 +7,35 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from remi_ops.domain import ErrorGroup
 from remi_ops.store.connection import StoreConnection
-from remi_ops.store.records import decode_time, encode_time, group_from_row
+from remi_ops.store.records import decode_time, encode_time, group_from_row, maybe_time
 
 #: an error group seen again after this much quiet counts as a regression (posted anew)
 REGRESSION_QUIET = timedelta(hours=24)
+#: SQLite's default limit on host parameters is 999; stay well under it
+_CHUNK = 500
+
+
+@dataclass(frozen=True, slots=True)
+class GroupMark:
+    """What the store remembers of a group: when it was last seen, and resolved."""
+
+    last_seen: datetime
+    resolved_at: datetime | None
+
+
+def is_fresh(mark: GroupMark | None, group: ErrorGroup) -> bool:
+    """New, or a regression: seen after it was resolved, or after a quiet day (Sentry's
+    rule). The one rule for the observe step's question and the record step's write."""
+    if mark is None:
+        return True
+    if mark.resolved_at is not None and group.last_seen > mark.resolved_at:
+        return True
+    return group.first_seen - mark.last_seen >= REGRESSION_QUIET
 
 
 class ErrorGroupRows(StoreConnection):
@@ -47,8 +68,8 @@ class ErrorGroupRows(StoreConnection):
                         first, last, group.sample, group.culprit))
             return True
         resolved = row["resolved_at"]
-        regressed = (resolved is not None and last > resolved) or (
-            group.first_seen - decode_time(row["last_seen"]) >= REGRESSION_QUIET)
+        regressed = is_fresh(GroupMark(decode_time(row["last_seen"]), maybe_time(resolved)),
+                             group)
         tx.execute("UPDATE error_groups SET title = ?, kind = ?, count = count + ?, "
                    "first_seen = min(first_seen, ?), last_seen = max(last_seen, ?), sample = ?, "
                    "culprit = ?, resolved_at = CASE WHEN ? THEN NULL ELSE resolved_at END "
@@ -56,6 +77,22 @@ class ErrorGroupRows(StoreConnection):
                    (group.title, group.kind.value, group.count, first, last, group.sample,
                     group.culprit, regressed or resolved is None, target, group.fingerprint))
         return regressed
+
+    def fresh_groups(self, target: str, groups: Iterable[ErrorGroup]) -> tuple[ErrorGroup, ...]:
+        """Which of these groups are worth a new post — read-only (the observe step asks
+        before the record step writes the occurrences)."""
+        groups = tuple(groups)
+        marks: dict[str, GroupMark] = {}
+        wanted = list(dict.fromkeys(g.fingerprint for g in groups))
+        for start in range(0, len(wanted), _CHUNK):
+            chunk = wanted[start:start + _CHUNK]
+            placeholders = ", ".join("?" * len(chunk))
+            sql = ("SELECT fingerprint, last_seen, resolved_at FROM error_groups "  # noqa: S608 - "?"s only
+                   f"WHERE target = ? AND fingerprint IN ({placeholders})")
+            for row in self.query(sql, [target, *chunk]):
+                marks[row["fingerprint"]] = GroupMark(decode_time(row["last_seen"]),
+                                                      maybe_time(row["resolved_at"]))
+        return tuple(g for g in groups if is_fresh(marks.get(g.fingerprint), g))
 
     def resolve_error_group(self, target: str, fingerprint: str,
                             at: datetime | None = None) -> bool:

@@ -20,7 +20,6 @@ from remi_ops.exceptions import ProcessError
 from remi_ops.host import ProcessManager
 from remi_ops.logs.error_groups import ErrorAggregator
 from remi_ops.store.database import Store
-from remi_ops.store.lookups import fresh_groups
 from remi_ops.supervisor import State, Supervisor
 from remi_ops.watch.intake import LogIntake
 
@@ -50,7 +49,7 @@ class Observer:
             target=self.target.name, at=now, supervisor_state=str(supervisor.state),
             expected_alive=supervisor.state in (State.RUNNING, State.UNHEALTHY),
             process=snapshot, duplicates=tuple(self.find()) if snapshot else (),
-            records=records, new_groups=fresh_groups(self.store, self.target.name, seen),
+            records=records, new_groups=self.store.fresh_groups(self.target.name, seen),
             beacon=self.beacon(), last_scan=last_scan, gateway=self.intake.gateway,
             restarts_recent=self.restarts_recent(), seen_groups=seen,
             log_positions=self.intake.positions(), code=self.code())

@@ -37,6 +37,21 @@ def test_error_group_new_or_regressed(store: Store, clock: FakeClock, previous_a
     assert g.count == (5 if previous_ago is not None else 3) and g.resolved_at is None
 
 
+@pytest.mark.parametrize(("previous_ago", "resolved", "expected"), ERROR_GROUP_CASES)
+def test_fresh_groups_asks_the_same_question_without_writing(
+        store: Store, clock: FakeClock, previous_ago: float | None, resolved: bool,
+        expected: bool) -> None:
+    """The observe step's read-only question agrees with what the write will decide."""
+    if previous_ago is not None:
+        store.upsert_error_groups("remi", [group("fp", clock, 2, previous_ago)])
+        if resolved:
+            assert store.resolve_error_group("remi", "fp", clock.now() - timedelta(seconds=30))
+    before = store.error_groups("remi")
+    fresh = store.fresh_groups("remi", [group("fp", clock, 3)])
+    assert (fresh != ()) is expected
+    assert store.error_groups("remi") == before
+
+
 def test_error_groups_newest_first_with_limit(store: Store, clock: FakeClock) -> None:
     store.upsert_error_groups("remi", [group(f"fp{i}", clock, ago_s=100 - i) for i in range(5)])
     assert [g.fingerprint for g in store.error_groups("remi", limit=3)] == ["fp4", "fp3", "fp2"]
