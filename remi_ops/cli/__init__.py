@@ -1,1 +1,1 @@
-"""remi_ops/cli."""
+"""``remi-ops``: the runbook from a terminal, and the headless watchdog."""

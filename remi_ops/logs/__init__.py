@@ -1,1 +1,13 @@
-"""remi_ops/logs."""
+"""Observe what Remi logged: rotation-safe tailing, record parsing, classification,
+tracebacks, error groups, and redaction where the text is made.
+
+    tail          incremental reads with persisted positions (rotation, truncation, partial lines)
+    headers       the log layouts discord.py and ``logging`` write, and decoding
+    bodies        the lines after a header: tracebacks, classification
+    parse         ``LogParser``: bytes → ``LogRecord``s
+    scan          the bulk path for large appends
+    kinds         log kinds and the policy each has
+    tracebacks    chained tracebacks, frames, the loop thread's stack
+    error_groups  Sentry-style fingerprints and per-check aggregation
+    redact        known secrets first, then patterns; before truncating
+"""

@@ -1,1 +1,13 @@
-"""remi_ops/watch."""
+"""The imperative shell: one check for one target as visible steps, and the loops.
+
+    target      ``TargetWatch``: observe → assess → decide → act → record → notify
+    intake      what Remi appended to its logs, as records
+    observe     one look at a target (reads only)
+    decide      a report in, the supervisor's actions out
+    act         the actions carried out through the process manager
+    conditions  a report as alert conditions
+    record      the one place a watch writes its history
+    watcher     ``Watcher``: store, alerts and one watch per target, wired once
+    loops       deaths as events, due actions, probes, periodic steps (all off the loop)
+    spool       ``remi-ops`` asks a running watcher through a spool directory
+"""
