@@ -90,7 +90,6 @@ class EventKind(StrEnum):
     CODE_CHANGED = "code_changed"  # a fix landed (HEAD moved, watched files changed)
     STOP_FAILED = "stop_failed"
     JOB_ERROR = "job_error"  # a watcher job raised
-    AUDIT = "audit"  # a person's action
 
 
 class AlertKind(StrEnum):

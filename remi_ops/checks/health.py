@@ -85,7 +85,6 @@ class HealthAssessor:
     settings: HealthSettings
     cpu_streak: int = 0
     rss_streak: int = 0
-    findings_extra: list[Finding] = field(default_factory=list)
 
     def reset_streaks(self) -> None:
         """A new process starts with a clean record."""

@@ -55,11 +55,6 @@ class FoldResult:
     new: tuple[str, ...] = ()  # fingerprints this aggregator had never seen, in order
     groups: tuple[ErrorGroup, ...] = ()
 
-    @property
-    def touched(self) -> tuple[str, ...]:
-        """Every fingerprint that got an occurrence."""
-        return tuple(g.fingerprint for g in self.groups)
-
 
 @dataclass(slots=True)
 class _Tally:

@@ -43,8 +43,8 @@ class Observer:
         records = self.intake.take()
         now = self.clock.now()
         batch = ErrorAggregator(self.target.name, self.redact)  # this check's occurrences
-        batch.fold((r for r in records if r.kind is not LogKind.HANG), now)  # hangs: own alert
-        seen = batch.groups()
+        # a hang has an alert of its own, not an error group
+        seen = batch.fold((r for r in records if r.kind is not LogKind.HANG), now).groups
         return Observation(
             target=self.target.name, at=now, supervisor_state=str(supervisor.state),
             expected_alive=supervisor.state in (State.RUNNING, State.UNHEALTHY),

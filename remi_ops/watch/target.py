@@ -90,7 +90,6 @@ class TargetWatch:
                                   on_new_process=self._fresh_start)
         self.last_report: HealthReport | None = None
         self.last_scan: ScanResult | None = None
-        self.last_restart: RestartReport | None = None
         self.code: CodeState | None = None
         self.scan_due_mono: float | None = None
         self.recheck_due_mono: float | None = None  # a check soon after a restart
@@ -277,10 +276,8 @@ class TargetWatch:
 
     def _act(self, actions: Sequence[Action], report: HealthReport | None = None) -> Acted:
         acted = self.hands.run(actions, report or self.last_report)
-        for restart in acted.restarts:
-            self.last_restart = restart
-            if restart.ok:
-                self._follow_up_restart()
+        if any(restart.ok for restart in acted.restarts):
+            self._follow_up_restart()
         if actions:
             self.on_change()
         return acted
