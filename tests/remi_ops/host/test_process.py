@@ -24,7 +24,7 @@ from bubabot_local.simkit import gone
 from bubabot_local.simkit import wait_until as wait_for
 
 from remi_ops.config import TargetSettings
-from remi_ops.domain import ProcessIdentity
+from remi_ops.domain import ExitInfo, ProcessIdentity
 from remi_ops.exceptions import LockHeld, ProcessError, SpawnError
 from remi_ops.host import process
 
@@ -445,7 +445,7 @@ def test_adopted_process_death_is_noticed_within_a_second(tmp_path: Path) -> Non
         pid = start_by_hand(tmp_path / "remi", PY, "bot.py")
         ident = process.identify(pid)
         assert ident is not None
-        results: list[object] = []
+        results: list[ExitInfo | None] = []
         waiter = threading.Thread(target=lambda: results.append(process.wait_exit(ident, 10)))
         waiter.start()
         time.sleep(0.1)

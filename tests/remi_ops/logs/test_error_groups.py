@@ -6,6 +6,7 @@ import random
 import re
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -29,8 +30,8 @@ NOW = datetime(2026, 1, 24, 12, 0, tzinfo=UTC)
 NAME_ERROR = "NameError: name 'asyncio' is not defined"
 
 
-def parse(text: str, **kw: object) -> list[LogRecord]:
-    parser = LogParser(**kw)  # type: ignore[arg-type]
+def parse(text: str, **kw: Any) -> list[LogRecord]:
+    parser = LogParser(**kw)
     return parser.feed(text) + parser.flush()
 
 
@@ -451,8 +452,9 @@ def test_aggregator_uses_now_for_undated_records_and_seeds_known() -> None:
                        "sample")
     seeded = ErrorAggregator("remi", lambda s: s, [known])
     assert seeded.fold([rec], NOW + timedelta(hours=1)).new == ()
-    assert seeded.group(rec.fingerprint) is not None
-    assert seeded.group(rec.fingerprint).count == 6  # type: ignore[union-attr]
+    group = seeded.group(rec.fingerprint)
+    assert group is not None
+    assert group.count == 6
     untouched = ErrorAggregator("remi", lambda s: s, [known]).groups()
     assert untouched == (known,)
 
