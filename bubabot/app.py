@@ -24,6 +24,7 @@ from bubabot.looplag import LoopLagMonitor
 from bubabot.sink import DiscordSink
 from bubabot.watcher_service import WatcherService
 from remi_ops.config import Settings
+from remi_ops.domain import CheckTrigger
 from remi_ops.watch.watcher import Watcher
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,7 @@ class App:
 
     async def run_check(self, target: str) -> None:
         """The scheduled job: one check of one target, off the loop."""
-        await asyncio.to_thread(self.watcher.watch(target).check, "schedule")
+        await asyncio.to_thread(self.watcher.watch(target).check, CheckTrigger.SCHEDULE)
 
     def on_job_event(self, event: JobExecutionEvent) -> None:
         """A job error or a missed run becomes an alert, not a silent log line."""

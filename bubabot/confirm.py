@@ -40,6 +40,7 @@ class ConfirmView(discord.ui.View):
             label=confirm_label[:80], style=discord.ButtonStyle.danger)
         cancel: discord.ui.Button[ConfirmView] = discord.ui.Button(
             label="Cancel", style=discord.ButtonStyle.secondary)
+        # discord.py's documented way to give a Button built at runtime its callback
         confirm.callback = self._confirm  # type: ignore[method-assign]
         cancel.callback = self._cancel  # type: ignore[method-assign]
         self.add_item(confirm)

@@ -83,6 +83,7 @@ class DiscordSink:
                 message_id=incident, channel_id=self.channel_id, fail_if_not_exists=False)
         if view is not None:
             extra["view"] = view
+        # send()'s overloads take no None for reference/view, hence kwargs passed only when set
         message = await channel.send(content, embed=embed, allowed_mentions=mentions,
                                      **extra)  # type: ignore[call-overload]
         return str(message.id)

@@ -11,7 +11,7 @@ from bubabot.access import Actor
 from bubabot.looplag import LoopLagMonitor
 from bubabot.service import HealthView
 from remi_ops.alerts.model import AlertLine, Silence
-from remi_ops.domain import ErrorGroup, RestartReport, ScanResult
+from remi_ops.domain import CheckTrigger, ErrorGroup, RestartReport, ScanResult
 from remi_ops.store.records import AuditEntry, HistoryItem
 from remi_ops.watch.watcher import Watcher
 
@@ -39,7 +39,7 @@ class WatcherService:
 
     async def health(self, target: str | None) -> HealthView:
         watch = self.watcher.watch(target)
-        report = await asyncio.to_thread(watch.check, "operator")
+        report = await asyncio.to_thread(watch.check, CheckTrigger.OPERATOR)
         last, worst = self.lag.reading()
         return HealthView(report, watch.supervisor.reason, watch.last_scan, last, worst)
 

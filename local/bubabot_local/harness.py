@@ -24,6 +24,7 @@ from bubabot_local.emulator import DiscordEmulator, Interaction, Message
 from remi_ops.alerts.model import AlertKey, AlertLine, LineState, Silence
 from remi_ops.config import DiscordSettings
 from remi_ops.domain import (
+    Check,
     ErrorGroup,
     Finding,
     HealthReport,
@@ -33,6 +34,7 @@ from remi_ops.domain import (
     ScanResult,
     Severity,
     Status,
+    Trigger,
 )
 from remi_ops.exceptions import RemiOpsError, UnknownTarget
 from remi_ops.store.records import AuditEntry, HistoryItem
@@ -94,7 +96,7 @@ class FakeService:
         report = HealthReport(
             target=name, status=Status.DEGRADED, checked_at=NOW, supervisor_state="running",
             loop_lag_s=12.5, gateway="connected", restarts_recent=1,
-            findings=(Finding("event_loop", Status.DEGRADED, "event loop blocked for 12.5 s",
+            findings=(Finding(Check.EVENT_LOOP, Status.DEGRADED, "event loop blocked for 12.5 s",
                               Severity.WARNING, evidence=STACK_DUMP),))
         return HealthView(report=report, state_reason="up 3h", bubabot_lag_s=0.004)
 
@@ -111,7 +113,7 @@ class FakeService:
 
     async def restart(self, target: str | None, actor: Actor, reason: str) -> RestartReport:
         name = await self._enter("restart", target, actor=actor, reason=reason)
-        return RestartReport(target=name, reason=reason, trigger="operator",
+        return RestartReport(target=name, reason=reason, trigger=Trigger.OPERATOR,
                              requested_by=actor.label, ok=True, at=NOW, duration_s=4.2,
                              old_pid=4242, new_pid=4343, evidence=STACK_DUMP)
 

@@ -334,6 +334,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     workdir = (args.workdir or Path.cwd()).absolute()
     setup_logging()
     with contextlib.suppress(AttributeError):
+        # typed as TextIO, which has no reconfigure(); a replaced stdout raises AttributeError
         sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     if args.command == "scan":
         return scan(args.url, args.mode, workdir)

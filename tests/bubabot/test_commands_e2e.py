@@ -52,7 +52,7 @@ async def test_the_ready_hook_runs_once(harness: Harness) -> None:
         """Skip discord.py's 5 s sleep before a re-IDENTIFY (pitfall 4)."""
 
     bot = await harness.start_bot(on_ready_hook=hook)
-    bot.before_identify_hook = no_wait  # type: ignore[method-assign]
+    bot.before_identify_hook = no_wait  # type: ignore[method-assign]  # discord.py's hook, per instance
     bot.add_listener(count_ready, "on_ready")
     await harness.emulator.wait_for(lambda: bool(seen), what="the ready hook")
     await harness.emulator.invalidate_session(False)  # a new session: READY again

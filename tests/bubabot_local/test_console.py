@@ -11,6 +11,7 @@ import json
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from bubabot_local.console import Console, Seat, send_control
@@ -43,9 +44,9 @@ BUTTONS = [{"type": 1, "components": [
 NAMES = Names(users={YOU: "you"}, roles={ROLE: "On-call"}, channels={CHANNEL: "quick-tasks"})
 
 
-def message(**fields: object) -> Message:
+def message(**fields: Any) -> Message:
     return Message(id=99, channel_id=CHANNEL, guild_id=GUILD, author=User(BOT, "Bubabot", True),
-                   **fields)  # type: ignore[arg-type]
+                   **fields)
 
 
 # --------------------------------------------------------------------------- parsing

@@ -28,6 +28,7 @@ import traceback
 import types
 from calendar import timegm
 from pathlib import Path
+from typing import Any
 
 import discord
 import discord.backoff
@@ -326,7 +327,7 @@ class Capture:
 
 def blocked_stack(root: Path) -> str:
     """The loop thread's stack while fetch_track blocks in a socket read, seen from a thread."""
-    import urllib3.connectionpool as pool  # type: ignore[import-not-found]
+    import urllib3.connectionpool as pool  # type: ignore[import-not-found]  # the fake module exists only in the temp tree
 
     a, b = socket.socketpair()
     pool.BLOCK.append(a)
@@ -351,8 +352,8 @@ def blocked_stack(root: Path) -> str:
 
 def incident(cap: Capture, root: Path, stack: str) -> None:
     """Start, the NameError in /scan, the blocked loop, a 429, the resume."""
-    import tree  # type: ignore[import-not-found]
-    from cogs import scan  # type: ignore[import-not-found]
+    import tree  # type: ignore[import-not-found]  # the fake module exists only in the temp tree
+    from cogs import scan  # type: ignore[import-not-found]  # the fake module exists only in the temp tree
 
     log_client = logging.getLogger("discord.client")
     log_gw = logging.getLogger("discord.gateway")
@@ -367,7 +368,8 @@ def incident(cap: Capture, root: Path, stack: str) -> None:
     log_gw.info("Shard ID %s has connected to Gateway (Session ID: %s).", None,
                 "8c3f5e6b2d9a4f1e0b7c6d5a4e3f2a1b")
     at("03:01:10")
-    cmd = app_commands.Command(name="scan", description="Scan a SoundCloud URL",
+    cmd: app_commands.Command[Any, ..., Any] = app_commands.Command(
+        name="scan", description="Scan a SoundCloud URL",
                                callback=scan.scan)
 
     async def on_error(interaction: object, command: object, error: BaseException) -> None:
@@ -413,19 +415,19 @@ def run_client(cap: Capture, root: Path) -> None:
 
 def gateway_close(cap: Capture, root: Path, code: int) -> None:
     """A real client.run(): login ok, one refused connection, then a gateway close ``code``."""
-    import gateway  # type: ignore[import-not-found]
+    import gateway  # type: ignore[import-not-found]  # the fake module exists only in the temp tree
 
     async def fake_login(self: discord.Client, token: str) -> None:
         logging.getLogger("discord.client").info("logging in using static token")
-        self.ws = types.SimpleNamespace(  # type: ignore[assignment]
+        self.ws = types.SimpleNamespace(  # type: ignore[assignment]  # a stand-in for the gateway
             sequence=None, gateway="wss://gateway.discord.gg", session_id=None, open=False)
 
     sock = type("Sock", (), {"close_code": code})()
-    discord.Client.CLOSED = discord.ConnectionClosed(sock, shard_id=None)  # type: ignore[attr-defined,arg-type]
+    discord.Client.CLOSED = discord.ConnectionClosed(sock, shard_id=None)  # type: ignore[attr-defined]  # read by the fake gateway
     gateway.CALLS[0] = 0
-    discord.backoff.ExponentialBackoff.delay = lambda self: 1.37  # type: ignore[method-assign]
-    discord.Client.login = fake_login  # type: ignore[method-assign]
-    DiscordWebSocket.from_client = classmethod(  # type: ignore[method-assign,assignment]
+    discord.backoff.ExponentialBackoff.delay = lambda self: 1.37  # type: ignore[method-assign,assignment]  # a fixed delay in the log
+    discord.Client.login = fake_login  # type: ignore[method-assign]  # no HTTP login
+    DiscordWebSocket.from_client = classmethod(  # type: ignore[method-assign,assignment]  # the fake gateway
         lambda cls, client, **kw: gateway.from_client(client, **kw))
     at("04:10:00")
     run_client(cap, root)
@@ -438,10 +440,10 @@ def login_failure(cap: Capture, root: Path) -> None:
         reason = "Unauthorized"
 
     async def fake_request(self: object, route: object, **kwargs: object) -> None:
-        raise discord.HTTPException(Resp(), {"message": "401: Unauthorized", "code": 0})  # type: ignore[arg-type]
+        raise discord.HTTPException(Resp(), {"message": "401: Unauthorized", "code": 0})
 
-    discord.Client.login = ORIGINAL_LOGIN  # type: ignore[method-assign]
-    discord.http.HTTPClient.request = fake_request  # type: ignore[method-assign,assignment]
+    discord.Client.login = ORIGINAL_LOGIN  # type: ignore[method-assign]  # undo gateway_close()'s fake login
+    discord.http.HTTPClient.request = fake_request  # type: ignore[method-assign]  # the API answers 401
     at("05:00:00")
     run_client(cap, root)
 
@@ -462,7 +464,7 @@ def drop_frames(text: str, markers: tuple[str, ...]) -> str:
 
 def remi_own(fmt: str) -> str:
     """Remi's own logging (basicConfig-style layouts): a TimeoutError and a chained error."""
-    import pipeline  # type: ignore[import-not-found]
+    import pipeline  # type: ignore[import-not-found]  # the fake module exists only in the temp tree
 
     buf = io.StringIO()
     handler = logging.StreamHandler(buf)
@@ -480,7 +482,7 @@ def remi_own(fmt: str) -> str:
 
 def stdout_prints() -> str:
     """Remi's bot.log (stdout): prints, and a traceback printed with traceback.print_exc()."""
-    import pipeline  # type: ignore[import-not-found]
+    import pipeline  # mypy reports the missing fake module once, in remi_own()
 
     buf = io.StringIO()
     print("Remi is starting...", file=buf)

@@ -202,7 +202,8 @@ async def test_poison_notification_blocks_only_its_message_then_is_dead_lettered
     await outbox.pump()
     assert {k for _, k, _ in sink.got} == {notes[1].message_key}
     await drain(outbox, clock)
-    states = dict(store.query("SELECT state, count(*) FROM outbox GROUP BY state"))
+    rows = store.query("SELECT state, count(*) FROM outbox GROUP BY state")
+    states = {row[0]: row[1] for row in rows}
     assert states == {"dead": 3, "delivered": 3}
 
 

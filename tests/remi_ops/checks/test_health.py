@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -40,15 +41,15 @@ def snap(status: str = "sleeping", cpu: float = 1.0, rss_mb: float = 100) -> Pro
     return ProcessSnapshot(IDENT, status, cpu, int(rss_mb * 2**20), (), 3600.0)
 
 
-def observe(**kw: object) -> Observation:
-    base: dict[str, object] = {"target": "remi", "at": NOW, "supervisor_state": "running",
+def observe(**kw: Any) -> Observation:
+    base: dict[str, Any] = {"target": "remi", "at": NOW, "supervisor_state": "running",
                                "expected_alive": True, "process": snap()}
     base.update(kw)
-    return Observation(**base)  # type: ignore[arg-type]
+    return Observation(**base)
 
 
-def assess(obs: Observation, **settings: float) -> tuple[Status, list[str]]:
-    report = HealthAssessor(HealthSettings(**settings)).assess(obs)  # type: ignore[arg-type]
+def assess(obs: Observation, **settings: Any) -> tuple[Status, list[str]]:
+    report = HealthAssessor(HealthSettings(**settings)).assess(obs)
     return report.status, list(report.reasons)
 
 

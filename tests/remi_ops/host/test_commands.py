@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import textwrap
@@ -60,7 +61,7 @@ def test_run_command_timeout_kills_the_whole_tree(tmp_path: Path) -> None:
     assert "started" in result.output
     for name in ("stay", "escape"):
         pid = int((tmp_path / f"{name}.pid").read_text())
-        wait_for(lambda pid=pid: gone(pid), 2)
+        wait_for(functools.partial(gone, pid), 2)
 
 
 def test_run_command_does_not_wait_for_a_background_grandchild(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ from bubabot_local.simkit import ONE_SHOT, SLEEPER, bot_target, kill_leftovers, 
 
 from remi_ops import host
 from remi_ops.config import TargetSettings
-from remi_ops.domain import ProcessIdentity
+from remi_ops.domain import ExitInfo, ProcessIdentity
 from remi_ops.exceptions import SpawnError
 
 pytestmark = pytest.mark.integration
@@ -82,7 +82,7 @@ def test_adopted_process_death_is_noticed_within_a_second(tmp_path: Path) -> Non
         pid = start_by_hand(tmp_path / "remi", PY, "bot.py")
         ident = host.identify(pid)
         assert ident is not None
-        results: list[object] = []
+        results: list[ExitInfo | None] = []
         waiter = threading.Thread(target=lambda: results.append(host.wait_exit(ident, 10)))
         waiter.start()
         time.sleep(0.1)

@@ -91,7 +91,7 @@ def test_nul_bytes_and_odd_input_never_raise() -> None:
     """NULs, lone surrogates and non-str input are handled."""
     assert redact(f"a\x00{TOKEN}\x00b") == "a\x00[REDACTED:discord_token]\x00b"
     assert redact("\ud800 token=abcdefgh") == "\ud800 token=[REDACTED:key_value]"
-    assert redact(b"bytes") == "b'bytes'"  # type: ignore[arg-type]
+    assert redact(b"bytes") == "b'bytes'"  # type: ignore[arg-type]  # wrong input on purpose
     assert redact("") == ""
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import IO, Any
 
 import pytest
 
@@ -84,7 +85,7 @@ def test_partial_line_is_not_reread_from_disk(log: Path, monkeypatch: pytest.Mon
     real_open = open
 
     class Spy:
-        def __init__(self, f: object) -> None:
+        def __init__(self, f: IO[Any]) -> None:
             self.f = f
 
         def __getattr__(self, name: str) -> object:
@@ -94,10 +95,10 @@ def test_partial_line_is_not_reread_from_disk(log: Path, monkeypatch: pytest.Mon
             return self
 
         def __exit__(self, *exc: object) -> None:
-            self.f.close()  # type: ignore[attr-defined]
+            self.f.close()
 
         def read(self, n: int = -1) -> bytes:
-            data: bytes = self.f.read(n)  # type: ignore[attr-defined]
+            data: bytes = self.f.read(n)
             reads.append(len(data))
             return data
 

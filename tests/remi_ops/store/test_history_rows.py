@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from remi_ops.clock import FakeClock
-from remi_ops.domain import RestartReport, ScanOutcome, ScanResult, Severity
+from remi_ops.domain import RestartReport, ScanOutcome, ScanResult, Severity, Trigger
 from remi_ops.store.database import Store
 
 # ---------------------------------------------------------------------- tables
@@ -35,11 +35,11 @@ def test_transitions_in_order(store: Store, clock: FakeClock) -> None:
 
 
 def test_restarts_round_trip_and_count(store: Store, clock: FakeClock) -> None:
-    report = RestartReport("remi", "event loop blocked", "hang", "watchdog", True,
+    report = RestartReport("remi", "event loop blocked", Trigger.HANG, "watchdog", True,
                            clock.now(), 3.25, 100, 200, "ok", "stack dump")
     store.record_restart(report)
     clock.advance(60)
-    store.record_restart(RestartReport("remi", "crash", "crash", "watchdog", False,
+    store.record_restart(RestartReport("remi", "crash", Trigger.CRASH, "watchdog", False,
                                        clock.now(), 1.0))
     since = clock.now() - timedelta(hours=1)
     assert store.restarts("remi", since)[1] == report
@@ -74,7 +74,7 @@ def test_history_merges_incidents_and_restarts(store: Store, clock: FakeClock) -
     start = clock.now()
     inc = store.open_incident("remi", "remi down", Severity.PAGE)
     clock.advance(10)
-    store.record_restart(RestartReport("remi", "crash", "crash", "watchdog", True,
+    store.record_restart(RestartReport("remi", "crash", Trigger.CRASH, "watchdog", True,
                                        clock.now(), 2.0))
     clock.advance(50)
     store.close_incident(inc.id)

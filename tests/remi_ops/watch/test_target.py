@@ -7,8 +7,10 @@ import json
 import os
 import signal
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 from bubabot_local.simkit import SIM, control, sim_settings, sims_in
@@ -21,8 +23,10 @@ from remi_ops.watch.watcher import Watcher
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("reap_sims")]
 
+T = TypeVar("T")
 
-async def until(probe, timeout: float = 10.0, what: str = ""):  # type: ignore[no-untyped-def]
+
+async def until(probe: Callable[[], T | None], timeout: float = 10.0, what: str = "") -> T:
     """Poll ``probe`` without blocking the loop."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -59,7 +63,7 @@ async def watcher(tmp_path: Path) -> AsyncIterator[Running]:
     running.engine.close()
 
 
-def alert_lines(settings: Settings) -> list[dict[str, object]]:
+def alert_lines(settings: Settings) -> list[dict[str, Any]]:
     path = settings.targets[0].alert_file
     if not path.exists():
         return []
@@ -117,7 +121,7 @@ async def test_crash_loop_backs_off_then_gives_up_and_escalates(tmp_path: Path) 
         delays = [float(t.reason.rsplit("restarting in ", 1)[1].rstrip("s"))
                   for t in transitions if t.to_state == "backoff"]
         assert len(delays) == 3 and delays == sorted(delays) and delays[-1] > delays[0]
-        await until(lambda: any("needs a human" in " ".join(line["lines"])  # type: ignore[arg-type]
+        await until(lambda: any("needs a human" in " ".join(line["lines"])
                                 for line in alert_lines(settings)),
                     what="escalation line in .bot_alert")
     finally:
@@ -168,7 +172,7 @@ async def test_a_nameerror_in_scan_is_one_group_and_a_failed_scan_test(watcher: 
     assert report.status != "healthy"
 
 
-def _epoch():  # type: ignore[no-untyped-def]
+def _epoch() -> datetime:
     return SystemClock().now().replace(year=2000)
 
 
@@ -189,7 +193,8 @@ async def test_a_fix_landing_restarts_remi_and_runs_the_scan_test(tmp_path: Path
                                    if r.trigger == "post_fix"], what="post-fix restart")
         assert "aaaaaaaaaa → bbbbbbbbbb" in fix[0].reason
         assert fix[0].old_pid == before
-        scan = await until(lambda: (s := store.last_scan("remi")) and s.commit == "b" * 10 and s,
+        scan = await until(lambda: s if (s := store.last_scan("remi")) and s.commit == "b" * 10
+                           else None,
                            timeout=15, what="scan test at the new commit")
         assert scan.ok
     finally:
