@@ -232,7 +232,7 @@ class Instruments:
                 finally:
                     work.nbytes = self.bytes_read - before
         setattr(watch, "check", timed_check)  # noqa: B010 - instance attribute, on purpose
-        setattr(watch.intake, "read", timed_ingest)  # noqa: B010
+        setattr(watch.intake, "read", timed_ingest)  # noqa: B010 - instance attribute, on purpose
 
     def uninstall(self) -> None:
         Tailer.read_new = self._original_read  # type: ignore[method-assign]

@@ -51,7 +51,7 @@ def real_settings(args: argparse.Namespace) -> Settings:
 
 async def run_real(settings: Settings) -> None:
     from bubabot.app import build_app  # noqa: PLC0415 - discord imports after validation
-    from remi_ops.host import on_stop_signals  # noqa: PLC0415
+    from remi_ops.host import on_stop_signals  # noqa: PLC0415 - after the config is valid
 
     app = build_app(settings, console=sys.stdout)
     stopping = asyncio.Event()
@@ -73,7 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             asyncio.run(run_real(real_settings(args)))
         else:
             try:
-                from bubabot_local.mode import run_local  # noqa: PLC0415
+                from bubabot_local.mode import run_local  # noqa: PLC0415 - only local mode needs the extra
             except ImportError:
                 raise ConfigError(["DISCORD_TOKEN: not set, and local mode is not installed "
                                    "(pip install 'bubabot[local]', or set DISCORD_TOKEN and "

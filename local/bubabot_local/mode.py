@@ -199,7 +199,7 @@ async def run_local(*, state_dir: Path | None, interactive: bool, config: str | 
         unpatch_discord_py()
 
 
-async def _run_app(emulator: DiscordEmulator, world: World, settings: Settings,  # noqa: PLR0917
+async def _run_app(emulator: DiscordEmulator, world: World, settings: Settings,  # noqa: PLR0917 - wiring
                    interactive: bool, stdin: TextIO | AsyncIterable[str] | None, out: TextIO,
                    stop: asyncio.Event) -> None:
     ready = asyncio.Event()
@@ -227,7 +227,7 @@ async def _run_app(emulator: DiscordEmulator, world: World, settings: Settings, 
                         if stopped else "the Remi simulator was not running")
 
 
-async def _serve(console: Console, emulator: DiscordEmulator, world: World,  # noqa: PLR0917
+async def _serve(console: Console, emulator: DiscordEmulator, world: World,  # noqa: PLR0917 - wiring
                  ready: asyncio.Event, interactive: bool,
                  stdin: TextIO | AsyncIterable[str] | None) -> None:
     """Print from the start; take commands once both bots are in (typed-ahead lines wait)."""
