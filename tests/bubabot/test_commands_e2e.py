@@ -16,7 +16,7 @@ from remi_ops.exceptions import RemiOpsError
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(10)]
 
 COMMANDS = ["remi-ack", "remi-errors", "remi-health", "remi-history", "remi-maintenance",
-            "remi-restart", "remi-scan-test", "remi-silence"]
+            "remi-resolve", "remi-restart", "remi-scan-test", "remi-silence"]
 
 
 # --- login and sync ------------------------------------------------------------------------
@@ -165,7 +165,7 @@ async def test_ack_by_command(running: Harness) -> None:
 async def test_ending_maintenance_needs_no_confirmation(running: Harness) -> None:
     """"end" hands control back at once; starting one asks first (see test_views_e2e)."""
     interaction = await running.slash("remi-maintenance", duration="end", reason="done")
-    assert "maintenance of remi ended" in interaction.followups[0].content
+    assert "Maintenance of remi ended" in interaction.followups[0].content
     assert running.service.methods("maintenance")[0].args["duration_s"] == 0
     await running.wait_audits(1)
 

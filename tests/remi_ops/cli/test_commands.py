@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from bubabot_local.simkit import SCAN, SIM, sims_in, wait_until
 
-from remi_ops.cli.main import main, parse_duration
+from remi_ops.cli.main import main
+from remi_ops.durations import parse_duration
 
 
 def write_config(tmp: Path, extra: str = "") -> Path:
