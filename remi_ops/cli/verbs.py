@@ -12,6 +12,7 @@ the watcher, so a later ``start`` — with or without a watcher — undoes a ``s
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -21,9 +22,11 @@ from remi_ops.cli.common import who
 from remi_ops.config import Settings
 from remi_ops.exceptions import LockHeld, WatcherError
 from remi_ops.watch import requests, spool
+from remi_ops.watch.presence import watcher_running
 from remi_ops.watch.watcher import Watcher
 
 REQUEST_TIMEOUT_S = 90.0  # a restart stops with a grace period, then waits for the start
+POLL_S = 0.1
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,15 +43,26 @@ class Ask:
 
 def carry_out(settings: Settings, ask: Ask) -> Any:
     """The verb's value, from the running watcher when there is one, else done here."""
-    watcher = Watcher(settings, console=None)
-    try:
+    while True:
+        watcher = Watcher(settings, console=None)
         try:
-            watcher.acquire_locks(ask.scope or (ask.target,))
-        except LockHeld:
-            return ask_watcher(settings, ask)
-        return asyncio.run(_here(watcher, ask))
-    finally:
-        watcher.close()
+            try:
+                watcher.acquire_locks(_scope(ask))
+            except LockHeld:
+                return ask_watcher(settings, ask)
+            return asyncio.run(_here(watcher, ask))
+        except _LockFreed:
+            continue  # the holder was another remi-ops, now done: take the lock ourselves
+        finally:
+            watcher.close()
+
+
+class _LockFreed(Exception):
+    """The lock came free while our request still waited: nobody was serving the spool."""
+
+
+def _scope(ask: Ask) -> Sequence[str]:
+    return ask.scope or (ask.target,)
 
 
 async def _here(watcher: Watcher, ask: Ask) -> Any:
@@ -61,15 +75,26 @@ async def _here(watcher: Watcher, ask: Ask) -> Any:
 
 
 def ask_watcher(settings: Settings, ask: Ask, timeout_s: float = REQUEST_TIMEOUT_S) -> Any:
-    """Hand the verb to the running watcher and wait (blocking: no event loop here)."""
+    """Hand the verb to the running watcher and wait (blocking: no event loop here).
+
+    The lock may be held by another ``remi-ops`` doing a verb of its own rather than by a
+    watcher; then nobody serves the spool, and when that lock comes free the request is
+    withdrawn and carried out here instead (``_LockFreed``).
+    """
     state_dir = settings.state_dir
     request_id = spool.submit(state_dir, ask.target, ask.action, dict(ask.args), who())
-    answer = spool.wait_answer(state_dir, request_id, timeout_s)
-    if answer is None:
-        taken_back = spool.withdraw(state_dir, request_id)
-        raise WatcherError(ask.action, f"the watcher did not answer within {timeout_s:.0f}s"
-                           + ("; the request was withdrawn" if taken_back else
-                              "; it took the request and may still carry it out"))
+    deadline = time.monotonic() + timeout_s
+    while (answer := spool.read_answer(state_dir, request_id)) is None:
+        if not any(watcher_running(settings, name) for name in _scope(ask)) and \
+                spool.withdraw(state_dir, request_id):
+            raise _LockFreed
+        if time.monotonic() >= deadline:
+            taken_back = spool.withdraw(state_dir, request_id)
+            raise WatcherError(ask.action, f"the watcher did not answer within "
+                               f"{timeout_s:.0f}s" + ("; the request was withdrawn" if taken_back
+                                                       else "; it took the request and may "
+                                                       "still carry it out"))
+        time.sleep(POLL_S)
     if not answer.get("ok"):
         raise WatcherError(ask.action, str(answer.get("error") or f"{ask.action} failed"),
                            usage=bool(answer.get("usage")))

@@ -10,7 +10,6 @@ request itself was at fault).
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,20 +74,18 @@ def answer(state_dir: Path, request_id: str, *, ok: bool, value: Any = None, err
                            "usage": usage})
 
 
-def wait_answer(state_dir: Path, request_id: str, timeout_s: float) -> dict[str, Any] | None:
-    """Block (CLI only, no event loop) until the watcher answers, or None on timeout."""
+def read_answer(state_dir: Path, request_id: str) -> dict[str, Any] | None:
+    """The answer if it is there (and consumed), else None; never waits (the command line
+    polls it, and looks at the lock in between)."""
     path = spool(state_dir) / f"{request_id}.result.json"
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if path.exists():
-            try:
-                doc: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-            except ValueError:
-                doc = {"ok": False, "error": "unreadable answer"}
-            path.unlink(missing_ok=True)
-            return doc
-        time.sleep(0.1)
-    return None
+    if not path.exists():
+        return None
+    try:
+        doc: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError:
+        doc = {"ok": False, "error": "unreadable answer"}
+    path.unlink(missing_ok=True)
+    return doc
 
 
 def _mtime(path: Path) -> float:

@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -201,6 +202,17 @@ def test_resolve_asks_a_running_watcher(cfg: Path, watching: Any) -> None:
     assert unknown.returncode == 1 and "no error group" in unknown.stderr
     stopped = run(cfg, "stop", "--reason", "through the watcher")
     assert stopped.returncode == 0 and "remi: stopped" in stopped.stdout
+
+
+def test_a_lock_held_by_another_remi_ops_is_waited_for(cfg: Path) -> None:
+    """Not every lock holder is a watcher: when another ``remi-ops`` lets go, the request
+    nobody served is taken back and carried out here."""
+    seed_group(cfg)
+    other = TargetLock(cfg.parent / "state", "remi").acquire()
+    threading.Timer(0.5, other.release).start()
+    assert cli(cfg, "resolve", FINGERPRINT) == 0
+    assert resolved_at(cfg) is not None
+    assert list((cfg.parent / "state" / "requests").iterdir()) == []
 
 
 # ---------------------------------------------------------------------------- presence

@@ -99,7 +99,7 @@ async def served(watcher: Watcher, action: str, args: dict[str, Any],
     state_dir = watcher.settings.state_dir
     request_id = spool.submit(state_dir, target, action, args, "cli:ana")
     await watcher.serve_requests()
-    answer = spool.wait_answer(state_dir, request_id, timeout_s=1)
+    answer = spool.read_answer(state_dir, request_id)
     assert answer is not None
     return answer
 
