@@ -89,11 +89,10 @@ def ask_watcher(settings: Settings, ask: Ask, timeout_s: float = REQUEST_TIMEOUT
                 spool.withdraw(state_dir, request_id):
             raise _LockFreed
         if time.monotonic() >= deadline:
-            taken_back = spool.withdraw(state_dir, request_id)
+            fate = ("the request was withdrawn" if spool.withdraw(state_dir, request_id)
+                    else "it took the request and may still carry it out")
             raise WatcherError(ask.action, f"the watcher did not answer within "
-                               f"{timeout_s:.0f}s" + ("; the request was withdrawn" if taken_back
-                                                       else "; it took the request and may "
-                                                       "still carry it out"))
+                                           f"{timeout_s:.0f}s; {fate}")
         time.sleep(POLL_S)
     if not answer.get("ok"):
         raise WatcherError(ask.action, str(answer.get("error") or f"{ask.action} failed"),
