@@ -2,7 +2,7 @@
 is only a hint to its UI, members can still invoke the command.
 
 Tiers (anchors §3): read-only (health, errors, history) for viewers; safe mutations (scan
-test, ack, silence) and destructive ones (restart, maintenance) for operators, the latter
+test, ack, silence, resolve) and destructive ones (restart, maintenance) for operators, the latter
 behind a confirmation. Pure: decisions from ids, no Discord objects.
 """
 
@@ -17,7 +17,7 @@ from remi_ops.config import DiscordSettings
 
 class Tier(StrEnum):
     READ = "read"  # /remi-health, /remi-errors, /remi-history
-    OPERATE = "operate"  # /remi-scan-test, /remi-silence, acknowledge
+    OPERATE = "operate"  # /remi-scan-test, /remi-silence, /remi-resolve, acknowledge
     DESTRUCTIVE = "destructive"  # /remi-restart, /remi-maintenance (confirmation first)
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import discord
 
 from remi_ops.alerts.model import AlertLine, LineState, Notification, NotificationType, Silence
+from remi_ops.alerts.text import alert_line
 from remi_ops.domain import (
     ErrorGroup,
     HealthReport,
@@ -23,7 +24,9 @@ from remi_ops.domain import (
     Severity,
     Status,
 )
+from remi_ops.durations import format_duration
 from remi_ops.store.records import HistoryItem
+from remi_ops.watch.results import MaintenanceResult, Resolution
 
 TITLE_MAX, DESC_MAX, FIELD_NAME_MAX, FIELD_VALUE_MAX, FOOTER_MAX = 256, 4096, 256, 1024, 2048
 FIELDS_MAX, EMBED_TOTAL_MAX, CONTENT_MAX = 25, 6000, 2000
@@ -51,22 +54,14 @@ def code_block(text: str, limit: int = FIELD_VALUE_MAX) -> str:
     return f"```\n{body}\n```"
 
 
-def duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "–"
-    s = int(seconds)
-    if s < 60:
-        return f"{seconds:.1f}s" if seconds < 10 else f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m {s % 60:02d}s"
-    if s < 86400:
-        return f"{s // 3600}h {s % 3600 // 60:02d}m"
-    return f"{s // 86400}d {s % 86400 // 3600}h"
-
-
 def when(at: datetime | None) -> str:
-    """A Discord timestamp that each reader sees in their own time zone."""
+    """A Discord timestamp that each reader sees in their own time zone ("in 2 hours")."""
     return "–" if at is None else f"<t:{int(at.timestamp())}:R>"
+
+
+def clock_time(at: datetime) -> str:
+    """A Discord timestamp shown as the reader's local time of day ("16:20")."""
+    return f"<t:{int(at.timestamp())}:t>"
 
 
 class EmbedBudget:
@@ -97,7 +92,7 @@ def health_embed(report: HealthReport, *, last_scan: ScanResult | None = None,
     budget.field("Supervisor", clip(state, 300), inline=False)
     proc = report.process
     if proc:
-        budget.field("Process", f"pid {proc.identity.pid} · up {duration(proc.uptime_s)}\n"
+        budget.field("Process", f"pid {proc.identity.pid} · up {format_duration(proc.uptime_s)}\n"
                      f"CPU {proc.cpu_percent:.0f}% · RSS {proc.rss_bytes / 2**20:.0f} MB",
                      inline=True)
     loop = ("no beacon" if report.loop_lag_s is None
@@ -119,8 +114,9 @@ def health_embed(report: HealthReport, *, last_scan: ScanResult | None = None,
 def scan_line(scan: ScanResult) -> str:
     extra = " (over budget)" if scan.over_budget else ""
     commit = f" @ `{scan.commit}`" if scan.commit else ""
-    return f"{SCAN_ICON[scan.outcome]} {scan.outcome} in {duration(scan.duration_s)}{extra}" \
-           f"{commit} · {when(scan.started_at)}"
+    took = format_duration(scan.duration_s)
+    return f"{SCAN_ICON[scan.outcome]} {scan.outcome} in {took}{extra}{commit} · " \
+           f"{when(scan.started_at)}"
 
 
 def scan_embed(scan: ScanResult, *, trigger: str = "", new_group: str = "") -> discord.Embed:
@@ -130,7 +126,7 @@ def scan_embed(scan: ScanResult, *, trigger: str = "", new_group: str = "") -> d
                    TITLE_MAX),
         colour=RESOLVED_COLOUR if ok else SEVERITY_COLOUR[Severity.WARNING],
         timestamp=scan.started_at)
-    parts = [f"Duration {duration(scan.duration_s)}"]
+    parts = [f"Duration {format_duration(scan.duration_s)}"]
     if scan.over_budget:
         parts.append("slower than the latency budget")
     if scan.commit:
@@ -157,6 +153,8 @@ def errors_embed(target: str, groups: Sequence[ErrorGroup], since_label: str) ->
     for group in groups:
         value = (f"×{group.count} · first {when(group.first_seen)} · last {when(group.last_seen)}"
                  f"\n{group.culprit or group.kind} · `{group.fingerprint}`")
+        if group.resolved_at is not None:
+            value += f" · ✅ fixed {when(group.resolved_at)}"
         if not budget.field(clip(group.title, FIELD_NAME_MAX), value):
             embed.set_footer(text="More groups than fit: see the attachment.")
             break
@@ -183,7 +181,7 @@ def restart_embed(report: RestartReport) -> discord.Embed:
                              DESC_MAX)
     budget = EmbedBudget(embed)
     budget.field("PID", f"{report.old_pid or '–'} → {report.new_pid or '–'}", inline=True)
-    budget.field("Took", duration(report.duration_s), inline=True)
+    budget.field("Took", format_duration(report.duration_s), inline=True)
     if report.detail:
         budget.field("Detail", code_block(report.detail, 600))
     if report.evidence:
@@ -224,7 +222,7 @@ def notification_embed(n: Notification) -> discord.Embed:
     if counts:
         budget.field("Alerts", counts, inline=True)
     if n.downtime_s is not None:
-        budget.field("Downtime", duration(n.downtime_s), inline=True)
+        budget.field("Downtime", format_duration(n.downtime_s), inline=True)
     starts = [a.started_at for a in n.alerts if a.started_at is not None]
     if starts and not resolved:
         budget.field("Since", when(min(starts)), inline=True)
@@ -242,7 +240,8 @@ def notification_embed(n: Notification) -> discord.Embed:
 
 
 def _alert_lines(alerts: Sequence[AlertLine]) -> str:
-    rendered = [f"{LINE_ICON[a.state]} {discord.utils.escape_markdown(a.text())}" for a in alerts]
+    rendered = [f"{LINE_ICON[a.state]} {discord.utils.escape_markdown(alert_line(a))}"
+                for a in alerts]
     return _fit_lines(rendered)
 
 
@@ -281,7 +280,7 @@ def history_embed(target: str, items: Sequence[HistoryItem], since_label: str) -
     for shown, item in enumerate(items):
         state = ("✅" if item.ok else "❌") if item.kind == "restart" else (
             "closed" if item.ok else "open")
-        value = f"{when(item.at)} · {duration(item.duration_s)} · {state}"
+        value = f"{when(item.at)} · {format_duration(item.duration_s)} · {state}"
         if item.detail:
             value += f"\n{discord.utils.escape_markdown(clip(item.detail, 300))}"
         name = f"{HISTORY_ICON.get(item.kind, '•')} {item.title}"
@@ -299,7 +298,7 @@ def audit_line(who: str, action: str, target: str | None, *, arguments: Mapping[
                      (None, ""))
     text = (f"🧾 **{esc(who)}** {action}" + (f" on `{target}`" if target else "")
             + (f" ({esc(args)})" if args else "")
-            + f" → {'✅' if ok else '❌'} {esc(result)} · {duration(duration_s)}")
+            + f" → {'✅' if ok else '❌'} {esc(result)} · {format_duration(duration_s)}")
     return clip(text, CONTENT_MAX)
 
 
@@ -312,7 +311,22 @@ def silence_text(silence: Silence) -> str:
 def ack_text(ref: str, lines: Sequence[AlertLine]) -> str:
     if not lines:
         return f"Nothing firing matched `{ref}` (already acknowledged or resolved)."
-    shown = "\n".join(f"• {discord.utils.escape_markdown(line.text())}" for line in lines[:10])
+    shown = "\n".join(f"• {discord.utils.escape_markdown(alert_line(line))}" for line in lines[:10])
     more = f"\n… and {len(lines) - 10} more" if len(lines) > 10 else ""
     return clip(f"👍 Acknowledged {len(lines)} alert(s); repeats stop.\n{shown}{more}",
                 CONTENT_MAX)
+
+
+def maintenance_text(result: MaintenanceResult) -> str:
+    """The answer to /remi-maintenance: until when, in each reader's own time."""
+    if result.until is None:
+        return f"🛠️ Maintenance of {result.target} ended; supervision is back on."
+    return (f"🛠️ {result.target} is in maintenance until {clock_time(result.until)} "
+            f"({when(result.until)}): no restarts, no alerts for it until then.")
+
+
+def resolve_text(resolution: Resolution) -> str:
+    group = resolution.group
+    return clip(f"✅ Marked `{group.fingerprint}` fixed: "
+                f"{discord.utils.escape_markdown(group.title)}\nIf it happens again it is "
+                "reported as a regression.", CONTENT_MAX)

@@ -22,19 +22,21 @@ from bubabot.access import AccessPolicy, Actor, Tier
 from bubabot.confirm import ConfirmView
 from bubabot.interact import Gate, reply, reply_error
 from bubabot.service import OpsService
+from remi_ops.alerts.model import AlertLine
 from remi_ops.config import DiscordSettings
-from remi_ops.exceptions import RemiOpsError
+from remi_ops.durations import format_duration, parse_duration
+from remi_ops.exceptions import RemiOpsError, UnknownAlert
 
-#: choices of the ``since`` options, in seconds (None: everything)
-SINCE_S: Mapping[str, float | None] = {"1h": 3600, "24h": 86400, "7d": 604800,
-                                       "30d": 2_592_000, "all": None}
+#: choices of the ``since`` options, in seconds (None: everything); the CLI's parser reads them
+SINCE_S: Mapping[str, float | None] = {
+    **{choice: parse_duration(choice) for choice in ("1h", "24h", "7d", "30d")}, "all": None}
 SINCE_LABEL = {"1h": "last hour", "24h": "last 24 hours", "7d": "last 7 days",
                "30d": "last 30 days", "all": "all time"}
-#: choices of the ``duration`` options (silence, maintenance); "end" ends maintenance
 #: how far back /remi-history looks at most
-HISTORY_MAX_S = 2_592_000
-DURATION_S: Mapping[str, float] = {"30m": 1800, "1h": 3600, "4h": 14_400, "24h": 86_400,
-                                   "7d": 604_800, "end": 0}
+HISTORY_MAX_S = parse_duration("30d")
+#: choices of the ``duration`` options (silence, maintenance); "end" ends maintenance
+DURATION_S: Mapping[str, float] = {
+    **{choice: parse_duration(choice) for choice in ("30m", "1h", "4h", "24h", "7d")}, "end": 0}
 
 
 class Runbook:
@@ -142,7 +144,7 @@ class Runbook:
         await reply(interaction, embed=render.scan_embed(result, trigger=f"by {actor.name}"),
                     files=files)
         await self.gate.record(actor, "scan test", name, {"via": via},
-                               f"{result.outcome} in {render.duration(result.duration_s)}",
+                               f"{result.outcome} in {format_duration(result.duration_s)}",
                                ok=result.ok, duration_s=time.monotonic() - started)
 
     async def silence(self, interaction: discord.Interaction, actor: Actor,
@@ -175,7 +177,7 @@ class Runbook:
         acked = []
         try:
             for ref in refs:
-                acked += await self.service.ack(ref, actor)
+                acked += await self._ack_one(ref, actor)
         except RemiOpsError as error:
             await self._failed(interaction, actor, "ack", None, arguments=arguments,
                                error=error, started=started)
@@ -184,6 +186,33 @@ class Runbook:
         targets = sorted({line.key.target for line in acked})
         await self.gate.record(actor, "ack", ", ".join(targets) or None, arguments,
                                f"{len(acked)} alert(s) acknowledged", ok=True,
+                               duration_s=time.monotonic() - started)
+
+    async def _ack_one(self, ref: str, actor: Actor) -> list[AlertLine]:
+        """Nothing firing under ``ref`` (resolved, or acked already) is an answer, not a
+        failure: an alert's buttons outlive the alert."""
+        try:
+            return await self.service.ack(ref, actor)
+        except UnknownAlert:
+            return []
+
+    async def resolve(self, interaction: discord.Interaction, actor: Actor,
+                      target: str | None, *, fingerprint: str, via: str) -> None:
+        name = await self.known_target(interaction, target)
+        if name is None:
+            return
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        arguments = {"fingerprint": fingerprint, "via": via}
+        started = time.monotonic()
+        try:
+            resolution = await self.service.resolve(name, fingerprint, actor)
+        except RemiOpsError as error:
+            await self._failed(interaction, actor, "resolve", name, arguments=arguments,
+                               error=error, started=started)
+            return
+        await reply(interaction, render.resolve_text(resolution), ephemeral=True)
+        await self.gate.record(actor, "resolve", name, arguments,
+                               f"error group {fingerprint} marked fixed", ok=True,
                                duration_s=time.monotonic() - started)
 
     # --- destructive, behind a confirmation ------------------------------------------
@@ -237,7 +266,7 @@ class Runbook:
         view = ConfirmView(owner=actor, timeout_s=timeout, confirm_label=label,
                            on_confirm=on_confirm,
                            expired_text=f"⌛ This confirmation expired after "
-                                        f"{render.duration(timeout)}; the {what} was not "
+                                        f"{format_duration(timeout)}; the {what} was not "
                                         "done. Ask again if it is still needed.")
         self._questions.add(view)
         deadline = discord.utils.utcnow().timestamp() + timeout
@@ -272,12 +301,13 @@ class Runbook:
         arguments = {"duration": duration, "reason": reason, "via": via}
         started = time.monotonic()
         try:
-            summary = await self.service.maintenance(name, DURATION_S[duration], actor, reason)
+            result = await self.service.maintenance(name, DURATION_S[duration], actor, reason)
         except RemiOpsError as error:
             await self._failed(interaction, actor, "maintenance", name, arguments=arguments,
                                error=error, started=started)
             return
-        await reply(interaction, f"🛠️ {summary}", ephemeral=True)
+        await reply(interaction, render.maintenance_text(result), ephemeral=True)
+        summary = "ended" if result.until is None else f"until {render.when(result.until)}"
         await self.gate.record(actor, "maintenance", name, arguments, summary, ok=True,
                                duration_s=time.monotonic() - started)
 

@@ -3,7 +3,7 @@
 Every method runs the blocking engine work (psutil, files, SQLite, subprocesses) in a
 worker thread, so Bubabot's event loop never blocks. ``OpsService`` is the contract the
 Discord layer is written against; ``WatcherService`` (in ``bubabot.watcher_service``) is the
-real one over ``remi_ops``.
+real one, over the runbook verbs of ``remi_ops.watch.runbook``.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from bubabot.access import Actor
 from remi_ops.alerts.model import AlertLine, Silence
 from remi_ops.domain import ErrorGroup, HealthReport, RestartReport, ScanResult
 from remi_ops.store.records import AuditEntry, HistoryItem
+from remi_ops.watch.results import MaintenanceResult, Resolution
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,12 +66,21 @@ class OpsService(Protocol):
         ...
 
     async def maintenance(self, target: str | None, duration_s: float, actor: Actor,
-                          reason: str) -> str:
-        """Hands off for ``duration_s`` seconds; 0 ends maintenance. Returns a summary."""
+                          reason: str) -> MaintenanceResult:
+        """Hands off for ``duration_s`` seconds; 0 ends maintenance (``until`` is None)."""
         ...
 
     async def ack(self, ref: str, actor: Actor) -> list[AlertLine]:
-        """Acknowledge an alert by alert id, key or message key; stops repeats."""
+        """Acknowledge an alert by alert id, key or message key; stops repeats.
+
+        Raises ``UnknownAlert`` when nothing firing matches ``ref``."""
+        ...
+
+    async def resolve(self, target: str | None, fingerprint: str,
+                      actor: Actor) -> Resolution:
+        """Mark an error group fixed; if it happens again it is reported as a regression.
+
+        Raises ``UnknownErrorGroup`` when the target has no such group."""
         ...
 
     async def audit(  # noqa: PLR0917 - the audit record's columns, in order

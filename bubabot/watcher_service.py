@@ -1,4 +1,9 @@
-"""``OpsService`` over the real engine: every blocking call runs in a worker thread."""
+"""``OpsService`` over the real engine: each method is one runbook verb on the watcher.
+
+The verbs (``remi_ops.watch.runbook``) run the blocking work in worker threads, so
+Bubabot's event loop never blocks; this class only turns slash-command options into
+their arguments (seconds into windows, the actor into the ``who`` of history).
+"""
 
 from __future__ import annotations
 
@@ -11,8 +16,10 @@ from bubabot.access import Actor
 from bubabot.looplag import LoopLagMonitor
 from bubabot.service import HealthView
 from remi_ops.alerts.model import AlertLine, Silence
-from remi_ops.domain import CheckTrigger, ErrorGroup, RestartReport, ScanResult
+from remi_ops.domain import ErrorGroup, RestartReport, ScanResult
 from remi_ops.store.records import AuditEntry, HistoryItem
+from remi_ops.watch import runbook
+from remi_ops.watch.results import MaintenanceResult, Resolution
 from remi_ops.watch.watcher import Watcher
 
 
@@ -37,57 +44,52 @@ class WatcherService:
     def target_names(self) -> Sequence[str]:
         return list(self.watcher.watches)
 
+    def _name(self, target: str | None) -> str:
+        """The named target, or the default one (the runbook reads None as "every")."""
+        return self.watcher.watch(target).name
+
     async def health(self, target: str | None) -> HealthView:
-        watch = self.watcher.watch(target)
-        report = await asyncio.to_thread(watch.check, CheckTrigger.OPERATOR)
+        result = await runbook.health(self.watcher, target)
         last, worst = self.lag.reading()
-        return HealthView(report, watch.supervisor.reason, watch.last_scan, last, worst)
+        return HealthView(result.report, result.state_reason, result.last_scan, last, worst)
 
     async def errors(self, target: str | None, since_s: float | None,
                      limit: int = 10) -> list[ErrorGroup]:
-        watch = self.watcher.watch(target)
-        since = None if since_s is None else self.watcher.clock.now() - timedelta(
-            seconds=since_s)
-        return await asyncio.to_thread(self.watcher.store.error_groups, watch.name, since, limit)
+        since = None if since_s is None else timedelta(seconds=since_s)
+        return await runbook.errors(self.watcher, self._name(target), since, limit)
 
     async def restart(self, target: str | None, actor: Actor, reason: str) -> RestartReport:
-        watch = self.watcher.watch(target)
-        return await asyncio.to_thread(watch.restart, actor.label, reason)
+        return await runbook.restart(self.watcher, target, actor.label, reason)
 
     async def scan_test(self, target: str | None, actor: Actor) -> ScanResult:
-        watch = self.watcher.watch(target)
-        return await asyncio.to_thread(watch.scan_test, "operator", actor.label)
+        return await runbook.scan_test(self.watcher, target, actor.label)
 
     async def history(self, target: str | None, since_s: float) -> list[HistoryItem]:
-        watch = self.watcher.watch(target)
-        since = self.watcher.clock.now() - timedelta(seconds=since_s)
-        return await asyncio.to_thread(self.watcher.store.history, since, watch.name)
+        return await runbook.history(self.watcher, self._name(target),
+                                     timedelta(seconds=since_s))
 
     async def silence(  # noqa: PLR0917 - one parameter per slash-command option
             self, target: str | None, kind: str | None, fingerprint: str | None,
             duration_s: float, actor: Actor, reason: str) -> Silence:
-        matchers = {"target": self.watcher.watch(target).name}
+        matchers = {"target": self._name(target)}
         if kind:
             matchers["kind"] = kind
         if fingerprint:
             matchers["fingerprint"] = fingerprint
-        result: Silence = await self.watcher.hub.silence(matchers, duration_s, actor.label,
-                                                        reason)
-        return result
+        return await runbook.silence(self.watcher, matchers, duration_s, actor.label, reason)
 
     async def maintenance(self, target: str | None, duration_s: float, actor: Actor,
-                          reason: str) -> str:
-        watch = self.watcher.watch(target)
+                          reason: str) -> MaintenanceResult:
         if duration_s <= 0:
-            await asyncio.to_thread(watch.end_maintenance, actor.label)
-            return f"Maintenance of {watch.name} ended; supervision is back on."
-        until = self.watcher.clock.now() + timedelta(seconds=duration_s)
-        await asyncio.to_thread(watch.maintenance, until, actor.label, reason)
-        return (f"{watch.name} is in maintenance until <t:{int(until.timestamp())}:t>: "
-                "no restarts, no alerts for it until then.")
+            return await runbook.end_maintenance(self.watcher, target, actor.label)
+        return await runbook.maintenance(self.watcher, target, duration_s, actor.label, reason)
 
     async def ack(self, ref: str, actor: Actor) -> list[AlertLine]:
-        return await self.watcher.hub.ack(ref, actor.label)
+        return await runbook.ack(self.watcher, ref, actor.label)
+
+    async def resolve(self, target: str | None, fingerprint: str,
+                      actor: Actor) -> Resolution:
+        return await runbook.resolve(self.watcher, target, fingerprint, actor.label)
 
     async def audit(  # noqa: PLR0917 - the audit record's columns, in order
             self, actor: Actor, action: str, target: str | None,

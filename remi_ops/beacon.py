@@ -28,8 +28,10 @@ is blocked; everything stale means the process is frozen, stopped or dead.
 ``start`` also registers ``faulthandler`` on SIGUSR1, so ``kill -USR1 <pid>`` dumps every
 thread's stack to stderr (Remi's ``bot_error.log``).
 
-This module imports nothing outside the standard library (a test enforces it), not even the
-rest of ``remi_ops``, so it can be copied into Remi as a single file.
+This module imports nothing outside the standard library except ``remi_ops.atomicfile``,
+which is standard-library only itself (a test enforces both), so Remi needs no dependency
+for it: copy ``beacon.py`` and ``atomicfile.py`` into Remi as ``remi_ops/`` if it does not
+install ``remi_ops``.
 """
 
 from __future__ import annotations
@@ -42,13 +44,14 @@ import math
 import os
 import signal
 import sys
-import tempfile
 import threading
 import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from remi_ops.atomicfile import write_atomically
 
 SCHEMA = 1
 ENV_FILE = "REMI_BEACON_FILE"
@@ -132,7 +135,7 @@ class _Beacon:
     def write(self, *, stopped: bool = False) -> None:
         """Write the current state to the beacon file; never raises."""
         with contextlib.suppress(OSError, ValueError):
-            _write_atomically(self.path, json.dumps(self.snapshot(stopped=stopped)))
+            write_atomically(self.path, json.dumps(self.snapshot(stopped=stopped)))
 
     def snapshot(self, *, stopped: bool = False) -> dict[str, Any]:
         """The beacon document as of now; resets ``max_lag_s``."""
@@ -302,21 +305,6 @@ def _stack_of(thread_id: int) -> str | None:
     if frame is None:
         return None
     return STACK_HEADER + "".join(traceback.format_stack(frame, limit=STACK_LIMIT))
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    """Temp file in the same directory, fsync, rename over the target."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        Path(tmp).replace(path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            Path(tmp).unlink()
-        raise
 
 
 def _register_stack_dump() -> None:

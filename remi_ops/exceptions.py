@@ -69,3 +69,34 @@ class UnknownTarget(RemiOpsError):
         self.name = name
         self.known = tuple(known)
         super().__init__(f"unknown target {name!r}; configured: {', '.join(known) or 'none'}")
+
+
+class UnknownAlert(RemiOpsError):
+    """An acknowledgement named nothing firing (by alert id, alert key or message key)."""
+
+    def __init__(self, ref: str) -> None:
+        self.ref = ref
+        super().__init__(f"nothing firing matches {ref!r} (resolved, or acknowledged already?)")
+
+
+class UnknownErrorGroup(RemiOpsError):
+    """A fingerprint that names no error group of the target."""
+
+    def __init__(self, target: str, fingerprint: str) -> None:
+        self.target = target
+        self.fingerprint = fingerprint
+        super().__init__(f"{target}: no error group {fingerprint!r} (see `remi-ops errors`)")
+
+
+class WatcherError(RemiOpsError):
+    """The running watcher refused a request, failed it, or did not answer in time.
+
+    ``usage`` is true when the request itself was wrong (bad arguments, unknown target),
+    so the command line exits 2 for it as it would without a watcher.
+    """
+
+    def __init__(self, action: str, detail: str, *, usage: bool = False) -> None:
+        self.action = action
+        self.detail = detail
+        self.usage = usage
+        super().__init__(detail)

@@ -1,4 +1,5 @@
-"""Alert admin: /remi-silence and /remi-ack (the alert buttons live in ``bubabot.views``)."""
+"""Alert admin: /remi-silence, /remi-ack and /remi-resolve (the alert buttons live in
+``bubabot.views``)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from bubabot.runbook import Runbook
 
 
 class AlertsCog(commands.Cog, name="Alerts"):
-    """Mute alerts for a while (always expiring) and acknowledge them."""
+    """Mute alerts for a while (always expiring), acknowledge them, mark errors fixed."""
 
     def __init__(self, runbook: Runbook) -> None:
         self.runbook = runbook
@@ -44,3 +45,15 @@ class AlertsCog(commands.Cog, name="Alerts"):
                   ref: app_commands.Range[str, 1, 200]) -> None:
         await self.runbook.ack(interaction, actor_of(interaction.user), [ref],
                                via="/remi-ack")
+
+    @app_commands.command(name="remi-resolve", extras=tier(Tier.OPERATE),
+                          description="Mark an error group fixed: if it returns, it is a "
+                                      "regression")
+    @app_commands.describe(fingerprint="The error group's fingerprint (/remi-errors shows it)",
+                           target=TARGET_HELP)
+    @app_commands.autocomplete(target=target_autocomplete)
+    async def resolve(self, interaction: discord.Interaction,
+                      fingerprint: app_commands.Range[str, 1, 64],
+                      target: str | None = None) -> None:
+        await self.runbook.resolve(interaction, actor_of(interaction.user), target,
+                                   fingerprint=fingerprint, via="/remi-resolve")

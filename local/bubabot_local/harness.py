@@ -9,6 +9,7 @@ Bubabot the way production does (login, then connect in a task: pitfall 6) and c
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -36,8 +37,9 @@ from remi_ops.domain import (
     Status,
     Trigger,
 )
-from remi_ops.exceptions import RemiOpsError, UnknownTarget
+from remi_ops.exceptions import RemiOpsError, UnknownAlert, UnknownErrorGroup, UnknownTarget
 from remi_ops.store.records import AuditEntry, HistoryItem
+from remi_ops.watch.results import MaintenanceResult, Resolution
 
 GUILD = 1_190_000_000_000_000_001
 QUICK_TASKS = 1_190_000_000_000_000_002
@@ -103,13 +105,7 @@ class FakeService:
     async def errors(self, target: str | None, since_s: float | None,
                      limit: int = 10) -> list[ErrorGroup]:
         name = await self._enter("errors", target, since_s=since_s, limit=limit)
-        return [ErrorGroup(fingerprint="3f2a9c0d1e4b5a69", target=name,
-                           title="NameError: name 'asyncio' is not defined",
-                           kind=LogKind.CRASH, count=37, first_seen=NOW - timedelta(hours=2),
-                           last_seen=NOW, sample="Traceback (most recent call last):\n"
-                           '  File "scoring_async.py", line 88, in score_batch_async\n'
-                           "NameError: name 'asyncio' is not defined",
-                           culprit="scoring_async.py in score_batch_async")]
+        return [sample_group(name)]
 
     async def restart(self, target: str | None, actor: Actor, reason: str) -> RestartReport:
         name = await self._enter("restart", target, actor=actor, reason=reason)
@@ -142,16 +138,30 @@ class FakeService:
                        comment=reason)
 
     async def maintenance(self, target: str | None, duration_s: float, actor: Actor,
-                          reason: str) -> str:
+                          reason: str) -> MaintenanceResult:
         name = await self._enter("maintenance", target, duration_s=duration_s, actor=actor,
                                  reason=reason)
         if duration_s == 0:
-            return f"maintenance of {name} ended"
-        return f"{name} is in maintenance for {duration_s / 3600:g} h"
+            return MaintenanceResult(name, None, "running", f"maintenance ended by {actor.label}",
+                                     actor.label)
+        return MaintenanceResult(name, NOW + timedelta(seconds=duration_s), "maintenance",
+                                 f"maintenance by {actor.label}: {reason}", actor.label)
 
     async def ack(self, ref: str, actor: Actor) -> list[AlertLine]:
+        """``acked`` is what the ack finds; nothing there is the engine's ``UnknownAlert``."""
         await self._enter("ack", None, ref=ref, actor=actor)
+        if not self.acked:
+            raise UnknownAlert(ref)
         return list(self.acked)
+
+    async def resolve(self, target: str | None, fingerprint: str,
+                      actor: Actor) -> Resolution:
+        """Knows the one group ``errors`` lists; any other fingerprint is unknown."""
+        name = await self._enter("resolve", target, fingerprint=fingerprint, actor=actor)
+        group = sample_group(name)
+        if fingerprint != group.fingerprint:
+            raise UnknownErrorGroup(name, fingerprint)
+        return Resolution(dataclasses.replace(group, resolved_at=NOW), actor.label)
 
     async def audit(self, actor: Actor, action: str, target: str | None,
                     arguments: Mapping[str, Any], result: str, ok: bool,
@@ -166,6 +176,17 @@ class FakeService:
 
     def loop_lag(self) -> tuple[float, float]:
         return self.lag.reading()
+
+
+def sample_group(target: str) -> ErrorGroup:
+    """The incident's error group, as the fake's ``errors`` lists it."""
+    return ErrorGroup(fingerprint="3f2a9c0d1e4b5a69", target=target,
+                      title="NameError: name 'asyncio' is not defined",
+                      kind=LogKind.CRASH, count=37, first_seen=NOW - timedelta(hours=2),
+                      last_seen=NOW, sample="Traceback (most recent call last):\n"
+                      '  File "scoring_async.py", line 88, in score_batch_async\n'
+                      "NameError: name 'asyncio' is not defined",
+                      culprit="scoring_async.py in score_batch_async")
 
 
 def firing_line(kind: str = "hang", target: str = "remi", *, severity: Severity = Severity.PAGE,

@@ -52,6 +52,32 @@ def sim_settings(tmp: Path, **overrides: Any) -> Settings:
     return parse_settings(raw, base_dir=tmp)
 
 
+def sim_config_file(tmp: Path, extra: str = "") -> Path:
+    """A ``bubabot.toml`` for one simulated target (for ``remi-ops --config``)."""
+    workdir = tmp / "remi"
+    workdir.mkdir(exist_ok=True)
+    path = tmp / "bubabot.toml"
+    path.write_text(f"""
+[watchdog]
+state_dir = "{tmp / 'state'}"
+
+[[targets]]
+name = "remi"
+workdir = "{workdir}"
+command = {json.dumps(SIM)}
+
+[targets.restart]
+stop_grace_s = 2
+
+[targets.scan_test]
+command = {json.dumps(SCAN)}
+timeout_s = 5
+expect_pattern = "scan ok"
+{extra}
+""", encoding="utf-8")
+    return path
+
+
 def control(workdir: Path, **command: Any) -> None:
     """Tell the simulator to misbehave (atomic write, as its protocol asks)."""
     tmp = workdir / ".remi_sim_control.tmp"

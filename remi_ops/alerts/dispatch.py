@@ -21,15 +21,13 @@ from remi_ops.alerts.model import (
     LineState,
     Notification,
     NotificationType,
-    format_duration,
     parse_time,
     time_text,
 )
 from remi_ops.alerts.rules import AlertRecord, Phase
+from remi_ops.alerts.text import alert_line, notification_title
 from remi_ops.config import AlertSettings
 from remi_ops.domain import Severity
-
-_OPEN = (LineState.FIRING, LineState.FLAPPING)
 
 
 @dataclass(slots=True)
@@ -202,8 +200,9 @@ def build(kind: NotificationType, group: GroupState, message_key: str,
         id=ctx.new_id(), type=kind, group_key=group.key, target=group.target,
         message_key=message_key, thread_key=group.key,
         severity=Severity.worst((line.severity for line in ordered), Severity.INFO),
-        title=title(kind, group.target, ordered, downtime, ctx),
-        lines=tuple(line.text() for line in ordered), alerts=tuple(ordered),
+        title=notification_title(kind, group.target, ordered, downtime,
+                                 ctx.settings.flap_window_s),
+        lines=tuple(alert_line(line) for line in ordered), alerts=tuple(ordered),
         created_at=ctx.now, downtime_s=downtime, ack_by=", ".join(acks) or None,
         counts=_counts(ordered), details=dict(details or {}))
 
@@ -223,26 +222,3 @@ def _counts(lines: Sequence[AlertLine]) -> dict[str, int]:
     counts["acked"] = sum(1 for line in lines if line.ack_by)
     counts["occurrences"] = sum(line.count for line in lines)
     return counts
-
-
-def title(kind: NotificationType, target: str, lines: Sequence[AlertLine],
-          downtime: float | None, ctx: FlushContext) -> str:
-    """A one-line headline; renderers may replace it, plain sinks print it as is."""
-    kinds = ", ".join(dict.fromkeys(line.key.kind for line in lines))
-    first = lines[0] if lines else None
-    single = first.summary if first and first.summary else kinds
-    if kind is NotificationType.RESOLVED:
-        after = f" after {format_duration(downtime)}" if downtime is not None else ""
-        return f"{target}: resolved{after} ({kinds})"
-    if kind is NotificationType.FLAPPING:
-        quiet = format_duration(ctx.settings.flap_window_s)
-        return f"{target}: {kinds} flapping; quiet until stable for {quiet}"
-    if kind is NotificationType.REPEAT:
-        return f"{target}: still firing, not acknowledged ({kinds})"
-    if kind is NotificationType.UPDATE:
-        firing = sum(1 for line in lines if line.state in _OPEN)
-        return f"{target}: {firing} firing, {len(lines) - firing} resolved ({kinds})"
-    if len(lines) == 1:
-        return f"{target}: {single}"
-    return f"{target}: {len(lines)} {'events' if kind is NotificationType.EVENT else 'alerts'}" \
-           f" ({kinds})"

@@ -25,18 +25,6 @@ def parse_time(text: str | None) -> datetime | None:
     return None if text is None else datetime.fromisoformat(text)
 
 
-def format_duration(seconds: float) -> str:
-    """``3h 04m`` / ``4m 12s`` / ``9s``: how people say how long something lasted."""
-    total = round(seconds)
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours >= 24:
-        return f"{hours // 24}d {hours % 24:02d}h"
-    if hours:
-        return f"{hours}h {minutes:02d}m"
-    return f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
-
-
 @dataclass(frozen=True, slots=True, order=True)
 class AlertKey:
     """An alert's identity: identical keys are one alert (Alertmanager's label set)."""
@@ -150,19 +138,6 @@ class AlertLine:
     def signature(self) -> tuple[object, ...]:
         """What a reader sees; a change means the message needs an edit."""
         return (self.state, self.severity, self.summary, self.count, self.ack_by)
-
-    def text(self) -> str:
-        parts = [f"[{self.state.value.upper()}] {self.key.kind}"]
-        if self.key.fingerprint:
-            parts.append(f"({self.key.fingerprint})")
-        parts.append(f"— {self.summary}" if self.summary else "")
-        if self.count > 1:
-            parts.append(f"×{self.count}")
-        if self.duration_s is not None:
-            parts.append(f"after {format_duration(self.duration_s)}")
-        if self.ack_by:
-            parts.append(f"(acked by {self.ack_by})")
-        return " ".join(p for p in parts if p)
 
     def to_dict(self) -> dict[str, Any]:
         return {"key": str(self.key), "alert_id": self.alert_id, "state": self.state.value,

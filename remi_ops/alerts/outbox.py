@@ -28,13 +28,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol, TextIO
+from typing import Protocol, TextIO
 
 from remi_ops.alerts.engine import AlertEngine
-from remi_ops.alerts.model import EngineDelta, Notification, NotificationType
+from remi_ops.alerts.model import EngineDelta, Notification
+from remi_ops.alerts.text import alert_file_record, console_line
 from remi_ops.clock import Clock
 from remi_ops.config import AlertSettings
-from remi_ops.domain import Severity
 from remi_ops.exceptions import RemiOpsError
 from remi_ops.store.database import Store
 from remi_ops.store.outbox_rows import OutboxRows, Row
@@ -290,16 +290,6 @@ class Outbox:
 
 # ---------------------------------------------------------------------- sinks
 
-_LEVELS = {Severity.INFO: "info", Severity.WARNING: "warning", Severity.PAGE: "critical"}
-
-
-def alert_file_record(n: Notification) -> dict[str, Any]:
-    """The ``.bot_alert`` JSON line: the seed's ts/target/level/message plus the structure."""
-    level = "info" if n.type is NotificationType.RESOLVED else _LEVELS[n.severity]
-    return {"ts": n.created_at.isoformat(), "target": n.target, "level": level,
-            "message": n.title, **{k: v for k, v in n.to_dict().items() if k != "title"}}
-
-
 class FileSink:
     """Appends one JSON line per notification to the target's ``.bot_alert``; exactly once."""
 
@@ -358,7 +348,7 @@ class FileSink:
 
 
 class ConsoleSink:
-    """One readable line per notification on a stream (stderr in headless mode)."""
+    """One readable line per notification on a stream (stdout in headless mode)."""
 
     def __init__(self, stream: TextIO, *, name: str = "console") -> None:
         self.name = name
@@ -366,8 +356,6 @@ class ConsoleSink:
 
     async def deliver(self, n: Notification, previous_ref: str | None) -> str | None:
         del previous_ref
-        stamp = n.created_at.strftime("%Y-%m-%d %H:%M:%SZ")
-        self.stream.write(f"{stamp} {_LEVELS[n.severity].upper():8} [{n.type.value}] "
-                          f"{n.title}\n")
+        self.stream.write(console_line(n) + "\n")
         self.stream.flush()
         return None

@@ -7,14 +7,13 @@ is inside so a dead watcher is visible to whoever reads the file.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from remi_ops.domain import HealthReport
+from remi_ops.atomicfile import write_json_atomically
+from remi_ops.domain import Check, Finding, HealthReport, Severity, Status
 
 SCHEMA = 1
 
@@ -49,22 +48,26 @@ def write_health_file(path: Path, report: HealthReport, *, watcher_pid: int,
     doc = {"schema": SCHEMA, **report_to_dict(report),
            "watcher": {"pid": watcher_pid, "heartbeat_at": watcher_beat.isoformat(),
                        "check_interval_s": check_interval_s}}
-    atomic_write_json(path, doc)
+    write_json_atomically(path, doc)
 
 
-def atomic_write_json(path: Path, doc: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(doc, fh, indent=2, sort_keys=True)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def report_from_dict(doc: dict[str, Any]) -> HealthReport:
+    """The report a ``.bot_health`` document holds (``ValueError``/``KeyError`` if garbled).
+
+    The process snapshot stays out: the file keeps only its summary, and a report read
+    back is about the past anyway (a stale watcher's last word).
+    """
+    findings = tuple(Finding(_check(f["check"]), Status(f["status"]), str(f["summary"]),
+                             Severity(f.get("severity", Severity.WARNING)),
+                             str(f.get("evidence", ""))) for f in doc.get("findings", ()))
+    return HealthReport(
+        target=str(doc["target"]), status=Status(doc["status"]),
+        checked_at=datetime.fromisoformat(str(doc["checked_at"])), findings=findings,
+        supervisor_state=str(doc.get("supervisor_state", "")),
+        loop_lag_s=doc.get("loop_lag_s"), beacon_age_s=doc.get("beacon_age_s"),
+        gateway=str(doc.get("gateway", "")),
+        new_groups=tuple(doc.get("new_error_groups", ())),
+        restarts_recent=int(doc.get("restarts_recent", 0)))
 
 
 def read_health_file(path: Path) -> dict[str, Any] | None:
@@ -74,3 +77,11 @@ def read_health_file(path: Path) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return doc if isinstance(doc, dict) else None
+
+
+_CHECKS = {c.value: c for c in Check}
+
+
+def _check(name: object) -> Check:
+    """A finding's check read back; an unknown name (an older file) reads as the watcher's."""
+    return _CHECKS.get(str(name), Check.WATCHER)

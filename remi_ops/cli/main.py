@@ -7,40 +7,20 @@ configuration errors — always one clear line, never a traceback.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
-import re
 import sys
 from collections.abc import Sequence
-from datetime import timedelta
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any
 
-from remi_ops import host
+from remi_ops.cli.common import report_error
 from remi_ops.config import Settings, find_config, load_settings
-from remi_ops.exceptions import ConfigError, LockHeld, RemiOpsError, UnknownTarget
-from remi_ops.watch import spool
+from remi_ops.exceptions import ConfigError, RemiOpsError
 
-EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
 #: entry points that provide settings when no file is found (``bubabot-local`` registers one)
 DEFAULT_SETTINGS_GROUP = "remi_ops.default_settings"
-DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhdw]?)$")
-UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-REQUEST_TIMEOUT_S = 90.0
-
-
-class UsageError(RemiOpsError):
-    """Bad arguments: exit 2 with this message."""
-
-
-def parse_duration(text: str) -> float:
-    """``90``, ``90s``, ``15m``, ``4h``, ``7d`` → seconds."""
-    match = DURATION.match(text.strip().lower())
-    if not match:
-        raise UsageError(f"not a duration: {text!r} (use e.g. 90s, 15m, 4h, 7d)")
-    return float(match.group(1)) * UNITS[match.group(2)]
+__all__ = ["build_parser", "main", "report_error"]  # report_error: bubabot's entry uses it
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -60,25 +40,31 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     cmd("status", "what is running and in which state", as_json=True)
-    cmd("start", "start the target if it is not running")
-    cmd("stop", "stop the target's whole process tree (no restarts until started)") \
-        .add_argument("--reason", default="stopped from the command line")
-    cmd("restart", "stop the whole tree and start again") \
+    cmd("start", "start the target if it is not running (ends a stop)", as_json=True)
+    cmd("stop", "stop the target's whole process tree (no restarts until started)",
+        as_json=True).add_argument("--reason", default="stopped from the command line")
+    cmd("restart", "stop the whole tree and start again", as_json=True) \
         .add_argument("--reason", default="restarted from the command line")
+    maintenance = cmd("maintenance", "hands off for a while: no restarts, no alerts",
+                      as_json=True)
+    maintenance.add_argument("duration", help="e.g. 30m, 4h; or 'end' to end it now")
+    maintenance.add_argument("--reason", default="maintenance from the command line")
     cmd("watch", "the headless watchdog (what launchd + watchdog.sh did, done right)",
         target=False)
     cmd("health", "check now: exit 0 healthy, 1 issues", as_json=True)
     cmd("errors", "error groups", as_json=True).add_argument(
         "--since", default="24h", help="e.g. 1h, 7d, or 'all'")
     cmd("scan-test", "run the /scan smoke test now: exit 0 passed, 1 otherwise", as_json=True)
-    cmd("history", "incidents and restarts", as_json=True, target=False).add_argument(
-        "--since", default="7d")
-    silence = cmd("silence", "mute matching alerts for a while", target=False)
+    cmd("resolve", "mark an error group fixed: if it happens again, it is a regression",
+        as_json=True).add_argument("fingerprint", help="as `remi-ops errors` shows it")
+    cmd("history", "incidents and restarts (default: of every target)", as_json=True) \
+        .add_argument("--since", default="7d", help="e.g. 1h, 7d, or 'all'")
+    silence = cmd("silence", "mute matching alerts for a while", target=False, as_json=True)
     silence.add_argument("matcher", help="label=glob[,label=glob] with labels target, kind, "
                          "fingerprint; e.g. target=remi,kind=error_group")
     silence.add_argument("duration", help="e.g. 1h (at most 7d)")
     silence.add_argument("--reason", required=True)
-    cmd("ack", "acknowledge an alert (stops repeats)", target=False).add_argument(
+    cmd("ack", "acknowledge an alert (stops repeats)", target=False, as_json=True).add_argument(
         "alert", help="alert id, key (target/kind[/fingerprint]) or message key")
     cmd("alerts", "what is firing and what is silenced", as_json=True, target=False)
     return parser
@@ -108,64 +94,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         settings = load(args)
-        from remi_ops.cli import commands as cli_commands  # noqa: PLC0415 - heavy imports after validation
+        from remi_ops.cli.commands import COMMANDS  # noqa: PLC0415 - heavy imports after validation
 
-        handler = getattr(cli_commands, "cmd_" + args.command.replace("-", "_"))
-        code: int = handler(settings, args)
+        code: int = COMMANDS[args.command](settings, args)
         return code
     except (RemiOpsError, ValueError) as exc:
         return report_error("remi-ops", exc)
     except KeyboardInterrupt:
         return 130
-
-
-def report_error(prog: str, exc: RemiOpsError | ValueError) -> int:
-    """One clear line per problem on stderr, never a traceback; the exit code it deserves.
-
-    2 for configuration and usage errors (the caller must change something), 1 otherwise.
-    """
-    if isinstance(exc, ConfigError):
-        for problem in exc.problems:
-            print(f"config error: {problem}", file=sys.stderr)
-        return EXIT_USAGE
-    print(f"{prog}: {exc}", file=sys.stderr)
-    return EXIT_USAGE if isinstance(exc, UsageError | UnknownTarget | ValueError) else EXIT_PROBLEM
-
-
-def ask_watcher(settings: Settings, target: str, action: str, args: dict[str, Any],
-                ) -> int:
-    """Hand an action to the running watcher and print its answer."""
-    request_id = spool.submit(settings.state_dir, target, action, args, "cli:" + _user())
-    answer = spool.wait_answer(settings.state_dir, request_id, REQUEST_TIMEOUT_S)
-    if answer is None:
-        print(f"remi-ops: the watcher did not answer within {REQUEST_TIMEOUT_S:.0f}s",
-              file=sys.stderr)
-        return EXIT_PROBLEM
-    print(answer["message"])
-    return EXIT_OK if answer["ok"] else EXIT_PROBLEM
-
-
-def watcher_running(settings: Settings, target: str) -> bool:
-    """True when another process holds the target's singleton lock."""
-    lock = host.TargetLock(settings.state_dir, target)
-    try:
-        lock.acquire()
-    except LockHeld:
-        return True
-    lock.release()
-    return False
-
-
-def print_json(doc: Any) -> None:
-    print(json.dumps(doc, indent=2, default=str))
-
-
-def since_delta(text: str) -> timedelta | None:
-    return None if text == "all" else timedelta(seconds=parse_duration(text))
-
-
-def _user() -> str:
-    return os.environ.get("USER", "unknown")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -94,6 +94,12 @@ class ErrorGroupRows(StoreConnection):
                                                       maybe_time(row["resolved_at"]))
         return tuple(g for g in groups if is_fresh(marks.get(g.fingerprint), g))
 
+    def error_group(self, target: str, fingerprint: str) -> ErrorGroup | None:
+        """The group ``fingerprint`` of ``target`` with its running totals, or None."""
+        rows = self.query("SELECT * FROM error_groups WHERE target = ? AND fingerprint = ?",
+                          (target, fingerprint))
+        return group_from_row(rows[0]) if rows else None
+
     def resolve_error_group(self, target: str, fingerprint: str,
                             at: datetime | None = None) -> bool:
         """Mark a group resolved (a fix landed); its next occurrence is a regression."""

@@ -10,19 +10,19 @@ import asyncio
 import contextlib
 import logging
 import sys
-from collections.abc import Coroutine, Mapping, Sequence
+from collections.abc import Coroutine, Iterable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any, TextIO
 
 from remi_ops import host
-from remi_ops.alerts.hub import AlertHub
+from remi_ops.alerts.hub import AlertHub, jsonable
 from remi_ops.alerts.outbox import ConsoleSink, FileSink, Outbox, Sink
 from remi_ops.clock import Clock, SystemClock
 from remi_ops.config import Settings
 from remi_ops.domain import Event, EventKind, Severity
 from remi_ops.exceptions import RemiOpsError, UnknownTarget
 from remi_ops.store.database import Store
-from remi_ops.watch import spool
+from remi_ops.watch import spool, verb_calls
 from remi_ops.watch.loops import due_loop, exit_waiter, periodic
 from remi_ops.watch.target import TargetWatch
 
@@ -63,10 +63,14 @@ class Watcher:
         except KeyError:
             raise UnknownTarget(name, list(self.watches)) from None
 
-    def acquire_locks(self) -> None:
-        """One watcher per target: a second Bubabot or ``remi-ops watch`` gets ``LockHeld``."""
-        for name in self.watches:
-            lock = host.TargetLock(self.settings.state_dir, name)
+    def acquire_locks(self, names: Iterable[str] | None = None) -> None:
+        """One watcher per target: a second Bubabot or ``remi-ops watch`` gets ``LockHeld``.
+
+        ``names`` (default: every target) lets the command line lock just the target it
+        acts on; the locks are released by ``close``.
+        """
+        for name in self.watches if names is None else names:
+            lock = host.TargetLock(self.settings.state_dir, self.watch(name).name)
             lock.acquire()
             self.locks.append(lock)
 
@@ -108,41 +112,29 @@ class Watcher:
             log.info("outbox: pruned %d delivered notifications", pruned)
 
     async def serve_requests(self) -> None:
-        """Carry out what ``remi-ops start/stop/restart/silence/ack`` asked this watcher."""
+        """Carry out what the command line asked this watcher (``remi_ops.watch.spool``).
+
+        Every request gets an answer, even one that hits a bug: the command line is
+        waiting for it and would otherwise wait until it gives up.
+        """
         for req in await asyncio.to_thread(spool.take, self.settings.state_dir):
             try:
-                message = await self._serve(req)
-                ok = True
-            except (RemiOpsError, ValueError, KeyError) as exc:
-                message, ok = f"{req.action} failed: {exc}", False
-            await asyncio.to_thread(spool.answer, self.settings.state_dir, req.id, ok=ok,
-                                    message=message)
+                value = await verb_calls.perform(self, req.action, req.target, req.args, req.who)
+            except Exception as exc:
+                if not isinstance(exc, RemiOpsError | ValueError | KeyError):
+                    log.exception("request %s (%s) failed", req.id, req.action)
+                await asyncio.to_thread(
+                    spool.answer, self.settings.state_dir, req.id, ok=False,
+                    error=f"{req.action} failed: {exc}",
+                    usage=isinstance(exc, UnknownTarget | ValueError | KeyError))
+                continue
+            await asyncio.to_thread(spool.answer, self.settings.state_dir, req.id, ok=True,
+                                    value=jsonable(value))
 
-    async def _serve(self, req: spool.Request) -> str:
-        watch = self.watch(req.target)
-        reason = str(req.args.get("reason", ""))
-        if req.action == "restart":
-            report = await asyncio.to_thread(watch.restart, req.who, reason)
-            return (f"{watch.name}: restarted (pid {report.new_pid})" if report.ok
-                    else f"{watch.name}: restart failed: {report.detail}")
-        if req.action == "stop":
-            await asyncio.to_thread(watch.stop, req.who, reason)
-            return f"{watch.name}: stopped; it stays down until started"
-        if req.action == "start":
-            await asyncio.to_thread(watch.start, req.who)
-            return f"{watch.name}: {watch.supervisor.state} — {watch.supervisor.reason}"
-        if req.action == "scan_test":
-            result = await asyncio.to_thread(watch.scan_test, "operator", req.who)
-            return f"{watch.name}: /scan test {result.outcome} in {result.duration_s:.1f}s"
-        if req.action == "silence":
-            silence = await self.hub.silence(dict(req.args["matchers"]),
-                                             float(req.args["duration_s"]), req.who,
-                                             str(req.args.get("reason", "")))
-            return f"silenced until {silence.ends_at:%Y-%m-%d %H:%M} UTC (id {silence.id})"
-        lines = await self.hub.ack(str(req.args["ref"]), req.who)
-        if not lines:
-            raise ValueError(f"no firing alert matches {req.args['ref']!r}")
-        return "acknowledged: " + ", ".join(str(line.key) for line in lines)
+    async def settle(self) -> None:
+        """Hand what happened to the alert engine and deliver what is due now."""
+        await self.hub.commit()
+        await self.outbox.pump()
 
     async def run(self, stopping: asyncio.Event) -> None:
         """The headless watchdog until ``stopping`` is set."""
@@ -156,8 +148,7 @@ class Watcher:
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.gather(*tasks, return_exceptions=True)
             with contextlib.suppress(Exception):
-                await self.hub.commit()
-                await self.outbox.pump()
+                await self.settle()
 
     def close(self) -> None:
         for lock in self.locks:

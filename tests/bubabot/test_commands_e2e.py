@@ -15,8 +15,9 @@ from remi_ops.exceptions import RemiOpsError
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(10)]
 
+FINGERPRINT = "3f2a9c0d1e4b5a69"  # the fake service's one error group
 COMMANDS = ["remi-ack", "remi-errors", "remi-health", "remi-history", "remi-maintenance",
-            "remi-restart", "remi-scan-test", "remi-silence"]
+            "remi-resolve", "remi-restart", "remi-scan-test", "remi-silence"]
 
 
 # --- login and sync ------------------------------------------------------------------------
@@ -162,10 +163,36 @@ async def test_ack_by_command(running: Harness) -> None:
     assert running.service.audits[0].action == "ack"
 
 
+async def test_resolve_marks_the_group_fixed_and_is_audited(running: Harness) -> None:
+    """/remi-resolve hands the fingerprint to the engine; the answer is for the asker, the
+    record for everyone."""
+    interaction = await running.slash("remi-resolve", fingerprint=FINGERPRINT)
+    assert interaction.callback_type == 5 and interaction.ephemeral
+    assert f"Marked `{FINGERPRINT}` fixed" in interaction.followups[0].content
+    [call] = running.service.methods("resolve")
+    assert (call.args["target"], call.args["fingerprint"]) == ("remi", FINGERPRINT)
+    await running.wait_audits(1)
+    [entry] = running.service.audits
+    assert (entry.action, entry.target, entry.ok) == ("resolve", "remi", True)
+    assert entry.arguments["fingerprint"] == FINGERPRINT
+    await running.emulator.wait_for(lambda: bool(running.audit_lines()), what="audit line")
+    assert running.audit_lines()[0].startswith("🧾 **jordan** resolve on `remi`")
+
+
+async def test_resolving_an_unknown_group_fails_clearly(running: Harness) -> None:
+    """A fingerprint the target does not have: said so, and the attempt is on record."""
+    interaction = await running.slash("remi-resolve", fingerprint="0badc0de",
+                                      target="remi-staging")
+    assert "resolve failed: remi-staging: no error group '0badc0de'" in \
+        interaction.followups[0].content
+    await running.wait_audits(1)
+    assert running.service.audits[0].ok is False
+
+
 async def test_ending_maintenance_needs_no_confirmation(running: Harness) -> None:
     """"end" hands control back at once; starting one asks first (see test_views_e2e)."""
     interaction = await running.slash("remi-maintenance", duration="end", reason="done")
-    assert "maintenance of remi ended" in interaction.followups[0].content
+    assert "Maintenance of remi ended" in interaction.followups[0].content
     assert running.service.methods("maintenance")[0].args["duration_s"] == 0
     await running.wait_audits(1)
 
@@ -187,6 +214,7 @@ async def test_engine_errors_are_reported_and_audited_as_failed(running: Harness
     (STRANGER, "remi-health", {}, "You need one of the ops roles"),
     (VIEWER, "remi-scan-test", {}, "Only operators"),
     (VIEWER, "remi-restart", {}, "Only operators"),
+    (VIEWER, "remi-resolve", {"fingerprint": "3f2a9c0d1e4b5a69"}, "Only operators"),
 ])
 async def test_refusals_are_clear_ephemeral_and_audited(
         running: Harness, user: int, command: str, options: dict[str, object],

@@ -24,6 +24,7 @@ from bubabot_local.mode import GUILD, QUICK_TASKS, YOU, World, build_world
 
 from bubabot.app import App, build_app
 from remi_ops.config import parse_settings
+from remi_ops.domain import CheckTrigger
 from remi_ops.host import reap_exited_children
 from remi_ops.supervisor import State
 
@@ -174,3 +175,32 @@ async def test_alerts_survive_a_discord_outage_and_429s_and_arrive_once(stack: S
     posts = [m for m in stack.emulator.messages(QUICK_TASKS)
              if f"pid {old} →" in json.dumps(m.embeds, ensure_ascii=False)]
     assert len(posts) == 1
+
+
+async def test_an_error_group_is_resolved_from_discord_and_returns_as_a_regression(
+        stack: Stack) -> None:
+    """/remi-resolve through the real service: the group is marked fixed in the store; the
+    next NameError makes it new again."""
+    watch, store = stack.app.watcher.watch(None), stack.app.watcher.store
+
+    async def check_sees_the_name_error() -> str:
+        control(stack.workdir, do="error")
+        for _ in range(100):  # checks block: in a thread, never on Bubabot's loop
+            report = await asyncio.to_thread(watch.check, CheckTrigger.OPERATOR)
+            if report.new_groups:
+                return str(report.new_groups[0])
+            await asyncio.sleep(0.1)
+        raise AssertionError("the NameError never showed up as a new group")
+
+    fingerprint = await check_sees_the_name_error()
+    interaction = await stack.emulator.invoke_slash(
+        guild_id=GUILD, channel_id=QUICK_TASKS, user_id=YOU, name="remi-resolve",
+        options={"fingerprint": fingerprint}, bot_token=stack.world.bubabot_token)
+    await stack.emulator.wait_for_response(interaction, timeout=10)
+    assert f"Marked `{fingerprint}` fixed" in interaction.followups[0].content
+    [group] = [g for g in store.error_groups("remi") if g.fingerprint == fingerprint]
+    assert group.resolved_at is not None
+    await asyncio.sleep(1.05 - group.resolved_at.microsecond / 1e6)  # log stamps: seconds
+    assert await check_sees_the_name_error() == fingerprint
+    [again] = [g for g in store.error_groups("remi") if g.fingerprint == fingerprint]
+    assert again.resolved_at is None

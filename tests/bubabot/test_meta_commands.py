@@ -23,6 +23,7 @@ MUTATIONS: dict[str, tuple[dict[str, object], str | None]] = {
     "remi-scan-test": ({}, None),
     "remi-silence": ({"duration": "1h", "reason": "meta"}, None),
     "remi-ack": ({"ref": "remi/hang"}, None),
+    "remi-resolve": ({"fingerprint": "3f2a9c0d1e4b5a69"}, None),
 }
 
 

@@ -12,6 +12,7 @@ from bubabot_local.harness import NOW, firing_line
 
 from bubabot import render
 from remi_ops.alerts.model import AlertKey, LineState, Notification, NotificationType
+from remi_ops.alerts.text import alert_line
 from remi_ops.domain import Severity
 from remi_ops.store.records import HistoryItem
 
@@ -25,7 +26,7 @@ def notify(*lines_evidence: str, kind: NotificationType = NotificationType.FIRIN
                    for i, e in enumerate(evidences * (n_lines or 1)))
     return Notification(id="n1", type=kind, group_key="remi:health", target="remi",
                         message_key="abc", thread_key="remi:health", severity=severity,
-                        title=title, lines=tuple(a.text() for a in alerts), alerts=alerts,
+                        title=title, lines=tuple(alert_line(a) for a in alerts), alerts=alerts,
                         created_at=NOW, counts={"firing": len(alerts), "occurrences": 3})
 
 

@@ -12,6 +12,7 @@ from bubabot_local.harness import NOW, ONCALL_ROLE, QUICK_TASKS, Harness, firing
 from bubabot.sink import DiscordSink
 from remi_ops.alerts.model import LineState, Notification, NotificationType
 from remi_ops.alerts.outbox import SinkUnavailable
+from remi_ops.alerts.text import alert_line
 from remi_ops.domain import Severity
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(10)]
@@ -27,7 +28,7 @@ def notification(kind: NotificationType = NotificationType.FIRING, *,
         line = dataclasses.replace(line, state=state, resolved_at=NOW + timedelta(minutes=14))
     return Notification(id=nid, type=kind, group_key="remi:health", target="remi",
                         message_key=KEY, thread_key="remi:health", severity=severity,
-                        title=f"remi: {kind}", lines=(line.text(),), alerts=(line,),
+                        title=f"remi: {kind}", lines=(alert_line(line),), alerts=(line,),
                         created_at=NOW, downtime_s=840.0 if state is LineState.RESOLVED else None,
                         counts={state.value: 1})
 

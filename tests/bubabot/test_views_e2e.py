@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from bubabot_local.emulator import EmulatorError, Interaction, Message
 from bubabot_local.harness import (
@@ -16,6 +18,7 @@ from bubabot_local.harness import (
 )
 
 from remi_ops.alerts.model import Notification, NotificationType
+from remi_ops.alerts.text import alert_line
 from remi_ops.domain import Severity
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(10)]
@@ -82,7 +85,9 @@ async def test_starting_maintenance_asks_first(running: Harness) -> None:
                                            reason="moving hosts"))
     assert running.service.methods("maintenance") == []
     clicked = await running.click(prompt.id, button(prompt, "Start maintenance"))
-    assert "in maintenance for 4 h" in (await running.followups(clicked))[0].content
+    until = int((NOW + timedelta(hours=4)).timestamp())
+    assert f"remi is in maintenance until <t:{until}:t>" in \
+        (await running.followups(clicked))[0].content
     assert running.service.methods("maintenance")[0].args["duration_s"] == 14400
 
 
@@ -94,7 +99,7 @@ def alert() -> Notification:
     return Notification(id="n1", type=NotificationType.FIRING, group_key="remi:health",
                         target="remi", message_key=MESSAGE_KEY, thread_key="remi:health",
                         severity=Severity.PAGE, title="remi: event loop blocked for 850 s",
-                        lines=(line.text(),), alerts=(line,), created_at=NOW,
+                        lines=(alert_line(line),), alerts=(line,), created_at=NOW,
                         counts={"firing": 1})
 
 

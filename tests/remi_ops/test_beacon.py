@@ -230,15 +230,25 @@ def test_read_beacon_survives_binary_garbage(tmp_path: Path) -> None:
     assert read_beacon(path, 0.0) is None
 
 
-def test_beacon_imports_only_the_standard_library() -> None:
-    """The drop-in must not pull in anything Remi does not already have."""
-    source = (ROOT / "remi_ops" / "beacon.py").read_text(encoding="utf-8")
+#: what the beacon may import besides the standard library: itself stdlib-only
+BEACON_COMPANIONS = {"remi_ops.atomicfile": ROOT / "remi_ops" / "atomicfile.py"}
+
+
+def _imported_modules(path: Path) -> set[str]:
     modules: set[str] = set()
-    for node in ast.walk(ast.parse(source)):
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
-            modules.update(alias.name.split(".")[0] for alias in node.names)
+            modules.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
             assert node.level == 0, "no relative imports"
-            modules.add((node.module or "").split(".")[0])
-    foreign = modules - set(sys.stdlib_module_names) - {"__future__"}
-    assert not foreign, foreign
+            modules.add(node.module or "")
+    return modules
+
+
+def test_beacon_imports_only_the_standard_library() -> None:
+    """The drop-in must not pull in anything Remi does not already have."""
+    stdlib = set(sys.stdlib_module_names) | {"__future__"}
+    for path in [ROOT / "remi_ops" / "beacon.py", *BEACON_COMPANIONS.values()]:
+        modules = _imported_modules(path) - set(BEACON_COMPANIONS)
+        foreign = {m for m in modules if m.split(".")[0] not in stdlib}
+        assert not foreign, (path.name, foreign)

@@ -10,37 +10,11 @@ import time
 from pathlib import Path
 
 import pytest
-from bubabot_local.simkit import SCAN, SIM, sims_in
+from bubabot_local.simkit import sim_config_file, sims_in
 
-from remi_ops.cli.main import main, parse_duration
+from remi_ops.cli.main import main
+from remi_ops.durations import parse_duration
 from remi_ops.testing import wait_until
-
-
-def write_config(tmp: Path, extra: str = "") -> Path:
-    workdir = tmp / "remi"
-    workdir.mkdir(exist_ok=True)
-    path = tmp / "bubabot.toml"
-    sim = json.dumps(SIM)
-    scan = json.dumps(SCAN)
-    path.write_text(f"""
-[watchdog]
-state_dir = "{tmp / 'state'}"
-
-[[targets]]
-name = "remi"
-workdir = "{workdir}"
-command = {sim}
-
-[targets.restart]
-stop_grace_s = 2
-
-[targets.scan_test]
-command = {scan}
-timeout_s = 5
-expect_pattern = "scan ok"
-{extra}
-""", encoding="utf-8")
-    return path
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -79,7 +53,7 @@ def test_a_broken_config_exits_2_naming_the_field(tmp_path: Path, toml: str, exp
 def test_unknown_target_is_a_usage_error(tmp_path: Path,
                                          capsys: pytest.CaptureFixture[str]) -> None:
     """Naming a target that is not configured exits 2 and lists the real ones."""
-    cfg = write_config(tmp_path)
+    cfg = sim_config_file(tmp_path)
     assert main(["--config", str(cfg), "health", "--target", "nope"]) == 2
     assert "configured: remi" in capsys.readouterr().err
 
@@ -93,7 +67,7 @@ def test_missing_config_file_exits_2(capsys: pytest.CaptureFixture[str]) -> None
 @pytest.mark.usefixtures("reap_sims")
 def test_health_contract_and_the_watcher_handshake(tmp_path: Path) -> None:
     """health exits 1 when down, 0 when a watched Remi is healthy; restart asks the watcher."""
-    cfg = write_config(tmp_path)
+    cfg = sim_config_file(tmp_path)
     down = run("--config", str(cfg), "health")
     assert down.returncode == 1 and "not running" in down.stdout
     watcher = subprocess.Popen([sys.executable, "-m", "remi_ops.cli.main", "--config", str(cfg),
@@ -123,7 +97,7 @@ def test_health_contract_and_the_watcher_handshake(tmp_path: Path) -> None:
 @pytest.mark.usefixtures("reap_sims")
 def test_scan_test_errors_and_history(tmp_path: Path) -> None:
     """scan-test exits by its outcome and records it; errors/history read the store."""
-    cfg = write_config(tmp_path)
+    cfg = sim_config_file(tmp_path)
     ok = run("--config", str(cfg), "scan-test", "--json")
     assert ok.returncode == 0 and json.loads(ok.stdout)["outcome"] == "passed"
     (tmp_path / "remi" / ".remi_sim_state.json").write_text('{"scan_mode": "fail"}')
@@ -137,7 +111,7 @@ def test_scan_test_errors_and_history(tmp_path: Path) -> None:
 def test_silence_and_alerts_without_a_watcher(tmp_path: Path,
                                               capsys: pytest.CaptureFixture[str]) -> None:
     """Silences are stored with their end, listed by `alerts`, and capped at 7 days."""
-    cfg = write_config(tmp_path)
+    cfg = sim_config_file(tmp_path)
     assert main(["--config", str(cfg), "silence", "target=remi,kind=error_group", "2h",
                  "--reason", "noisy deploy"]) == 0
     assert main(["--config", str(cfg), "alerts", "--json"]) == 0

@@ -1,0 +1,105 @@
+"""The ``remi-ops`` subcommands about what happened and what is said about it: errors,
+history, alerts (reads) and silence, ack, resolve (alert and error-group admin)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from collections.abc import Callable
+
+from remi_ops.alerts import text
+from remi_ops.alerts.hub import jsonable
+from remi_ops.cli.common import EXIT_OK, print_json, print_lines, since_delta
+from remi_ops.cli.verbs import Ask, carry_out, reading
+from remi_ops.config import Settings
+from remi_ops.durations import parse_duration
+from remi_ops.watch import runbook
+from remi_ops.watch.results import Resolution
+
+ERRORS_SHOWN = 100
+
+
+def cmd_errors(settings: Settings, args: argparse.Namespace) -> int:
+    with reading(settings) as watcher:
+        groups = asyncio.run(runbook.errors(watcher, args.target, since_delta(args.since),
+                                            ERRORS_SHOWN))
+    if args.json:
+        print_json([jsonable(g) for g in groups])
+    else:
+        print_lines(text.errors_lines(groups))
+    return EXIT_OK
+
+
+def cmd_history(settings: Settings, args: argparse.Namespace) -> int:
+    with reading(settings) as watcher:
+        items = asyncio.run(runbook.history(watcher, args.target, since_delta(args.since)))
+    if args.json:
+        print_json([jsonable(i) for i in items])
+    else:
+        print_lines(text.history_lines(items))
+    return EXIT_OK
+
+
+def cmd_alerts(settings: Settings, args: argparse.Namespace) -> int:
+    with reading(settings) as watcher:
+        view = asyncio.run(runbook.alerts(watcher))
+    if args.json:
+        print_json({"firing": [a.to_dict() for a in view.firing],
+                    "silences": [s.to_dict() for s in view.silences]})
+    else:
+        print_lines(text.alerts_lines(view))
+    return EXIT_OK
+
+
+def _matchers(spec: str) -> dict[str, str]:
+    matchers = {}
+    for part in filter(None, spec.split(",")):
+        label, sep, glob = part.partition("=")
+        if not sep or not glob:
+            raise ValueError(f"matcher {part!r} is not label=glob")
+        matchers[label.strip()] = glob.strip()
+    return matchers
+
+
+def _engine_wide(settings: Settings, action: str, args: dict[str, object]) -> Ask:
+    """The alert engine serves every target: its verbs need every lock (or the watcher)."""
+    names = [t.name for t in settings.targets]
+    return Ask(action, names[0], args, scope=names, attach=False)
+
+
+def cmd_silence(settings: Settings, args: argparse.Namespace) -> int:
+    payload = {"matchers": _matchers(args.matcher), "duration_s": parse_duration(args.duration),
+               "reason": args.reason}
+    silence = carry_out(settings, _engine_wide(settings, "silence", payload))
+    if args.json:
+        print_json(silence.to_dict())
+    else:
+        print(text.silence_text(silence))
+    return EXIT_OK
+
+
+def cmd_ack(settings: Settings, args: argparse.Namespace) -> int:
+    lines = carry_out(settings, _engine_wide(settings, "ack", {"ref": args.alert}))
+    if args.json:
+        print_json([line.to_dict() for line in lines])
+    else:
+        print(text.ack_text(lines))
+    return EXIT_OK
+
+
+def cmd_resolve(settings: Settings, args: argparse.Namespace) -> int:
+    name = settings.target(args.target).name
+    resolution: Resolution = carry_out(settings, Ask("resolve", name,
+                                                     {"fingerprint": args.fingerprint},
+                                                     attach=False))
+    if args.json:
+        print_json(jsonable(resolution))
+    else:
+        print(text.resolution_text(resolution))
+    return EXIT_OK
+
+
+COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
+    "errors": cmd_errors, "history": cmd_history, "alerts": cmd_alerts,
+    "silence": cmd_silence, "ack": cmd_ack, "resolve": cmd_resolve,
+}

@@ -1,0 +1,57 @@
+"""What every ``remi-ops`` subcommand shares: exit codes, errors, output, who is asking."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterable
+from datetime import timedelta
+from typing import Any
+
+from remi_ops.durations import parse_duration
+from remi_ops.exceptions import ConfigError, RemiOpsError, UnknownTarget, WatcherError
+
+EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(RemiOpsError):
+    """Bad arguments: exit 2 with this message."""
+
+
+def report_error(prog: str, exc: RemiOpsError | ValueError) -> int:
+    """One clear line per problem on stderr, never a traceback; the exit code it deserves.
+
+    2 for configuration and usage errors (the caller must change something), 1 otherwise.
+    """
+    if isinstance(exc, ConfigError):
+        for problem in exc.problems:
+            print(f"config error: {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"{prog}: {exc}", file=sys.stderr)
+    usage = isinstance(exc, UsageError | UnknownTarget | ValueError) or (
+        isinstance(exc, WatcherError) and exc.usage)
+    return EXIT_USAGE if usage else EXIT_PROBLEM
+
+
+def exit_code(ok: bool) -> int:
+    return EXIT_OK if ok else EXIT_PROBLEM
+
+
+def print_json(doc: Any) -> None:
+    print(json.dumps(doc, indent=2, default=str))
+
+
+def print_lines(lines: Iterable[str]) -> None:
+    for line in lines:
+        print(line)
+
+
+def since_delta(text: str) -> timedelta | None:
+    """``--since`` as a window: ``24h`` → 24 hours, ``all`` → None (everything)."""
+    return None if text == "all" else timedelta(seconds=parse_duration(text))
+
+
+def who() -> str:
+    """How the command line's person appears in history and alerts."""
+    return "cli:" + os.environ.get("USER", "unknown")

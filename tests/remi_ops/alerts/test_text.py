@@ -1,0 +1,64 @@
+"""The one plain-text renderer: what the console, .bot_alert and the command line show."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime, timedelta
+
+from remi_ops.alerts import text
+from remi_ops.alerts.model import AlertKey, AlertLine, LineState
+from remi_ops.domain import Check, ErrorGroup, Finding, HealthReport, LogKind, Severity, Status
+from remi_ops.watch.results import (
+    ControlOutcome,
+    ControlResult,
+    HealthResult,
+    MaintenanceResult,
+    Resolution,
+)
+
+NOW = datetime(2026, 1, 24, 3, 0, tzinfo=UTC)
+GROUP = ErrorGroup("3f2a9c0d1e4b5a69", "remi", "NameError: name 'asyncio' is not defined",
+                   LogKind.CRASH, 37, NOW, NOW, "Traceback …", "scoring_async.py")
+
+
+def test_an_alert_line_says_what_how_often_how_long_and_who_acked() -> None:
+    line = AlertLine(AlertKey("remi", "hang"), "0123456789ab", LineState.RESOLVED,
+                     Severity.PAGE, "event loop blocked for 850 s", NOW,
+                     NOW + timedelta(minutes=14), 3, "jordan")
+    assert text.alert_line(line) == ("[RESOLVED] hang — event loop blocked for 850 s ×3 "
+                                     "after 14m 00s (acked by jordan)")
+
+
+def test_control_results_read_as_sentences() -> None:
+    stopped = ControlResult("remi", ControlOutcome.STOPPED, "stopped", "x", (42,))
+    assert text.control_text(stopped) == "remi: stopped; it stays down until started (pid 42)"
+    failed = ControlResult("remi", ControlOutcome.START_FAILED, "backoff",
+                           "start failed: no such file")
+    assert text.control_text(failed) == ("remi: start failed — backoff: start failed: "
+                                         "no such file")
+
+
+def test_maintenance_says_until_when_in_utc() -> None:
+    entered = MaintenanceResult("remi", NOW + timedelta(hours=2), "maintenance", "x")
+    assert text.maintenance_text(entered).startswith(
+        "remi: in maintenance until 2026-01-24 05:00 UTC")
+    assert "maintenance ended" in text.maintenance_text(
+        MaintenanceResult("remi", None, "running", "x"))
+
+
+def test_health_lists_reasons_and_the_supervisor() -> None:
+    report = HealthReport("remi", Status.DEGRADED, NOW, (
+        Finding(Check.EVENT_LOOP, Status.DEGRADED, "event loop blocked for 12 s"),),
+        supervisor_state="unhealthy")
+    assert text.health_lines(report, HealthResult(report, "event loop blocked")) == [
+        "remi: degraded", "  - event loop blocked for 12 s",
+        "  supervisor unhealthy — event loop blocked"]
+
+
+def test_a_fixed_group_says_so_and_resolving_explains_what_follows() -> None:
+    fixed = dataclasses.replace(GROUP, resolved_at=NOW)
+    [line] = text.errors_lines([fixed])
+    assert line.startswith("3f2a9c0d1e4b5a69  ×37") and line.endswith(
+        "[fixed 2026-01-24 03:00 UTC]")
+    assert "regression" in text.resolution_text(Resolution(fixed, "cli:ana"))
+    assert text.errors_lines([]) == ["no errors recorded"]
