@@ -131,7 +131,8 @@ def _health_of(settings: Settings,
     before = presence(settings, target, CLOCK.now())
     if before.stale:  # it would not answer: its last report, and that it is stuck
         return _with_watcher_finding(_last_report(target), before), None
-    result: HealthResult = carry_out(settings, Ask("health", target.name))
+    # a look, not a check: with no watcher running it acts on nothing and records nothing
+    result: HealthResult = carry_out(settings, Ask("health", target.name, attach=False))
     return _with_watcher_finding(result.report, presence(settings, target, CLOCK.now())), result
 
 

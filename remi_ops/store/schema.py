@@ -105,21 +105,30 @@ def migrate(conn: sqlite3.Connection, steps: Sequence[Step] = MIGRATIONS) -> int
     """Bring the schema up to ``len(steps)``; returns the version reached.
 
     Raises ``NewerSchema`` instead of guessing when the file is ahead of the code: an old
-    binary writing into a newer schema is how data gets lost silently.
+    binary writing into a newer schema is how data gets lost silently. Several processes
+    may open a new file at once (the watcher, ``remi-ops status``): each step re-reads the
+    version under the write lock, so a step another process already applied is skipped.
     """
     version = current_version(conn)
-    if version > len(steps):
-        raise NewerSchema(version)
-    for number, step in enumerate(steps[version:], start=version + 1):
+    while version < len(steps):
         conn.execute("BEGIN IMMEDIATE")
         try:
-            conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-            for statement in step:
-                conn.execute(statement)
-            conn.execute("DELETE FROM schema_version")
-            conn.execute("INSERT INTO schema_version (version) VALUES (?)", (number,))
+            version = current_version(conn)
+            if version < len(steps):
+                _apply(conn, steps[version], version + 1)
+                version += 1
         except BaseException:
             conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
+    if version > len(steps):
+        raise NewerSchema(version)
     return len(steps)
+
+
+def _apply(conn: sqlite3.Connection, step: Step, number: int) -> None:
+    conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+    for statement in step:
+        conn.execute(statement)
+    conn.execute("DELETE FROM schema_version")
+    conn.execute("INSERT INTO schema_version (version) VALUES (?)", (number,))

@@ -46,10 +46,15 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 async def health(watcher: Watcher, target: str | None,
                  trigger: CheckTrigger = CheckTrigger.OPERATOR) -> HealthResult:
-    """Run a full check now (it may act on what it finds, as a scheduled one would)."""
+    """Run a full check now (it may act on what it finds, as a scheduled one would) — or,
+    when ``watcher`` does not supervise (the command line with no watcher running), only
+    look: observe and assess, acting on nothing and recording nothing."""
     watch = watcher.watch(target)
 
     def check() -> HealthResult:
+        if not watcher.supervising:
+            report = watch.look()
+            return HealthResult(report, "", watcher.store.last_scan(watch.name))
         report = watch.check(trigger)
         return HealthResult(report, watch.supervisor.reason, watch.last_scan)
 

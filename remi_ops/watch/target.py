@@ -156,6 +156,22 @@ class TargetWatch:
             log.debug("%s: check (%s) → %s", self.name, trigger, report.status)
             return report
 
+    def look(self) -> HealthReport:
+        """Observe and assess only: the check of a bystander (``remi-ops health`` with no
+        watcher running). It starts, stops and records nothing, and leaves the log
+        positions where the watcher will pick them up."""
+        with self.lock:
+            now, mono = self.clock.now(), self.clock.monotonic()
+            seen = Supervisor(self.name, self.target.restart)  # a throwaway: no events kept
+            saved = self.store.get_state(record.state_key(self.name))
+            if isinstance(saved, dict):
+                seen.restore(saved)
+            running = self.observer.find()
+            if running:
+                seen.adopted(running[0], now, mono)
+            obs = self.observer.observe(seen, self.store.last_scan(self.name))
+            return self.assessor.assess(obs)
+
     def _decide(self, report: HealthReport, obs: Observation) -> list[Action]:
         now, mono = self.clock.now(), self.clock.monotonic()
         actions = decide(self.supervisor, report, now, mono)

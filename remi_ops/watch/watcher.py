@@ -54,6 +54,9 @@ class Watcher:
                                             notifier=self.hub, environ=environ)
                         for t in settings.targets}
         self.locks: list[host.TargetLock] = []
+        #: True once ``start`` ran: this process supervises (a check may act); a command
+        #: line assembling a Watcher for one verb only looks
+        self.supervising = False
 
     def watch(self, name: str | None) -> TargetWatch:
         if name is None:
@@ -76,6 +79,7 @@ class Watcher:
 
     async def start(self) -> None:
         """Adopt or start every target (off the loop)."""
+        self.supervising = True
         for watch in self.watches.values():
             await asyncio.to_thread(watch.startup)
         await self.hub.commit()

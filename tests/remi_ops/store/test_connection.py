@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -91,6 +93,23 @@ def test_previous_version_file_is_migrated_keeping_its_data(tmp_path: Path,
         clock.advance(2 * 86400)
         assert s.upsert_error_groups("remi", [group("fp1", clock)]) == ["fp1"]  # quiet > 24 h
     assert _version(path) == LATEST
+
+
+@pytest.mark.parametrize("attempt", range(3))
+def test_processes_opening_a_new_file_at_once_all_succeed(tmp_path: Path,
+                                                          attempt: int) -> None:
+    """The watcher and ``remi-ops status`` may create the file together: no step twice."""
+    path = tmp_path / f"new-{attempt}.db"
+    script = ("import sys; from remi_ops.clock import SystemClock; "
+              "from remi_ops.store.database import Store; "
+              "Store.open(__import__('pathlib').Path(sys.argv[1]), SystemClock()).close()")
+    openers = [subprocess.Popen([sys.executable, "-c", script, str(path)],
+                                stderr=subprocess.PIPE) for _ in range(6)]
+    errors = [p.communicate(timeout=60)[1] for p in openers]
+    assert [(p.returncode, e) for p, e in zip(openers, errors, strict=True)
+            if p.returncode != 0] == []
+    with Store.open(path, FakeClock()) as store:
+        assert store.query("SELECT max(version) AS v FROM schema_version")[0]["v"] == LATEST
 
 
 def test_newer_schema_is_refused_untouched(tmp_path: Path, clock: FakeClock) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,7 @@ WHO = "cli:ana"
 async def watcher(tmp_path: Path) -> AsyncIterator[Watcher]:
     engine = Watcher(sim_settings(tmp_path), console=None, environ={})
     engine.acquire_locks()
+    engine.supervising = True  # as after ``start``; the tests start targets themselves
     yield engine
     engine.close()
 
@@ -178,6 +179,21 @@ async def test_silence_is_kept_by_the_engine_and_survives_a_reload(watcher: Watc
     assert reloaded.engine.silences(watcher.clock.now()) == [silence]
     with pytest.raises(ValueError, match="duration"):
         await runbook.silence(watcher, {"target": "remi"}, 30 * 86400, WHO, "too long")
+
+
+async def test_health_of_a_bystander_only_looks(tmp_path: Path) -> None:
+    """Without supervising (the CLI with no watcher), health acts on nothing, records
+    nothing: a dead Remi is reported down, not started, and no history is written."""
+    bystander = Watcher(sim_settings(tmp_path), console=None, environ={})
+    try:
+        result = await runbook.health(bystander, None)
+        assert result.report.status is Status.DOWN
+        assert sims_in(remi(bystander).target.workdir) == []
+        assert bystander.store.history(datetime(1970, 1, 1, tzinfo=UTC)) == []
+        assert bystander.store.get_state("supervisor:remi") is None
+        assert not remi(bystander).target.health_file.exists()
+    finally:
+        bystander.close()
 
 
 async def test_ack_names_who_and_an_unknown_ref_is_an_error(watcher: Watcher) -> None:
