@@ -27,8 +27,8 @@ Configurations, all with ``hang_threshold_s = 10`` and the simulator's discord.p
     interval, stack dump after 5 s), as Remi would; discord.py's warnings still arrive;
   - warnings only: the simulator's beacon is disabled for the watcher. The simulator has no
     switch for it and the direct manager always exports ``REMI_BEACON_FILE`` = the target's
-    ``beacon_file``, so ``beacon_file`` points into a directory that does not exist: the
-    beacon's atomic write fails (silently, by design) and the watcher reads no beacon;
+    ``beacon_file``, so ``beacon_file`` points "into" ``bot.log``, a file: the beacon's
+    atomic write fails (silently, by design) and the watcher reads no beacon;
   - beacon only: the beacon as above, discord.py's warnings pushed out of reach
     (``--heartbeat-warn-s 100000``), to show the beacon's own restart path.
 The three watchers run side by side (independent temp dirs), so the default 10 trials take
@@ -128,8 +128,9 @@ def write_config(run: Run, threshold_s: float, heartbeat_s: float) -> Path:
     command = [sys.executable, "-m", "bubabot_local.remi_sim", "run",
                "--heartbeat-interval-s", str(heartbeat_s),
                "--heartbeat-warn-s", str(run.mode.warn_s)]
-    # warnings only: a beacon file the simulator cannot write (its directory does not exist)
-    beacon = ".remi_beacon.json" if run.mode.beacon else "no-such-dir/.remi_beacon.json"
+    # warnings only: a beacon file the simulator cannot write (its "directory" is a file;
+    # the atomic writer creates missing directories, so a missing one is not enough)
+    beacon = ".remi_beacon.json" if run.mode.beacon else "bot.log/.remi_beacon.json"
     path = run.tmp / "bench.toml"
     path.write_text(f"""
 [watchdog]

@@ -25,7 +25,7 @@ from remi_ops.domain import (
     Status,
 )
 from remi_ops.durations import format_duration
-from remi_ops.store.records import HistoryItem
+from remi_ops.store.records import HistoryItem, HistoryKind
 from remi_ops.watch.results import MaintenanceResult, Resolution
 
 TITLE_MAX, DESC_MAX, FIELD_NAME_MAX, FIELD_VALUE_MAX, FOOTER_MAX = 256, 4096, 256, 1024, 2048
@@ -206,7 +206,7 @@ NOTIFY_ICON = {NotificationType.FIRING: "🚨", NotificationType.UPDATE: "🔁",
 LINE_ICON = {LineState.FIRING: "🔴", LineState.FLAPPING: "🟠", LineState.RESOLVED: "🟢",
              LineState.EVENT: "🔵"}
 ALERT_LINES_MAX = 3000  # leaves room in the 6000 total for counts and evidence
-HISTORY_ICON = {"incident": "🚨", "restart": "🔄"}
+HISTORY_ICON = {HistoryKind.INCIDENT: "🚨", HistoryKind.RESTART: "🔄"}
 
 
 def notification_embed(n: Notification) -> discord.Embed:
@@ -278,7 +278,7 @@ def history_embed(target: str, items: Sequence[HistoryItem], since_label: str) -
         return embed
     budget = EmbedBudget(embed)
     for shown, item in enumerate(items):
-        state = ("✅" if item.ok else "❌") if item.kind == "restart" else (
+        state = ("✅" if item.ok else "❌") if item.kind is HistoryKind.RESTART else (
             "closed" if item.ok else "open")
         value = f"{when(item.at)} · {format_duration(item.duration_s)} · {state}"
         if item.detail:

@@ -20,7 +20,8 @@ class _Ordered(StrEnum):
 
     @property
     def rank(self) -> int:
-        return list(type(self)).index(self)
+        """Its place in the declaration, mildest first."""
+        return type(self)._member_names_.index(self._name_)
 
     def __lt__(self, other: object) -> bool:
         if not isinstance(other, type(self)):

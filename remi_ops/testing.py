@@ -9,6 +9,7 @@ the real seam has its own real-process tests.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import threading
 import time
@@ -25,7 +26,8 @@ from remi_ops.domain import Event, ExitInfo, ProcessIdentity, ProcessSnapshot
 from remi_ops.exceptions import RemiOpsError
 from remi_ops.host import CommandResult, StopResult
 
-__all__ = ["FakeClock", "FakeProcessManager", "RecordingNotifier", "wait_until"]
+__all__ = ["FakeClock", "FakeProcessManager", "RecordingNotifier", "wait_until",
+           "wait_until_async"]
 T = TypeVar("T")
 _PIDS = itertools.count(40_000)
 
@@ -38,6 +40,19 @@ def wait_until(probe: Callable[[], T | None], timeout: float = 8.0, what: str = 
         if value:
             return value
         time.sleep(0.02)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what or probe}")
+
+
+async def wait_until_async(probe: Callable[[], T | None], timeout: float = 10.0,  # noqa: ASYNC109 - mirrors wait_until
+                           what: str = "") -> T:
+    """``wait_until`` for async tests: the probe runs in a worker thread (it may block on
+    files, SQLite or psutil) and the event loop keeps running while it waits."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = await asyncio.to_thread(probe)
+        if value:
+            return value
+        await asyncio.sleep(0.05)
     raise AssertionError(f"timed out after {timeout}s waiting for {what or probe}")
 
 

@@ -38,7 +38,7 @@ from remi_ops.domain import (
     Trigger,
 )
 from remi_ops.exceptions import RemiOpsError, UnknownAlert, UnknownErrorGroup, UnknownTarget
-from remi_ops.store.records import AuditEntry, HistoryItem
+from remi_ops.store.records import AuditEntry, HistoryItem, HistoryKind
 from remi_ops.watch.results import MaintenanceResult, Resolution
 
 GUILD = 1_190_000_000_000_000_001
@@ -120,10 +120,10 @@ class FakeService:
 
     async def history(self, target: str | None, since_s: float) -> list[HistoryItem]:
         name = await self._enter("history", target, since_s=since_s)
-        return [HistoryItem(at=NOW, target=name, kind="restart",
+        return [HistoryItem(at=NOW, target=name, kind=HistoryKind.RESTART,
                             title="restart (hang): event loop blocked", duration_s=4.2, ok=True,
                             detail="by watchdog; pid 4242 → 4343"),
-                HistoryItem(at=NOW - timedelta(minutes=5), target=name, kind="incident",
+                HistoryItem(at=NOW - timedelta(minutes=5), target=name, kind=HistoryKind.INCIDENT,
                             title="Remi unresponsive", duration_s=300.0, ok=True)]
 
     async def silence(self, target: str | None, kind: str | None, fingerprint: str | None,

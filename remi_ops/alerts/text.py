@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from remi_ops.alerts.model import AlertLine, LineState, Notification, NotificationType, Silence
-from remi_ops.domain import ErrorGroup, HealthReport, RestartReport, ScanResult, Severity
+from remi_ops.domain import ErrorGroup, HealthReport, RestartReport, ScanResult, Severity, Trigger
 from remi_ops.durations import format_duration
 from remi_ops.store.records import HistoryItem
 from remi_ops.watch.results import (
@@ -130,7 +130,7 @@ def scan_lines(result: ScanResult) -> list[str]:
 
 
 def restart_summary(report: RestartReport) -> str:
-    if report.ok and report.trigger == "start":
+    if report.ok and report.trigger is Trigger.START:
         return (f"started ({report.trigger}, by {report.requested_by}): {report.reason} — "
                 f"pid {report.new_pid} in {report.duration_s:.1f}s")
     if report.ok:

@@ -10,6 +10,7 @@ import json
 import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -92,13 +93,20 @@ class AuditEntry:
     duration_s: float
 
 
+class HistoryKind(StrEnum):
+    """What a line of ``remi-ops history`` / ``/remi-history`` is."""
+
+    INCIDENT = "incident"
+    RESTART = "restart"
+
+
 @dataclass(frozen=True, slots=True)
 class HistoryItem:
     """An incident or a restart, merged into one timeline (newest first)."""
 
     at: datetime
     target: str
-    kind: str  # "incident" or "restart"
+    kind: HistoryKind
     title: str
     duration_s: float | None
     ok: bool
@@ -167,13 +175,13 @@ def transition_from_row(row: sqlite3.Row) -> Transition:
 
 
 def history_of_incident(incident: Incident) -> HistoryItem:
-    return HistoryItem(at=incident.opened_at, target=incident.target, kind="incident",
+    return HistoryItem(at=incident.opened_at, target=incident.target, kind=HistoryKind.INCIDENT,
                        title=incident.title, duration_s=incident.duration_s,
                        ok=incident.closed_at is not None, detail=incident.summary)
 
 
 def history_of_restart(report: RestartReport) -> HistoryItem:
-    return HistoryItem(at=report.at, target=report.target, kind="restart",
+    return HistoryItem(at=report.at, target=report.target, kind=HistoryKind.RESTART,
                        title=f"restart ({report.trigger}): {report.reason}",
                        duration_s=report.duration_s, ok=report.ok,
                        detail=f"by {report.requested_by}; pid {report.old_pid} → {report.new_pid}")

@@ -14,7 +14,7 @@ from bubabot import render
 from remi_ops.alerts.model import AlertKey, LineState, Notification, NotificationType
 from remi_ops.alerts.text import alert_line
 from remi_ops.domain import Severity
-from remi_ops.store.records import HistoryItem
+from remi_ops.store.records import HistoryItem, HistoryKind
 
 
 def notify(*lines_evidence: str, kind: NotificationType = NotificationType.FIRING,
@@ -88,7 +88,7 @@ def test_resolved_shows_downtime_and_ack() -> None:
 
 
 def test_history_keeps_limits_and_says_what_was_left_out() -> None:
-    items = [HistoryItem(at=NOW, target="remi", kind="restart", title="r" * 300,
+    items = [HistoryItem(at=NOW, target="remi", kind=HistoryKind.RESTART, title="r" * 300,
                          duration_s=4.0, ok=True, detail="d" * 2000) for _ in range(100)]
     embed = render.history_embed("remi", items, "last 7 days")
     assert fits(embed) and len(embed.fields) <= render.FIELDS_MAX

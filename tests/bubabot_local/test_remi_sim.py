@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import IO, Any
 
 import psutil
 import pytest
@@ -21,23 +21,13 @@ from bubabot_local import remi_sim, remi_sim_faults
 from bubabot_local.remi_sim_faults import CHILD_PID_FILE, parse_control
 
 from remi_ops.beacon import BeaconReading, read_beacon
+from remi_ops.testing import wait_until as wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 CONNECTED = "discord.gateway: Shard ID None has connected to Gateway (Session ID: "
 FAST = ["--heartbeat-interval-s", "0.05", "--heartbeat-warn-s", "0.3",
         "--beacon-interval-s", "0.1", "--beacon-dump-after-s", "0.3"]
-T = TypeVar("T")
 
-
-def wait_for(probe: Callable[[], T | None], timeout: float = 4.0) -> T:
-    """Poll ``probe`` until it returns something truthy."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = probe()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"condition not met within {timeout} s")
 
 
 def stuck_reading(path: Path) -> BeaconReading | None:

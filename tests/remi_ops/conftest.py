@@ -1,4 +1,5 @@
-"""Fixtures for engine tests that run real processes."""
+"""Fixtures for engine tests: a fake clock and a store on a real file; cleaning up the
+processes a test ran for real."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from pathlib import Path
 import psutil
 import pytest
 
+from remi_ops.clock import FakeClock
 from remi_ops.host import reap_exited_children
+from remi_ops.store.database import Store
 
 
 @pytest.fixture
@@ -26,3 +29,15 @@ def reap_sims(tmp_path: Path) -> Iterator[None]:
             continue
     psutil.wait_procs(killed, timeout=3)
     reap_exited_children()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def store(tmp_path: Path, clock: FakeClock) -> Iterator[Store]:
+    s = Store.open(tmp_path / "state.db", clock)
+    yield s
+    s.close()

@@ -6,7 +6,6 @@ import asyncio
 import io
 import json
 import random
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -50,18 +49,6 @@ class RecordingSink:
             raise ValueError("cannot render this one")
         self.got.append((n.id, n.message_key, previous_ref))
         return f"msg-{n.message_key}"
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def store(tmp_path: Path, clock: FakeClock) -> Iterator[Store]:
-    s = Store.open(tmp_path / "state.db", clock)
-    yield s
-    s.close()
 
 
 def lifecycle(clock: FakeClock) -> list[Notification]:

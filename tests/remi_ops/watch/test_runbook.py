@@ -7,8 +7,7 @@ taken, loops not started; a test starts Remi (``startup``) or only attaches.
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from bubabot_local.simkit import control, sim_settings, sims_in
 from remi_ops.alerts.hub import AlertHub
 from remi_ops.domain import CheckTrigger, ErrorGroup, HealthReport, LogKind, ScanOutcome, Status
 from remi_ops.exceptions import UnknownAlert, UnknownErrorGroup, UnknownTarget
+from remi_ops.testing import wait_until_async as until
 from remi_ops.watch import runbook
 from remi_ops.watch.results import ControlOutcome
 from remi_ops.watch.target import TargetWatch
@@ -47,15 +47,6 @@ async def started(watcher: Watcher) -> int:
     [process] = sims_in(remi(watcher).target.workdir)
     return process.pid
 
-
-async def until(probe: Callable[[], Any], timeout: float = 10.0, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = await asyncio.to_thread(probe)
-        if value:
-            return value
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what or probe}")
 
 
 def persisted_state(watcher: Watcher) -> str:

@@ -7,7 +7,7 @@ import json
 import os
 import signal
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -19,22 +19,13 @@ from remi_ops.clock import SystemClock
 from remi_ops.config import Settings
 from remi_ops.exceptions import LockHeld
 from remi_ops.supervisor import State
+from remi_ops.testing import wait_until_async as until
 from remi_ops.watch.watcher import Watcher
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("reap_sims")]
 
 T = TypeVar("T")
 
-
-async def until(probe: Callable[[], T | None], timeout: float = 10.0, what: str = "") -> T:
-    """Poll ``probe`` without blocking the loop."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = await asyncio.to_thread(probe)
-        if value:
-            return value
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what or probe}")
 
 
 class Running:
