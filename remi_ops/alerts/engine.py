@@ -101,6 +101,20 @@ class AlertEngine(EngineState):
                     acked.append(record.key)
         return sorted(acked)
 
+    @locked
+    def declare_over(self, now: datetime, key: AlertKey) -> bool:
+        """A person says an occurrence alert is over (an error group marked fixed): it
+        resolves now, and its next occurrence fires anew instead of editing a count.
+        False when there is no such firing occurrence alert."""
+        rule = rule_for(self._rules, key.kind)
+        record = self._record(key, create=False)
+        if record is None or not rule.occurrence or record.phase is not Phase.FIRING:
+            return False
+        record.on_false(now, rule, self.settings)
+        self._touch(record)
+        self._dirty.add(self._group_key(key.target, rule.category))
+        return True
+
     # ------------------------------------------------------------------ silences
 
     @locked

@@ -111,6 +111,12 @@ class AlertHub:
         await self.commit()
         return [line for line in self.engine.alerts() if line.key in keys]
 
+    async def declare_over(self, key: AlertKey) -> bool:
+        """An occurrence alert a person declared over (``resolve``); True if one fired."""
+        over = self.engine.declare_over(self.clock.now(), key)
+        await self.commit()
+        return over
+
     def alerts(self, target: str | None = None) -> list[AlertLine]:
         return self.engine.alerts(target)
 

@@ -20,8 +20,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from remi_ops.alerts.model import AlertLine, Silence
-from remi_ops.domain import CheckTrigger, ErrorGroup, RestartReport, ScanResult, Trigger
+from remi_ops.alerts.model import AlertKey, AlertLine, Silence
+from remi_ops.domain import AlertKind, CheckTrigger, ErrorGroup, RestartReport, ScanResult, Trigger
 from remi_ops.exceptions import UnknownAlert, UnknownErrorGroup
 from remi_ops.store.records import HistoryItem
 from remi_ops.watch.results import (
@@ -207,6 +207,8 @@ async def resolve(watcher: Watcher, target: str | None, fingerprint: str,
         return group
 
     group = await asyncio.to_thread(mark)
+    # its alert resolves too, so a regression is posted anew rather than a count edited
+    await watcher.hub.declare_over(AlertKey(watch.name, AlertKind.ERROR_GROUP, fingerprint))
     log.info("%s: error group %s marked fixed by %s", watch.name, fingerprint, who)
     return Resolution(group, who)
 

@@ -238,6 +238,21 @@ def test_error_group_explicitly_resolved() -> None:
     assert summary(h.check(done)) == [("resolved", ["error_group/fp1"])]
 
 
+def test_an_error_group_declared_over_resolves_and_its_next_occurrence_fires_anew() -> None:
+    """``resolve`` by a person: the alert resolves now; the group coming back is a new post,
+    and the level alerts of the target are left alone."""
+    h = Harness(group_wait_s=0.0, group_interval_s=0.0, for_checks=1)
+    h.check(cond("error_group", "fp1"), cond("unhealthy"))
+    assert h.engine.declare_over(h.clock.now(), AlertKey(T, "error_group", "fp1"))
+    assert summary(h.flush()) == [("resolved", ["error_group/fp1"])]
+    assert [str(line.key) for line in h.engine.alerts(T)] == ["remi/unhealthy"]
+    assert not h.engine.declare_over(h.clock.now(), AlertKey(T, "error_group", "fp1"))
+    assert not h.engine.declare_over(h.clock.now(), AlertKey(T, "unhealthy"))  # a level kind
+    h.clock.advance(60)
+    assert summary(h.check(cond("error_group", "fp1"), cond("unhealthy"))) == [
+        ("firing", ["error_group/fp1"])]
+
+
 # ---------------------------------------------------------------------- events
 
 

@@ -231,8 +231,13 @@ async def test_a_resolved_group_that_happens_again_is_a_regression(watcher: Watc
         return str(fingerprint)
 
     first = await check_until_seen()
+    await watcher.hub.commit()
+    firing = {str(a.key) for a in (await runbook.alerts(watcher)).firing}
+    assert f"remi/error_group/{first}" in firing
     resolved = (await runbook.resolve(watcher, None, first, WHO)).group.resolved_at
     assert resolved is not None
+    firing = {str(a.key) for a in (await runbook.alerts(watcher)).firing}
+    assert f"remi/error_group/{first}" not in firing  # its alert resolved with it
     # Remi's log stamps whole seconds: the next occurrence must be stamped after the fix
     await asyncio.sleep(1.05 - resolved.microsecond / 1e6)
     assert await check_until_seen() == first
