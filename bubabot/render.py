@@ -13,6 +13,7 @@ from typing import Any
 
 import discord
 
+from remi_ops.alerts import text as plain
 from remi_ops.alerts.model import AlertLine, LineState, Notification, NotificationType, Silence
 from remi_ops.alerts.text import alert_line
 from remi_ops.domain import (
@@ -281,9 +282,10 @@ def history_embed(target: str, items: Sequence[HistoryItem], since_label: str) -
         state = ("✅" if item.ok else "❌") if item.kind is HistoryKind.RESTART else (
             "closed" if item.ok else "open")
         value = f"{when(item.at)} · {format_duration(item.duration_s)} · {state}"
-        if item.detail:
-            value += f"\n{discord.utils.escape_markdown(clip(item.detail, 300))}"
-        name = f"{HISTORY_ICON.get(item.kind, '•')} {item.title}"
+        detail = plain.history_detail(item)
+        if detail:
+            value += f"\n{discord.utils.escape_markdown(clip(detail, 300))}"
+        name = f"{HISTORY_ICON.get(item.kind, '•')} {plain.history_title(item)}"
         if not budget.field(name, value):
             embed.set_footer(text=f"{len(items) - shown} older entries not shown.")
             break

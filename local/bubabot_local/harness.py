@@ -38,7 +38,7 @@ from remi_ops.domain import (
     Trigger,
 )
 from remi_ops.exceptions import RemiOpsError, UnknownAlert, UnknownErrorGroup, UnknownTarget
-from remi_ops.store.records import AuditEntry, HistoryItem, HistoryKind
+from remi_ops.store.records import AuditEntry, HistoryItem, HistoryKind, Incident
 from remi_ops.watch.results import MaintenanceResult, Resolution
 
 GUILD = 1_190_000_000_000_000_001
@@ -120,11 +120,14 @@ class FakeService:
 
     async def history(self, target: str | None, since_s: float) -> list[HistoryItem]:
         name = await self._enter("history", target, since_s=since_s)
-        return [HistoryItem(at=NOW, target=name, kind=HistoryKind.RESTART,
-                            title="restart (hang): event loop blocked", duration_s=4.2, ok=True,
-                            detail="by watchdog; pid 4242 → 4343"),
-                HistoryItem(at=NOW - timedelta(minutes=5), target=name, kind=HistoryKind.INCIDENT,
-                            title="Remi unresponsive", duration_s=300.0, ok=True)]
+        restart = RestartReport(name, "event loop blocked", Trigger.HANG, "watchdog", True, NOW,
+                                4.2, 4242, 4343)
+        incident = Incident(7, name, NOW - timedelta(minutes=5), NOW, "Remi unresponsive",
+                            Severity.PAGE, "resolved after 5m 00s")
+        return [HistoryItem(at=NOW, target=name, kind=HistoryKind.RESTART, duration_s=4.2,
+                            ok=True, restart=restart),
+                HistoryItem(at=incident.opened_at, target=name, kind=HistoryKind.INCIDENT,
+                            duration_s=300.0, ok=True, incident=incident)]
 
     async def silence(self, target: str | None, kind: str | None, fingerprint: str | None,
                       duration_s: float, actor: Actor, reason: str) -> Silence:

@@ -192,10 +192,26 @@ def resolution_text(resolution: Resolution) -> str:
             f"{resolution.by}; if it happens again it is reported as a regression")
 
 
+def history_title(item: HistoryItem) -> str:
+    """``restart (hang): event loop blocked for 850s`` / the incident's title."""
+    if item.restart is not None:
+        return f"restart ({item.restart.trigger}): {item.restart.reason}"
+    return item.incident.title if item.incident is not None else str(item.kind)
+
+
+def history_detail(item: HistoryItem) -> str:
+    """Who restarted it and the pids; how an incident ended."""
+    if item.restart is not None:
+        r = item.restart
+        pids = f"pid {r.new_pid}" if r.old_pid is None else f"pid {r.old_pid} → {r.new_pid}"
+        return f"by {r.requested_by}; {pids if r.ok else r.detail}"
+    return item.incident.summary if item.incident is not None else ""
+
+
 def history_lines(items: Iterable[HistoryItem]) -> list[str]:
     lines = []
     for item in items:
         took = format_duration(item.duration_s) if item.duration_s is not None else "ongoing"
         lines.append(f"{item.at:%Y-%m-%d %H:%M:%S}  {item.target:<8} {item.kind:<9} "
-                     f"{'ok ' if item.ok else 'BAD'} {took:>9}  {item.title}")
+                     f"{'ok ' if item.ok else 'BAD'} {took:>9}  {history_title(item)}")
     return lines or ["nothing happened"]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -29,6 +30,8 @@ log = logging.getLogger("remi_ops.store.database")  # the name it logged under b
 
 _CORRUPT_CODES = {11, 26}  # SQLITE_CORRUPT, SQLITE_NOTADB
 _BUSY_TIMEOUT_MS = 5000
+_BUSY_CODES = {5, 6}  # SQLITE_BUSY, SQLITE_LOCKED
+_BUSY_RETRY_S = 0.02
 
 
 class StoreCorrupt(StoreError):
@@ -47,10 +50,26 @@ def _connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
+def _set_wal(conn: sqlite3.Connection) -> None:
+    """Switch a new file to WAL. SQLite answers "locked" at once, without waiting on the
+    busy timeout, while another process is creating the same file (the watcher and
+    ``remi-ops status`` starting together): wait for it here instead."""
+    deadline = time.monotonic() + _BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            busy = getattr(exc, "sqlite_errorcode", None) in _BUSY_CODES
+            if not busy or time.monotonic() >= deadline:
+                raise
+            time.sleep(_BUSY_RETRY_S)
+
+
 def _prepare(conn: sqlite3.Connection) -> None:
     """Pragmas plus an integrity probe; raises ``sqlite3.DatabaseError`` on a damaged file."""
     conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
-    conn.execute("PRAGMA journal_mode = WAL")
+    _set_wal(conn)
     # NORMAL in WAL mode survives a killed process; after a power cut the last commits roll
     # back together (engine state and outbox are one transaction), which stays consistent.
     conn.execute("PRAGMA synchronous = NORMAL")

@@ -102,15 +102,16 @@ class HistoryKind(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class HistoryItem:
-    """An incident or a restart, merged into one timeline (newest first)."""
+    """An incident or a restart, merged into one timeline (newest first): the value itself,
+    for renderers to put in words (``remi_ops.alerts.text``, Bubabot's embeds)."""
 
     at: datetime
     target: str
     kind: HistoryKind
-    title: str
     duration_s: float | None
-    ok: bool
-    detail: str = ""
+    ok: bool  # an incident: closed; a restart: it worked
+    incident: Incident | None = None
+    restart: RestartReport | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,12 +177,10 @@ def transition_from_row(row: sqlite3.Row) -> Transition:
 
 def history_of_incident(incident: Incident) -> HistoryItem:
     return HistoryItem(at=incident.opened_at, target=incident.target, kind=HistoryKind.INCIDENT,
-                       title=incident.title, duration_s=incident.duration_s,
-                       ok=incident.closed_at is not None, detail=incident.summary)
+                       duration_s=incident.duration_s, ok=incident.closed_at is not None,
+                       incident=incident)
 
 
 def history_of_restart(report: RestartReport) -> HistoryItem:
     return HistoryItem(at=report.at, target=report.target, kind=HistoryKind.RESTART,
-                       title=f"restart ({report.trigger}): {report.reason}",
-                       duration_s=report.duration_s, ok=report.ok,
-                       detail=f"by {report.requested_by}; pid {report.old_pid} → {report.new_pid}")
+                       duration_s=report.duration_s, ok=report.ok, restart=report)

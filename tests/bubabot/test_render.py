@@ -13,7 +13,7 @@ from bubabot_local.harness import NOW, firing_line
 from bubabot import render
 from remi_ops.alerts.model import AlertKey, LineState, Notification, NotificationType
 from remi_ops.alerts.text import alert_line
-from remi_ops.domain import Severity
+from remi_ops.domain import RestartReport, Severity, Trigger
 from remi_ops.store.records import HistoryItem, HistoryKind
 
 
@@ -88,8 +88,10 @@ def test_resolved_shows_downtime_and_ack() -> None:
 
 
 def test_history_keeps_limits_and_says_what_was_left_out() -> None:
-    items = [HistoryItem(at=NOW, target="remi", kind=HistoryKind.RESTART, title="r" * 300,
-                         duration_s=4.0, ok=True, detail="d" * 2000) for _ in range(100)]
+    restart = RestartReport("remi", "r" * 300, Trigger.CRASH, "watchdog", False, NOW, 4.0,
+                            detail="d" * 2000)
+    items = [HistoryItem(at=NOW, target="remi", kind=HistoryKind.RESTART, duration_s=4.0,
+                         ok=False, restart=restart) for _ in range(100)]
     embed = render.history_embed("remi", items, "last 7 days")
     assert fits(embed) and len(embed.fields) <= render.FIELDS_MAX
     assert "older entries not shown" in (embed.footer.text or "")

@@ -98,7 +98,7 @@ async def test_restart_replaces_the_process_and_history_shows_it(watcher: Watche
     assert report.requested_by == WHO and report.trigger == "operator"
     assert [p.pid for p in sims_in(remi(watcher).target.workdir)] == [report.new_pid]
     items = await runbook.history(watcher, None, timedelta(hours=1))
-    assert any(i.kind == "restart" and "testing" in i.title + i.detail for i in items)
+    assert any(i.restart is not None and "testing" in i.restart.reason for i in items)
     assert await runbook.history(watcher, "remi", None) == items
 
 
