@@ -200,7 +200,7 @@ class Supervisor:
         """A person (or the post-fix flow) asked for a restart. Not bound by the budget."""
         if self.state is S.MAINTENANCE:
             self.maintenance_until = None
-        return self._begin_restart(now, mono, f"{reason} (by {who})", trigger, who=who)
+        return self._begin_restart(now, mono, reason, trigger, who=who)
 
     def operator_stop(self, now: datetime, who: str, reason: str) -> list[Action]:
         self.next_attempt_mono = None
@@ -212,7 +212,7 @@ class Supervisor:
             return []
         self.maintenance_until = None
         self.backoff_level = 0
-        return self._begin_restart(now, mono, f"started by {who}", Trigger.OPERATOR, who=who)
+        return self._begin_restart(now, mono, "start requested", Trigger.OPERATOR, who=who)
 
     def enter_maintenance(self, now: datetime, until: datetime, who: str,
                           reason: str) -> None:
@@ -314,7 +314,9 @@ class Supervisor:
                        *, who: str = "watchdog", evidence: bool = False) -> list[Action]:
         if trigger is not Trigger.START:  # a first start is not a restart: no budget spent
             self.restarts_mono.append(mono)
-        self._change_state(S.RESTARTING, now, reason, trigger=trigger)
+        # history names the person; the action's reason stays theirs (reports add "by who")
+        said = reason if who == "watchdog" else f"{reason} (by {who})"
+        self._change_state(S.RESTARTING, now, said, trigger=trigger)
         actions = [Action(ActionKind.CAPTURE_EVIDENCE, reason, trigger, who)] if evidence else []
         return [*actions, Action(ActionKind.RESTART, reason, trigger, who)]
 

@@ -130,7 +130,8 @@ def scan_lines(result: ScanResult) -> list[str]:
 
 
 def restart_summary(report: RestartReport) -> str:
-    if report.ok and report.trigger is Trigger.START:
+    if report.ok and (report.trigger is Trigger.START or report.old_pid is None):
+        # nothing was running (a first start, a start after a stop): not a restart
         return (f"started ({report.trigger}, by {report.requested_by}): {report.reason} — "
                 f"pid {report.new_pid} in {report.duration_s:.1f}s")
     if report.ok:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import getpass
 import json
-import os
 import sys
 from collections.abc import Iterable
 from datetime import timedelta
@@ -54,4 +54,8 @@ def since_delta(text: str) -> timedelta | None:
 
 def who() -> str:
     """How the command line's person appears in history and alerts."""
-    return "cli:" + os.environ.get("USER", "unknown")
+    try:
+        name = getpass.getuser()  # $LOGNAME/$USER, else the password database
+    except (KeyError, OSError):  # a uid with no name (some containers)
+        name = "unknown"
+    return "cli:" + name

@@ -5,9 +5,21 @@ from __future__ import annotations
 import dataclasses
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from remi_ops.alerts import text
 from remi_ops.alerts.model import AlertKey, AlertLine, LineState
-from remi_ops.domain import Check, ErrorGroup, Finding, HealthReport, LogKind, Severity, Status
+from remi_ops.domain import (
+    Check,
+    ErrorGroup,
+    Finding,
+    HealthReport,
+    LogKind,
+    RestartReport,
+    Severity,
+    Status,
+    Trigger,
+)
 from remi_ops.watch.results import (
     ControlOutcome,
     ControlResult,
@@ -62,3 +74,15 @@ def test_a_fixed_group_says_so_and_resolving_explains_what_follows() -> None:
         "[fixed 2026-01-24 03:00 UTC]")
     assert "regression" in text.resolution_text(Resolution(fixed, "cli:ana"))
     assert text.errors_lines([]) == ["no errors recorded"]
+
+
+@pytest.mark.parametrize(("trigger", "old_pid", "expected"), [
+    (Trigger.START, None, "started (start, by watchdog): why — pid 43 in 0.5s"),
+    (Trigger.OPERATOR, None, "started (operator, by cli:ana): why — pid 43 in 0.5s"),
+    (Trigger.OPERATOR, 42, "restarted (operator, by cli:ana): why — pid 42 → 43 in 0.5s"),
+])
+def test_a_start_after_a_stop_is_not_called_a_restart(trigger: Trigger, old_pid: int | None,
+                                                       expected: str) -> None:
+    who = "watchdog" if trigger is Trigger.START else "cli:ana"
+    report = RestartReport("remi", "why", trigger, who, True, NOW, 0.5, old_pid, 43)
+    assert text.restart_summary(report) == expected
