@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -60,9 +61,9 @@ def remis(cfg: Path) -> list[int]:
     return [p.pid for p in sims_in(cfg.parent / "remi")]
 
 
-@pytest.fixture
-def watching(cfg: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """``remi-ops watch`` in its own process, holding the lock, until the test ends."""
+@contextmanager
+def watcher_process(cfg: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """``remi-ops watch`` in its own process, holding the lock, until the block ends."""
     watcher = subprocess.Popen([sys.executable, "-m", "remi_ops.cli.main", "--config",
                                 str(cfg), "watch"], stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
@@ -73,6 +74,13 @@ def watching(cfg: Path) -> Iterator[subprocess.Popen[bytes]]:
     finally:
         watcher.send_signal(signal.SIGTERM)
         watcher.wait(20)
+
+
+@pytest.fixture
+def watching(cfg: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """A watcher for the whole test."""
+    with watcher_process(cfg) as watcher:
+        yield watcher
 
 
 # ---------------------------------------------------------------------------- start / stop
@@ -113,37 +121,21 @@ def test_a_second_start_without_a_watcher_undoes_the_stop(cfg: Path) -> None:
 def test_a_stop_without_a_watcher_holds_when_a_watcher_starts(cfg: Path) -> None:
     assert cli(cfg, "start") == 0
     assert cli(cfg, "stop") == 0
-    watcher = subprocess.Popen([sys.executable, "-m", "remi_ops.cli.main", "--config",
-                                str(cfg), "watch"], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
-    try:
-        wait_until(lambda: json.loads(run(cfg, "status", "--json").stdout)[0]["watched"],
-                   timeout=15, what="the watcher holding the lock")
+    with watcher_process(cfg):
         time.sleep(1.5)  # it adopts or starts at once; it must not start this one
         assert remis(cfg) == []
         status = json.loads(run(cfg, "status", "--json").stdout)[0]
         assert status["supervisor_state"] == "stopped" and not status["running"]
-    finally:
-        watcher.send_signal(signal.SIGTERM)
-        watcher.wait(20)
 
 
 @pytest.mark.integration
 @pytest.mark.usefixtures("reap_sims")
 def test_remi_ops_start_asks_the_watcher_to_undo_a_stop(cfg: Path) -> None:
     assert cli(cfg, "stop") == 0
-    watcher = subprocess.Popen([sys.executable, "-m", "remi_ops.cli.main", "--config",
-                                str(cfg), "watch"], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
-    try:
-        wait_until(lambda: json.loads(run(cfg, "status", "--json").stdout)[0]["watched"],
-                   timeout=15, what="the watcher holding the lock")
+    with watcher_process(cfg):
         started = run(cfg, "start")
         assert started.returncode == 0, started.stderr
         assert len(remis(cfg)) == 1
-    finally:
-        watcher.send_signal(signal.SIGTERM)
-        watcher.wait(20)
 
 
 @pytest.mark.integration
