@@ -1,6 +1,6 @@
-"""Wiring: settings → engine, Discord client, slash commands, sink, and the 60-s schedule.
+"""Wiring: settings → Watcher, Discord client, slash commands, sink, the 60-s schedule.
 
-The scheduler only wires: each job calls one engine method off the loop. Deaths are not
+The scheduler only wires: each job calls one Watcher method off the loop. Deaths are not
 polled (the exit waiter reacts within a second); the scheduled check is for what a poll is
 good for — logs, thresholds, the beacon, a moved git HEAD.
 """
@@ -33,7 +33,7 @@ MISFIRE_GRACE_S = 30
 
 @dataclass
 class App:
-    """One running Bubabot: engine, client, scheduler. ``close`` undoes ``start``."""
+    """One running Bubabot: watcher, client, scheduler. ``close`` undoes ``start``."""
 
     settings: Settings
     watcher: Watcher

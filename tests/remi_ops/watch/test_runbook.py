@@ -30,11 +30,11 @@ WHO = "cli:ana"
 
 @pytest.fixture
 async def watcher(tmp_path: Path) -> AsyncIterator[Watcher]:
-    engine = Watcher(sim_settings(tmp_path), console=None, environ={})
-    engine.acquire_locks()
-    engine.supervising = True  # as after ``start``; the tests start targets themselves
-    yield engine
-    engine.close()
+    assembled = Watcher(sim_settings(tmp_path), console=None, environ={})
+    assembled.acquire_locks()
+    assembled.supervising = True  # as after ``start``; the tests start targets themselves
+    yield assembled
+    assembled.close()
 
 
 def remi(watcher: Watcher) -> TargetWatch:

@@ -29,29 +29,29 @@ T = TypeVar("T")
 
 
 class Running:
-    def __init__(self, engine: Watcher, task: asyncio.Task[None], stop: asyncio.Event) -> None:
-        self.engine, self.task, self.stop = engine, task, stop
-        self.watch = engine.watch(None)
+    def __init__(self, watcher: Watcher, task: asyncio.Task[None], stop: asyncio.Event) -> None:
+        self.watcher, self.task, self.stop = watcher, task, stop
+        self.watch = watcher.watch(None)
 
 
-async def start_engine(settings: Settings) -> Running:
-    engine = Watcher(settings, console=None, environ={})
-    engine.acquire_locks()
+async def start_watcher(settings: Settings) -> Running:
+    assembled = Watcher(settings, console=None, environ={})
+    assembled.acquire_locks()
     stop = asyncio.Event()
-    task = asyncio.create_task(engine.run(stop))
-    running = Running(engine, task, stop)
+    task = asyncio.create_task(assembled.run(stop))
+    running = Running(assembled, task, stop)
     await until(lambda: running.watch.supervisor.state is State.RUNNING
                 and sims_in(settings.targets[0].workdir), what="remi running")
     return running
 
 
 @pytest.fixture
-async def watcher(tmp_path: Path) -> AsyncIterator[Running]:
-    running = await start_engine(sim_settings(tmp_path))
-    yield running
-    running.stop.set()
-    await asyncio.wait_for(running.task, 15)
-    running.engine.close()
+async def running(tmp_path: Path) -> AsyncIterator[Running]:
+    started = await start_watcher(sim_settings(tmp_path))
+    yield started
+    started.stop.set()
+    await asyncio.wait_for(started.task, 15)
+    started.watcher.close()
 
 
 def alert_lines(settings: Settings) -> list[dict[str, Any]]:
@@ -61,9 +61,9 @@ def alert_lines(settings: Settings) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-async def test_kill_9_is_noticed_within_a_second_and_restarted(watcher: Running) -> None:
+async def test_kill_9_is_noticed_within_a_second_and_restarted(running: Running) -> None:
     """A SIGKILLed Remi is noticed as an event and restarted at once (first crash)."""
-    workdir = watcher.watch.target.workdir
+    workdir = running.watch.target.workdir
     old = sims_in(workdir)[0]
     killed_at = time.monotonic()
     os.kill(old.pid, signal.SIGKILL)
@@ -71,21 +71,21 @@ async def test_kill_9_is_noticed_within_a_second_and_restarted(watcher: Running)
                       what="a new simulator")
     assert time.monotonic() - killed_at < 3.0
     assert len(new) == 1
-    store = watcher.engine.store
+    store = running.watcher.store
     crash = await until(lambda: [r for r in store.restarts("remi", _epoch())
                                  if r.trigger == "crash"], what="the crash restart record")
     assert crash[0].ok
 
 
 async def test_a_blocked_event_loop_is_detected_evidenced_restarted_and_scan_tested(
-        watcher: Running) -> None:
+        running: Running) -> None:
     """The seed incident: loop blocked → stack naming the blocking call → restart → scan."""
-    workdir = watcher.watch.target.workdir
+    workdir = running.watch.target.workdir
     old = sims_in(workdir)[0]
     control(workdir, do="hang", seconds=3600)
     await until(lambda: [p for p in sims_in(workdir) if p.pid != old.pid], timeout=20,
                 what="restart after hang")
-    store = watcher.engine.store
+    store = running.watcher.store
     restart = (await until(lambda: [r for r in store.restarts("remi", _epoch())
                                     if r.trigger == "hang"], what="hang restart"))[-1]
     assert "fetch_track" in restart.evidence
@@ -100,15 +100,15 @@ async def test_crash_loop_backs_off_then_gives_up_and_escalates(tmp_path: Path) 
         "command": [*SIM, "--crash-after", "0.05"],
         "restart": {"backoff_initial_s": 0.2, "budget_restarts": 3, "budget_window_s": 60},
         "scan_test": {"after_restart": False}})
-    engine = Watcher(settings, console=None, environ={})
-    engine.acquire_locks()
+    assembled = Watcher(settings, console=None, environ={})
+    assembled.acquire_locks()
     stop = asyncio.Event()
-    task = asyncio.create_task(engine.run(stop))
+    task = asyncio.create_task(assembled.run(stop))
     try:
-        watch = engine.watch(None)
+        watch = assembled.watch(None)
         await until(lambda: watch.supervisor.state is State.GAVE_UP, timeout=20,
                     what="gave up")
-        transitions = engine.store.transitions("remi", _epoch())
+        transitions = assembled.store.transitions("remi", _epoch())
         delays = [float(t.reason.rsplit("restarting in ", 1)[1].rstrip("s"))
                   for t in transitions if t.to_state == "backoff"]
         assert len(delays) == 3 and delays == sorted(delays) and delays[-1] > delays[0]
@@ -118,46 +118,46 @@ async def test_crash_loop_backs_off_then_gives_up_and_escalates(tmp_path: Path) 
     finally:
         stop.set()
         await asyncio.wait_for(task, 15)
-        engine.close()
+        assembled.close()
 
 
-async def test_a_second_watcher_cannot_supervise_the_same_target(watcher: Running) -> None:
+async def test_a_second_watcher_cannot_supervise_the_same_target(running: Running) -> None:
     """Two watchers never start two Remis: the second one is refused by the lock."""
-    second = Watcher(watcher.engine.settings, console=None, environ={})
+    second = Watcher(running.watcher.settings, console=None, environ={})
     try:
         with pytest.raises(LockHeld):
             second.acquire_locks()
     finally:
         second.close()
-    assert len(sims_in(watcher.watch.target.workdir)) == 1
+    assert len(sims_in(running.watch.target.workdir)) == 1
 
 
-async def test_restart_on_operator_request_and_stop_keeps_it_down(watcher: Running) -> None:
+async def test_restart_on_operator_request_and_stop_keeps_it_down(running: Running) -> None:
     """An operator restart replaces the process; an operator stop is not undone."""
-    workdir = watcher.watch.target.workdir
+    workdir = running.watch.target.workdir
     old = sims_in(workdir)[0].pid
-    report = await asyncio.to_thread(watcher.watch.restart, "ana", "testing")
+    report = await asyncio.to_thread(running.watch.restart, "ana", "testing")
     assert report.ok and report.new_pid != old and report.requested_by == "ana"
-    await asyncio.to_thread(watcher.watch.stop, "ana", "deploy")
+    await asyncio.to_thread(running.watch.stop, "ana", "deploy")
     assert sims_in(workdir) == []
     await asyncio.sleep(1.5)
     assert sims_in(workdir) == []
-    assert watcher.watch.supervisor.state is State.STOPPED
+    assert running.watch.supervisor.state is State.STOPPED
 
 
-async def test_a_nameerror_in_scan_is_one_group_and_a_failed_scan_test(watcher: Running) -> None:
+async def test_a_nameerror_in_scan_is_one_group_and_a_failed_scan_test(running: Running) -> None:
     """The incident's NameError: the scan test fails and the traceback is one error group."""
-    workdir = watcher.watch.target.workdir
+    workdir = running.watch.target.workdir
     control(workdir, do="scan_mode", mode="fail")
     await until((workdir / ".remi_sim_state.json").exists, what="scan mode saved")
-    result = await asyncio.to_thread(watcher.watch.scan_test)
+    result = await asyncio.to_thread(running.watch.scan_test)
     assert result.outcome == "failed" and "NameError" in result.output
     assert result.fingerprint
     for _ in range(3):
         control(workdir, do="error")
         await asyncio.sleep(0.3)
-    report = await asyncio.to_thread(watcher.watch.check)
-    groups = watcher.engine.store.error_groups("remi")
+    report = await asyncio.to_thread(running.watch.check)
+    groups = running.watcher.store.error_groups("remi")
     name_errors = [g for g in groups if "NameError" in g.title]
     assert len(name_errors) == 1 and name_errors[0].count >= 3
     assert report.status != "healthy"
@@ -174,9 +174,9 @@ async def test_a_fix_landing_restarts_remi_and_runs_the_scan_test(tmp_path: Path
     (git / "refs" / "heads").mkdir(parents=True)
     (git / "HEAD").write_text("ref: refs/heads/main\n")
     (git / "refs" / "heads" / "main").write_text("a" * 40 + "\n")
-    running = await start_engine(sim_settings(tmp_path))
+    running = await start_watcher(sim_settings(tmp_path))
     try:
-        watch, store = running.watch, running.engine.store
+        watch, store = running.watch, running.watcher.store
         before = sims_in(workdir)[0].pid
         (git / "refs" / "heads" / "main").write_text("b" * 40 + "\n")
         await asyncio.to_thread(watch.check)
@@ -191,4 +191,4 @@ async def test_a_fix_landing_restarts_remi_and_runs_the_scan_test(tmp_path: Path
     finally:
         running.stop.set()
         await asyncio.wait_for(running.task, 15)
-        running.engine.close()
+        running.watcher.close()

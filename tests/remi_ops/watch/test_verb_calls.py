@@ -90,10 +90,10 @@ def test_decoding_refuses_what_does_not_fit() -> None:
 
 @pytest.fixture
 async def watcher(tmp_path: Path) -> AsyncIterator[Watcher]:
-    engine = Watcher(sim_settings(tmp_path), console=None, environ={})
-    engine.acquire_locks()
-    yield engine
-    engine.close()
+    assembled = Watcher(sim_settings(tmp_path), console=None, environ={})
+    assembled.acquire_locks()
+    yield assembled
+    assembled.close()
 
 
 async def served(watcher: Watcher, action: str, args: dict[str, Any],
