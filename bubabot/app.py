@@ -28,6 +28,8 @@ from remi_ops.domain import CheckTrigger
 from remi_ops.watch.watcher import Watcher
 
 log = logging.getLogger(__name__)
+#: at shutdown, how long undelivered notifications may wait on Discord (they are kept)
+SETTLE_TIMEOUT_S = 5.0
 MISFIRE_GRACE_S = 30
 
 
@@ -88,8 +90,7 @@ class App:
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         with contextlib.suppress(Exception):
-            await self.watcher.hub.commit()
-            await asyncio.wait_for(self.watcher.outbox.pump(), 5)
+            await self.watcher.settle(timeout_s=SETTLE_TIMEOUT_S)
         await self.bot.close()
         for task in self.tasks:
             task.cancel()

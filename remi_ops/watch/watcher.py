@@ -135,10 +135,11 @@ class Watcher:
             await asyncio.to_thread(spool.answer, self.settings.state_dir, req.id, ok=True,
                                     value=jsonable(value))
 
-    async def settle(self) -> None:
-        """Hand what happened to the alert engine and deliver what is due now."""
+    async def settle(self, timeout_s: float | None = None) -> None:
+        """Hand what happened to the alert engine and deliver what is due now (a sink that
+        is down keeps its rows for next time; ``timeout_s`` bounds the wait on it)."""
         await self.hub.commit()
-        await self.outbox.pump()
+        await asyncio.wait_for(self.outbox.pump(), timeout_s)
 
     async def run(self, stopping: asyncio.Event) -> None:
         """The headless watchdog until ``stopping`` is set."""
