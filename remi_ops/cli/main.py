@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from importlib.metadata import entry_points
 from pathlib import Path
 
-from remi_ops.cli.common import EXIT_PROBLEM, report_error
+from remi_ops.cli.common import EXIT_PROBLEM, EXIT_USAGE, report_error
 from remi_ops.config import Settings, find_config, load_settings
 from remi_ops.exceptions import ConfigError, RemiOpsError
 from remi_ops.filesafety import prepare_state_dir
@@ -108,6 +108,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return report_error("remi-ops", exc)
     except (OSError, sqlite3.DatabaseError) as exc:
         return report_storage_error("remi-ops", exc, settings)
+    except OverflowError as exc:  # e.g. --since 99999999999w: past what a timedelta holds
+        print(f"remi-ops: a duration or number given is too large to use ({exc})",
+              file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
 
@@ -120,10 +124,13 @@ def report_storage_error(prog: str, exc: OSError | sqlite3.DatabaseError,
     the line leads with; the traceback would only hide it.
     """
     state_dir = settings.state_dir if settings is not None else None
-    if isinstance(exc, OSError):
-        where = exc.filename if exc.filename is not None else state_dir or "(unknown path)"
+    if isinstance(exc, OSError) and exc.filename is not None:
         also = f" (and {exc.filename2})" if exc.filename2 is not None else ""
-        print(f"{prog}: cannot use {where}{also}: {exc.strerror or exc}", file=sys.stderr)
+        print(f"{prog}: cannot use {exc.filename}{also}: {exc.strerror or exc}",
+              file=sys.stderr)
+    elif isinstance(exc, OSError):  # a failed write names no file (a full disk, say)
+        print(f"{prog}: {exc.strerror or exc} (state_dir {state_dir or 'unknown'})",
+              file=sys.stderr)
     else:
         print(f"{prog}: the state database in {state_dir or '(unknown path)'} cannot be "
               f"used: {exc}", file=sys.stderr)

@@ -1,4 +1,5 @@
 """A state_dir the OS refuses, or a store SQLite refuses: one line naming the path, exit 1.
+(And a number too large to use: one line, exit 2.)
 
 Tests run as root, and chmod does not stop root; a state_dir under a regular file does
 (``ENOTDIR`` for everyone), and a store another process holds locked does too.
@@ -6,14 +7,17 @@ Tests run as root, and chmod does not stop root; a state_dir under a regular fil
 
 from __future__ import annotations
 
+import errno
+import os
 import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from bubabot_local.simkit import sim_config_file, sims_in
+from bubabot_local.simkit import sim_config_file, sim_settings, sims_in
 
+from remi_ops.cli.main import main, report_storage_error
 from remi_ops.watch.watcher import STORE_NAME
 
 VERBS = [["status"], ["health"], ["start"], ["stop"], ["restart"], ["errors"], ["history"],
@@ -73,3 +77,25 @@ def test_a_store_that_stays_locked_is_one_line_too(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert done.stderr == (f"remi-ops: the state database in {state_dir} cannot be used: "
                            "database is locked\n")
+
+
+def test_a_full_disk_names_the_state_dir(tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """A failed write names no file (ENOSPC from write()): the line names the state_dir."""
+    settings = sim_settings(tmp_path)
+    full = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    assert report_storage_error("remi-ops", full, settings) == 1
+    assert capsys.readouterr().err == ("remi-ops: No space left on device "
+                                       f"(state_dir {settings.state_dir})\n")
+
+
+@pytest.mark.parametrize("verb", [["history", "--since", "99999999999w"],
+                                  ["errors", "--since", "99999999999w"],
+                                  ["maintenance", "99999999999w"]], ids=lambda v: v[0])
+def test_a_duration_too_large_for_a_timedelta_is_a_usage_error(
+        tmp_path: Path, verb: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    """Past what a timedelta holds: exit 2 and one line, not an OverflowError traceback."""
+    assert main(["--config", str(sim_config_file(tmp_path)), *verb]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("remi-ops: a duration or number given is too large to use (")
+    assert len(err.splitlines()) == 1
