@@ -214,7 +214,8 @@ class DiscordSettings(_Model):
     oncall_role_id: Snowflake | None = None
     #: empty means any channel of the guild
     allowed_channel_ids: tuple[Snowflake, ...] = ()
-    confirm_timeout_s: Annotated[float, seconds(0, HOUR)] = 300.0
+    #: at most 15 min: the asking interaction's token (which edits the expired question) dies then
+    confirm_timeout_s: Annotated[float, seconds(0, 15 * 60)] = 300.0
 
 
 class Settings(_Model):

@@ -73,7 +73,7 @@ BOUNDS: list[tuple[str, str, float, float, float]] = [
     ("discord", "viewer_role_ids", SNOW, -1, SNOW + 1),
     ("discord", "oncall_role_id", SNOW, -1, SNOW + 1),
     ("discord", "allowed_channel_ids", SNOW, -1, SNOW + 1),
-    ("discord", "confirm_timeout_s", H, 0, H + 1),
+    ("discord", "confirm_timeout_s", 900, 0, 901),
 ]
 SECTIONS: dict[str, type[BaseModel]] = {
     "watchdog": WatchdogSettings, "restart": RestartPolicy, "health": HealthSettings,
