@@ -29,6 +29,7 @@ from bubabot.interact import DISCORD_TROUBLE, reply_error
 from bubabot.runbook import Runbook
 from bubabot.service import OpsService
 from bubabot.views import ALERT_BUTTONS
+from remi_ops.atomicfile import write_atomically
 from remi_ops.config import DiscordSettings
 
 log = logging.getLogger(__name__)
@@ -152,7 +153,4 @@ def _read_digest(path: Path) -> str | None:
 
 def _write_digest(path: Path, digest: str) -> None:
     """Atomically: a crash mid-write must not leave a half hash that looks current."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(path.name + ".tmp")
-    temp.write_text(digest + "\n", encoding="utf-8")
-    temp.replace(path)
+    write_atomically(path, digest + "\n")  # mkstemp: a planted fixed-name temp is never followed

@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from remi_ops.config_bounds import DAY, HOUR, MAX_SNOWFLAKE, MAX_WINDOW_S, amount, count, seconds
 from remi_ops.exceptions import ConfigError
 
 ENV_CONFIG = "BUBABOT_CONFIG"
@@ -30,9 +31,9 @@ DEFAULT_SECRET_ENV = (
     "SOUNDCLOUD_OAUTH_TOKEN",
 )
 
-PositiveFloat = Annotated[float, Field(gt=0)]
-NonNegFloat = Annotated[float, Field(ge=0)]
-PositiveInt = Annotated[int, Field(gt=0)]
+#: a process exit status (what ``exit(n)`` can return)
+ExitCode = Annotated[int, count(0, 255)]
+Snowflake = Annotated[int, count(0, MAX_SNOWFLAKE)]
 
 
 class _Model(BaseModel):
@@ -42,10 +43,16 @@ class _Model(BaseModel):
 class WatchdogSettings(_Model):
     """``[watchdog]``: the watcher itself."""
 
-    check_interval_s: PositiveFloat = 60.0
+    check_interval_s: Annotated[float, seconds(0, HOUR)] = 60.0
     state_dir: Path = Path("~/.local/state/bubabot")
     #: seconds after which the watcher's own heartbeat in .bot_health is considered stale
-    heartbeat_stale_s: PositiveFloat = 180.0
+    heartbeat_stale_s: Annotated[float, seconds(0, DAY)] = 180.0
+
+    @model_validator(mode="after")
+    def _heartbeat_outlives_a_check(self) -> WatchdogSettings:
+        if self.heartbeat_stale_s <= self.check_interval_s:  # refreshed once per check
+            raise ValueError("heartbeat_stale_s: must be more than check_interval_s")
+        return self
 
 
 class RestartPolicy(_Model):
@@ -53,24 +60,24 @@ class RestartPolicy(_Model):
 
     enabled: bool = True
     #: the first restart after a crash that followed stable running waits at most this
-    immediate_delay_s: NonNegFloat = 0.0
-    backoff_initial_s: PositiveFloat = 1.0
-    backoff_factor: float = Field(default=2.0, ge=1.0)
-    backoff_max_s: PositiveFloat = 300.0
+    immediate_delay_s: Annotated[float, seconds(0, HOUR, low_open=False)] = 0.0
+    backoff_initial_s: Annotated[float, seconds(0, HOUR)] = 1.0
+    backoff_factor: Annotated[float, amount(1, 10)] = 2.0
+    backoff_max_s: Annotated[float, seconds(0, DAY)] = 300.0
     #: jitter as a fraction of the delay (0.2 → ±20 %)
-    jitter: float = Field(default=0.2, ge=0.0, le=1.0)
+    jitter: Annotated[float, amount(0, 1)] = 0.2
     #: uptime after which the backoff resets and a crash counts as "after stable running"
-    stable_after_s: PositiveFloat = 600.0
+    stable_after_s: Annotated[float, seconds(0, DAY)] = 600.0
     #: a process that dies within this many seconds of starting failed to start
-    start_seconds: NonNegFloat = 1.0
-    budget_restarts: PositiveInt = 5
-    budget_window_s: PositiveFloat = 900.0
+    start_seconds: Annotated[float, seconds(0, HOUR, low_open=False)] = 1.0
+    budget_restarts: Annotated[int, count(1, 1000)] = 5
+    budget_window_s: Annotated[float, seconds(0, MAX_WINDOW_S)] = 900.0
     #: once the budget is spent: escalate, then retry this slowly instead of looping hot
-    gave_up_retry_s: PositiveFloat = 1800.0
+    gave_up_retry_s: Annotated[float, seconds(0, DAY)] = 1800.0
     #: exit codes restarting cannot fix (a bad token, say): escalate to a human instead
-    no_restart_exit_codes: tuple[int, ...] = (78,)
+    no_restart_exit_codes: tuple[ExitCode, ...] = (78,)
     #: TERM → this grace → KILL
-    stop_grace_s: PositiveFloat = 10.0
+    stop_grace_s: Annotated[float, seconds(0, HOUR)] = 10.0
 
     @model_validator(mode="after")
     def _cap_above_initial(self) -> RestartPolicy:
@@ -82,29 +89,29 @@ class RestartPolicy(_Model):
 class HealthSettings(_Model):
     """``[targets.health]``: thresholds for the checks."""
 
-    cpu_percent_max: PositiveFloat = 90.0
-    rss_mb_max: PositiveFloat = 1024.0
+    cpu_percent_max: Annotated[float, amount(0, 100 * 1024, low_open=True)] = 90.0
+    rss_mb_max: Annotated[float, amount(0, 1024 * 1024, low_open=True)] = 1024.0
     #: a CPU/RSS threshold must be crossed for this many consecutive checks
-    sustained_checks: PositiveInt = 3
+    sustained_checks: Annotated[int, count(1, 1000)] = 3
     #: an event loop blocked this long is a hang: capture evidence, then restart
-    hang_threshold_s: PositiveFloat = 60.0
+    hang_threshold_s: Annotated[float, seconds(0, DAY)] = 60.0
     #: a beacon older than this means the loop is not running
-    beacon_stale_s: PositiveFloat = 15.0
+    beacon_stale_s: Annotated[float, seconds(0, DAY)] = 15.0
     #: this many error records in one check is a burst
-    error_burst: PositiveInt = 10
+    error_burst: Annotated[int, count(1, 1_000_000)] = 10
     #: on first attach, read at most this much of the end of an existing log
-    initial_read_bytes: PositiveInt = 4 * 1024 * 1024
+    initial_read_bytes: Annotated[int, count(1, 1024**3)] = 4 * 1024 * 1024
 
 
 class ScanTestSettings(_Model):
     """``[targets.scan_test]``: the out-of-band ``/scan`` smoke test."""
 
     command: tuple[str, ...] = ()
-    timeout_s: PositiveFloat = 120.0
-    expect_exit_code: int = 0
+    timeout_s: Annotated[float, seconds(0, HOUR)] = 120.0
+    expect_exit_code: ExitCode = 0
     #: a regular expression the output must match (searched), if set
     expect_pattern: str = ""
-    latency_budget_s: PositiveFloat = 30.0
+    latency_budget_s: Annotated[float, seconds(0, HOUR)] = 30.0
     #: run it by itself after every restart and when Remi's code changes
     after_restart: bool = True
 
@@ -182,32 +189,33 @@ class AlertSettings(_Model):
     """``[alerts]``: Alertmanager-style lifecycle tuning."""
 
     #: a condition must hold this many consecutive checks before the alert fires
-    for_checks: PositiveInt = 1
-    group_wait_s: NonNegFloat = 30.0
-    group_interval_s: NonNegFloat = 300.0
-    repeat_interval_s: PositiveFloat = 4 * 3600.0
+    for_checks: Annotated[int, count(1, 1000)] = 1
+    group_wait_s: Annotated[float, seconds(0, DAY, low_open=False)] = 30.0
+    group_interval_s: Annotated[float, seconds(0, DAY, low_open=False)] = 300.0
+    repeat_interval_s: Annotated[float, seconds(0, MAX_WINDOW_S)] = 4 * 3600.0
     #: healthy this long before an alert resolves (against flapping and false resolutions)
-    keep_firing_for_s: NonNegFloat = 120.0
-    flap_changes: PositiveInt = 4
-    flap_window_s: PositiveFloat = 900.0
-    silence_max_s: PositiveFloat = 7 * 86400.0
+    keep_firing_for_s: Annotated[float, seconds(0, DAY, low_open=False)] = 120.0
+    flap_changes: Annotated[int, count(1, 1000)] = 4
+    flap_window_s: Annotated[float, seconds(0, MAX_WINDOW_S)] = 900.0
+    silence_max_s: Annotated[float, seconds(0, MAX_WINDOW_S)] = 7 * 86400.0
     #: per-sink delivery retry backoff
-    retry_initial_s: PositiveFloat = 2.0
-    retry_max_s: PositiveFloat = 300.0
+    retry_initial_s: Annotated[float, seconds(0, HOUR)] = 2.0
+    retry_max_s: Annotated[float, seconds(0, DAY)] = 300.0
 
 
 class DiscordSettings(_Model):
     """``[discord]``: where Bubabot lives and who may do what. The token is ``DISCORD_TOKEN``."""
 
-    guild_id: int = 0
-    alert_channel_id: int = 0
-    operator_role_ids: tuple[int, ...] = ()
+    guild_id: Snowflake = 0
+    alert_channel_id: Snowflake = 0
+    operator_role_ids: tuple[Snowflake, ...] = ()
     #: empty means every member of the guild may use the read-only commands
-    viewer_role_ids: tuple[int, ...] = ()
-    oncall_role_id: int | None = None
+    viewer_role_ids: tuple[Snowflake, ...] = ()
+    oncall_role_id: Snowflake | None = None
     #: empty means any channel of the guild
-    allowed_channel_ids: tuple[int, ...] = ()
-    confirm_timeout_s: PositiveFloat = 300.0
+    allowed_channel_ids: tuple[Snowflake, ...] = ()
+    #: at most 15 min: the asking interaction's token (which edits the expired question) dies then
+    confirm_timeout_s: Annotated[float, seconds(0, 15 * 60)] = 300.0
 
 
 class Settings(_Model):

@@ -284,7 +284,11 @@ class Supervisor:
             self.backoff_level = 0
             return self.policy.immediate_delay_s
         p = self.policy
-        base = min(p.backoff_max_s, p.backoff_initial_s * p.backoff_factor ** self.backoff_level)
+        try:
+            grown = p.backoff_initial_s * p.backoff_factor ** self.backoff_level
+        except OverflowError:  # hundreds of crashes in a row: long past the cap anyway
+            grown = p.backoff_max_s
+        base = min(p.backoff_max_s, grown)
         self.backoff_level += 1
         jittered = base * (1 + self.rng.uniform(-p.jitter, p.jitter))
         return min(p.backoff_max_s, max(0.0, jittered))

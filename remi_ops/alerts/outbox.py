@@ -36,6 +36,7 @@ from remi_ops.alerts.text import alert_file_record, console_line
 from remi_ops.clock import Clock
 from remi_ops.config import AlertSettings
 from remi_ops.exceptions import RemiOpsError
+from remi_ops.filesafety import SymlinkRefused, open_for_append, open_for_reading
 from remi_ops.store.database import Store
 from remi_ops.store.outbox_rows import OutboxRows, Row
 
@@ -317,7 +318,13 @@ class FileSink:
         if self._already_written(path, n.id):
             return n.id
         line = (json.dumps(alert_file_record(n), default=str, ensure_ascii=False) + "\n").encode()
-        with open(path, "a+b") as fh:
+        try:
+            fd = open_for_append(path)
+        except SymlinkRefused as refused:  # a planted link: write nothing through it
+            refused.report_once(f"alerts for {n.target} are not written there (Discord "
+                                "and the console still get them)")
+            return n.id
+        with os.fdopen(fd, "a+b") as fh:
             fh.seek(0, os.SEEK_END)
             if fh.tell() > 0:
                 fh.seek(-1, os.SEEK_END)
@@ -330,11 +337,11 @@ class FileSink:
 
     def _already_written(self, path: Path, notification_id: str) -> bool:
         try:
-            with open(path, "rb") as fh:
+            with os.fdopen(open_for_reading(path), "rb") as fh:
                 fh.seek(0, os.SEEK_END)
                 fh.seek(max(0, fh.tell() - self.tail_bytes))
                 tail = fh.read()
-        except FileNotFoundError:
+        except (FileNotFoundError, SymlinkRefused):
             return False
         if notification_id.encode() not in tail:
             return False

@@ -1,7 +1,9 @@
 """``remi-ops``: the runbook from a terminal, and the headless watchdog.
 
 Exit codes: 0 ok / healthy, 1 problems (the old ``health_check.sh`` contract), 2 usage or
-configuration errors — always one clear line, never a traceback.
+configuration errors — always one clear line, never a traceback. A state_dir that cannot be
+written (read-only, full, not a directory) or a state database that cannot be used is a
+problem, not a crash: one line naming the path, exit 1.
 """
 
 from __future__ import annotations
@@ -9,14 +11,16 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import sqlite3
 import sys
 from collections.abc import Sequence
 from importlib.metadata import entry_points
 from pathlib import Path
 
-from remi_ops.cli.common import report_error
+from remi_ops.cli.common import EXIT_PROBLEM, EXIT_USAGE, report_error
 from remi_ops.config import Settings, find_config, load_settings
 from remi_ops.exceptions import ConfigError, RemiOpsError
+from remi_ops.filesafety import prepare_state_dir
 
 #: entry points that provide settings when no file is found (``bubabot-local`` registers one)
 DEFAULT_SETTINGS_GROUP = "remi_ops.default_settings"
@@ -92,16 +96,45 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)  # argparse exits 2 on usage errors by itself
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings: Settings | None = None
     try:
         settings = load(args)
+        prepare_state_dir(settings)
         from remi_ops.cli.commands import COMMANDS  # noqa: PLC0415 - heavy imports after validation
 
         code: int = COMMANDS[args.command](settings, args)
         return code
     except (RemiOpsError, ValueError) as exc:
         return report_error("remi-ops", exc)
+    except (OSError, sqlite3.DatabaseError) as exc:
+        return report_storage_error("remi-ops", exc, settings)
+    except OverflowError as exc:  # e.g. --since 99999999999w: past what a timedelta holds
+        print(f"remi-ops: a duration or number given is too large to use ({exc})",
+              file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
+
+
+def report_storage_error(prog: str, exc: OSError | sqlite3.DatabaseError,
+                         settings: Settings | None) -> int:
+    """One line naming the path the OS (or SQLite) refused, and exit 1.
+
+    The operator's fix is on that path (free space, permissions, a mount), so that is what
+    the line leads with; the traceback would only hide it.
+    """
+    state_dir = settings.state_dir if settings is not None else None
+    if isinstance(exc, OSError) and exc.filename is not None:
+        also = f" (and {exc.filename2})" if exc.filename2 is not None else ""
+        print(f"{prog}: cannot use {exc.filename}{also}: {exc.strerror or exc}",
+              file=sys.stderr)
+    elif isinstance(exc, OSError):  # a failed write names no file (a full disk, say)
+        print(f"{prog}: {exc.strerror or exc} (state_dir {state_dir or 'unknown'})",
+              file=sys.stderr)
+    else:
+        print(f"{prog}: the state database in {state_dir or '(unknown path)'} cannot be "
+              f"used: {exc}", file=sys.stderr)
+    return EXIT_PROBLEM
 
 
 if __name__ == "__main__":  # pragma: no cover

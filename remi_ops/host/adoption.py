@@ -18,6 +18,7 @@ from typing import Any
 
 import psutil
 
+from remi_ops.atomicfile import write_atomically
 from remi_ops.config import TargetSettings
 from remi_ops.domain import ProcessIdentity
 from remi_ops.host.identity import identify, same_process
@@ -100,9 +101,7 @@ def write_pidfile(path: Path, ident: ProcessIdentity) -> None:
     """Record what we started, atomically; only ever a hint for the next watcher."""
     path.parent.mkdir(parents=True, exist_ok=True)
     data = {"pid": ident.pid, "create_time": ident.create_time, "cmdline": list(ident.cmdline)}
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data), encoding="utf-8")
-    tmp.replace(path)
+    write_atomically(path, json.dumps(data))  # mkstemp: a planted fixed-name temp is never followed
 
 
 def read_pidfile(path: Path) -> ProcessIdentity | None:

@@ -21,6 +21,7 @@ from remi_ops.clock import Clock, SystemClock
 from remi_ops.config import Settings
 from remi_ops.domain import Event, EventKind, Severity
 from remi_ops.exceptions import RemiOpsError, UnknownTarget
+from remi_ops.filesafety import prepare_state_dir
 from remi_ops.store.database import Store
 from remi_ops.watch import spool, verb_calls
 from remi_ops.watch.loops import due_loop, exit_waiter, periodic
@@ -42,7 +43,7 @@ class Watcher:
                  environ: Mapping[str, str] | None = None) -> None:
         self.settings = settings
         self.clock = clock or SystemClock()
-        settings.state_dir.mkdir(parents=True, exist_ok=True)
+        prepare_state_dir(settings)  # 0700 when new; a warning when it or a workdir is shared
         self.store = Store.open(settings.state_dir / STORE_NAME, self.clock)
         sinks: list[Sink] = [FileSink({t.name: t.alert_file for t in settings.targets})]
         if console is not None:
