@@ -55,11 +55,14 @@ def level_cap(policy: RestartPolicy) -> int:
 
 
 def backoff_base(policy: RestartPolicy, level: int) -> float:
-    """``initial * factor ** level``, capped at ``backoff_max_s``, computed in log space
-    with the exponent capped, so no factor and no level can overflow."""
+    """``initial * factor ** level``, capped at ``backoff_max_s``. The exponent is capped,
+    and the power is only computed when log space says it stays below the cap, so no
+    factor and no level can overflow."""
     exponent = min(max(level, 0), level_cap(policy))
     log_delay = math.log(policy.backoff_initial_s) + exponent * math.log(policy.backoff_factor)
-    return min(policy.backoff_max_s, math.exp(min(log_delay, math.log(policy.backoff_max_s))))
+    if log_delay >= math.log(policy.backoff_max_s):
+        return policy.backoff_max_s
+    return min(policy.backoff_max_s, policy.backoff_initial_s * policy.backoff_factor ** exponent)
 
 
 def jittered(policy: RestartPolicy, base: float, rng: random.Random) -> float:

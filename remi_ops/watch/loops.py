@@ -52,13 +52,12 @@ async def exit_waiter(watch: TargetWatch, stopping: asyncio.Event) -> None:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(changed.wait(), EXIT_WAIT_SLICE_S)
             continue
-        info = await asyncio.to_thread(watch.manager.wait_exit, ident, EXIT_WAIT_SLICE_S)
-        if info is None:
-            continue
         try:
-            await asyncio.to_thread(watch.handle_exit, info)
+            info = await asyncio.to_thread(watch.manager.wait_exit, ident, EXIT_WAIT_SLICE_S)
+            if info is not None:
+                await asyncio.to_thread(watch.handle_exit, info)
         except Exception:
-            log.exception("%s: exit handling failed", watch.name)
+            log.exception("%s: waiting for or handling an exit failed", watch.name)
             failures += 1
             await _pause(stopping, exit_retry_delay(failures))
         else:
