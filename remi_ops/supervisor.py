@@ -1,4 +1,5 @@
-"""The supervisor: states as an Enum, a transition table, one place that changes state.
+"""The supervisor: the one place that changes state (``remi_ops.supervisor_states`` holds
+the states and the transition table; they are re-exported here).
 
 Pure: it never touches a process. Inputs are facts (started, exited, unhealthy, an operator
 asked, time passed) with the time passed in; outputs are ``Action``s for the watchdog to
@@ -20,7 +21,6 @@ from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from remi_ops.config import RestartPolicy
@@ -32,63 +32,18 @@ from remi_ops.restart_policy import (
     level_cap,
     spends_budget,
 )
+from remi_ops.supervisor_states import (
+    ALIVE_STATES,
+    TRANSITIONS,
+    Action,
+    ActionKind,
+    InvalidTransition,
+    State,
+)
 
-
-class State(StrEnum):
-    UNKNOWN = "unknown"  # the watcher has not looked yet
-    STARTING = "starting"  # spawned, not yet up for start_seconds
-    RUNNING = "running"
-    UNHEALTHY = "unhealthy"  # alive but not working (hang, errors, thresholds)
-    RESTARTING = "restarting"  # a stop+start is in progress
-    BACKOFF = "backoff"  # dead, waiting for the next attempt
-    GAVE_UP = "gave_up"  # budget spent or do-not-restart exit: escalated, slow retries
-    STOPPED = "stopped"  # an operator stopped it; nothing restarts it
-    MAINTENANCE = "maintenance"  # hands off until a set time
-
-
+__all__ = ["ALIVE_STATES", "TRANSITIONS", "Action", "ActionKind", "InvalidTransition", "State",
+           "Supervisor"]
 S = State
-#: Every allowed edge. ``_change_state`` refuses anything else, so a bug shows up as an error.
-TRANSITIONS: dict[State, frozenset[State]] = {
-    S.UNKNOWN: frozenset({S.STARTING, S.RUNNING, S.RESTARTING, S.BACKOFF, S.STOPPED,
-                          S.MAINTENANCE, S.GAVE_UP}),
-    S.STARTING: frozenset({S.RUNNING, S.BACKOFF, S.GAVE_UP, S.RESTARTING, S.STOPPED,
-                           S.MAINTENANCE, S.UNHEALTHY}),
-    S.RUNNING: frozenset({S.UNHEALTHY, S.RESTARTING, S.BACKOFF, S.GAVE_UP, S.STOPPED,
-                          S.MAINTENANCE}),
-    S.UNHEALTHY: frozenset({S.RUNNING, S.RESTARTING, S.BACKOFF, S.GAVE_UP, S.STOPPED,
-                            S.MAINTENANCE}),
-    S.RESTARTING: frozenset({S.STARTING, S.BACKOFF, S.GAVE_UP, S.STOPPED, S.MAINTENANCE}),
-    S.BACKOFF: frozenset({S.RESTARTING, S.RUNNING, S.GAVE_UP, S.STOPPED, S.MAINTENANCE}),
-    S.GAVE_UP: frozenset({S.RESTARTING, S.RUNNING, S.STOPPED, S.MAINTENANCE}),
-    # an operator's start (or restart) undoes a stop, and may cut maintenance short
-    S.STOPPED: frozenset({S.RESTARTING, S.STARTING, S.RUNNING, S.MAINTENANCE}),
-    S.MAINTENANCE: frozenset({S.RESTARTING, S.RUNNING, S.BACKOFF, S.STARTING, S.STOPPED}),
-}
-#: States in which the target is expected to be alive.
-ALIVE_STATES = frozenset({S.STARTING, S.RUNNING, S.UNHEALTHY})
-
-
-class ActionKind(StrEnum):
-    START = "start"
-    STOP = "stop"
-    RESTART = "restart"  # stop whatever is there, then start
-    CAPTURE_EVIDENCE = "capture_evidence"
-
-
-@dataclass(frozen=True, slots=True)
-class Action:
-    """Something the watchdog must do in the world."""
-
-    kind: ActionKind
-    reason: str
-    trigger: Trigger = Trigger.POLICY
-    requested_by: str = "watchdog"
-
-
-class InvalidTransition(RuntimeError):
-    def __init__(self, source: State, dest: State) -> None:
-        super().__init__(f"no transition {source} -> {dest}")
-        self.source, self.dest = source, dest
 
 
 @dataclass
