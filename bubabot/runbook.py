@@ -9,6 +9,7 @@ confirmations); results others should see (restart, scan test) are public.
 
 from __future__ import annotations
 
+import logging
 import time
 import weakref
 from collections.abc import Awaitable, Callable, Mapping
@@ -26,6 +27,8 @@ from remi_ops.alerts.model import AlertLine
 from remi_ops.config import DiscordSettings
 from remi_ops.durations import format_duration, parse_duration
 from remi_ops.exceptions import RemiOpsError, UnknownAlert
+
+log = logging.getLogger(__name__)
 
 #: choices of the ``since`` options, in seconds (None: everything); the CLI's parser reads them
 SINCE_S: Mapping[str, float | None] = {
@@ -135,7 +138,7 @@ class Runbook:
         started = time.monotonic()
         try:
             result = await self.service.scan_test(name, actor)
-        except RemiOpsError as error:
+        except Exception as error:
             await self._failed(interaction, actor, "scan test", name, arguments={"via": via},
                                error=error, started=started)
             return
@@ -281,7 +284,7 @@ class Runbook:
         started = time.monotonic()
         try:
             report = await self.service.restart(name, actor, reason)
-        except RemiOpsError as error:
+        except Exception as error:
             await self._failed(click, actor, "restart", name, arguments=arguments,
                                error=error, started=started)
             return
@@ -302,7 +305,7 @@ class Runbook:
         started = time.monotonic()
         try:
             result = await self.service.maintenance(name, DURATION_S[duration], actor, reason)
-        except RemiOpsError as error:
+        except Exception as error:
             await self._failed(interaction, actor, "maintenance", name, arguments=arguments,
                                error=error, started=started)
             return
@@ -313,10 +316,17 @@ class Runbook:
 
     async def _failed(self, interaction: discord.Interaction, actor: Actor, action: str,
                       target: str | None, *, arguments: Mapping[str, Any],
-                      error: RemiOpsError, started: float) -> None:
-        """An engine error: tell the person, and record the failed attempt."""
-        await reply_error(interaction, f"⚠️ {action} failed: {error}")
-        await self.gate.record(actor, action, target, arguments, str(error), ok=False,
+                      error: Exception, started: float) -> None:
+        """An engine error: tell the person in one sentence, and record the failed attempt.
+
+        A bug (anything but a ``RemiOpsError``) is told the same way, never as discord.py's
+        "Something went wrong"; its traceback goes to the log, not to the channel."""
+        said = str(error)
+        if not isinstance(error, RemiOpsError):
+            log.error("%s of %s failed", action, target, exc_info=error)
+            said = f"{type(error).__name__}: {error} (the details are in Bubabot's log)"
+        await reply_error(interaction, f"⚠️ {action} failed: {said}")
+        await self.gate.record(actor, action, target, arguments, said, ok=False,
                                duration_s=time.monotonic() - started)
 
 

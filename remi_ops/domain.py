@@ -91,6 +91,7 @@ class EventKind(StrEnum):
     CODE_CHANGED = "code_changed"  # a fix landed (HEAD moved, watched files changed)
     STOP_FAILED = "stop_failed"
     JOB_ERROR = "job_error"  # a watcher job raised
+    HOLD_KEPT = "hold_kept"  # a watcher started with a stop or maintenance in force
 
 
 class AlertKind(StrEnum):
@@ -119,6 +120,7 @@ class Trigger(StrEnum):
     OPERATOR = "operator"  # a person asked
     POST_FIX = "post_fix"  # a fix landed
     POLICY_RETRY = "policy_retry"  # the slow retry after giving up
+    MAINTENANCE_END = "maintenance_end"  # maintenance ended and Remi was not running
     POLICY = "policy"
 
 

@@ -1,11 +1,17 @@
-"""The supervisor: states as an Enum, a transition table, one place that changes state.
+"""The supervisor: the one place that changes state (``remi_ops.supervisor_states`` holds
+the states and the transition table; they are re-exported here).
 
 Pure: it never touches a process. Inputs are facts (started, exited, unhealthy, an operator
 asked, time passed) with the time passed in; outputs are ``Action``s for the watchdog to
 carry out and ``Event``s for history and alerts. The restart policy lives here too:
 immediate after a crash that followed stable running, exponential backoff with jitter for
 crash loops, a restart budget that leads to ``GAVE_UP`` (escalate, then retry slowly), exit
-codes that must not be restarted, and maintenance that always ends.
+codes that must not be restarted, and maintenance that always ends. The budget counts
+crashes (deaths, hangs), not people: a restart a person, a deploy or the end of maintenance
+asked for never spends it (``remi_ops.restart_policy`` holds the arithmetic and the words).
+
+Every runbook verb is valid in every state: it does what a person means or nothing
+(``tests/remi_ops/test_supervisor_verbs.py`` walks every (state, verb) pair).
 """
 
 from __future__ import annotations
@@ -15,68 +21,29 @@ from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from remi_ops.config import RestartPolicy
 from remi_ops.domain import Event, EventKind, ExitInfo, ProcessIdentity, Severity, Trigger
+from remi_ops.restart_policy import (
+    backoff_base,
+    describe_exit,
+    jittered,
+    level_cap,
+    spends_budget,
+)
+from remi_ops.supervisor_states import (
+    ALIVE_STATES,
+    TRANSITIONS,
+    Action,
+    ActionKind,
+    InvalidTransition,
+    State,
+)
 
-
-class State(StrEnum):
-    UNKNOWN = "unknown"  # the watcher has not looked yet
-    STARTING = "starting"  # spawned, not yet up for start_seconds
-    RUNNING = "running"
-    UNHEALTHY = "unhealthy"  # alive but not working (hang, errors, thresholds)
-    RESTARTING = "restarting"  # a stop+start is in progress
-    BACKOFF = "backoff"  # dead, waiting for the next attempt
-    GAVE_UP = "gave_up"  # budget spent or do-not-restart exit: escalated, slow retries
-    STOPPED = "stopped"  # an operator stopped it; nothing restarts it
-    MAINTENANCE = "maintenance"  # hands off until a set time
-
-
+__all__ = ["ALIVE_STATES", "TRANSITIONS", "Action", "ActionKind", "InvalidTransition", "State",
+           "Supervisor"]
 S = State
-#: Every allowed edge. ``_change_state`` refuses anything else, so a bug shows up as an error.
-TRANSITIONS: dict[State, frozenset[State]] = {
-    S.UNKNOWN: frozenset({S.STARTING, S.RUNNING, S.RESTARTING, S.BACKOFF, S.STOPPED,
-                          S.MAINTENANCE, S.GAVE_UP}),
-    S.STARTING: frozenset({S.RUNNING, S.BACKOFF, S.GAVE_UP, S.RESTARTING, S.STOPPED,
-                           S.MAINTENANCE, S.UNHEALTHY}),
-    S.RUNNING: frozenset({S.UNHEALTHY, S.RESTARTING, S.BACKOFF, S.GAVE_UP, S.STOPPED,
-                          S.MAINTENANCE}),
-    S.UNHEALTHY: frozenset({S.RUNNING, S.RESTARTING, S.BACKOFF, S.GAVE_UP, S.STOPPED,
-                            S.MAINTENANCE}),
-    S.RESTARTING: frozenset({S.STARTING, S.BACKOFF, S.GAVE_UP, S.STOPPED, S.MAINTENANCE}),
-    S.BACKOFF: frozenset({S.RESTARTING, S.RUNNING, S.GAVE_UP, S.STOPPED, S.MAINTENANCE}),
-    S.GAVE_UP: frozenset({S.RESTARTING, S.RUNNING, S.STOPPED, S.MAINTENANCE}),
-    # an operator's start (or restart) undoes a stop, and may cut maintenance short
-    S.STOPPED: frozenset({S.RESTARTING, S.STARTING, S.RUNNING, S.MAINTENANCE}),
-    S.MAINTENANCE: frozenset({S.RESTARTING, S.RUNNING, S.BACKOFF, S.STARTING, S.STOPPED}),
-}
-#: States in which the target is expected to be alive.
-ALIVE_STATES = frozenset({S.STARTING, S.RUNNING, S.UNHEALTHY})
-
-
-class ActionKind(StrEnum):
-    START = "start"
-    STOP = "stop"
-    RESTART = "restart"  # stop whatever is there, then start
-    CAPTURE_EVIDENCE = "capture_evidence"
-
-
-@dataclass(frozen=True, slots=True)
-class Action:
-    """Something the watchdog must do in the world."""
-
-    kind: ActionKind
-    reason: str
-    trigger: Trigger = Trigger.POLICY
-    requested_by: str = "watchdog"
-
-
-class InvalidTransition(RuntimeError):
-    def __init__(self, source: State, dest: State) -> None:
-        super().__init__(f"no transition {source} -> {dest}")
-        self.source, self.dest = source, dest
 
 
 @dataclass
@@ -94,7 +61,10 @@ class Supervisor:
     backoff_level: int = 0
     next_attempt_mono: float | None = None
     maintenance_until: datetime | None = None
+    #: crash restarts (deaths, hangs) within the budget window; people's restarts are not here
     restarts_mono: deque[float] = field(default_factory=deque)
+    #: what the next scheduled attempt is for ("killed by SIGKILL; …"), for its restart reason
+    retry_reason: str = ""
     _events: list[Event] = field(default_factory=list, init=False, repr=False)
 
     # ------------------------------------------------------------------ state changes
@@ -129,6 +99,8 @@ class Supervisor:
     def adopted(self, ident: ProcessIdentity, now: datetime, mono: float) -> list[Action]:
         """A matching process was already running: watch it instead of starting another."""
         self.process, self.started_mono = ident, mono
+        if self.state is S.MAINTENANCE:  # hands off still: watch it, do not supervise it
+            return []
         self._change_state(S.RUNNING, now, f"adopted running process {ident.pid}",
                            pid=ident.pid)
         return []
@@ -160,7 +132,7 @@ class Supervisor:
             return []  # an old incarnation; already handled
         uptime = mono - self.started_mono if self.started_mono is not None else 0.0
         self.process, self.started_mono = None, None
-        how = _describe_exit(info)
+        how = describe_exit(info)
         if self.state in (S.STOPPED, S.MAINTENANCE, S.RESTARTING):
             return []  # we (or an operator) stopped it on purpose
         if info.returncode is not None and info.returncode in self.policy.no_restart_exit_codes:
@@ -210,8 +182,15 @@ class Supervisor:
     def operator_start(self, now: datetime, mono: float, who: str) -> list[Action]:
         if self.state in ALIVE_STATES:
             return []
+        if self.state is S.RESTARTING and self.process is not None:
+            return []  # a restart is under way (its start half runs now)
+        if self.state is S.MAINTENANCE and self.process is not None:
+            self.maintenance_until = None  # it runs: "start" means supervise it again
+            self._change_state(S.RUNNING, now, f"maintenance ended by {who}")
+            return []
         self.maintenance_until = None
         self.backoff_level = 0
+        self.next_attempt_mono = None
         return self._begin_restart(now, mono, "start requested", Trigger.OPERATOR, who=who)
 
     def enter_maintenance(self, now: datetime, until: datetime, who: str,
@@ -232,9 +211,8 @@ class Supervisor:
         if self.process is not None:
             self._change_state(S.RUNNING, now, f"maintenance ended by {who}")
             return []
-        self.next_attempt_mono = mono
-        self._change_state(S.BACKOFF, now, f"maintenance ended by {who}; not running")
-        return self.tick(now, mono)
+        return self._begin_restart(now, mono, f"maintenance ended by {who}; not running",
+                                   Trigger.MAINTENANCE_END)
 
     # ------------------------------------------------------------------ time
 
@@ -247,15 +225,24 @@ class Supervisor:
             self._change_state(S.RUNNING, now, "up")
         if self.state in (S.RUNNING, S.UNHEALTHY) and self._stable(mono) and self.backoff_level:
             self.backoff_level = 0  # stable long enough: forget the crash loop
+        if self.state in (S.RESTARTING, S.STARTING) and self.process is None:
+            # a restart that never finished (its act failed half way): Remi is down
+            return self._schedule_retry(now, mono, "the last restart did not finish; "
+                                        "not running", stable=False)
         due = self.next_attempt_mono is not None and mono >= self.next_attempt_mono
         if self.state in (S.BACKOFF, S.GAVE_UP) and due:
-            trigger = Trigger.POLICY_RETRY if self.state is S.GAVE_UP else Trigger.CRASH
-            self.next_attempt_mono = None
-            return self._begin_restart(now, mono, "scheduled restart", trigger)
+            gave_up = self.state is S.GAVE_UP
+            trigger = Trigger.POLICY_RETRY if gave_up else Trigger.CRASH
+            reason = (f"slow retry after giving up ({self.reason})" if gave_up
+                      else self.retry_reason or self.reason)
+            self.next_attempt_mono, self.retry_reason = None, ""
+            return self._begin_restart(now, mono, reason, trigger)
         return []
 
     def seconds_until_due(self, mono: float) -> float | None:
         """How long until ``tick`` has something to do (None: nothing scheduled)."""
+        if self.state in (S.RESTARTING, S.STARTING) and self.process is None:
+            return 0.0  # a restart that never finished: ``tick`` treats it as down now
         due = self.next_attempt_mono
         if self.state is S.STARTING and self.started_mono is not None:
             up_at = self.started_mono + self.policy.start_seconds
@@ -283,15 +270,10 @@ class Supervisor:
         if stable:
             self.backoff_level = 0
             return self.policy.immediate_delay_s
-        p = self.policy
-        try:
-            grown = p.backoff_initial_s * p.backoff_factor ** self.backoff_level
-        except OverflowError:  # hundreds of crashes in a row: long past the cap anyway
-            grown = p.backoff_max_s
-        base = min(p.backoff_max_s, grown)
-        self.backoff_level += 1
-        jittered = base * (1 + self.rng.uniform(-p.jitter, p.jitter))
-        return min(p.backoff_max_s, max(0.0, jittered))
+        base = backoff_base(self.policy, self.backoff_level)
+        # past the cap the delay no longer grows; the level stays small (it is persisted)
+        self.backoff_level = min(self.backoff_level + 1, level_cap(self.policy) + 1)
+        return jittered(self.policy, base, self.rng)
 
     def _schedule_retry(self, now: datetime, mono: float, how: str,
                         *, stable: bool) -> list[Action]:
@@ -302,7 +284,7 @@ class Supervisor:
         if self.backoff_level == 0 and not stable and self.state in (S.RUNNING, S.UNHEALTHY):
             stable = not self.restarts_mono  # first crash ever seen: be quick
         delay = self.next_delay(stable)
-        self.next_attempt_mono = mono + delay
+        self.next_attempt_mono, self.retry_reason = mono + delay, how
         self._change_state(S.BACKOFF, now, f"{how}; restarting in {delay:.1f}s", delay_s=delay)
         return self.tick(now, mono)
 
@@ -316,8 +298,9 @@ class Supervisor:
 
     def _begin_restart(self, now: datetime, mono: float, reason: str, trigger: Trigger,
                        *, who: str = "watchdog", evidence: bool = False) -> list[Action]:
-        if trigger is not Trigger.START:  # a first start is not a restart: no budget spent
+        if spends_budget(trigger):  # a first start, a person, a deploy: no budget spent
             self.restarts_mono.append(mono)
+        self.next_attempt_mono = None  # the attempt is now
         # history names the person; the action's reason stays theirs (reports add "by who")
         said = reason if who == "watchdog" else f"{reason} (by {who})"
         self._change_state(S.RESTARTING, now, said, trigger=trigger)
@@ -343,16 +326,23 @@ class Supervisor:
             until = data.get("maintenance_until")
             self.maintenance_until = datetime.fromisoformat(until) if until else None
 
+    def announce_hold(self, now: datetime) -> None:
+        """A watcher starting with a stop or maintenance in force says so, once."""
+        if self.state not in (S.STOPPED, S.MAINTENANCE):
+            return
+        if self.state is S.STOPPED:
+            summary = (f"{self.target} stays stopped ({self.reason}); nothing restarts it "
+                       "until someone starts it")
+        else:
+            summary = (f"{self.target} stays in maintenance ({self.reason}); supervision "
+                       "resumes when it ends")
+        self.note(now, EventKind.HOLD_KEPT, Severity.INFO, summary,
+                  {"state": str(self.state), "reason": self.reason})
+
     def seed_restarts(self, ages_s: list[float], mono: float) -> None:
-        """Count recent restarts (from the store) against the budget after a watcher restart."""
+        """Count recent crash restarts (from the store) against the budget after a watcher
+        restart; the caller passes only those whose trigger ``spends_budget``."""
         for age in sorted(ages_s, reverse=True):
             self.restarts_mono.append(mono - age)
         self._prune(mono)
 
-
-def _describe_exit(info: ExitInfo) -> str:
-    if info.signal:
-        return f"killed by signal {info.signal}"
-    if info.returncode is None:
-        return "exited"
-    return f"exited with code {info.returncode}"

@@ -174,6 +174,11 @@ def health_lines(report: HealthReport, result: HealthResult | None = None) -> li
     if result is not None and report.supervisor_state:
         why = f" — {result.state_reason}" if result.state_reason else ""
         lines.append(f"  supervisor {report.supervisor_state}{why}")
+    if result is not None and result.restarts.total:
+        tally = result.restarts
+        crashes = f"{tally.crashes} crash" + ("" if tally.crashes == 1 else "es")
+        lines.append(f"  {tally.total} restart{'' if tally.total == 1 else 's'} ({crashes}) "
+                     f"in the last {tally.window_s / 60:.0f} min")
     return lines
 
 

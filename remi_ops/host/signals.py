@@ -75,3 +75,12 @@ def on_stop_signals(loop: asyncio.AbstractEventLoop, callback: Callable[[], None
     """Call ``callback`` on SIGINT/SIGTERM (the watcher's clean shutdown)."""
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, callback)
+
+
+def signal_name(number: int) -> str:
+    """``9`` → ``"SIGKILL"`` (the words a person reads in an exit reason); an unknown
+    number stays a number (``"signal 77"``)."""
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"

@@ -4,7 +4,8 @@
     intake      what Remi appended to its logs, as records
     observe     one look at a target (reads only)
     decide      a report in, the supervisor's actions out
-    act         the actions carried out through the process manager
+    act         the actions carried out through the process manager (never raises)
+    fallback    an act-path failure told in ``.bot_alert`` without SQLite, once
     conditions  a report as alert conditions
     record      the one place a watch writes its history
     watcher     ``Watcher``: store, alerts and one watch per target, wired once

@@ -3,6 +3,10 @@
 Capture evidence before a hang restart, stop the whole tree, (re)start; every act is
 noted on the target's event stream and the restarts are handed back for the record step.
 Blocking (signals, process tree waits): callers run it off the event loop.
+
+Acting never raises: an unexpected error (an ``OSError`` from the pidfile hint, say) is
+reported through ``fallback`` (no SQLite needed), and the restart is carried out anyway
+when the process could still be started; otherwise the policy retries it with backoff.
 """
 
 from __future__ import annotations
@@ -19,12 +23,14 @@ from remi_ops.domain import (
     EventKind,
     ExitInfo,
     HealthReport,
+    ProcessIdentity,
     RestartReport,
     Severity,
 )
 from remi_ops.exceptions import RemiOpsError
 from remi_ops.host import ProcessManager
 from remi_ops.supervisor import Action, ActionKind, Supervisor
+from remi_ops.watch.fallback import FallbackAlerts
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +56,8 @@ class ActionRunner:
     manager: ProcessManager
     clock: Clock
     redact: Callable[[str], str]
+    #: where a failure of the act path is told when nothing else may work
+    fallback: FallbackAlerts | None = None
     #: the new process starts with a clean slate (old hang lines, threshold streaks)
     on_new_process: Callable[[], None] = lambda: None
     last_exit: ExitInfo | None = None
@@ -68,12 +76,17 @@ class ActionRunner:
         return acted
 
     def _capture(self, report: HealthReport | None) -> str:
+        """Evidence first; failing to gather it must never keep Remi from restarting."""
         ident = self.supervisor.process
-        return capture_hang_evidence(
-            ident=ident, snapshot=self.manager.snapshot(ident) if ident else None,
-            report=report, stderr_log=self.target.stderr_log,
-            send_dump_signal=self.manager.request_dump,
-            py_spy_dump=self.manager.py_spy_dump, redact=self.redact)
+        try:
+            return capture_hang_evidence(
+                ident=ident, snapshot=self.manager.snapshot(ident) if ident else None,
+                report=report, stderr_log=self.target.stderr_log,
+                send_dump_signal=self.manager.request_dump,
+                py_spy_dump=self.manager.py_spy_dump, redact=self.redact)
+        except Exception as exc:  # evidence is best effort; the restart is not
+            self._failed("capturing hang evidence", exc)
+            return f"(no evidence: {type(exc).__name__}: {self.redact(str(exc))})"
 
     def _stop(self, action: Action) -> None:
         try:
@@ -81,6 +94,10 @@ class ActionRunner:
         except RemiOpsError as exc:
             self._note(EventKind.STOP_FAILED, Severity.PAGE,
                        f"stop failed: {self.redact(str(exc))}", {})
+        except Exception as exc:  # reported (no SQLite needed), never raised
+            self._failed("stop", exc)
+            self._note(EventKind.STOP_FAILED, Severity.PAGE,
+                       f"stop failed: {type(exc).__name__}: {self.redact(str(exc))}", {})
         self.supervisor.process = None
         log.info("%s: stopped (%s)", self.target.name, action.reason)
 
@@ -91,9 +108,9 @@ class ActionRunner:
         self.last_exit = None
         evidence, self._evidence = self._evidence, ""
         try:
-            new = self.manager.restart(old, self.target.restart.stop_grace_s)
-        except RemiOpsError as exc:
-            detail = self.redact(str(exc))
+            new = self._carry_out_restart(old)
+        except Exception as exc:  # any failure: reported, retried with backoff
+            detail = self.redact(str(exc)) or type(exc).__name__
             self.supervisor.start_failed(detail, self.clock.now(), self.clock.monotonic())
             report = RestartReport(self.target.name, action.reason, action.trigger,
                                    action.requested_by, False, started_at,
@@ -109,6 +126,39 @@ class ActionRunner:
         self._note(EventKind.RESTART, Severity.WARNING if report.ok else Severity.PAGE,
                    restart_summary(report), {"restart": report})
         return report
+
+    def _carry_out_restart(self, old: ProcessIdentity | None) -> ProcessIdentity:
+        """Stop and start through the manager; when that fails outside its contract (an
+        ``OSError`` from the pidfile hint, say), look whether Remi runs anyway, else start
+        it once more; only what still fails goes back to the policy as a failed start."""
+        try:
+            new = self.manager.restart(old, self.target.restart.stop_grace_s)
+        except RemiOpsError:
+            raise
+        except Exception as exc:  # reported here, then recovered below
+            self._failed("restart", exc)
+        else:
+            if self.fallback is not None:
+                self.fallback.recovered("restart", "start")
+            return new
+        for attempt in range(2):
+            fresh = [i for i in self.manager.find() if old is None or i.pid != old.pid]
+            if fresh:  # the start half ran; only its bookkeeping failed
+                return fresh[0]
+            if attempt == 0:
+                try:
+                    return self.manager.start()
+                except RemiOpsError:
+                    raise
+                except Exception as exc:  # reported; the look above decides
+                    self._failed("start", exc)
+        raise RuntimeError("Remi could not be started (see the watcher log)")
+
+    def _failed(self, where: str, exc: BaseException) -> None:
+        if self.fallback is not None:
+            self.fallback.report(where, exc, self.redact(str(exc)))
+        else:
+            log.error("%s: %s failed: %s", self.target.name, where, exc, exc_info=exc)
 
     def _note(self, kind: EventKind, severity: Severity, summary: str,
               data: dict[str, object]) -> None:

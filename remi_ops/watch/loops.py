@@ -11,11 +11,15 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
-from remi_ops.domain import CheckTrigger, ExitInfo
+from remi_ops.domain import CheckTrigger
 from remi_ops.watch.target import TargetWatch
 
 log = logging.getLogger(__name__)
 EXIT_WAIT_SLICE_S = 1.0
+#: after a failed exit handling, wait this long (doubling up to the cap) before the next
+#: try: a dead process is "exited" again at once, so without it the waiter spins hot
+EXIT_RETRY_INITIAL_S = 0.5
+EXIT_RETRY_MAX_S = 30.0
 
 
 async def guarded(name: str, step: Callable[[], Awaitable[object]],
@@ -40,6 +44,7 @@ async def exit_waiter(watch: TargetWatch, stopping: asyncio.Event) -> None:
         loop.call_soon_threadsafe(changed.set)
 
     watch.on_change = wake
+    failures = 0
     while not stopping.is_set():
         ident = watch.supervisor.process
         if ident is None:
@@ -47,15 +52,26 @@ async def exit_waiter(watch: TargetWatch, stopping: asyncio.Event) -> None:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(changed.wait(), EXIT_WAIT_SLICE_S)
             continue
-        info = await asyncio.to_thread(watch.manager.wait_exit, ident, EXIT_WAIT_SLICE_S)
-        if info is not None:
-            await guarded(f"{watch.name}: exit handling", _bind(watch.handle_exit, info))
+        try:
+            info = await asyncio.to_thread(watch.manager.wait_exit, ident, EXIT_WAIT_SLICE_S)
+            if info is not None:
+                await asyncio.to_thread(watch.handle_exit, info)
+        except Exception:
+            log.exception("%s: waiting for or handling an exit failed", watch.name)
+            failures += 1
+            await _pause(stopping, exit_retry_delay(failures))
+        else:
+            failures = 0
 
 
-def _bind(fn: Callable[[ExitInfo], None], info: ExitInfo) -> Callable[[], Awaitable[None]]:
-    async def step() -> None:
-        await asyncio.to_thread(fn, info)
-    return step
+def exit_retry_delay(failures: int) -> float:
+    """The pause after the ``failures``-th failed handling in a row (bounded exponent)."""
+    return min(EXIT_RETRY_MAX_S, EXIT_RETRY_INITIAL_S * 2.0 ** min(max(failures - 1, 0), 16))
+
+
+async def _pause(stopping: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stopping.wait(), seconds)
 
 
 async def periodic(interval_s: float, stopping: asyncio.Event,

@@ -16,12 +16,23 @@ from remi_ops.domain import ErrorGroup, HealthReport, ScanResult
 
 
 @dataclass(frozen=True, slots=True)
+class RestartTally:
+    """Restarts within the crash budget's window: all of them, and the crashes among them
+    (only those spend the budget; a person's, a deploy's or maintenance's end do not)."""
+
+    total: int = 0
+    crashes: int = 0
+    window_s: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
 class HealthResult:
     """A check run now, with what a person needs around it."""
 
     report: HealthReport
     state_reason: str = ""  # why the supervisor is in its state ("adopted running process 42")
     last_scan: ScanResult | None = None
+    restarts: RestartTally = RestartTally()
 
 
 class ControlOutcome(StrEnum):

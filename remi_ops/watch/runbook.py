@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from remi_ops.alerts.model import AlertKey, AlertLine, Silence
 from remi_ops.domain import AlertKind, CheckTrigger, ErrorGroup, RestartReport, ScanResult, Trigger
 from remi_ops.exceptions import UnknownAlert, UnknownErrorGroup
+from remi_ops.restart_policy import spends_budget
 from remi_ops.store.records import HistoryItem
 from remi_ops.watch.results import (
     AlertsView,
@@ -31,6 +32,7 @@ from remi_ops.watch.results import (
     HealthResult,
     MaintenanceResult,
     Resolution,
+    RestartTally,
 )
 
 if TYPE_CHECKING:
@@ -54,11 +56,24 @@ async def health(watcher: Watcher, target: str | None,
     def check() -> HealthResult:
         if not watcher.supervising:
             report = watch.look()
-            return HealthResult(report, "", watcher.store.last_scan(watch.name))
+            return HealthResult(report, "", watcher.store.last_scan(watch.name),
+                                restart_tally(watcher, watch))
         report = watch.check(trigger)
-        return HealthResult(report, watch.supervisor.reason, watch.last_scan)
+        return HealthResult(report, watch.supervisor.reason, watch.last_scan,
+                            restart_tally(watcher, watch))
 
     return await asyncio.to_thread(check)
+
+
+def restart_tally(watcher: Watcher, watch: TargetWatch) -> RestartTally:
+    """Restarts within the budget window from the store (first starts are not restarts),
+    and how many of them were crashes (blocking: SQLite)."""
+    window_s = watch.target.restart.budget_window_s
+    since = watcher.clock.now() - timedelta(seconds=window_s)
+    restarts = [r for r in watcher.store.restarts(watch.name, since)
+                if r.trigger is not Trigger.START]
+    return RestartTally(len(restarts), sum(1 for r in restarts if spends_budget(r.trigger)),
+                        window_s)
 
 
 async def errors(watcher: Watcher, target: str | None, since: timedelta | None,

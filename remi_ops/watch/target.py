@@ -46,12 +46,14 @@ from remi_ops.domain import (
 )
 from remi_ops.logs.error_groups import ErrorAggregator
 from remi_ops.logs.redact import Redactor
+from remi_ops.restart_policy import spends_budget
 from remi_ops.store.database import Store
 from remi_ops.supervisor import Action, State, Supervisor
 from remi_ops.watch import record
 from remi_ops.watch.act import Acted, ActionRunner
 from remi_ops.watch.conditions import conditions_of
 from remi_ops.watch.decide import decide, decide_on_code, restarts_in
+from remi_ops.watch.fallback import FallbackAlerts
 from remi_ops.watch.intake import STREAMS, LogIntake
 from remi_ops.watch.observe import Observer
 
@@ -86,8 +88,9 @@ class TargetWatch:
                                          for s in STREAMS},
                                 lambda: clock.now().timestamp())
         self.observer = Observer(target, self.manager, store, clock, self.redact, self.intake)
+        self.fallback = FallbackAlerts(target.name, target.alert_file, clock)
         self.hands = ActionRunner(target, self.supervisor, self.manager, clock, self.redact,
-                                  on_new_process=self._fresh_start)
+                                  fallback=self.fallback, on_new_process=self._fresh_start)
         self.last_report: HealthReport | None = None
         self.last_scan: ScanResult | None = None
         self.code: CodeState | None = None
@@ -116,10 +119,12 @@ class TargetWatch:
             if isinstance(saved, dict):
                 self.supervisor.restore(saved)
             now, mono = self.clock.now(), self.clock.monotonic()
+            if start:
+                self.supervisor.announce_hold(now)
             since = now - timedelta(seconds=self.target.restart.budget_window_s)
             self.supervisor.seed_restarts(
-                [(now - r.at).total_seconds() for r in self.store.restarts(self.name, since)],
-                mono)
+                [(now - r.at).total_seconds() for r in self.store.restarts(self.name, since)
+                 if spends_budget(r.trigger)], mono)
             self.last_scan = self.store.last_scan(self.name)
             running = self.observer.find()
             actions: list[Action] = []
@@ -209,16 +214,20 @@ class TargetWatch:
         with self.lock:
             if self.supervisor.process is None or info.pid != self.supervisor.process.pid:
                 return
-            self.intake.read()  # the crash traceback is in the log now
+            try:
+                self.intake.read()  # the crash traceback is in the log now
+            except Exception as exc:  # the restart matters more than the log
+                self.fallback.report("reading the log after an exit", exc,
+                                     self.redact(str(exc)))
             self.hands.last_exit = info
-            self._close(self._act(self.supervisor.exited(info, self.clock.now(),
-                                                         self.clock.monotonic())))
+            self._close_or_report(self._act(self.supervisor.exited(
+                info, self.clock.now(), self.clock.monotonic())))
         self.check(CheckTrigger.EXIT)
 
     def tick(self) -> None:
         """Carry out whatever the policy has due (backoff retries, maintenance end)."""
         with self.lock:
-            self._close(self._act(self._due()))
+            self._close_or_report(self._act(self._due()))
 
     def _due(self) -> list[Action]:
         return self.supervisor.tick(self.clock.now(), self.clock.monotonic())
@@ -243,17 +252,17 @@ class TargetWatch:
         with self.lock:
             now, mono = self.clock.now(), self.clock.monotonic()
             acted = self._act(self.supervisor.operator_restart(now, mono, who, reason, trigger))
-            self._close(acted)
+            self._close_or_report(acted)
             return acted.restarts[-1]
 
     def stop(self, who: str, reason: str) -> None:
         with self.lock:
-            self._close(self._act(self.supervisor.operator_stop(self.clock.now(), who,
-                                                                reason)))
+            self._close_or_report(self._act(self.supervisor.operator_stop(
+                self.clock.now(), who, reason)))
 
     def start(self, who: str) -> None:
         with self.lock:
-            self._close(self._act(self.supervisor.operator_start(
+            self._close_or_report(self._act(self.supervisor.operator_start(
                 self.clock.now(), self.clock.monotonic(), who)))
 
     def maintenance(self, until: datetime, who: str, reason: str) -> None:
@@ -263,7 +272,7 @@ class TargetWatch:
 
     def end_maintenance(self, who: str) -> None:
         with self.lock:
-            self._close(self._act(self.supervisor.end_maintenance(
+            self._close_or_report(self._act(self.supervisor.end_maintenance(
                 self.clock.now(), self.clock.monotonic(), who)))
 
     def scan_test(self, trigger: CheckTrigger | str = CheckTrigger.OPERATOR,
@@ -297,6 +306,16 @@ class TargetWatch:
         if actions:
             self.on_change()
         return acted
+
+    def _close_or_report(self, acted: Acted) -> None:
+        """Record after acting; a store that fails (read-only, damaged, full) is told
+        through the store-free fallback, and what was done stays done."""
+        try:
+            self._close(acted)
+        except Exception as exc:  # the act already happened; say so, go on
+            self.fallback.report("recording", exc, self.redact(str(exc)))
+        else:
+            self.fallback.recovered("recording")
 
     def _follow_up_restart(self) -> None:
         """Look again soon after a restart, and run the scan test once it is up."""

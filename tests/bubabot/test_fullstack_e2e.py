@@ -20,6 +20,7 @@ from typing import Any
 import psutil
 import pytest
 from bubabot_local.emulator import DiscordEmulator, patch_discord_py, unpatch_discord_py
+from bubabot_local.harness import button
 from bubabot_local.mode import GUILD, QUICK_TASKS, YOU, World, build_world
 
 from bubabot.app import App, build_app
@@ -27,6 +28,7 @@ from remi_ops.config import parse_settings
 from remi_ops.domain import CheckTrigger
 from remi_ops.host import reap_exited_children
 from remi_ops.supervisor import State
+from remi_ops.watch import runbook
 
 pytestmark = pytest.mark.integration
 SIM = [sys.executable, "-m", "bubabot_local.remi_sim", "run", "--heartbeat-interval-s", "0.05",
@@ -204,3 +206,26 @@ async def test_an_error_group_is_resolved_from_discord_and_returns_as_a_regressi
     assert await check_sees_the_name_error() == fingerprint
     [again] = [g for g in store.error_groups("remi") if g.fingerprint == fingerprint]
     assert again.resolved_at is None
+
+
+async def test_remi_restart_after_a_stop_brings_remi_back(stack: Stack) -> None:
+    """stop, then /remi-restart and its confirmation, through the real service and watcher:
+    Remi runs again and the channel says so — not "Something went wrong"."""
+    [old] = stack.sims()
+    await runbook.stop(stack.app.watcher, None, "test", "deploy")
+    await until(lambda: stack.sims() == [], what="Remi stopped")
+    asked = await stack.emulator.invoke_slash(
+        guild_id=GUILD, channel_id=QUICK_TASKS, user_id=YOU, name="remi-restart",
+        options={"reason": "back after the deploy"}, bot_token=stack.world.bubabot_token)
+    await stack.emulator.wait_for_response(asked, timeout=10)
+    prompt = asked.original
+    assert prompt is not None
+    clicked = await stack.emulator.click_button(
+        user_id=YOU, message_id=prompt.id, custom_id=button(prompt, "Restart remi"))
+    await stack.emulator.wait_for_response(clicked, timeout=10)
+    await until(lambda: [p for p in stack.sims() if p != old], timeout=20, what="Remi back")
+    await until(lambda: clicked.followups, timeout=20, what="the restart's answer")
+    answer = json.dumps([m.embeds for m in clicked.followups], ensure_ascii=False)
+    assert "remi started" in answer or "remi restarted" in answer
+    assert "went wrong" not in stack.channel_text() + answer
+    assert stack.app.watcher.watch(None).supervisor.state in (State.STARTING, State.RUNNING)

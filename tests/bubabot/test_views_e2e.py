@@ -150,3 +150,20 @@ async def test_alert_buttons_check_access_per_click(running: Harness) -> None:
     assert running.service.audits[0].ok is False
     assert running.service.calls == []
     assert [m.id for m in running.channel(QUICK_TASKS)] == [int(ref)]
+
+
+async def test_a_bug_in_the_restart_path_is_one_clear_sentence_not_something_went_wrong(
+        running: Harness, caplog: pytest.LogCaptureFixture) -> None:
+    """Not a ``RemiOpsError``: the person still gets one sentence, and it is on record."""
+    # a bug is not an engine error; the fake is typed for those, so the ignore is the point
+    running.service.fail["restart"] = RuntimeError("no transition stopped -> restarting")  # type: ignore[assignment]
+    asked = await running.slash("remi-restart", reason="after the deploy")
+    prompt = prompt_of(asked)
+    clicked = await running.click(prompt.id, button(prompt, "Restart remi"))
+    [answer] = await running.followups(clicked)
+    assert answer.ephemeral
+    assert answer.content.startswith("⚠️ restart failed: RuntimeError: no transition")
+    await running.wait_audits(1)
+    assert running.service.audits[0].ok is False
+    assert any(r.exc_info for r in caplog.records)  # the traceback went to the log
+    caplog.clear()  # logged on purpose; ``no_logged_errors`` guards everything else

@@ -15,14 +15,25 @@ from typing import Any
 import pytest
 from bubabot_local.simkit import control, sim_settings, sims_in
 
-from remi_ops.alerts.hub import AlertHub
-from remi_ops.domain import CheckTrigger, ErrorGroup, HealthReport, LogKind, ScanOutcome, Status
+from remi_ops.alerts.hub import AlertHub, jsonable
+from remi_ops.alerts.text import health_lines
+from remi_ops.domain import (
+    CheckTrigger,
+    ErrorGroup,
+    HealthReport,
+    LogKind,
+    RestartReport,
+    ScanOutcome,
+    Status,
+    Trigger,
+)
 from remi_ops.exceptions import UnknownAlert, UnknownErrorGroup, UnknownTarget
 from remi_ops.testing import wait_until_async as until
 from remi_ops.watch import runbook
-from remi_ops.watch.results import ControlOutcome
+from remi_ops.watch.results import ControlOutcome, HealthResult
 from remi_ops.watch.target import TargetWatch
 from remi_ops.watch.watcher import Watcher
+from remi_ops.watch.wire import decode
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("reap_sims")]
 WHO = "cli:ana"
@@ -243,3 +254,16 @@ async def test_a_resolved_group_that_happens_again_is_a_regression(watcher: Watc
     assert await check_until_seen() == first
     again = watcher.store.error_group("remi", first)
     assert again is not None and again.resolved_at is None and again.count >= 2
+
+
+async def test_health_counts_restarts_and_the_crashes_among_them(watcher: Watcher) -> None:
+    """'3 restarts (1 crash)': people's restarts are shown, but only crashes spend the
+    budget; the tally survives the trip to the command line as JSON."""
+    await started(watcher)
+    now = watcher.clock.now()
+    for trigger in (Trigger.OPERATOR, Trigger.POST_FIX, Trigger.CRASH):
+        watcher.store.record_restart(RestartReport("remi", "x", trigger, WHO, True, now, 0.1))
+    result = await runbook.health(watcher, None)
+    assert (result.restarts.total, result.restarts.crashes) == (3, 1)
+    assert "  3 restarts (1 crash) in the last 15 min" in health_lines(result.report, result)
+    assert decode(HealthResult, jsonable(result)).restarts == result.restarts

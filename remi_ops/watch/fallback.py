@@ -1,0 +1,70 @@
+"""Saying that the act path failed without the parts that may be what failed.
+
+When a restart, a stop or the record step after it raises (a read-only state_dir, a
+damaged database, a full disk), the alert engine and its outbox live in that very SQLite
+file, so the failure is told through a path that needs none of it: the log, and one JSON
+line appended to the target's ``.bot_alert`` in the format ``alerts.outbox.FileSink``
+writes (ts, target, level, message, plus ``kind``). Each distinct failure is written once
+until the act path works again, so a retry loop never floods the file.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from remi_ops.clock import Clock
+
+log = logging.getLogger(__name__)
+#: the ``kind`` of the fallback line, so a reader can tell it from the outbox's lines
+FALLBACK_KIND = "act_failed"
+
+
+@dataclass
+class FallbackAlerts:
+    """One target's store-free failure reports, each said once until ``recovered``."""
+
+    target: str
+    alert_file: Path
+    clock: Clock
+    _said: set[str] = field(default_factory=set)
+
+    def report(self, where: str, exc: BaseException, redacted: str) -> None:
+        """Log ``exc`` and append one critical line for it, unless already said."""
+        log.error("%s: %s failed: %s: %s", self.target, where, type(exc).__name__, redacted,
+                  exc_info=exc)
+        key = f"{where}:{type(exc).__name__}"
+        if key in self._said:
+            return
+        message = (f"{self.target}: {where} failed ({type(exc).__name__}: {redacted}); "
+                   "the watchdog keeps Remi running and retries with backoff, "
+                   "but a human should look")
+        try:
+            self._append({"ts": self.clock.now().isoformat(), "target": self.target,
+                          "level": "critical", "message": message, "kind": FALLBACK_KIND,
+                          "where": where})
+        except OSError as write_exc:  # the log line above is then the only trace
+            log.error("%s: could not write %s either: %s", self.target, self.alert_file,
+                      write_exc)
+            return
+        self._said.add(key)
+
+    def recovered(self, *wheres: str) -> None:
+        """These steps worked again: a new failure of theirs is news again."""
+        self._said = {key for key in self._said if key.split(":", 1)[0] not in wheres}
+
+    def _append(self, record: dict[str, str]) -> None:
+        line = (json.dumps(record, ensure_ascii=False) + "\n").encode()
+        self.alert_file.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.alert_file, "a+b") as fh:
+            fh.seek(0, os.SEEK_END)
+            if fh.tell() > 0:
+                fh.seek(-1, os.SEEK_END)
+                if fh.read(1) != b"\n":  # a torn last line: never glue ours onto it
+                    line = b"\n" + line
+            fh.write(line)
+            fh.flush()
+            os.fsync(fh.fileno())
