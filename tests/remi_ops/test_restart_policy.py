@@ -16,8 +16,10 @@ from remi_ops.supervisor import Supervisor
 
 AT = datetime(2026, 1, 24, tzinfo=UTC)
 
+# model_construct: the config's bounds already refuse most of these; the arithmetic must hold
+# even for a policy built without them (defence in depth, not the only line)
 policies = st.builds(
-    lambda initial, extra, factor, jitter: RestartPolicy(
+    lambda initial, extra, factor, jitter: RestartPolicy.model_construct(
         backoff_initial_s=initial, backoff_max_s=initial + extra, backoff_factor=factor,
         jitter=jitter),
     st.floats(min_value=1e-6, max_value=1e6), st.floats(min_value=0, max_value=1e300),
