@@ -80,7 +80,7 @@ def test_direct_find_prefers_the_pidfile_hint_and_ignores_garbage(tmp_path: Path
     assert [i.pid for i in manager.find()] == [older, younger]
     hint = host.identify(younger)
     assert hint is not None
-    host.write_pidfile(manager.pidfile, hint)
+    host.write_pidfile(manager.pidfile, hint, manager.target)
     assert [i.pid for i in manager.find()] == [younger, older]
 
 

@@ -57,7 +57,7 @@ def test_spawn_sets_env_cwd_and_a_session_of_its_own(tmp_path: Path) -> None:
 
 def test_spawn_missing_workdir_is_a_spawn_error(tmp_path: Path) -> None:
     target = TargetSettings(name="remi", workdir=tmp_path / "nope", command=(PY, "bot.py"))
-    with pytest.raises(SpawnError, match=r"workdir .*nope does not exist"):
+    with pytest.raises(SpawnError, match=r"workdir does not exist: .*nope"):
         host.spawn(target)
 
 

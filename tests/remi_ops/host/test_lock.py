@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from remi_ops import host
+from remi_ops.config import TargetSettings
 from remi_ops.exceptions import LockHeld
 from remi_ops.testing import wait_until as wait_for
 
@@ -22,8 +23,10 @@ PY = sys.executable
 
 LOCK_HOLDER = """
 import pathlib, sys, time
+from remi_ops.config import TargetSettings
 from remi_ops.host import TargetLock
-TargetLock(pathlib.Path(sys.argv[1]), "remi").acquire()
+target = TargetSettings(name="remi", workdir=pathlib.Path(sys.argv[1]), command=["python", "bot.py"])
+TargetLock(target, directory=pathlib.Path(sys.argv[2])).acquire()
 print("locked", flush=True)
 time.sleep(60)
 """
@@ -31,13 +34,16 @@ time.sleep(60)
 
 LOCK_RACER = """
 import pathlib, sys, time
+from remi_ops.config import TargetSettings
 from remi_ops.exceptions import LockHeld
+from remi_ops.config import TargetSettings
 from remi_ops.host import TargetLock
 state, go, release = (pathlib.Path(a) for a in sys.argv[1:4])
+target = TargetSettings(name="remi", workdir=state, command=["python", "bot.py"])
 while not go.exists():
     time.sleep(0.001)
 try:
-    TargetLock(state, "remi").acquire()
+    TargetLock(target, directory=state).acquire()
 except LockHeld:
     sys.exit(3)
 deadline = time.monotonic() + 10
@@ -46,33 +52,38 @@ while not release.exists() and time.monotonic() < deadline:
 """
 
 
+def lock_for(tmp_path: Path, name: str = "remi", workdir: str = "remi") -> host.TargetLock:
+    target = TargetSettings(name=name, workdir=tmp_path / workdir, command=("python", "bot.py"))
+    return host.TargetLock(target, directory=tmp_path / "locks")
+
+
 def test_lock_held_by_another_live_process_names_it(tmp_path: Path) -> None:
     holder_py = tmp_path / "holder.py"
     holder_py.write_text(textwrap.dedent(LOCK_HOLDER))
-    with subprocess.Popen([PY, str(holder_py), str(tmp_path / "state")],
+    with subprocess.Popen([PY, str(holder_py), str(tmp_path / "remi"), str(tmp_path / "locks")],
                           stdout=subprocess.PIPE, text=True) as holder:
         try:
             assert holder.stdout is not None
             assert holder.stdout.readline().strip() == "locked"
             with pytest.raises(LockHeld) as info:
-                host.TargetLock(tmp_path / "state", "remi").acquire()
+                lock_for(tmp_path).acquire()
             assert (info.value.target, info.value.holder_pid) == ("remi", holder.pid)
         finally:
             holder.kill()
     # the holder was killed with SIGKILL: the kernel released its lock, nothing is stale
-    with host.TargetLock(tmp_path / "state", "remi") as lock:
+    with lock_for(tmp_path) as lock:
         assert lock.held
-        assert lock.path.read_text().strip() == str(os.getpid())
+        assert lock.path.read_text().split()[0] == str(os.getpid())
 
 
 def test_lock_is_exclusive_within_a_process_and_released_on_close(tmp_path: Path) -> None:
-    first = host.TargetLock(tmp_path, "remi").acquire()
+    first = lock_for(tmp_path).acquire()
     with pytest.raises(LockHeld) as info:
-        host.TargetLock(tmp_path, "remi").acquire()
+        lock_for(tmp_path).acquire()
     assert info.value.holder_pid == os.getpid()
     first.close()
     assert not first.held
-    with host.TargetLock(tmp_path, "remi"):
+    with lock_for(tmp_path):
         pass
 
 
