@@ -41,7 +41,7 @@ class DirectManager(BaseManager):
     def __init__(self, target: TargetSettings, state_dir: Path, *,
                  extra_env: Mapping[str, str] | None = None, clock: Clock | None = None) -> None:
         self.target = target
-        self.pidfile = pidfile_path(state_dir, target.name)
+        self.pidfile = pidfile_path(state_dir, target.name, target)
         self.clock = clock or SystemClock()
         self._extra_env = dict(extra_env or {})
         #: the process this watcher spawned last (the pidfile tells the next watcher)

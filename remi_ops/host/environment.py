@@ -22,8 +22,9 @@ from remi_ops.config import TargetSettings
 #: passed whenever Bubabot has them: where programs are, who and where we are, locale, time
 HARMLESS_ENV = ("PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "TZ",
                 "TMPDIR")
-#: every locale category (LC_ALL, LC_CTYPE, …) is harmless too
-HARMLESS_PREFIXES = ("LC_",)
+#: every locale category (LC_ALL, LC_CTYPE, …) is harmless too, and so is coverage.py's
+#: pointer to its measurement config (a file path, set only while tests measure coverage)
+HARMLESS_PREFIXES = ("LC_", "COVERAGE_PROCESS_")
 
 
 def child_environment(target: TargetSettings, environ: Mapping[str, str],

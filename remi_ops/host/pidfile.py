@@ -10,6 +10,7 @@ deployment wrote into a shared ``state_dir`` must never lead staging to prod's R
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import os
@@ -28,8 +29,13 @@ _WARNED: set[tuple[str, int, float]] = set()
 _WARNED_LOCK = threading.Lock()
 
 
-def pidfile_path(state_dir: Path, target_name: str) -> Path:
-    return state_dir / "pids" / f"{target_name}.json"
+def pidfile_path(state_dir: Path, target_name: str, target: TargetSettings | None = None) -> Path:
+    """Where the hint lives; with ``target``, named after its workdir + command too, so
+    staging and prod sharing a ``state_dir`` and a name never overwrite each other's."""
+    if target is None:
+        return state_dir / "pids" / f"{target_name}.json"
+    digest = hashlib.sha256(target.instance_key().encode("utf-8", "surrogateescape"))
+    return state_dir / "pids" / f"{target_name}-{digest.hexdigest()[:12]}.json"
 
 
 def write_pidfile(path: Path, ident: ProcessIdentity, target: TargetSettings) -> None:
