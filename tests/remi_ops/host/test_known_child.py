@@ -6,6 +6,7 @@ import json
 import os
 import stat
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psutil
@@ -13,8 +14,12 @@ import pytest
 from bubabot_local.simkit import bot_target, gone
 
 from remi_ops import host
-from remi_ops.config import TargetSettings
+from remi_ops.config import TargetSettings, parse_settings
+from remi_ops.store.database import Store
+from remi_ops.supervisor import State
+from remi_ops.testing import FakeClock, RecordingNotifier
 from remi_ops.testing import wait_until as wait_for
+from remi_ops.watch.target import TargetWatch
 
 pytestmark = pytest.mark.integration
 
@@ -61,12 +66,41 @@ def test_a_remi_that_retitles_and_reexecs_stays_known_across_a_watcher_restart(
     assert gone(ident.pid)
 
 
+def test_checks_and_a_new_watcher_never_start_a_second_retitled_remi(tmp_path: Path) -> None:
+    """The issue's 6 copies in 30 s: the watch keeps one Remi through checks and a restart."""
+    bot_target(tmp_path / "remi", RETITLER)
+    settings = parse_settings({
+        "watchdog": {"state_dir": str(tmp_path / "state")},
+        "targets": [{"name": "remi", "workdir": str(tmp_path / "remi"),
+                     "command": [sys.executable, "bot.py"]}]}, base_dir=tmp_path)
+    pids: set[int] = set()
+    for _watcher in range(2):
+        clock = FakeClock(start=datetime.now(UTC))
+        store = Store.open(tmp_path / "store.sqlite3", clock)
+        try:
+            watch = TargetWatch(settings, settings.targets[0], store=store, clock=clock,
+                                notifier=RecordingNotifier())
+            watch.startup()
+            wait_for((tmp_path / "remi/renamed").exists)
+            for _check in range(3):
+                clock.advance(2)
+                watch.check()
+                assert watch.supervisor.state is State.RUNNING
+                assert watch.supervisor.process is not None
+                pids.add(watch.supervisor.process.pid)
+                assert remis_in(tmp_path / "remi") == sorted(pids)
+        finally:
+            store.close()
+    assert len(pids) == 1
+    host.stop(host.DirectManager(settings.targets[0], tmp_path / "state").find()[0], 2)
+
+
 def test_an_exec_wrapper_remi_is_running_at_the_first_check(tmp_path: Path) -> None:
     """A ``venv/bin/python`` shim that execs the real interpreter is not "not running"."""
     workdir = tmp_path / "remi"
     bot_target(workdir, "import time\ntime.sleep(60)\n")
     shim = workdir / "python-shim"
-    shim.write_text(f'#!/bin/sh\nexec {sys.executable} "$@"\n')
+    shim.write_text(f'#!/bin/sh\nsleep 0.3\nexec {sys.executable} "$@"\n')  # exec later
     shim.chmod(shim.stat().st_mode | stat.S_IXUSR)
     target = TargetSettings(name="remi", workdir=workdir, command=("./python-shim", "bot.py"))
     manager = host.DirectManager(target, tmp_path / "state")
