@@ -148,8 +148,8 @@ class TargetSettings(_Model):
     label: str = ""
     #: paths (relative to workdir) whose change means "a fix landed": rerun the scan test
     watch_paths: tuple[Path, ...] = ()
-    #: the user Remi runs as, when not the watcher's own: a process of any other user is
-    #: never taken for Remi (nor signalled). Bubabot does not switch user to start Remi.
+    #: the user Remi runs as if not the watcher's (never a user switch at start); a process
+    #: of any other user is never taken for Remi, nor signalled
     process_user: str = ""
     #: extra environment variable names whose values are secrets to redact
     secret_env: tuple[str, ...] = ()
@@ -174,18 +174,10 @@ class TargetSettings(_Model):
         return data
 
     def instance_key(self) -> str:
-        """What makes one Remi: its resolved workdir plus its command (or unit / label).
-
-        Two targets with the same key would be two watchers fighting over one bot; the
-        singleton lock (``remi_ops.host.TargetLock``) is named after it.
-        """
-        try:
-            workdir = self.workdir.expanduser().resolve()
-        except OSError:
-            workdir = self.workdir
+        """One Remi: its real workdir + command (or unit / label); names the singleton lock."""
         what = ("\0".join(self.command) if self.manager == "process"
                 else f"{self.manager}:{self.unit or self.label}")
-        return f"{workdir}\0{what}"
+        return f"{os.path.realpath(self.workdir)}\0{what}"
 
     @model_validator(mode="after")
     def _manager_needs(self) -> TargetSettings:
