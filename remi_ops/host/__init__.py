@@ -31,6 +31,8 @@ Which module holds what (each depends only on those above it):
 * :mod:`~remi_ops.host.stopping` — ``stop`` the whole tree, ``StopResult``
 * :mod:`~remi_ops.host.base` — ``BaseManager``, what every manager does the same way
 * :mod:`~remi_ops.host.direct` — ``DirectManager``, Remi as our own (or adopted) child
+* :mod:`~remi_ops.host.service_status` — what systemctl / launchctl report, parsed, and
+  how an adopted Remi ended (``unit_exit``, ``job_exit``)
 * :mod:`~remi_ops.host.services` — ``SystemdManager``, ``LaunchdManager``
 * :mod:`~remi_ops.host.managers` — the ``ProcessManager`` contract and ``make_manager``
 """
