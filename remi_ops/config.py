@@ -138,6 +138,9 @@ class TargetSettings(_Model):
     workdir: Path
     command: tuple[str, ...] = ()
     env: Mapping[str, str] = Field(default_factory=dict)
+    #: names of Bubabot's environment variables Remi (and its scan test) may see; the rest
+    #: of Bubabot's environment, its DISCORD_TOKEN above all, never reaches Remi
+    pass_env: tuple[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")], ...] = ()
     stdout_log: Path = Path("bot.log")
     stderr_log: Path = Path("bot_error.log")
     health_file: Path = Path(".bot_health")
@@ -152,6 +155,9 @@ class TargetSettings(_Model):
     label: str = ""
     #: paths (relative to workdir) whose change means "a fix landed": rerun the scan test
     watch_paths: tuple[Path, ...] = ()
+    #: the user Remi runs as if not the watcher's (never a user switch at start); a process
+    #: of any other user is never taken for Remi, nor signalled
+    process_user: str = ""
     #: extra environment variable names whose values are secrets to redact
     secret_env: tuple[str, ...] = ()
     restart: RestartPolicy = RestartPolicy()
@@ -173,6 +179,12 @@ class TargetSettings(_Model):
                 path = Path(str(value)).expanduser()
                 data[key] = path if path.is_absolute() else workdir / path
         return data
+
+    def instance_key(self) -> str:
+        """One Remi: its real workdir + command (or unit / label); names the singleton lock."""
+        what = ("\0".join(self.command) if self.manager == "process"
+                else f"{self.manager}:{self.unit or self.label}")
+        return f"{os.path.realpath(self.workdir)}\0{what}"
 
     @model_validator(mode="after")
     def _manager_needs(self) -> TargetSettings:
@@ -234,6 +246,12 @@ class Settings(_Model):
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"target names must be unique (repeated: {', '.join(dupes)})")
+        first: dict[str, str] = {}
+        for t in self.targets:
+            other = first.setdefault(t.instance_key(), t.name)
+            if other != t.name:
+                raise ValueError(f"targets[{t.name}].workdir: the same workdir and command as "
+                                 f"targets[{other}]; one Remi per workdir and command")
         return self
 
     def target(self, name: str | None) -> TargetSettings:

@@ -142,6 +142,9 @@ class ProcessIdentity:
     create_time: float
     cmdline: tuple[str, ...]
     cwd: str | None = None
+    #: the marker of a process we spawned (``REMI_OPS_SPAWN``); such a process is known
+    #: by pid + create time alone, whatever its title or argv becomes
+    spawn_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +167,8 @@ class ExitInfo:
     returncode: int | None  # None when we could not learn it (not our child)
     signal: int | None  # the signal that killed it, if any
     at: datetime
+    #: False when nobody could tell how it ended (an adopted process that is not our child)
+    known: bool = True
 
 
 class LogKind(StrEnum):

@@ -35,6 +35,18 @@ class SpawnError(ProcessError):
         super().__init__(target, "start", detail)
 
 
+class WorkdirMissing(SpawnError):
+    """The target's workdir is gone or mistyped: a human must fix it, restarts cannot.
+
+    Never answered by creating the directory (that would start the bot in an empty tree
+    and crash-loop it); the act path should escalate it once and stop retrying hot.
+    """
+
+    def __init__(self, target: str, workdir: str, what: str = "does not exist") -> None:
+        self.workdir = workdir
+        super().__init__(target, f"workdir {what}: {workdir}")
+
+
 class StopError(ProcessError):
     """Something of the target's process tree survived a stop."""
 

@@ -141,7 +141,7 @@ def stop_simulators(target: TargetSettings, state_dir: Path) -> list[int]:
 def clear_leftovers(settings: Settings) -> list[int]:
     """Under the target's lock (so a running local mode's simulator is left alone)."""
     target = settings.targets[0]
-    lock = host.TargetLock(settings.state_dir, target.name)
+    lock = host.TargetLock(target)
     lock.acquire()  # LockHeld: another local mode runs here; nothing is touched
     try:
         return stop_simulators(target, settings.state_dir)

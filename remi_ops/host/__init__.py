@@ -13,11 +13,17 @@ Which module holds what (each depends only on those above it):
 
 * :mod:`~remi_ops.host.commands` — short commands as argv, tree killed on timeout
   (``run_command``, ``CommandResult``, ``py_spy_dump``, ``which``)
-* :mod:`~remi_ops.host.lock` — ``TargetLock``, one watcher per target (flock)
+* :mod:`~remi_ops.host.environment` — ``child_environment``: the allowlisted environment
+  Remi and its scan test get (never Bubabot's own secrets)
+* :mod:`~remi_ops.host.lock` — ``TargetLock``, one watcher per Remi (workdir + command)
 * :mod:`~remi_ops.host.identity` — who a pid is: ``identify``, ``same_process``,
   ``is_alive``, ``snapshot``
-* :mod:`~remi_ops.host.adoption` — finding the running target to adopt: ``argv_matches``,
-  ``find_target_processes``, the pidfile hint
+* :mod:`~remi_ops.host.spawnmark` — the per-spawn marker in a child's environment
+  (``SPAWN_ENV``, ``spawn_id_of``, ``carriers``)
+* :mod:`~remi_ops.host.adoption` — finding the running target to adopt by argv, workdir
+  and user: ``argv_matches``, ``find_target_processes``, ``not_target_reason``
+* :mod:`~remi_ops.host.pidfile` — the pidfile hint, believed only for our spawn or the
+  target itself
 * :mod:`~remi_ops.host.lifecycle` — ``spawn``, our children's exit status
   (``reap_exited_children``), ``wait_exit``
 * :mod:`~remi_ops.host.signals` — the re-verified send, ``send_dump_signal`` (SIGUSR1),
@@ -25,32 +31,31 @@ Which module holds what (each depends only on those above it):
 * :mod:`~remi_ops.host.stopping` — ``stop`` the whole tree, ``StopResult``
 * :mod:`~remi_ops.host.base` — ``BaseManager``, what every manager does the same way
 * :mod:`~remi_ops.host.direct` — ``DirectManager``, Remi as our own (or adopted) child
+* :mod:`~remi_ops.host.service_status` — what systemctl / launchctl report, parsed, and
+  how an adopted Remi ended (``unit_exit``, ``job_exit``)
 * :mod:`~remi_ops.host.services` — ``SystemdManager``, ``LaunchdManager``
 * :mod:`~remi_ops.host.managers` — the ``ProcessManager`` contract and ``make_manager``
 """
 
 from __future__ import annotations
 
-from remi_ops.host.adoption import (
-    argv_matches,
-    clear_pidfile,
-    find_target_processes,
-    pidfile_path,
-    read_pidfile,
-    write_pidfile,
-)
+from remi_ops.host.adoption import argv_matches, find_target_processes, not_target_reason
 from remi_ops.host.base import BaseManager
 from remi_ops.host.commands import CommandResult, py_spy_dump, run_command, which
 from remi_ops.host.direct import DirectManager
+from remi_ops.host.environment import child_environment
 from remi_ops.host.identity import identify, is_alive, same_process, snapshot
 from remi_ops.host.lifecycle import reap_exited_children, spawn, wait_exit
 from remi_ops.host.lock import TargetLock
 from remi_ops.host.managers import ProcessManager, make_manager
+from remi_ops.host.pidfile import clear_pidfile, pidfile_path, read_pidfile, write_pidfile
 from remi_ops.host.services import LaunchdManager, SystemdManager
 from remi_ops.host.signals import on_stop_signals, send_dump_signal
+from remi_ops.host.spawnmark import SPAWN_ENV, carriers, spawn_id_of
 from remi_ops.host.stopping import StopResult, stop
 
 __all__ = [
+    "SPAWN_ENV",
     "BaseManager",
     "CommandResult",
     "DirectManager",
@@ -60,11 +65,14 @@ __all__ = [
     "SystemdManager",
     "TargetLock",
     "argv_matches",
+    "carriers",
+    "child_environment",
     "clear_pidfile",
     "find_target_processes",
     "identify",
     "is_alive",
     "make_manager",
+    "not_target_reason",
     "on_stop_signals",
     "pidfile_path",
     "py_spy_dump",
@@ -75,6 +83,7 @@ __all__ = [
     "send_dump_signal",
     "snapshot",
     "spawn",
+    "spawn_id_of",
     "stop",
     "wait_exit",
     "which",

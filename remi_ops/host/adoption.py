@@ -1,27 +1,26 @@
-"""Finding the running target to adopt: argv and workdir matching, the pidfile hint.
+"""Finding the running target to adopt: argv, workdir and user must all match.
 
 A watcher that starts while Remi already runs adopts it instead of starting a second
-copy. The target is found by its working directory *and* its argv, so the same command
-in another directory is never matched; the pidfile written at spawn is only a hint,
-trusted when it still names that very process.
+copy. The target is found by its working directory *and* its argv *and* its user, so
+the same command in another directory, or another user's process with Remi's argv in
+Remi's workdir, is never matched (and so never signalled). The pidfile hint lives in
+:mod:`~remi_ops.host.pidfile` and uses :func:`not_target_reason` from here.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
 import logging
 import os
+import pwd
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import psutil
 
-from remi_ops.atomicfile import write_atomically
 from remi_ops.config import TargetSettings
 from remi_ops.domain import ProcessIdentity
-from remi_ops.host.identity import identify, same_process
+from remi_ops.host.identity import GONE
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +46,8 @@ def find_target_processes(target: TargetSettings) -> list[ProcessIdentity]:
     More than one is a duplicate the caller must report. A match descended from another
     match (a forked worker with the same argv) belongs to that instance, not a duplicate.
     """
-    workdir = _resolved(target.workdir)
+    workdir = resolved(target.workdir)
+    uid = expected_uid(target)
     found: list[ProcessIdentity] = []
     parents: dict[int, int] = {}
     # cmdline and ppid first for every process (cheap); cwd, status and create_time only for
@@ -62,9 +62,11 @@ def find_target_processes(target: TargetSettings) -> list[ProcessIdentity]:
         try:
             with proc.oneshot():
                 status, cwd, created = proc.status(), proc.cwd(), proc.create_time()
+                owner = proc.uids().real
         except psutil.Error:
             continue
-        if status == psutil.STATUS_ZOMBIE or not cwd or _resolved(Path(cwd)) != workdir:
+        if status == psutil.STATUS_ZOMBIE or not cwd or resolved(Path(cwd)) != workdir \
+                or owner != uid:
             continue
         found.append(ProcessIdentity(info["pid"], created, tuple(cmdline), cwd))
     pids = {i.pid for i in found}
@@ -83,47 +85,40 @@ def _descends_from(pid: int, ancestors: set[int], parents: Mapping[int, int]) ->
     return False
 
 
-def _resolved(path: Path) -> Path:
+def resolved(path: Path) -> Path:
+    """``path`` with ``~`` and symlinks resolved (as given when that fails)."""
     try:
         return path.expanduser().resolve()
     except OSError:
         return path
 
 
-# --------------------------------------------------------------------------- pidfile
+def expected_uid(target: TargetSettings) -> int | None:
+    """The user a Remi of ``target`` runs as: ``process_user``, else the watcher's own.
 
-
-def pidfile_path(state_dir: Path, target_name: str) -> Path:
-    return state_dir / "pids" / f"{target_name}.json"
-
-
-def write_pidfile(path: Path, ident: ProcessIdentity) -> None:
-    """Record what we started, atomically; only ever a hint for the next watcher."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    data = {"pid": ident.pid, "create_time": ident.create_time, "cmdline": list(ident.cmdline)}
-    write_atomically(path, json.dumps(data))  # mkstemp: a planted fixed-name temp is never followed
-
-
-def read_pidfile(path: Path) -> ProcessIdentity | None:
-    """The process the pidfile names, only if it is still that very process.
-
-    A missing, garbage or stale pidfile is not an error: it is logged at debug and ignored.
+    None for a configured user the system does not know: then nothing matches.
     """
+    if not target.process_user:
+        return os.getuid()
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        hint = ProcessIdentity(int(data["pid"]), float(data["create_time"]),
-                               tuple(str(a) for a in data["cmdline"]))
-    except FileNotFoundError:
+        return pwd.getpwnam(target.process_user).pw_uid
+    except KeyError:
+        log.warning("%s: process_user %r is not a user on this machine; no process will "
+                    "be taken for the target", target.name, target.process_user)
         return None
-    except (OSError, ValueError, TypeError, KeyError) as exc:
-        log.debug("ignoring unreadable pidfile %s: %s", path, exc)
-        return None
-    if hint.pid <= 0 or not same_process(hint):
-        log.debug("ignoring stale pidfile %s (pid %s)", path, hint.pid)
-        return None
-    return identify(hint.pid)
 
 
-def clear_pidfile(path: Path) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        path.unlink()
+def not_target_reason(ident: ProcessIdentity, target: TargetSettings) -> str:
+    """Why the live process ``ident`` is not this target ("" when it is): argv, cwd, user."""
+    if not argv_matches(ident.cmdline, target.command):
+        return f"its command is {' '.join(ident.cmdline)!r}, not the target's"
+    cwd = ident.cwd
+    if not cwd or resolved(Path(cwd)) != resolved(target.workdir):
+        return f"it runs in {cwd or 'an unreadable directory'}, not in {target.workdir}"
+    try:
+        owner = psutil.Process(ident.pid).uids().real
+    except GONE:
+        return "its user cannot be read"
+    if owner != expected_uid(target):
+        return f"it runs as uid {owner}, not as the target's user"
+    return ""

@@ -47,14 +47,16 @@ def run_command(argv: Sequence[str], *, cwd: Path | None, env: Mapping[str, str]
                 timeout_s: float, max_output_bytes: int = MAX_OUTPUT_BYTES) -> CommandResult:
     """Run a short command in its own session; on timeout kill its whole tree.
 
-    ``env`` is layered over ``os.environ`` (None: inherit unchanged). Output longer than
+    ``env`` is the command's whole environment (None: inherit ours unchanged): a scan
+    test passes Remi's clean one (``child_environment``), so nothing of Bubabot's own
+    environment leaks through a layering here. Output longer than
     ``max_output_bytes`` keeps its head and tail. A command that cannot be started
     raises :class:`SpawnError` naming the program.
     """
     if not argv:
         raise SpawnError("command", "empty argv")
     started = time.monotonic()
-    full_env = {**os.environ, **env} if env is not None else None
+    full_env = dict(env) if env is not None else None
     try:
         proc = subprocess.Popen(list(argv), cwd=cwd, env=full_env, stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT,

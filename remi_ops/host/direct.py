@@ -1,71 +1,141 @@
-"""Remi as our own child (or adopted): spawn, pidfile hint, whole-tree stop.
+"""Remi as our own child (or adopted): spawn, pidfile hint, whole-tree stop, sweep.
 
 The manager for ``manager = "process"``: no service manager owns Remi, so the watcher
-starts it itself, records a pidfile hint, and stops it tree and all.
+starts it itself and knows it from then on by pid + create time + spawn marker (in
+memory, and through the pidfile for the next watcher), whatever title or argv the bot
+gives itself. Processes found by argv only come after it: duplicates to report, never
+adopted in its place. Every process still carrying the spawn's marker after a stop is
+an escaped child and is swept, so helpers do not pile up across restarts.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from remi_ops.clock import Clock, SystemClock
 from remi_ops.config import TargetSettings
 from remi_ops.domain import ProcessIdentity
-from remi_ops.host.adoption import (
+from remi_ops.exceptions import ProcessError
+from remi_ops.host.adoption import find_target_processes, not_target_reason
+from remi_ops.host.base import BaseManager
+from remi_ops.host.identity import identify, is_alive, same_identity
+from remi_ops.host.lifecycle import spawn
+from remi_ops.host.pidfile import (
     clear_pidfile,
-    find_target_processes,
     pidfile_path,
     read_pidfile,
+    recorded_spawn_id,
     write_pidfile,
 )
-from remi_ops.host.base import BaseManager
-from remi_ops.host.lifecycle import spawn
-from remi_ops.host.stopping import StopResult, stop
+from remi_ops.host.spawnmark import carriers, spawn_id_of
+from remi_ops.host.stopping import StopResult, protected_pids, stop
 
 log = logging.getLogger(__name__)
 
 
 class DirectManager(BaseManager):
-    """Remi as our own child (or adopted): spawn, pidfile hint, tree stop."""
+    """Remi as our own child (or adopted): spawn, pidfile hint, tree stop, sweep."""
 
     def __init__(self, target: TargetSettings, state_dir: Path, *,
                  extra_env: Mapping[str, str] | None = None, clock: Clock | None = None) -> None:
         self.target = target
-        self.pidfile = pidfile_path(state_dir, target.name)
+        self.pidfile = pidfile_path(state_dir, target.name, target)
         self.clock = clock or SystemClock()
         self._extra_env = dict(extra_env or {})
+        #: the process this watcher spawned last (the pidfile tells the next watcher)
+        self._child: ProcessIdentity | None = None
 
     def find(self) -> list[ProcessIdentity]:
-        """The pidfile's process first (if it is still that process), then matches by age."""
-        hinted = read_pidfile(self.pidfile)
-        found = find_target_processes(self.target)
-        if hinted is None:
-            return found
-        return [hinted, *(i for i in found if i.pid != hinted.pid)]
+        """Our spawned Remi first (whatever its title), then argv matches by age.
+
+        An argv match carrying the marker of our last spawn while that spawn is gone is
+        an escaped child (a fork with Remi's argv): it is left for the sweep at the next
+        start or stop, never adopted as Remi.
+        """
+        known = self.known_child()
+        found = [i for i in find_target_processes(self.target)
+                 if known is None or i.pid != known.pid]
+        if known is not None:
+            return [known, *found]
+        ours = self._spawn_ids()
+        escaped = [i for i in found if ours and spawn_id_of(i.pid) in ours]
+        if escaped:
+            log.warning("%s: pids %s carry the marker of the Remi we started, which is "
+                        "gone: escaped children, not adopted (swept at the next start)",
+                        self.target.name, [i.pid for i in escaped])
+        return [i for i in found if i not in escaped]
+
+    def known_child(self) -> ProcessIdentity | None:
+        """The live process we spawned (this watcher or, via the pidfile, an earlier one)."""
+        child = self._child
+        if child is not None and is_alive(child):
+            return child
+        hinted = read_pidfile(self.pidfile, self.target)
+        return hinted if hinted is not None and is_alive(hinted) else None
 
     def start(self) -> ProcessIdentity:
+        """Adopt what runs; else sweep the last spawn's leftovers and spawn a fresh Remi."""
         running = self.find()
         if running:
             log.info("%s: already running as pid %s; not starting another",
                      self.target.name, running[0].pid)
             return running[0]
+        self._sweep(self._spawn_ids(), self.target.restart.stop_grace_s)
         ident = spawn(self.target, self._extra_env)
-        write_pidfile(self.pidfile, ident)
+        self._child = ident
+        write_pidfile(self.pidfile, ident, self.target)
         return ident
 
     def stop(self, ident: ProcessIdentity | None, grace_s: float) -> StopResult:
-        """Stop ``ident``, or every running copy when None (the target should run once)."""
+        """Stop ``ident``, or every running copy when None; then sweep escaped children.
+
+        Refuses (:class:`ProcessError`) an ``ident`` that is neither our spawn nor this
+        target by argv, workdir and user: a stop never guesses.
+        """
+        if ident is not None:
+            self._refuse_stranger(ident)
         idents = [ident] if ident is not None else self.find()
         results = [stop(i, grace_s, target_name=self.target.name) for i in idents]
-        if read_pidfile(self.pidfile) is None:
-            clear_pidfile(self.pidfile)
+        swept = self._sweep({*self._spawn_ids(), *(i.spawn_id for i in idents)}, grace_s)
+        if read_pidfile(self.pidfile, self.target) is None:
+            clear_pidfile(self.pidfile, self.target)
         return StopResult(stopped=any(r.stopped for r in results),
                           killed=any(r.killed for r in results), survivors=(),
-                          duration_s=sum(r.duration_s for r in results))
+                          duration_s=sum(r.duration_s for r in results), swept=swept)
 
     def restart(self, ident: ProcessIdentity | None, grace_s: float) -> ProcessIdentity:
         """Stop, then start; if another copy still runs it is returned, not duplicated."""
         self.stop(ident, grace_s)
         return self.start()
+
+    def _spawn_ids(self) -> set[str]:
+        ids = {recorded_spawn_id(self.pidfile, self.target)}
+        if self._child is not None:
+            ids.add(self._child.spawn_id)
+        return {i for i in ids if i}
+
+    def _refuse_stranger(self, ident: ProcessIdentity) -> None:
+        if self._child is not None and same_identity(self._child, ident):
+            return
+        if ident.spawn_id and spawn_id_of(ident.pid) in (ident.spawn_id, None):
+            return  # ours by marker (None: gone or a zombie; stop finds nothing to do)
+        current = identify(ident.pid)
+        reason = not_target_reason(current, self.target) if current is not None else ""
+        if reason:
+            raise ProcessError(self.target.name, "stop",
+                               f"pid {ident.pid} is not {self.target.name} ({reason}); "
+                               "refusing to signal it")
+
+    def _sweep(self, spawn_ids: Iterable[str], grace_s: float) -> tuple[int, ...]:
+        """Stop every process still carrying one of ``spawn_ids``; the pids, reported."""
+        left = carriers(set(spawn_ids), exclude=protected_pids())
+        if not left:
+            return ()
+        pids = tuple(i.pid for i in left)
+        log.warning("%s: sweeping %d escaped process(es) of a Remi we started: pids %s",
+                    self.target.name, len(pids), list(pids))
+        for escaped in left:
+            stop(escaped, grace_s, target_name=self.target.name)
+        return pids

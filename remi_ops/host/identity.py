@@ -3,6 +3,9 @@
 The old runbook restarted Remi with ``pkill -f "python.*main.py"``. Here a process is
 known by its identity (pid + create_time + cmdline), and that identity is re-checked
 immediately before every signal, so a PID reused by another program is never touched.
+A process we spawned ourselves (``spawn_id`` set) is known by pid + create_time alone:
+pid and start time together name one process for good, and that process may rewrite
+its title or re-exec itself with another argv and still be the one we started.
 Every other module of the seam asks this one "is it still that process?".
 """
 
@@ -47,9 +50,11 @@ def cwd_of(proc: psutil.Process) -> str | None:
 
 
 def same_identity(a: ProcessIdentity, b: ProcessIdentity) -> bool:
-    """Two identities name the same process (an empty cmdline matches any)."""
+    """Two identities name the same process (an empty cmdline matches any, and the
+    cmdline of a process both know as the same spawn is not part of its identity)."""
     return (a.pid == b.pid and _same_start(a.create_time, b.create_time)
-            and (not a.cmdline or not b.cmdline or a.cmdline == b.cmdline))
+            and ((bool(a.spawn_id) and a.spawn_id == b.spawn_id) or not a.cmdline
+                 or not b.cmdline or a.cmdline == b.cmdline))
 
 
 def _same_start(a: float, b: float) -> bool:
@@ -62,6 +67,8 @@ def verified(ident: ProcessIdentity) -> psutil.Process | None:
         proc = psutil.Process(ident.pid)
         if not _same_start(proc.create_time(), ident.create_time):
             return None
+        if ident.spawn_id:  # ours: pid + start time say it all, whatever its title now
+            return proc
         with contextlib.suppress(psutil.ZombieProcess):
             cmdline = tuple(proc.cmdline())
             if cmdline and ident.cmdline and cmdline != ident.cmdline:

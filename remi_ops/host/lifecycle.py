@@ -17,6 +17,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import BinaryIO
 
@@ -25,8 +26,10 @@ import psutil
 from remi_ops.clock import Clock, SystemClock
 from remi_ops.config import TargetSettings
 from remi_ops.domain import ExitInfo, ProcessIdentity
-from remi_ops.exceptions import SpawnError
+from remi_ops.exceptions import SpawnError, WorkdirMissing
+from remi_ops.host.environment import child_environment
 from remi_ops.host.identity import GONE, cwd_of, is_alive, same_identity
+from remi_ops.host.spawnmark import SPAWN_ENV, new_spawn_id
 
 log = logging.getLogger(__name__)
 
@@ -91,17 +94,20 @@ def own_child(ident: ProcessIdentity) -> subprocess.Popen[bytes] | None:
 def spawn(target: TargetSettings, extra_env: Mapping[str, str] | None = None) -> ProcessIdentity:
     """Start the target detached: own session, argv (no shell), logs appended.
 
-    Raises :class:`SpawnError` with a clear detail for a missing workdir or a command
-    that is not found or not executable.
+    The child gets a clean environment (:func:`child_environment`) carrying a fresh
+    spawn marker, and is known from then on by pid + create time + marker. Raises
+    :class:`WorkdirMissing` for a missing workdir (never created here), and
+    :class:`SpawnError` for a command that is not found or not executable.
     """
     argv = list(target.command)
     if not argv:
         raise SpawnError(target.name, "no command configured")
     workdir = target.workdir
     if not workdir.is_dir():
-        what = "is not a directory" if workdir.exists() else "does not exist"
-        raise SpawnError(target.name, f"workdir {workdir} {what}")
-    env = {**os.environ, **target.env, **(extra_env or {})}
+        raise WorkdirMissing(target.name, str(workdir), "is not a directory"
+                             if workdir.exists() else "does not exist")
+    spawn_id = new_spawn_id()
+    env = child_environment(target, os.environ, {**(extra_env or {}), SPAWN_ENV: spawn_id})
     _check_executable(target.name, argv[0], workdir, env)
     with _open_append(target, target.stdout_log) as out, \
             _open_append(target, target.stderr_log) as err:
@@ -111,7 +117,7 @@ def spawn(target: TargetSettings, extra_env: Mapping[str, str] | None = None) ->
         except OSError as exc:
             raise SpawnError(target.name, f"command {argv[0]!r} could not be started "
                                           f"({exc.strerror or exc})") from exc
-    ident = _identity_of_child(target.name, popen, argv)
+    ident = replace(_identity_of_child(target.name, popen, argv), spawn_id=spawn_id)
     _CHILDREN.add(ident, popen)
     log.info("%s: started pid %s: %s", target.name, ident.pid, " ".join(argv))
     return ident
@@ -174,7 +180,7 @@ def wait_exit(ident: ProcessIdentity, timeout: float | None = None, *,
         return ExitInfo(ident.pid, code, sig, clock.now())
     if not _wait_foreign(ident, deadline, cancel):
         return None
-    return ExitInfo(ident.pid, None, None, clock.now())
+    return ExitInfo(ident.pid, None, None, clock.now(), known=False)
 
 
 def _slice(deadline: float | None, cancel: threading.Event | None) -> float | None:

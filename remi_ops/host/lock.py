@@ -1,31 +1,75 @@
-"""The singleton lock: one watcher per target, released by the kernel when it dies.
+"""The singleton lock: one Remi per workdir + command, released by the kernel on death.
 
 Part of the OS seam; :mod:`remi_ops.host` re-exports ``TargetLock``.
+
+The lock is keyed by what makes a Remi *that* Remi: the real path of its workdir and
+its command (for a systemd unit or launchd job, the unit or label). Not by the target's
+name, nor by ``state_dir``: two configs for the same workdir with different
+``state_dir``s, or two names for the same command and workdir, must meet at one lock,
+and staging and prod sharing a ``state_dir`` and a name must not.
+
+Where it lives: ``~/.local/state/remi-ops/locks/<hash>.lock`` (home from the password
+database, so a shell, cron and a service of one user agree; a temp dir per uid when
+that home is not writable). Not inside the workdir: a missing or read-only workdir must
+still be watched and reported, and the bot's tree is not ours to write lock files in.
+Per user, because another user's Remi is never ours to start or signal anyway.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import os
+import pwd
+import stat
+import tempfile
 from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from remi_ops.exceptions import LockHeld
+from remi_ops.config import TargetSettings
+from remi_ops.exceptions import LockHeld, ProcessError
+
+
+def lock_dir() -> Path:
+    """This user's lock directory (see the module docstring), created 0700."""
+    uid = os.getuid()
+    try:
+        home = Path(pwd.getpwuid(uid).pw_dir)
+    except KeyError:
+        home = Path.home()
+    for candidate in (home / ".local" / "state" / "remi-ops" / "locks",
+                      Path(tempfile.gettempdir()) / f"remi-ops-{uid}" / "locks"):
+        with contextlib.suppress(OSError):
+            candidate.mkdir(mode=0o700, parents=True, exist_ok=True)
+            info = candidate.lstat()
+            if stat.S_ISDIR(info.st_mode) and info.st_uid == uid and os.access(candidate,
+                                                                             os.W_OK):
+                return candidate
+    raise OSError(f"no private, writable lock directory for uid {uid} (tried {home} and "
+                  f"{tempfile.gettempdir()})")
 
 
 class TargetLock:
-    """One watcher per target: ``flock`` on ``state_dir/locks/<name>.lock``.
+    """One watcher per Remi: ``flock`` on a file named by the hash of workdir + command.
 
     The kernel drops the lock when its holder dies, so a lock left by a crashed watcher
-    is never stale. The file holds the holder's pid for the error message only.
+    is never stale. The file holds the holder's pid (for the error message) and the
+    key in clear, for a human wondering whose lock it is.
     """
 
-    def __init__(self, state_dir: Path, target_name: str) -> None:
-        self.target = target_name
-        self.path = state_dir / "locks" / f"{target_name}.lock"
+    def __init__(self, target: TargetSettings, *, directory: Path | None = None) -> None:
+        self.target = target.name
+        self.key = target.instance_key()
+        digest = hashlib.sha256(self.key.encode("utf-8", "surrogateescape")).hexdigest()
+        self._directory = directory
+        self.name = f"{digest[:24]}.lock"
         self._fd: int | None = None
+
+    @property
+    def path(self) -> Path:
+        return (self._directory or lock_dir()) / self.name
 
     @property
     def held(self) -> bool:
@@ -35,8 +79,12 @@ class TargetLock:
         """Take the lock or raise :class:`LockHeld` naming the holder's pid."""
         if self._fd is not None:
             return self
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            path = self.path
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        except OSError as exc:
+            raise ProcessError(self.target, "lock", str(exc)) from exc
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -44,7 +92,8 @@ class TargetLock:
             os.close(fd)
             raise LockHeld(self.target, holder) from None
         os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        readable_key = self.key.replace("\0", " ")
+        os.pwrite(fd, f"{os.getpid()}\n{readable_key}\n".encode(errors="replace"), 0)
         self._fd = fd
         return self
 
@@ -67,8 +116,6 @@ class TargetLock:
 
 def _read_pid(fd: int) -> int | None:
     try:
-        return int(os.pread(fd, 32, 0).decode("ascii", errors="replace").strip())
-    except (OSError, ValueError):
+        return int(os.pread(fd, 32, 0).decode("ascii", errors="replace").split()[0])
+    except (OSError, ValueError, IndexError):
         return None
-
-

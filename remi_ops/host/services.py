@@ -13,20 +13,29 @@ from __future__ import annotations
 
 import logging
 import os
-import re
+import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import replace
 from typing import TypeVar
 
 from remi_ops.clock import Clock, SystemClock
 from remi_ops.config import TargetSettings
-from remi_ops.domain import ProcessIdentity
+from remi_ops.domain import ExitInfo, ProcessIdentity
 from remi_ops.exceptions import ProcessError, SpawnError, StopError
 from remi_ops.host.adoption import find_target_processes
 from remi_ops.host.base import BaseManager
 from remi_ops.host.commands import run_command
 from remi_ops.host.identity import identify, is_alive
+from remi_ops.host.lifecycle import wait_exit as wait_gone
+from remi_ops.host.service_status import (
+    JobStatus,
+    UnitStatus,
+    job_exit,
+    parse_launchctl_print,
+    parse_systemctl_show,
+    unit_exit,
+)
 from remi_ops.host.stopping import KILL_WAIT_S, StopResult, stop
 
 log = logging.getLogger(__name__)
@@ -37,36 +46,15 @@ CTL_TIMEOUT_S = 120.0
 START_WAIT_S = 5.0
 #: how much of a failing command's output goes into the error
 ERROR_OUTPUT_CHARS = 2000
+#: how long the service manager may take to record how its main process ended
+EXIT_STATUS_WAIT_S = 2.0
 _T = TypeVar("_T")
+
+__all__ = ["JobStatus", "LaunchdManager", "SystemdManager", "UnitStatus",
+           "parse_launchctl_print", "parse_systemctl_show"]
 
 
 # --------------------------------------------------------------------------- systemd
-
-
-@dataclass(frozen=True, slots=True)
-class UnitStatus:
-    """The parts of ``systemctl show`` we use."""
-
-    main_pid: int  # 0 when not running
-    active_state: str
-    sub_state: str
-    exec_main_status: int | None
-
-
-def parse_systemctl_show(text: str) -> UnitStatus:
-    """``KEY=VALUE`` lines → :class:`UnitStatus`; unknown or missing keys are tolerated."""
-    values = dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
-    return UnitStatus(main_pid=_int(values.get("MainPID")) or 0,
-                      active_state=values.get("ActiveState", "").strip(),
-                      sub_state=values.get("SubState", "").strip(),
-                      exec_main_status=_int(values.get("ExecMainStatus")))
-
-
-def _int(value: str | None) -> int | None:
-    try:
-        return int(value.strip()) if value is not None else None
-    except ValueError:
-        return None
 
 
 class _ServiceManager(BaseManager):
@@ -98,6 +86,29 @@ class _ServiceManager(BaseManager):
 
     def _describe(self) -> str:
         raise NotImplementedError
+
+    def _exit_of(self, pid: int) -> tuple[int, int | None] | None:
+        raise NotImplementedError
+
+    def wait_exit(self, ident: ProcessIdentity, timeout: float | None,
+                  cancel: threading.Event | None = None) -> ExitInfo | None:
+        """Wait for the death, then ask the service manager how it ended (code or signal).
+
+        Unknown (``known=False``) when it has not recorded it within a moment, or when its
+        control tool fails: a death is never held back for want of its exit status.
+        """
+        info = super().wait_exit(ident, timeout, cancel)
+        if info is None or info.known:
+            return info
+        try:
+            ended = _poll(lambda: self._exit_of(ident.pid), EXIT_STATUS_WAIT_S)
+        except ProcessError as exc:
+            log.warning("%s: how pid %s ended is unknown: %s", self.target.name, ident.pid,
+                        exc.detail)
+            return info
+        if ended is None:
+            return info
+        return replace(info, returncode=ended[0], signal=ended[1], known=True)
 
     def find(self) -> list[ProcessIdentity]:
         """The unit's/job's main process first, then any copy running outside it."""
@@ -176,7 +187,11 @@ class SystemdManager(_ServiceManager):
 
     def status(self) -> UnitStatus:
         return parse_systemctl_show(self._ctl(
-            ["show", self.unit, "--property=MainPID,ActiveState,SubState,ExecMainStatus"]))
+            ["show", self.unit, "--property=MainPID,ActiveState,SubState,ExecMainStatus,"
+                                "ExecMainPID,ExecMainCode"]))
+
+    def _exit_of(self, pid: int) -> tuple[int, int | None] | None:
+        return unit_exit(self.status(), pid)
 
     def _main_pid(self) -> int:
         return self.status().main_pid
@@ -210,34 +225,6 @@ class SystemdManager(_ServiceManager):
 # --------------------------------------------------------------------------- launchd
 
 
-@dataclass(frozen=True, slots=True)
-class JobStatus:
-    """The parts of ``launchctl print`` we use."""
-
-    pid: int | None
-    state: str
-    last_exit_code: int | None
-
-
-def parse_launchctl_print(text: str) -> JobStatus:
-    """Top-level ``key = value`` lines of ``launchctl print`` (nested blocks are skipped)."""
-    values: dict[str, str] = {}
-    depth = 0
-    for raw in text.splitlines():
-        line = raw.strip()
-        if line == "}":
-            depth -= 1
-            continue
-        if depth == 1 and " = " in line and not line.endswith("{"):
-            key, _, value = line.partition(" = ")
-            values.setdefault(key.strip(), value.strip())
-        if line.endswith("{"):
-            depth += 1
-    code = re.match(r"-?\d+", values.get("last exit code", ""))  # "78: EX_CONFIG"
-    return JobStatus(pid=_int(values.get("pid")), state=values.get("state", ""),
-                     last_exit_code=int(code.group()) if code else None)
-
-
 class LaunchdManager(_ServiceManager):
     """Remi as a launchd job in the user's GUI domain.
 
@@ -254,6 +241,9 @@ class LaunchdManager(_ServiceManager):
 
     def status(self) -> JobStatus:
         return parse_launchctl_print(self._ctl(["print", self.service]))
+
+    def _exit_of(self, pid: int) -> tuple[int, int | None] | None:
+        return job_exit(self.status(), pid)
 
     def _main_pid(self) -> int:
         return self.status().pid or 0
@@ -275,13 +265,13 @@ class LaunchdManager(_ServiceManager):
         if current is None:
             return StopResult(False, False, (), time.monotonic() - started)
         self._ctl(["kill", "SIGTERM", self.service])
-        if self.wait_exit(current, grace_s) is not None:
+        if wait_gone(current, grace_s) is not None:
             return self._verify_gone(current, started)
         log.warning("%s: pid %s ignored SIGTERM for %.1fs; sending SIGKILL",
                     self.target.name, current.pid, grace_s)
         if is_alive(current) and self._main_pid() == current.pid:
             self._ctl(["kill", "SIGKILL", self.service])  # only ever the job's current pid
-        self.wait_exit(current, KILL_WAIT_S)
+        wait_gone(current, KILL_WAIT_S)
         return self._verify_gone(current, started, killed=True)
 
     def restart(self, ident: ProcessIdentity | None, grace_s: float) -> ProcessIdentity:

@@ -44,6 +44,8 @@ class StopResult:
     killed: bool
     survivors: tuple[int, ...]
     duration_s: float
+    #: escaped children of a Remi we started (carrying its spawn marker), stopped after it
+    swept: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +97,7 @@ def _collect_tree(ident: ProcessIdentity,
         for pid in _group_members(ident.pid):
             with contextlib.suppress(*GONE):
                 members.setdefault(pid, _Member(psutil.Process(pid)))
-    protected = _protected_pids()
+    protected = protected_pids()
     if root is None:  # that pid now belongs to another process (or a zombie): leave it
         protected.add(ident.pid)
     return [m for pid, m in members.items() if pid not in protected]
@@ -119,7 +121,7 @@ def _group_members(leader: int) -> list[int]:
     return found
 
 
-def _protected_pids() -> set[int]:
+def protected_pids() -> set[int]:
     """Ourselves and our ancestors: never part of a tree we stop."""
     protected = {0, 1, os.getpid()}
     with contextlib.suppress(*GONE):

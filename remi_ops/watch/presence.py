@@ -57,7 +57,7 @@ class Presence:
 
 def watcher_running(settings: Settings, target: str) -> bool:
     """True when another process holds the target's singleton lock."""
-    lock = host.TargetLock(settings.state_dir, target)
+    lock = host.TargetLock(settings.target(target))
     try:
         lock.acquire()
     except LockHeld:

@@ -283,7 +283,7 @@ class TargetWatch:
             code = self.code or self.observer.code()
             result = run_scan_test(
                 self.name, self.target.scan_test, cwd=self.target.workdir,
-                env={**os.environ, **self.target.env}, run=self.manager.run_command,
+                env=host.child_environment(self.target, os.environ), run=self.manager.run_command,
                 redact=self.redact,
                 fingerprint=ErrorAggregator(self.name, self.redact).fingerprint_text,
                 now=self.clock.now(), commit=code.short if code else "")

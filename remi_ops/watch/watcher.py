@@ -74,7 +74,7 @@ class Watcher:
         acts on; the locks are released by ``close``.
         """
         for name in self.watches if names is None else names:
-            lock = host.TargetLock(self.settings.state_dir, self.watch(name).name)
+            lock = host.TargetLock(self.watch(name).target)
             lock.acquire()
             self.locks.append(lock)
 

@@ -25,6 +25,7 @@ from bubabot_local.simkit import sim_config_file, sims_in
 from remi_ops.checks.healthfile import write_health_file
 from remi_ops.cli.main import main
 from remi_ops.clock import SystemClock
+from remi_ops.config import load_settings
 from remi_ops.domain import ErrorGroup, HealthReport, LogKind, Status
 from remi_ops.host import TargetLock
 from remi_ops.store.database import Store
@@ -196,7 +197,7 @@ def test_a_lock_held_by_another_remi_ops_is_waited_for(cfg: Path) -> None:
     """Not every lock holder is a watcher: when another ``remi-ops`` lets go, the request
     nobody served is taken back and carried out here."""
     seed_group(cfg)
-    other = TargetLock(cfg.parent / "state", "remi").acquire()
+    other = TargetLock(load_settings(cfg).target("remi")).acquire()
     threading.Timer(0.5, other.release).start()
     assert cli(cfg, "resolve", FINGERPRINT) == 0
     assert resolved_at(cfg) is not None
@@ -208,7 +209,7 @@ def test_a_lock_held_by_another_remi_ops_is_waited_for(cfg: Path) -> None:
 
 def pretend_watcher(cfg: Path, heartbeat_age_s: float) -> TargetLock:
     """Hold the lock as a watcher would, with a heartbeat of the given age in .bot_health."""
-    lock = TargetLock(cfg.parent / "state", "remi").acquire()
+    lock = TargetLock(load_settings(cfg).target("remi")).acquire()
     now = datetime.now(UTC)
     report = HealthReport("remi", Status.HEALTHY, now - timedelta(seconds=heartbeat_age_s),
                           supervisor_state="running")

@@ -82,14 +82,16 @@ def test_a_forked_worker_with_the_same_argv_is_not_a_duplicate(tmp_path: Path) -
 
 def test_pidfile_round_trip_trusts_only_the_same_process(
         tmp_path: Path, spawned: list[ProcessIdentity]) -> None:
-    ident = host.spawn(bot_target(tmp_path / "remi", SLEEPER))
+    target = bot_target(tmp_path / "remi", SLEEPER)
+    ident = host.spawn(target)
     spawned.append(ident)
     path = host.pidfile_path(tmp_path / "state", "remi")
-    assert host.read_pidfile(path) is None  # missing
-    host.write_pidfile(path, ident)
-    assert host.read_pidfile(path) == ident
-    host.write_pidfile(path, dataclasses.replace(ident, create_time=ident.create_time - 50))
-    assert host.read_pidfile(path) is None  # the pid now belongs to someone else
+    assert host.read_pidfile(path, target) is None  # missing
+    host.write_pidfile(path, ident, target)
+    assert host.read_pidfile(path, target) == ident
+    host.write_pidfile(path, dataclasses.replace(ident, create_time=ident.create_time - 50),
+                       target)
+    assert host.read_pidfile(path, target) is None  # the pid now belongs to someone else
     host.clear_pidfile(path)
     assert not path.exists()
 
@@ -103,4 +105,4 @@ def test_garbage_or_stale_pidfile_is_ignored(tmp_path: Path, content: str) -> No
     path = host.pidfile_path(tmp_path, "remi")
     path.parent.mkdir(parents=True)
     path.write_text(content)
-    assert host.read_pidfile(path) is None
+    assert host.read_pidfile(path, bot_target(tmp_path / "remi", SLEEPER)) is None

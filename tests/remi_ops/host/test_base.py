@@ -135,7 +135,7 @@ def test_py_spy_dump_of_a_stale_identity_is_none(tmp_path: Path,
     """py-spy is there, but the pid no longer names the process we identified."""
     manager, ident = started(tmp_path, SLEEPER, spawned)
     put_py_spy_on_path(tmp_path / "bin", monkeypatch)
-    assert manager.py_spy_dump(dataclasses.replace(ident, cmdline=("python", "other.py"))) \
+    assert manager.py_spy_dump(dataclasses.replace(ident, create_time=ident.create_time - 100)) \
         is None
     manager.stop(ident, 2)
     assert manager.py_spy_dump(ident) is None

@@ -11,7 +11,7 @@ import pytest
 from bubabot_local.simkit import direct_target, gone, start_by_hand, write_bot
 
 from remi_ops import host
-from remi_ops.exceptions import SpawnError
+from remi_ops.exceptions import SpawnError, WorkdirMissing
 
 pytestmark = pytest.mark.integration
 
@@ -80,7 +80,7 @@ def test_direct_find_prefers_the_pidfile_hint_and_ignores_garbage(tmp_path: Path
     assert [i.pid for i in manager.find()] == [older, younger]
     hint = host.identify(younger)
     assert hint is not None
-    host.write_pidfile(manager.pidfile, hint)
+    host.write_pidfile(manager.pidfile, hint, manager.target)
     assert [i.pid for i in manager.find()] == [younger, older]
 
 
@@ -88,3 +88,14 @@ def test_direct_start_failure_is_a_spawn_error(tmp_path: Path) -> None:
     manager = host.DirectManager(direct_target(tmp_path / "missing"), tmp_path / "state")
     with pytest.raises(SpawnError, match="does not exist"):
         manager.start()
+
+
+def test_a_missing_workdir_is_reported_never_created(tmp_path: Path) -> None:
+    """Its logs live inside it: still nothing is created, and the error names the path."""
+    missing = tmp_path / "projects" / "remix-sniper"
+    manager = host.DirectManager(direct_target(missing), tmp_path / "state")
+    with pytest.raises(WorkdirMissing) as info:
+        manager.start()
+    assert str(info.value) == f"remi: start failed: workdir does not exist: {missing}"
+    assert info.value.workdir == str(missing)
+    assert not (tmp_path / "projects").exists()

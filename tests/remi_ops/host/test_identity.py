@@ -34,7 +34,7 @@ def test_identify_and_snapshot_describe_the_live_tree(tmp_path: Path,
     wait_for((tmp_path / "remi/grandchild.pid").exists)
     grandchild = int((tmp_path / "remi/grandchild.pid").read_text())
 
-    assert host.identify(ident.pid) == ident
+    assert host.identify(ident.pid) == dataclasses.replace(ident, spawn_id="")
     assert ident.cmdline == (PY, "bot.py")
     assert ident.cwd == str((tmp_path / "remi").resolve())
     snap = host.snapshot(ident)
@@ -71,7 +71,7 @@ def test_reused_pid_is_never_signalled(tmp_path: Path, spawned: list[ProcessIden
     ident = host.spawn(bot_target(tmp_path / "remi", SLEEPER))
     spawned.append(ident)
     for fake in (dataclasses.replace(ident, create_time=ident.create_time - 100),
-                 dataclasses.replace(ident, cmdline=("python", "other.py"))):
+                 dataclasses.replace(ident, cmdline=("python", "other.py"), spawn_id="")):
         assert not host.same_process(fake)
         assert host.snapshot(fake) is None
         result = host.stop(fake, 0.2)

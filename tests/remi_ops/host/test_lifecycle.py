@@ -57,7 +57,7 @@ def test_spawn_sets_env_cwd_and_a_session_of_its_own(tmp_path: Path) -> None:
 
 def test_spawn_missing_workdir_is_a_spawn_error(tmp_path: Path) -> None:
     target = TargetSettings(name="remi", workdir=tmp_path / "nope", command=(PY, "bot.py"))
-    with pytest.raises(SpawnError, match=r"workdir .*nope does not exist"):
+    with pytest.raises(SpawnError, match=r"workdir does not exist: .*nope"):
         host.spawn(target)
 
 
@@ -93,7 +93,7 @@ def test_adopted_process_death_is_noticed_within_a_second(tmp_path: Path) -> Non
         assert noticed_after < 1.0
         [info] = results
         assert info is not None
-        assert (info.pid, info.returncode, info.signal) == (pid, None, None)
+        assert (info.pid, info.returncode, info.signal, info.known) == (pid, None, None, False)
     finally:
         kill_leftovers(tmp_path)
 
@@ -107,7 +107,7 @@ def test_own_child_killed_by_sigkill_reports_signal_9(
     info = host.wait_exit(ident, 5)
     assert time.monotonic() - killed_at < 1.0
     assert info is not None
-    assert (info.pid, info.returncode, info.signal) == (ident.pid, -9, 9)
+    assert (info.pid, info.returncode, info.signal, info.known) == (ident.pid, -9, 9, True)
     assert info.at.tzinfo is not None
 
 

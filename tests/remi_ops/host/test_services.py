@@ -34,7 +34,8 @@ pytestmark = pytest.mark.integration
 PY = sys.executable
 
 
-SHOW = ["show", "remi.service", "--property=MainPID,ActiveState,SubState,ExecMainStatus"]
+SHOW = ["show", "remi.service",
+        "--property=MainPID,ActiveState,SubState,ExecMainStatus,ExecMainPID,ExecMainCode"]
 
 # the stand-in for systemctl and launchctl (one file, two names)
 FAKECTL = r'''#!{python}
@@ -96,6 +97,8 @@ if tool == "systemctl":
         print(f"ActiveState={'active' if up else 'inactive'}")
         print(f"SubState={'running' if up else 'dead'}")
         print(f"ExecMainStatus={state.get('status', 0)}")
+        print(f"ExecMainPID={pid}")
+        print(f"ExecMainCode={state.get('code', 0)}")
 else:
     cmd = args[0]
     if cmd == "kickstart" and "-k" in args:
@@ -116,6 +119,8 @@ else:
         if up:
             print(f"\tpid = {pid}")
         print(f"\tlast exit code = {state.get('status', '(never exited)')}")
+        if state.get("signal"):
+            print(f"\tlast terminating signal = {state['signal']}")
         print("}")
 state_file.write_text(json.dumps(state))
 '''
@@ -169,6 +174,8 @@ def ctl(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Ctl:
      services.UnitStatus(123, "active", "running", 0)),
     ("MainPID=0\nActiveState=failed\nSubState=failed\nExecMainStatus=78\n",
      services.UnitStatus(0, "failed", "failed", 78)),
+    ("MainPID=0\nExecMainStatus=9\nExecMainPID=77\nExecMainCode=2\n",
+     services.UnitStatus(0, "", "", 9, 77, 2)),
     ("ActiveState=inactive\n", services.UnitStatus(0, "inactive", "", None)),
     ("MainPID=x\nweird line\n", services.UnitStatus(0, "", "", None)),
 ])
@@ -285,6 +292,8 @@ PRINT_SAMPLE = """gui/501/com.remi.bot = {
     ("gui/501/x = {\n\tstate = not running\n\tlast exit code = 1\n}\n",
      services.JobStatus(None, "not running", 1)),
     ("", services.JobStatus(None, "", None)),
+    ("gui/501/x = {\n\tlast exit code = 0\n\tlast terminating signal = Killed: 9\n}\n",
+     services.JobStatus(None, "", 0, 9)),
 ])
 def test_parse_launchctl_print(text: str, expected: services.JobStatus) -> None:
     assert services.parse_launchctl_print(text) == expected
@@ -336,5 +345,52 @@ def test_launchd_wait_exit_notices_the_job_dying(tmp_path: Path, ctl: Ctl) -> No
     os.kill(ident.pid, signal.SIGKILL)
     info = manager.wait_exit(ident, 2)
     assert info is not None
-    assert (info.pid, info.returncode) == (ident.pid, None)
+    assert (info.pid, info.returncode, info.known) == (ident.pid, None, False)
     assert ctl.state()["pid"] == ident.pid
+
+
+@pytest.mark.parametrize(("recorded", "expected"), [
+    ({"status": 78}, (78, None)),
+    ({"status": 0, "signal": "Killed: 9"}, (-9, 9)),
+])
+def test_launchd_wait_exit_reports_the_jobs_last_exit(
+        tmp_path: Path, ctl: Ctl, recorded: dict[str, Any],
+        expected: tuple[int, int | None]) -> None:
+    manager = services.LaunchdManager(launchd_target(tmp_path))
+    ident = manager.start()
+    ctl.update(**recorded)
+    os.kill(ident.pid, signal.SIGKILL)
+    wait_for(lambda: gone(ident.pid))
+    ctl.update(pid=0)  # launchd no longer runs it
+    info = manager.wait_exit(ident, 2)
+    assert info is not None
+    assert (info.returncode, info.signal, info.known) == (*expected, True)
+
+
+@pytest.mark.parametrize(("code", "status", "expected"), [
+    (1, 3, (3, None)),  # CLD_EXITED: the exit code
+    (2, 9, (-9, 9)),  # CLD_KILLED: the signal
+])
+def test_systemd_wait_exit_reports_exec_main_status(
+        tmp_path: Path, ctl: Ctl, code: int, status: int,
+        expected: tuple[int, int | None]) -> None:
+    manager = services.SystemdManager(systemd_target(tmp_path))
+    ident = manager.start()
+    os.kill(ident.pid, signal.SIGKILL)
+    wait_for(lambda: gone(ident.pid))
+    ctl.update(code=code, status=status)  # what systemd recorded for that main pid
+    info = manager.wait_exit(ident, 2)
+    assert info is not None
+    assert (info.returncode, info.signal, info.known) == (*expected, True)
+
+
+def test_systemd_exit_of_another_main_pid_stays_unknown(tmp_path: Path, ctl: Ctl) -> None:
+    """systemd's Exec* fields already describe a newer main process: not ours to report."""
+    manager = services.SystemdManager(systemd_target(tmp_path))
+    ident = manager.start()
+    os.kill(ident.pid, signal.SIGKILL)
+    wait_for(lambda: gone(ident.pid))
+    ctl.update(pid=ident.pid + 1, code=1, status=0)
+    info = manager.wait_exit(ident, 5)
+    assert info is not None
+    assert (info.returncode, info.known) == (None, False)

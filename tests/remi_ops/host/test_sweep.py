@@ -1,0 +1,78 @@
+"""No escaped child survives a stop, and none is ever taken for Remi."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import pytest
+from bubabot_local.simkit import bot_target, gone
+
+from remi_ops import host
+from remi_ops.config import TargetSettings
+from remi_ops.testing import wait_until as wait_for
+
+pytestmark = pytest.mark.integration
+
+#: forks twice, each child leaving the tree (double fork + setsid): one execs a helper
+#: with its own argv, one keeps Remi's argv; each writes its pid to a file
+ESCAPER = """
+import os, pathlib, sys, time
+
+def escape(name, helper):
+    if os.fork() == 0:
+        os.setsid()
+        if os.fork() == 0:
+            pathlib.Path(name + ".tmp").write_text(str(os.getpid()))
+            os.rename(name + ".tmp", name + ".pid")
+            if helper:
+                os.execv(sys.executable, [sys.executable, "-c",
+                                          "import time; time.sleep(60)", "helper"])
+            time.sleep(60)
+        os._exit(0)
+    os.wait()
+
+escape("helper", True)
+escape("fork", False)
+time.sleep(60)
+"""
+
+
+def escaped(workdir: Path) -> tuple[int, int]:
+    wait_for((workdir / "helper.pid").exists)
+    wait_for((workdir / "fork.pid").exists)
+    return int((workdir / "helper.pid").read_text()), int((workdir / "fork.pid").read_text())
+
+
+def started(tmp_path: Path) -> tuple[TargetSettings, host.DirectManager]:
+    target = bot_target(tmp_path / "remi", ESCAPER)
+    return target, host.DirectManager(target, tmp_path / "state")
+
+
+def test_a_stop_sweeps_every_escaped_child_and_reports_them(tmp_path: Path) -> None:
+    _, manager = started(tmp_path)
+    real = manager.start()
+    helper, fork = escaped(tmp_path / "remi")
+    found = manager.find()
+    assert found[0] == real  # the fork with Remi's argv is a duplicate, never the one
+    assert fork in [i.pid for i in found[1:]]
+    result = manager.stop(real, 2)
+    assert sorted(result.swept) == sorted([helper, fork])
+    assert gone(real.pid) and gone(helper) and gone(fork)
+
+
+def test_the_fork_is_never_adopted_after_remi_dies_and_is_swept_at_the_next_start(
+        tmp_path: Path) -> None:
+    target, manager = started(tmp_path)
+    real = manager.start()
+    helper, fork = escaped(tmp_path / "remi")
+    os.kill(real.pid, signal.SIGKILL)  # Remi crashes; its escaped children live on
+    assert manager.wait_exit(real, 5) is not None
+    assert fork in [i.pid for i in host.find_target_processes(target)]
+    assert manager.find() == []  # not running: the fork is not Remi
+    assert host.DirectManager(target, tmp_path / "state").find() == []  # nor for a new watcher
+    fresh = manager.start()
+    assert fresh.pid not in (real.pid, helper, fork)
+    assert gone(helper) and gone(fork)
+    manager.stop(fresh, 2)
