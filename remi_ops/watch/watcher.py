@@ -24,6 +24,7 @@ from remi_ops.exceptions import RemiOpsError, UnknownTarget
 from remi_ops.store.database import Store
 from remi_ops.watch import spool, verb_calls
 from remi_ops.watch.loops import due_loop, exit_waiter, periodic
+from remi_ops.watch.record import JournaledNotifier
 from remi_ops.watch.target import TargetWatch
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,8 @@ class Watcher:
         self.outbox = Outbox(self.store, sinks, self.clock, settings=settings.alerts)
         self.hub = AlertHub.load(settings.alerts, self.outbox, self.store, self.clock)
         self.watches = {t.name: TargetWatch(settings, t, store=self.store, clock=self.clock,
-                                            notifier=self.hub, environ=environ)
+                                            notifier=JournaledNotifier(self.hub),
+                                            environ=environ)
                         for t in settings.targets}
         self.locks: list[host.TargetLock] = []
         #: True once ``start`` ran: this process supervises (a check may act); a command
