@@ -91,6 +91,7 @@ class EventKind(StrEnum):
     CODE_CHANGED = "code_changed"  # a fix landed (HEAD moved, watched files changed)
     STOP_FAILED = "stop_failed"
     JOB_ERROR = "job_error"  # a watcher job raised
+    OPERATOR_ACTION = "operator_action"  # a person's stop/start/maintenance… from the CLI
 
 
 class AlertKind(StrEnum):

@@ -103,6 +103,9 @@ class Outbox:
         self._row_backoff: dict[int, _Backoff] = {}
         self._backlog: list[Notification] = []
         self._journal_taken: list[int] = []  # journal rows the engine has, not yet forgotten
+        #: sinks another process delivers (Bubabot's "discord" for a command line acting
+        #: alone): their rows wait in the store until that process runs
+        self.deferred_sinks: tuple[str, ...] = ()
         self._wake: dict[str, asyncio.Event] = {}
         # commits run one at a time: rows must land in flush order (a post before its edits)
         # and an older engine delta must never overwrite a newer one
@@ -114,8 +117,10 @@ class Outbox:
                 state: EngineDelta | None = None, journal_ids: Sequence[int] = ()) -> int:
         """Write rows for every sink, and the engine's state, in one transaction (blocking);
         the event-journal rows the engine took are forgotten in it too."""
-        return self.rows.insert(list(notifications), [s.name for s in self.sinks], state,
-                                self.clock.now(), journal_ids)
+        names = [s.name for s in self.sinks]
+        names += [name for name in self.deferred_sinks if name not in names]
+        return self.rows.insert(list(notifications), names, state, self.clock.now(),
+                                journal_ids)
 
     async def commit(self, engine: AlertEngine) -> list[Notification]:
         """Hand the event journal to ``engine``, flush it and persist the result atomically;

@@ -7,12 +7,13 @@ read on the shared connection.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from remi_ops.domain import RestartReport, ScanResult, Severity
 from remi_ops.store.connection import StoreConnection
+from remi_ops.store.event_journal_rows import JournalEntry, journal_tx
 from remi_ops.store.records import (
     AuditEntry,
     HistoryItem,
@@ -140,11 +141,14 @@ class HistoryRows(StoreConnection):
                           ok=False, duration_s=0.0, state="requested", request_id=request_id)
 
     def audit_completed(self, audit_id: int, *, result: str, ok: bool, duration_s: float,
-                        state: str = "") -> None:
-        """The second half: how the requested action ended (``state`` done/failed)."""
-        self._write("UPDATE audit SET result = ?, ok = ?, duration_s = ?, state = ? "
-                    "WHERE id = ?", (result, int(ok), duration_s,
-                                     state or ("done" if ok else "failed"), audit_id))
+                        state: str = "", announce: Sequence[JournalEntry] = ()) -> None:
+        """The second half: how the requested action ended (``state`` done/failed), and
+        the event announcing it (``announce``), in one transaction."""
+        with self.transaction() as tx:
+            tx.execute("UPDATE audit SET result = ?, ok = ?, duration_s = ?, state = ? "
+                       "WHERE id = ?", (result, int(ok), duration_s,
+                                        state or ("done" if ok else "failed"), audit_id))
+            journal_tx(tx, announce)
 
     def audit_of_request(self, request_id: str) -> AuditEntry | None:
         """The audit row of a command-line spool request (how a crashed watcher's request
