@@ -6,6 +6,7 @@ read on the shared connection.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -149,6 +150,19 @@ class HistoryRows(StoreConnection):
                        "WHERE id = ?", (result, int(ok), duration_s,
                                         state or ("done" if ok else "failed"), audit_id))
             journal_tx(tx, announce)
+
+    def audit_annotate(self, audit_ids: Sequence[int], *, arguments: Mapping[str, Any],
+                       result: str) -> None:
+        """Put the words a person was shown (and how they asked, ``via``) on audit rows
+        written first; their state and outcome stay as the action left them."""
+        with self.transaction() as tx:
+            for audit_id in audit_ids:
+                row = tx.execute("SELECT arguments FROM audit WHERE id = ?",
+                                 (audit_id,)).fetchone()
+                if row is not None:
+                    merged = {**json.loads(row["arguments"]), **arguments}
+                    tx.execute("UPDATE audit SET arguments = ?, result = ? WHERE id = ?",
+                               (encode_json(merged), result, audit_id))
 
     def audit_of_request(self, request_id: str) -> AuditEntry | None:
         """The audit row of a command-line spool request (how a crashed watcher's request

@@ -47,15 +47,19 @@ ANNOUNCED = AUDITED - {"restart", "scan_test"}
 
 async def audited(watcher: Watcher, who: str, action: str, target: str | None,  # noqa: PLR0917 - the audit row's columns
                   arguments: Mapping[str, Any], run: Callable[[], Awaitable[T]], *,
-                  request_id: str = "", announce: bool = False) -> T:
+                  request_id: str = "", announce: bool = False,
+                  on_opened: Callable[[int], None] | None = None) -> T:
     """Run ``run`` between the "requested" row and its completion; ``announce`` also puts
-    the action in #quick-tasks (command-line actions). Exceptions propagate, audited."""
+    the action in #quick-tasks (command-line actions); ``on_opened`` learns the row's id
+    (on the caller's task). Exceptions propagate, audited."""
     name = watcher.watch(target).name
     redact = watcher.watch(name).redact
     plain = {k: redact(v) if isinstance(v, str) else v for k, v in arguments.items()}
     store = watcher.store
     audit_id = await asyncio.to_thread(store.audit_requested, who, action, name,
                                        arguments=plain, request_id=request_id)
+    if on_opened is not None:
+        on_opened(audit_id)
     started = time.monotonic()
     try:
         value = await run()
