@@ -39,7 +39,7 @@ async def serve_requests(watcher: Watcher) -> None:
             await refuse(watcher, req, refusal)
             continue
         try:
-            value = await verb_calls.perform(watcher, req.action, req.target, req.args,
+            value = await verb_calls.perform(watcher, req.action, req.target, _audited_args(req),
                                              req.who, request_id=req.id)
         except Exception as exc:
             if not isinstance(exc, RemiOpsError | ValueError | KeyError):
@@ -51,6 +51,14 @@ async def serve_requests(watcher: Watcher) -> None:
             continue
         await asyncio.to_thread(spool.answer, state_dir, req.id, ok=True,
                                 value=jsonable(value))
+
+
+def _audited_args(req: spool.Request) -> dict[str, object]:
+    """The request's arguments; a ``who`` the file stated that is not its owner is kept
+    for the audit log as "stated" (the verbs read only the arguments they know)."""
+    if req.stated_who and req.stated_who != req.who:
+        return {**req.args, "stated_who": req.stated_who}
+    return req.args
 
 
 async def refuse(watcher: Watcher, req: spool.Request, why: str) -> None:

@@ -73,6 +73,7 @@ async def test_the_actor_is_the_files_owner_and_the_action_is_audited_and_announ
     [row] = audit_rows(watcher)
     assert (row.actor, row.action, row.state, row.ok) == ("cli:root", "resolve", "done", True)
     assert row.request_id == request_id and "marked fixed" in row.result
+    assert row.arguments["stated_who"] == "cli:the-boss"  # kept as stated, not the actor
     await watcher.settle()
     lines = watcher.settings.targets[0].alert_file.read_text(encoding="utf-8").splitlines()
     announced = [json.loads(line) for line in lines if "operator_action" in line]
