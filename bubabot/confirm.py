@@ -22,13 +22,20 @@ from bubabot.interact import DISCORD_TROUBLE, reply_error
 log = logging.getLogger(__name__)
 
 OnConfirm = Callable[[discord.Interaction], Awaitable[None]]
+#: told who pressed a button they may not press, and why (it goes into the audit log)
+OnRefused = Callable[[discord.Interaction, str], Awaitable[None]]
+
+
+async def _not_recorded(interaction: discord.Interaction, why: str) -> None:
+    log.info("confirmation refused to %s: %s", interaction.user, why)
 
 
 class ConfirmView(discord.ui.View):
     """[<danger action>] [Cancel], answerable once, by one person, before a deadline."""
 
     def __init__(self, *, owner: Actor, timeout_s: float, confirm_label: str,
-                 on_confirm: OnConfirm, expired_text: str) -> None:
+                 on_confirm: OnConfirm, expired_text: str,
+                 on_refused: OnRefused = _not_recorded) -> None:
         super().__init__(timeout=timeout_s)
         self.owner = owner
         self.deadline = time.monotonic() + timeout_s
@@ -36,6 +43,7 @@ class ConfirmView(discord.ui.View):
         self.prompt: discord.Interaction | None = None  # the interaction that asked
         self.answered = False
         self._on_confirm = on_confirm
+        self._on_refused = on_refused
         confirm: discord.ui.Button[ConfirmView] = discord.ui.Button(
             label=confirm_label[:80], style=discord.ButtonStyle.danger)
         cancel: discord.ui.Button[ConfirmView] = discord.ui.Button(
@@ -51,13 +59,18 @@ class ConfirmView(discord.ui.View):
         return time.monotonic() >= self.deadline
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
-        """Only the asker may answer, and only in time; everyone else is told why."""
+        """Only the asker may answer, and only in time; everyone else is told why, and each
+        refusal is audited (before the answer, which may fail)."""
         if interaction.user.id != self.owner.user_id:
+            await self._on_refused(interaction, f"pressed {self.owner.label}'s confirmation; "
+                                                "only they can answer it")
             await reply_error(interaction, f"Only {self.owner.name} can answer this "
                                            "confirmation. Run the command yourself if needed.")
             return False
         if self.expired or self.answered:
             self.stop()
+            await self._on_refused(interaction, "the confirmation had expired" if self.expired
+                                   else "the confirmation was already answered")
             await interaction.response.edit_message(content=self.expired_text, view=None)
             return False
         return True

@@ -90,6 +90,12 @@ class Gate:
                           duration_s=0.0, post=False)
         return None
 
+    async def refused(self, interaction: discord.Interaction, action: str, why: str) -> None:
+        """Audit a refusal that is not the access policy's (a confirmation pressed by
+        someone else, or too late); stored, not posted, like every refusal."""
+        await self.record(actor_of(interaction.user), action, None, {}, f"refused: {why}",
+                          ok=False, duration_s=0.0, post=False)
+
     async def record(self, actor: Actor, action: str, target: str | None,
                      arguments: Mapping[str, Any], result: str, *, ok: bool,
                      duration_s: float, post: bool = True) -> None:

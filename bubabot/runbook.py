@@ -268,6 +268,8 @@ class Runbook:
         timeout = self.settings.confirm_timeout_s
         view = ConfirmView(owner=actor, timeout_s=timeout, confirm_label=label,
                            on_confirm=on_confirm,
+                           on_refused=lambda click, why: self.gate.refused(
+                               click, f"confirm {what}", why),
                            expired_text=f"⌛ This confirmation expired after "
                                         f"{format_duration(timeout)}; the {what} was not "
                                         "done. Ask again if it is still needed.")

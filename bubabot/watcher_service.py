@@ -3,14 +3,22 @@
 The verbs (``remi_ops.watch.runbook``) run the blocking work in worker threads, so
 Bubabot's event loop never blocks; this class only turns slash-command options into
 their arguments (seconds into windows, the actor into the ``who`` of history).
+
+Audit first: every verb that changes something writes its audit row ("requested")
+before it runs and completes it with the engine's result (``remi_ops.watch.audit``), so
+a Discord reply that fails afterwards cannot lose it. Bubabot's own record of the action
+(``Gate.record`` → ``audit``), which comes after the reply, then completes the rows this
+interaction opened with its words instead of adding a second row: the rows are found
+through a context variable, which belongs to the interaction's task.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+import contextvars
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from bubabot.access import Actor
 from bubabot.looplag import LoopLagMonitor
@@ -19,8 +27,13 @@ from remi_ops.alerts.model import AlertLine, Silence
 from remi_ops.domain import ErrorGroup, RestartReport, ScanResult
 from remi_ops.store.records import AuditEntry, HistoryItem
 from remi_ops.watch import runbook
+from remi_ops.watch.audit import audited
 from remi_ops.watch.results import MaintenanceResult, Resolution
 from remi_ops.watch.watcher import Watcher
+
+T = TypeVar("T")
+#: audit rows this interaction's verbs opened, for ``audit`` to complete (task-local)
+OPENED: contextvars.ContextVar[tuple[int, ...]] = contextvars.ContextVar("opened", default=())
 
 
 class WatcherService:
@@ -58,11 +71,20 @@ class WatcherService:
         since = None if since_s is None else timedelta(seconds=since_s)
         return await runbook.errors(self.watcher, self._name(target), since, limit)
 
+    async def _audited(self, actor: Actor, action: str, target: str | None,
+                       arguments: Mapping[str, Any], run: Callable[[], Awaitable[T]]) -> T:
+        """Audit first; remember the row so Bubabot's record completes it (``audit``)."""
+        return await audited(self.watcher, actor.label, action, target, arguments, run,
+                             on_opened=_remember)
+
     async def restart(self, target: str | None, actor: Actor, reason: str) -> RestartReport:
-        return await runbook.restart(self.watcher, target, actor.label, reason)
+        return await self._audited(actor, "restart", target, {"reason": reason},
+                                   lambda: runbook.restart(self.watcher, target, actor.label,
+                                                           reason))
 
     async def scan_test(self, target: str | None, actor: Actor) -> ScanResult:
-        return await runbook.scan_test(self.watcher, target, actor.label)
+        return await self._audited(actor, "scan test", target, {},
+                                   lambda: runbook.scan_test(self.watcher, target, actor.label))
 
     async def history(self, target: str | None, since_s: float) -> list[HistoryItem]:
         return await runbook.history(self.watcher, self._name(target),
@@ -76,30 +98,55 @@ class WatcherService:
             matchers["kind"] = kind
         if fingerprint:
             matchers["fingerprint"] = fingerprint
-        return await runbook.silence(self.watcher, matchers, duration_s, actor.label, reason)
+        return await self._audited(
+            actor, "silence", matchers["target"],
+            {"matchers": matchers, "duration_s": duration_s, "reason": reason},
+            lambda: runbook.silence(self.watcher, matchers, duration_s, actor.label, reason))
 
     async def maintenance(self, target: str | None, duration_s: float, actor: Actor,
                           reason: str) -> MaintenanceResult:
         if duration_s <= 0:
-            return await runbook.end_maintenance(self.watcher, target, actor.label)
-        return await runbook.maintenance(self.watcher, target, duration_s, actor.label, reason)
+            return await self._audited(
+                actor, "maintenance", target, {"duration_s": 0},
+                lambda: runbook.end_maintenance(self.watcher, target, actor.label))
+        return await self._audited(
+            actor, "maintenance", target, {"duration_s": duration_s, "reason": reason},
+            lambda: runbook.maintenance(self.watcher, target, duration_s, actor.label, reason))
 
     async def ack(self, ref: str, actor: Actor) -> list[AlertLine]:
-        return await runbook.ack(self.watcher, ref, actor.label)
+        return await self._audited(actor, "ack", None, {"ref": ref},
+                                   lambda: runbook.ack(self.watcher, ref, actor.label))
 
     async def resolve(self, target: str | None, fingerprint: str,
                       actor: Actor) -> Resolution:
-        return await runbook.resolve(self.watcher, target, fingerprint, actor.label)
+        return await self._audited(
+            actor, "resolve", target, {"fingerprint": fingerprint},
+            lambda: runbook.resolve(self.watcher, target, fingerprint, actor.label))
 
     async def audit(  # noqa: PLR0917 - the audit record's columns, in order
             self, actor: Actor, action: str, target: str | None,
             arguments: Mapping[str, Any], result: str, ok: bool, duration_s: float) -> None:
-        await asyncio.to_thread(self.watcher.store.audit, actor.label, action, target or "",
+        """Complete the rows this interaction's verbs opened (audit first); a refusal, or a
+        record with no verb behind it, is a row of its own."""
+        opened, store = OPENED.get(), self.watcher.store
+        OPENED.set(())
+        if opened:
+            await asyncio.to_thread(store.audit_annotate, opened, arguments=arguments,
+                                    result=result)
+            return
+        refused = result.startswith("refused")
+        await asyncio.to_thread(store.audit, actor.label, action, target or "",
                                 arguments=dict(arguments), result=result, ok=ok,
-                                duration_s=duration_s)
+                                duration_s=duration_s,
+                                state="refused" if refused else ("done" if ok else "failed"))
 
     async def audit_log(self, limit: int = 20) -> list[AuditEntry]:
         return await asyncio.to_thread(self.watcher.store.audit_log, None, limit)
 
     def loop_lag(self) -> tuple[float, float]:
         return self.lag.reading()
+
+
+
+def _remember(audit_id: int) -> None:
+    OPENED.set((*OPENED.get(), audit_id))

@@ -92,6 +92,7 @@ class EventKind(StrEnum):
     STOP_FAILED = "stop_failed"
     JOB_ERROR = "job_error"  # a watcher job raised
     HOLD_KEPT = "hold_kept"  # a watcher started with a stop or maintenance in force
+    OPERATOR_ACTION = "operator_action"  # a person's stop/start/maintenance… from the CLI
 
 
 class AlertKind(StrEnum):

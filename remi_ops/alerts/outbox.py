@@ -31,13 +31,15 @@ from pathlib import Path
 from typing import Protocol, TextIO
 
 from remi_ops.alerts.engine import AlertEngine
-from remi_ops.alerts.model import EngineDelta, Notification
+from remi_ops.alerts.model import AlertKey, EngineDelta, Notification
 from remi_ops.alerts.text import alert_file_record, console_line
 from remi_ops.clock import Clock
 from remi_ops.config import AlertSettings
+from remi_ops.domain import Severity
 from remi_ops.exceptions import RemiOpsError
 from remi_ops.filesafety import SymlinkRefused, open_for_append, open_for_reading
 from remi_ops.store.database import Store
+from remi_ops.store.event_journal_rows import journaled
 from remi_ops.store.outbox_rows import OutboxRows, Row
 
 log = logging.getLogger(__name__)
@@ -101,6 +103,10 @@ class Outbox:
         self._sink_backoff = {name: _Backoff() for name in names}
         self._row_backoff: dict[int, _Backoff] = {}
         self._backlog: list[Notification] = []
+        self._journal_taken: list[int] = []  # journal rows the engine has, not yet forgotten
+        #: sinks another process delivers (Bubabot's "discord" for a command line acting
+        #: alone): their rows wait in the store until that process runs
+        self.deferred_sinks: tuple[str, ...] = ()
         self._wake: dict[str, asyncio.Event] = {}
         # commits run one at a time: rows must land in flush order (a post before its edits)
         # and an older engine delta must never overwrite a newer one
@@ -109,13 +115,17 @@ class Outbox:
     # ------------------------------------------------------------------ enqueue
 
     def enqueue(self, notifications: Iterable[Notification],
-                state: EngineDelta | None = None) -> int:
-        """Write rows for every sink, and the engine's state, in one transaction (blocking)."""
-        return self.rows.insert(list(notifications), [s.name for s in self.sinks], state,
-                                self.clock.now())
+                state: EngineDelta | None = None, journal_ids: Sequence[int] = ()) -> int:
+        """Write rows for every sink, and the engine's state, in one transaction (blocking);
+        the event-journal rows the engine took are forgotten in it too."""
+        names = [s.name for s in self.sinks]
+        names += [name for name in self.deferred_sinks if name not in names]
+        return self.rows.insert(list(notifications), names, state, self.clock.now(),
+                                journal_ids)
 
     async def commit(self, engine: AlertEngine) -> list[Notification]:
-        """Flush ``engine`` and persist the result atomically; wake the delivery loops.
+        """Hand the event journal to ``engine``, flush it and persist the result atomically;
+        wake the delivery loops.
 
         If the store fails, the notifications are kept and written with the next commit
         (the engine's unsaved changes accumulate too), so nothing announced is lost.
@@ -125,16 +135,23 @@ class Outbox:
             fresh, delta = await asyncio.to_thread(self._flush, engine)
             batch = [*self._backlog, *fresh]
             try:
-                await asyncio.to_thread(self.enqueue, batch, delta)
+                await asyncio.to_thread(self.enqueue, batch, delta, self._journal_taken)
             except BaseException:
                 self._backlog = batch
                 raise
             self._backlog = []
+            self._journal_taken = []
             engine.mark_saved(delta)
         self.wake()
         return fresh
 
     def _flush(self, engine: AlertEngine) -> tuple[list[Notification], EngineDelta]:
+        taken = set(self._journal_taken)
+        for entry in journaled(self.rows.store):
+            if entry.id not in taken:  # taken by a commit whose write failed: once only
+                engine.event(entry.at, AlertKey(entry.target, entry.kind),
+                             Severity(entry.severity), entry.summary, entry.details)
+                self._journal_taken.append(entry.id)
         return engine.flush(self.clock.now()), engine.delta()
 
     async def keep_flushing(self, engine: AlertEngine, stop: asyncio.Event, *,

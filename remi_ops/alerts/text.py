@@ -202,6 +202,8 @@ def history_title(item: HistoryItem) -> str:
     """``restart (hang): event loop blocked for 850s`` / the incident's title."""
     if item.restart is not None:
         return f"restart ({item.restart.trigger}): {item.restart.reason}"
+    if item.action is not None:
+        return f"{item.action.action} by {item.action.actor}: {item.action.result}"
     return item.incident.title if item.incident is not None else str(item.kind)
 
 
@@ -211,6 +213,8 @@ def history_detail(item: HistoryItem) -> str:
         r = item.restart
         pids = f"pid {r.new_pid}" if r.old_pid is None else f"pid {r.old_pid} → {r.new_pid}"
         return f"by {r.requested_by}; {pids if r.ok else r.detail}"
+    if item.action is not None:
+        return str(item.action.arguments.get("reason", ""))
     return item.incident.summary if item.incident is not None else ""
 
 

@@ -23,10 +23,13 @@ from remi_ops.config import Settings
 from remi_ops.exceptions import LockHeld, WatcherError
 from remi_ops.watch import spool, verb_calls
 from remi_ops.watch.presence import watcher_running
+from remi_ops.watch.serve import orphan_fate
 from remi_ops.watch.watcher import Watcher
 
 REQUEST_TIMEOUT_S = 90.0  # a restart stops with a grace period, then waits for the start
 POLL_S = 0.1
+#: the name of Bubabot's Discord sink (``bubabot.sink``), whose rows a command line leaves
+DISCORD_SINK = "discord"
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +69,8 @@ def _scope(ask: Ask) -> Sequence[str]:
 
 
 async def _here(watcher: Watcher, ask: Ask) -> Any:
+    if watcher.settings.discord.alert_channel_id:  # Bubabot posts it when it runs again
+        watcher.outbox.deferred_sinks = (DISCORD_SINK,)
     if ask.attach:
         await asyncio.to_thread(watcher.watch(ask.target).attach)
     try:
@@ -79,15 +84,20 @@ def ask_watcher(settings: Settings, ask: Ask, timeout_s: float = REQUEST_TIMEOUT
 
     The lock may be held by another ``remi-ops`` doing a verb of its own rather than by a
     watcher; then nobody serves the spool, and when that lock comes free the request is
-    withdrawn and carried out here instead (``_LockFreed``).
+    withdrawn and carried out here instead (``_LockFreed``). A watcher that dies after
+    taking the request leaves the lock free too: then the answer is what the audit log
+    says became of it, at once rather than after the timeout.
     """
     state_dir = settings.state_dir
-    request_id = spool.submit(state_dir, ask.target, ask.action, dict(ask.args), who())
+    request_id = spool.submit(state_dir, ask.target, ask.action, dict(ask.args), who(),
+                              workdir=_workdir(settings, ask.target))
     deadline = time.monotonic() + timeout_s
     while (answer := spool.read_answer(state_dir, request_id)) is None:
-        if not any(watcher_running(settings, name) for name in _scope(ask)) and \
-                spool.withdraw(state_dir, request_id):
-            raise _LockFreed
+        if not any(watcher_running(settings, name) for name in _scope(ask)):
+            if spool.withdraw(state_dir, request_id):
+                raise _LockFreed
+            if spool.claim_orphan(state_dir, request_id):
+                raise WatcherError(ask.action, _fate(settings, request_id))
         if time.monotonic() >= deadline:
             fate = ("the request was withdrawn" if spool.withdraw(state_dir, request_id)
                     else "it took the request and may still carry it out")
@@ -98,6 +108,19 @@ def ask_watcher(settings: Settings, ask: Ask, timeout_s: float = REQUEST_TIMEOUT
         raise WatcherError(ask.action, str(answer.get("error") or f"{ask.action} failed"),
                            usage=bool(answer.get("usage")))
     return verb_calls.decode_answer(ask.action, answer.get("value"))
+
+
+def _workdir(settings: Settings, target: str) -> str:
+    """The target's workdir in this configuration, which the watcher checks against its own."""
+    return next((str(t.workdir) for t in settings.targets if t.name == target), "")
+
+
+def _fate(settings: Settings, request_id: str) -> str:
+    """What became of a request whose watcher died holding it (from the audit log)."""
+    with reading(settings) as watcher:
+        fate = orphan_fate(watcher.store, request_id)
+    spool.forget(settings.state_dir, request_id)
+    return fate
 
 
 @contextmanager

@@ -8,4 +8,5 @@
     error_group_rows  running totals, resolutions, regressions
     state_rows      log positions, key/value state, the alert engine's state
     outbox_rows     notifications waiting for, or delivered to, each sink
+    event_journal_rows  notified events, written with their records, until the outbox takes them
 """

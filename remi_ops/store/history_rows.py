@@ -6,12 +6,15 @@ read on the shared connection.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+import sqlite3
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from remi_ops.domain import RestartReport, ScanResult, Severity
 from remi_ops.store.connection import StoreConnection
+from remi_ops.store.event_journal_rows import JournalEntry, journal_tx
 from remi_ops.store.records import (
     AuditEntry,
     HistoryItem,
@@ -20,6 +23,7 @@ from remi_ops.store.records import (
     audit_from_row,
     encode_json,
     encode_time,
+    history_of_action,
     history_of_incident,
     history_of_restart,
     incident_from_row,
@@ -27,6 +31,9 @@ from remi_ops.store.records import (
     scan_from_row,
     transition_from_row,
 )
+
+#: the audited actions that belong in ``history`` (restarts are there as restarts)
+HISTORY_ACTIONS = ("stop", "start", "maintenance", "end_maintenance")
 
 
 class HistoryRows(StoreConnection):
@@ -70,8 +77,9 @@ class HistoryRows(StoreConnection):
     def record_transition(self, target: str, at: datetime | None, from_state: str,
                           to_state: str, reason: str) -> None:
         """Keep one supervisor state change (``at=None`` means now)."""
-        self._write("INSERT INTO transitions (target, at, from_state, to_state, reason) "
-                    "VALUES (?, ?, ?, ?, ?)", (target, self._at(at), from_state, to_state, reason))
+        with self.transaction() as tx:
+            record_transition_tx(tx, target, self._at(at), from_state, to_state=to_state,
+                                 reason=reason)
 
     def transitions(self, target: str, since: datetime) -> list[Transition]:
         rows = self.query("SELECT * FROM transitions WHERE target = ? AND at >= ? "
@@ -79,12 +87,8 @@ class HistoryRows(StoreConnection):
         return [transition_from_row(r) for r in rows]
 
     def record_restart(self, report: RestartReport) -> int:
-        return self._write(
-            "INSERT INTO restarts (target, at, reason, trigger, requested_by, ok, duration_s, "
-            "old_pid, new_pid, detail, evidence) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (report.target, encode_time(report.at), report.reason, report.trigger,
-             report.requested_by, int(report.ok), report.duration_s, report.old_pid,
-             report.new_pid, report.detail, report.evidence))
+        with self.transaction() as tx:
+            return record_restart_tx(tx, report)
 
     def restarts(self, target: str, since: datetime) -> list[RestartReport]:
         """Restarts of ``target`` since ``since``, newest first."""
@@ -121,13 +125,51 @@ class HistoryRows(StoreConnection):
     # ------------------------------------------------------------------ audit
 
     def audit(self, actor: str, action: str, target: str, *, arguments: Mapping[str, Any],
-              result: str, ok: bool, duration_s: float, at: datetime | None = None) -> int:
+              result: str, ok: bool, duration_s: float, at: datetime | None = None,
+              state: str = "done", request_id: str = "") -> int:
         """Record who did what; ``arguments`` must already be redacted."""
         return self._write(
-            "INSERT INTO audit (at, actor, action, target, arguments, result, ok, duration_s) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO audit (at, actor, action, target, arguments, result, ok, duration_s, "
+            "state, request_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (self._at(at), actor, action, target, encode_json(dict(arguments)), result,
-             int(ok), duration_s))
+             int(ok), duration_s, state, request_id))
+
+    def audit_requested(self, actor: str, action: str, target: str, *,
+                        arguments: Mapping[str, Any], request_id: str = "") -> int:
+        """The first half of "audit first": the row exists before the action runs, so a
+        crash or a failed reply afterwards cannot lose who asked for what."""
+        return self.audit(actor, action, target, arguments=arguments, result="requested",
+                          ok=False, duration_s=0.0, state="requested", request_id=request_id)
+
+    def audit_completed(self, audit_id: int, *, result: str, ok: bool, duration_s: float,
+                        state: str = "", announce: Sequence[JournalEntry] = ()) -> None:
+        """The second half: how the requested action ended (``state`` done/failed), and
+        the event announcing it (``announce``), in one transaction."""
+        with self.transaction() as tx:
+            tx.execute("UPDATE audit SET result = ?, ok = ?, duration_s = ?, state = ? "
+                       "WHERE id = ?", (result, int(ok), duration_s,
+                                        state or ("done" if ok else "failed"), audit_id))
+            journal_tx(tx, announce)
+
+    def audit_annotate(self, audit_ids: Sequence[int], *, arguments: Mapping[str, Any],
+                       result: str) -> None:
+        """Put the words a person was shown (and how they asked, ``via``) on audit rows
+        written first; their state and outcome stay as the action left them."""
+        with self.transaction() as tx:
+            for audit_id in audit_ids:
+                row = tx.execute("SELECT arguments FROM audit WHERE id = ?",
+                                 (audit_id,)).fetchone()
+                if row is not None:
+                    merged = {**json.loads(row["arguments"]), **arguments}
+                    tx.execute("UPDATE audit SET arguments = ?, result = ? WHERE id = ?",
+                               (encode_json(merged), result, audit_id))
+
+    def audit_of_request(self, request_id: str) -> AuditEntry | None:
+        """The audit row of a command-line spool request (how a crashed watcher's request
+        ended, told to the person still waiting)."""
+        rows = self.query("SELECT * FROM audit WHERE request_id = ? ORDER BY id DESC LIMIT 1",
+                          (request_id,))
+        return audit_from_row(rows[0]) if rows else None
 
     def audit_log(self, since: datetime | None = None, limit: int = 100) -> list[AuditEntry]:
         """Audit entries since ``since``, newest first."""
@@ -138,9 +180,32 @@ class HistoryRows(StoreConnection):
     # ------------------------------------------------------------------ history
 
     def history(self, since: datetime, target: str | None = None) -> list[HistoryItem]:
-        """Incidents and restarts since ``since`` on one timeline, newest first."""
+        """Incidents, restarts and people's stops, starts and maintenance since ``since``
+        on one timeline, newest first (a restart is in ``restarts`` already)."""
         items = [history_of_incident(i) for i in self.incidents(since, target)]
         rows = self.query("SELECT * FROM restarts WHERE at >= ? AND (? IS NULL OR target = ?)",
                           (encode_time(since), target, target))
         items += [history_of_restart(restart_from_row(r)) for r in rows]
+        marks = ", ".join("?" for _ in HISTORY_ACTIONS)
+        rows = self.query(f"SELECT * FROM audit WHERE at >= ? AND (? IS NULL OR target = ?) "  # noqa: S608 - placeholders only
+                          f"AND state IN ('done', 'failed') AND action IN ({marks})",
+                          (encode_time(since), target, target, *HISTORY_ACTIONS))
+        items += [history_of_action(audit_from_row(r)) for r in rows]
         return sorted(items, key=lambda item: item.at, reverse=True)
+
+
+def record_transition_tx(tx: sqlite3.Connection, target: str, at: str, from_state: str, *,
+                         to_state: str, reason: str) -> None:
+    """``record_transition`` inside a transaction the caller already holds."""
+    tx.execute("INSERT INTO transitions (target, at, from_state, to_state, reason) "
+               "VALUES (?, ?, ?, ?, ?)", (target, at, from_state, to_state, reason))
+
+
+def record_restart_tx(tx: sqlite3.Connection, report: RestartReport) -> int:
+    """``record_restart`` inside a transaction the caller already holds."""
+    return tx.execute(
+        "INSERT INTO restarts (target, at, reason, trigger, requested_by, ok, duration_s, "
+        "old_pid, new_pid, detail, evidence) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (report.target, encode_time(report.at), report.reason, report.trigger,
+         report.requested_by, int(report.ok), report.duration_s, report.old_pid,
+         report.new_pid, report.detail, report.evidence)).lastrowid or 0

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from remi_ops.alerts.model import EngineDelta, Notification
 from remi_ops.store.database import Store
+from remi_ops.store.event_journal_rows import forget_tx
 from remi_ops.store.records import encode_json, encode_time
 from remi_ops.store.state_rows import save_alert_state_tx
 
@@ -33,8 +34,9 @@ class OutboxRows:
         self.store = store
 
     def insert(self, notifications: Sequence[Notification], sinks: Sequence[str],
-               state: EngineDelta | None, now: datetime) -> int:
-        """Rows for every sink plus the engine's state, atomically; repeats are ignored."""
+               state: EngineDelta | None, now: datetime, journal_ids: Sequence[int] = ()) -> int:
+        """Rows for every sink plus the engine's state, atomically; repeats are ignored.
+        The event-journal rows the engine took (``journal_ids``) go in the same breath."""
         at = encode_time(now)
         rows = [(n.id, sink, n.message_key, encode_json(n.to_dict()), at)
                 for n in notifications for sink in sinks]
@@ -45,6 +47,7 @@ class OutboxRows:
             inserted = tx.total_changes - before
             if state is not None:
                 save_alert_state_tx(tx, state.meta, state.upserts, state.deletes, at)
+            forget_tx(tx, journal_ids)
         return inserted
 
     def pending(self, sink: str, after_id: int = 0, limit: int = 500) -> list[Row]:

@@ -91,6 +91,9 @@ class AuditEntry:
     result: str
     ok: bool
     duration_s: float
+    #: "requested" until the action returned, then "done", "failed" or "refused"
+    state: str = "done"
+    request_id: str = ""  # the command line's spool request it answers, if any
 
 
 class HistoryKind(StrEnum):
@@ -98,6 +101,7 @@ class HistoryKind(StrEnum):
 
     INCIDENT = "incident"
     RESTART = "restart"
+    ACTION = "action"  # a person's stop, start or maintenance (from the audit log)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +116,7 @@ class HistoryItem:
     ok: bool  # an incident: closed; a restart: it worked
     incident: Incident | None = None
     restart: RestartReport | None = None
+    action: AuditEntry | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,7 +171,8 @@ def audit_from_row(row: sqlite3.Row) -> AuditEntry:
     return AuditEntry(id=row["id"], at=decode_time(row["at"]), actor=row["actor"],
                       action=row["action"], target=row["target"],
                       arguments=json.loads(row["arguments"]), result=row["result"],
-                      ok=bool(row["ok"]), duration_s=row["duration_s"])
+                      ok=bool(row["ok"]), duration_s=row["duration_s"], state=row["state"],
+                      request_id=row["request_id"])
 
 
 def transition_from_row(row: sqlite3.Row) -> Transition:
@@ -184,3 +190,8 @@ def history_of_incident(incident: Incident) -> HistoryItem:
 def history_of_restart(report: RestartReport) -> HistoryItem:
     return HistoryItem(at=report.at, target=report.target, kind=HistoryKind.RESTART,
                        duration_s=report.duration_s, ok=report.ok, restart=report)
+
+
+def history_of_action(entry: AuditEntry) -> HistoryItem:
+    return HistoryItem(at=entry.at, target=entry.target, kind=HistoryKind.ACTION,
+                       duration_s=entry.duration_s, ok=entry.ok, action=entry)

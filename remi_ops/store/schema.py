@@ -78,7 +78,20 @@ _V3: Step = (
         updated_at TEXT NOT NULL, PRIMARY KEY (sink, message_key))""",
 )
 
-MIGRATIONS: Sequence[Step] = (_V1, _V2, _V3)
+#: version 4: audit first (a row is "requested" before the action, then completed; the
+#: spool request it answers), and the event journal: notified events written in the same
+#: transaction as the records they announce, until the outbox has taken them.
+_V4: Step = (
+    "ALTER TABLE audit ADD COLUMN state TEXT NOT NULL DEFAULT 'done'",
+    "ALTER TABLE audit ADD COLUMN request_id TEXT NOT NULL DEFAULT ''",
+    "CREATE INDEX audit_request ON audit (request_id)",
+    """CREATE TABLE event_journal (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, target TEXT NOT NULL, at TEXT NOT NULL,
+        kind TEXT NOT NULL, severity TEXT NOT NULL, summary TEXT NOT NULL,
+        details TEXT NOT NULL)""",
+)
+
+MIGRATIONS: Sequence[Step] = (_V1, _V2, _V3, _V4)
 LATEST = len(MIGRATIONS)
 
 

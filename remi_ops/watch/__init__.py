@@ -7,8 +7,10 @@
     act         the actions carried out through the process manager (never raises)
     fallback    an act-path failure told in ``.bot_alert`` without SQLite, once
     conditions  a report as alert conditions
-    record      the one place a watch writes its history
+    record      the one place a watch writes its history (and the events announcing it)
     watcher     ``Watcher``: store, alerts and one watch per target, wired once
     loops       deaths as events, due actions, probes, periodic steps (all off the loop)
     spool       ``remi-ops`` asks a running watcher through a spool directory
+    serve       the watcher's side of the spool: refusals, orphans, answers
+    audit       audit first: a "requested" row before a person's action, then its result
 """

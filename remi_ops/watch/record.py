@@ -2,7 +2,8 @@
 
 The one place a watch writes its history: log positions and error-group occurrences from
 the observation, restarts from the act step, state transitions and the supervisor's
-persisted state from the event stream, and the ``.bot_health`` file.
+persisted state from the event stream, the events that announce them (the event journal,
+in the same transaction), and the ``.bot_health`` file.
 """
 
 from __future__ import annotations
@@ -12,11 +13,17 @@ import os
 from collections.abc import Sequence
 from datetime import datetime
 
+from remi_ops.alerts.hub import NOTIFIED_EVENTS, AlertHub, jsonable
+from remi_ops.alerts.model import Condition
 from remi_ops.checks.health import Observation
 from remi_ops.checks.healthfile import write_health_file
 from remi_ops.config import Settings, TargetSettings
 from remi_ops.domain import Event, EventKind, HealthReport, RestartReport
 from remi_ops.store.database import Store
+from remi_ops.store.event_journal_rows import JournalEntry, journal_tx
+from remi_ops.store.history_rows import record_restart_tx, record_transition_tx
+from remi_ops.store.records import encode_time
+from remi_ops.store.state_rows import put_state_tx
 from remi_ops.supervisor import Supervisor
 
 log = logging.getLogger(__name__)
@@ -35,21 +42,36 @@ def record_observation(store: Store, obs: Observation) -> None:
         store.upsert_error_groups(obs.target, obs.seen_groups)
 
 
-def record_acts(store: Store, restarts: Sequence[RestartReport]) -> None:
-    for report in restarts:
-        store.record_restart(report)
+def record_outcome(store: Store, supervisor: Supervisor, restarts: Sequence[RestartReport],
+                   events: Sequence[Event]) -> None:
+    """Restarts, state transitions, the supervisor's persisted state and the events that
+    announce them, in one transaction: a watcher killed right after a restart leaves the
+    restart *and* its announcement for the next one (the outbox takes the journal)."""
+    changed = [e for e in events if e.kind is EventKind.STATE_CHANGED]
+    notices = [journal_entry(e) for e in events if e.kind in NOTIFIED_EVENTS]
+    if not (restarts or changed or notices):
+        return
+    at = encode_time(supervisor_now(events, restarts))
+    with store.transaction() as tx:
+        for report in restarts:
+            record_restart_tx(tx, report)
+        for event in changed:
+            record_transition_tx(tx, event.target, encode_time(event.at), event.data["from"],
+                                 to_state=event.data["to"], reason=event.data["reason"])
+        if changed:
+            put_state_tx(tx, state_key(supervisor.target), supervisor.to_dict(), at)
+        journal_tx(tx, notices)
 
 
-def record_events(store: Store, supervisor: Supervisor, events: Sequence[Event]) -> None:
-    """State transitions go to history; the supervisor's state is persisted after them."""
-    changed = False
-    for event in events:
-        if event.kind is EventKind.STATE_CHANGED:
-            store.record_transition(event.target, event.at, event.data["from"],
-                                    event.data["to"], event.data["reason"])
-            changed = True
-    if changed:
-        store.put_state(state_key(supervisor.target), supervisor.to_dict())
+def journal_entry(event: Event) -> JournalEntry:
+    """An event as the alert engine will take it (``AlertHub.event`` does the same)."""
+    return JournalEntry(event.target, event.at, str(event.kind), event.severity.value,
+                        event.summary, jsonable(event.data))
+
+
+def supervisor_now(events: Sequence[Event], restarts: Sequence[RestartReport]) -> datetime:
+    """When this outcome happened: its latest event or restart."""
+    return max([e.at for e in events] + [r.at for r in restarts])
 
 
 def record_health(settings: Settings, target: TargetSettings, report: HealthReport,
@@ -61,3 +83,19 @@ def record_health(settings: Settings, target: TargetSettings, report: HealthRepo
                           check_interval_s=settings.watchdog.check_interval_s)
     except OSError as exc:
         log.warning("%s: cannot write %s: %s", target.name, target.health_file, exc)
+
+
+class JournaledNotifier:
+    """The watch's ``Notifier`` in a watcher: conditions go to the alert hub at once, while
+    events reach it only through the event journal (``record_outcome`` wrote them, the
+    outbox hands them over when it commits), so each is announced once, crash or not."""
+
+    def __init__(self, hub: AlertHub) -> None:
+        self.hub = hub
+
+    def observe(self, now: datetime, target: str, conditions: list[Condition]) -> None:
+        self.hub.observe(now, target, conditions)
+
+    def event(self, event: Event) -> None:
+        if event.kind not in NOTIFIED_EVENTS:
+            self.hub.event(event)  # nothing today: the hub keeps only notified events

@@ -335,8 +335,7 @@ class TargetWatch:
         events = self.supervisor.drain_events()
         if obs is not None:
             record.record_observation(self.store, obs)
-        record.record_acts(self.store, acted.restarts)
-        record.record_events(self.store, self.supervisor, events)
+        record.record_outcome(self.store, self.supervisor, acted.restarts, events)
         if report is not None:
             record.record_health(self.settings, self.target, report, self.clock.now())
             seen = self._with_totals(obs.seen_groups if obs else ())

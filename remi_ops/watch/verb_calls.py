@@ -1,6 +1,7 @@
 """A runbook verb by name, with JSON arguments: what a spool request asks for.
 
-The running watcher carries out the command line's requests with ``perform``; the
+The running watcher carries out the command line's requests with ``perform`` (audited
+first, and announced); the
 command line without a watcher calls the very same ``perform`` on a ``Watcher`` of its
 own, so both paths run one implementation. ``ANSWERS`` says what each verb returns, so
 the command line can turn a watcher's JSON answer back into that value.
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from remi_ops.alerts.model import AlertLine, Silence
 from remi_ops.domain import RestartReport, ScanResult
 from remi_ops.watch import runbook
+from remi_ops.watch.audit import AUDITED, audited
 from remi_ops.watch.results import ControlResult, HealthResult, MaintenanceResult, Resolution
 from remi_ops.watch.wire import decode
 
@@ -54,13 +56,19 @@ ANSWERS: dict[str, Any] = {
 
 
 async def perform(watcher: Watcher, action: str, target: str, args: Mapping[str, Any],
-                  who: str) -> Any:
-    """Carry out ``action`` on ``target``; ``ValueError`` for an action nobody knows."""
+                  who: str, *, request_id: str = "") -> Any:
+    """Carry out ``action`` on ``target`` for the command line's person ``who``; ``ValueError``
+    for an action nobody knows. A verb that changes something is audited first and
+    announced in #quick-tasks (``remi_ops.watch.audit``), with or without a watcher."""
     try:
         verb = VERBS[action]
     except KeyError:
         raise ValueError(f"unknown action {action!r}; known: {', '.join(VERBS)}") from None
-    return await verb(watcher, target, args, who)
+    if action not in AUDITED:
+        return await verb(watcher, target, args, who)
+    return await audited(watcher, who, action, target, args,
+                         lambda: verb(watcher, target, args, who), request_id=request_id,
+                         announce=True)
 
 
 def decode_answer(action: str, value: Any) -> Any:

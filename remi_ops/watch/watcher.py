@@ -15,16 +15,17 @@ from datetime import timedelta
 from typing import Any, TextIO
 
 from remi_ops import host
-from remi_ops.alerts.hub import AlertHub, jsonable
+from remi_ops.alerts.hub import AlertHub
 from remi_ops.alerts.outbox import ConsoleSink, FileSink, Outbox, Sink
 from remi_ops.clock import Clock, SystemClock
 from remi_ops.config import Settings
 from remi_ops.domain import Event, EventKind, Severity
-from remi_ops.exceptions import RemiOpsError, UnknownTarget
+from remi_ops.exceptions import UnknownTarget
 from remi_ops.filesafety import prepare_state_dir
 from remi_ops.store.database import Store
-from remi_ops.watch import spool, verb_calls
 from remi_ops.watch.loops import due_loop, exit_waiter, periodic
+from remi_ops.watch.record import JournaledNotifier
+from remi_ops.watch.serve import serve_requests
 from remi_ops.watch.target import TargetWatch
 
 log = logging.getLogger(__name__)
@@ -52,7 +53,8 @@ class Watcher:
         self.outbox = Outbox(self.store, sinks, self.clock, settings=settings.alerts)
         self.hub = AlertHub.load(settings.alerts, self.outbox, self.store, self.clock)
         self.watches = {t.name: TargetWatch(settings, t, store=self.store, clock=self.clock,
-                                            notifier=self.hub, environ=environ)
+                                            notifier=JournaledNotifier(self.hub),
+                                            environ=environ)
                         for t in settings.targets}
         self.locks: list[host.TargetLock] = []
         #: True once ``start`` ran: this process supervises (a check may act); a command
@@ -117,24 +119,8 @@ class Watcher:
             log.info("outbox: pruned %d delivered notifications", pruned)
 
     async def serve_requests(self) -> None:
-        """Carry out what the command line asked this watcher (``remi_ops.watch.spool``).
-
-        Every request gets an answer, even one that hits a bug: the command line is
-        waiting for it and would otherwise wait until it gives up.
-        """
-        for req in await asyncio.to_thread(spool.take, self.settings.state_dir):
-            try:
-                value = await verb_calls.perform(self, req.action, req.target, req.args, req.who)
-            except Exception as exc:
-                if not isinstance(exc, RemiOpsError | ValueError | KeyError):
-                    log.exception("request %s (%s) failed", req.id, req.action)
-                await asyncio.to_thread(
-                    spool.answer, self.settings.state_dir, req.id, ok=False,
-                    error=f"{req.action} failed: {exc}",
-                    usage=isinstance(exc, UnknownTarget | ValueError | KeyError))
-                continue
-            await asyncio.to_thread(spool.answer, self.settings.state_dir, req.id, ok=True,
-                                    value=jsonable(value))
+        """Carry out what the command line asked this watcher (``remi_ops.watch.serve``)."""
+        await serve_requests(self)
 
     async def settle(self, timeout_s: float | None = None) -> None:
         """Hand what happened to the alert engine and deliver what is due now (a sink that

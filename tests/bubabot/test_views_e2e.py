@@ -44,6 +44,13 @@ async def test_restart_needs_the_askers_confirmation(running: Harness) -> None:
     other = await running.click(prompt.id, confirm, user=OPERATOR_2)
     assert other.ephemeral and "Only jordan can answer" in prompt_of(other).content
     assert running.service.methods("restart") == []
+    await running.wait_audits(1)  # the second operator's press is refused, and audited
+    [refusal] = running.service.audits
+    assert refusal.actor == f"discord:{OPERATOR_2} (sam)" and refusal.ok is False
+    assert refusal.action == "confirm restart of remi"
+    assert refusal.result.startswith("refused: pressed discord:") and "(jordan)" in \
+        refusal.result
+    assert running.audit_lines() == []  # refusals are stored, not announced
 
     clicked = await running.click(prompt.id, confirm)
     assert clicked.callback_type == 7
@@ -54,8 +61,8 @@ async def test_restart_needs_the_askers_confirmation(running: Harness) -> None:
     assert call.args["reason"] == "stuck on /scan" and call.args["actor"].user_id == OPERATOR
     await running.emulator.wait_for(lambda: "done" in prompt.content, what="the prompt edit")
     assert prompt.components == []
-    await running.wait_audits(1)
-    assert running.service.audits[0].result == "pid 4242 → 4343"
+    await running.wait_audits(2)
+    assert running.service.audits[1].result == "pid 4242 → 4343"
 
 
 async def test_cancel_changes_nothing(running: Harness) -> None:
