@@ -92,6 +92,8 @@ class HealthSettings(_Model):
     beacon_stale_s: PositiveFloat = 15.0
     #: this many error records in one check is a burst
     error_burst: PositiveInt = 10
+    #: an error group seen within this many seconds keeps ``health`` from saying healthy
+    recent_errors_s: PositiveFloat = 600.0
     #: on first attach, read at most this much of the end of an existing log
     initial_read_bytes: PositiveInt = 4 * 1024 * 1024
 
