@@ -151,15 +151,19 @@ class HealthAssessor:
 
 def written_by(record: LogRecord, process: ProcessSnapshot | None) -> bool:
     """Could the current process have written ``record``? A dated record from before it
-    started (an old "Improper token" above the restart) could not. Undated ones could.
+    started (an old "Improper token" above the restart) could not. Undated ones could."""
+    return record.at is None or since_start(record.at, process)
 
-    Stamps are read as UTC, but discord.py writes local time: a record counts as old only
-    when it is old read either way, so a zone mix-up never hides a line of this process.
+
+def since_start(at: datetime, process: ProcessSnapshot | None) -> bool:
+    """Is ``at`` (a log stamp read as UTC) no earlier than the process's start?
+
+    discord.py stamps local time: ``at`` counts as earlier only when it is earlier read
+    either way, so a zone mix-up never hides what this process wrote.
     """
-    if process is None or record.at is None:
+    if process is None:
         return True
-    naive = record.at.replace(tzinfo=None)
-    latest = max(record.at.timestamp(), naive.astimezone().timestamp())
+    latest = max(at.timestamp(), at.replace(tzinfo=None).astimezone().timestamp())
     return latest >= process.identity.create_time - STAMP_RESOLUTION_S
 
 
@@ -200,6 +204,8 @@ def _log_findings(records: Sequence[LogRecord], process: ProcessSnapshot | None,
                              "(a restart cannot fix this)", Severity.PAGE,
                              fatal[-1].traceback or fatal[-1].message))
     for group in new_groups:
+        if not since_start(group.last_seen, process):
+            continue  # the process it happened in is gone (it may be what killed it)
         found.append(Finding(Check.NEW_ERROR, Status.DEGRADED,
                              f"new error: {group.title} ({group.culprit or 'no stack'})",
                              Severity.WARNING, group.sample))

@@ -39,7 +39,8 @@ class StackFrame:
 
 
 def frames_of(stack: str) -> list[StackFrame]:
-    """The frames of ``stack``, outermost first (the order every Python dump prints)."""
+    """The frames of ``stack``, outermost first (a faulthandler dump, "most recent call
+    first", is turned round)."""
     frames: list[StackFrame] = []
     lines = stack.splitlines()
     for i, line in enumerate(lines):
@@ -49,7 +50,7 @@ def frames_of(stack: str) -> list[StackFrame]:
         following = lines[i + 1].strip() if i + 1 < len(lines) else ""
         source = "" if _FRAME.match(following) or not following else following
         frames.append(StackFrame(m["file"], int(m["line"]), m["func"], source))
-    return frames
+    return frames[::-1] if "most recent call first" in stack else frames
 
 
 def in_app_frames(frames: list[StackFrame], workdir: Path | None) -> list[StackFrame]:
