@@ -21,8 +21,9 @@ from remi_ops.store.database import Store
 #: hang kept firing for ``keep_firing_for_s`` says nothing about the process now
 LIVE_KINDS = frozenset({"down", "hang", "unhealthy", "fatal_config", "duplicate",
                         "scan_test", "watcher"})
-#: occurrence kinds fire until a day without a repeat; recent errors stand for them
-OCCURRENCE_KINDS = frozenset({"error_group", "job_error"})
+#: occurrence kinds fire until a day without a repeat; recent errors stand for them (two:
+#: the query in ``firing_alerts`` has a placeholder for each)
+OCCURRENCE_KINDS = ("error_group", "job_error")
 MAX_RECENT_GROUPS = 20
 
 
@@ -59,13 +60,16 @@ def recent_groups(store: Store, target: str, now: datetime, recent_errors_s: flo
 
 def firing_alerts(store: Store, target: str) -> tuple[FiringAlert, ...]:
     """Firing alerts of ``target`` that no check re-assesses (``gave_up``, …)."""
-    rows = store.query("SELECT data FROM alert_state WHERE target = ?", (target,))
+    # occurrence alerts (one per error group: there may be thousands) are skipped unread
+    rows = store.query("SELECT data FROM alert_state WHERE target = ? AND key NOT LIKE ? "
+                       "AND key NOT LIKE ?", (target, *(f"{target}/{kind}/%"
+                                                        for kind in OCCURRENCE_KINDS)))
     found: list[FiringAlert] = []
     for row in rows:
         alert = _decoded(row[0])
         kind = str(alert.get("key", "")).split("/", 2)[1:2]
         if (alert.get("phase") == "firing" and kind
-                and kind[0] not in LIVE_KINDS | OCCURRENCE_KINDS):
+                and kind[0] not in LIVE_KINDS and kind[0] not in OCCURRENCE_KINDS):
             found.append(FiringAlert(kind[0], str(alert.get("summary", ""))))
     return tuple(found)
 
