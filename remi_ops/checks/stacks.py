@@ -5,7 +5,8 @@ faulthandler dump) is mostly asyncio and discord.py; the frame a reader needs is
 innermost one in Remi's own code (``fetch_track_sync``). "In-app" is a frame whose file is
 under the target's workdir; when no frame is (Remi installed elsewhere), a frame outside
 site-packages and the standard library. ``readable_stack`` puts those frames first, so a
-length limit (``excerpt``) cuts the library frames, never the blocking call.
+length limit (``excerpt``) cuts the library frames, never the blocking call; its last line
+names the call again, for a renderer that keeps the end of a text instead.
 """
 
 from __future__ import annotations
@@ -74,10 +75,12 @@ def readable_stack(stack: str, workdir: Path | None = None) -> str:
     mine = in_app_frames(frames_of(stack), workdir)
     if not mine:
         return stack
-    lines = [f"Blocked in {mine[-1].where}", IN_APP_HEADER]
+    blocked = f"Blocked in {mine[-1].where}"
+    lines = [blocked, IN_APP_HEADER]
     for frame in reversed(mine):
         lines.append(f"  {frame.where}" + (f": {frame.source}" if frame.source else ""))
-    return "\n".join([*lines, "", FULL_HEADER, stack.rstrip("\n")])
+    # the last line too: a renderer that keeps the end of a long text still names the call
+    return "\n".join([*lines, "", FULL_HEADER, stack.rstrip("\n"), "", blocked])
 
 
 def excerpt(text: str, limit: int) -> str:

@@ -53,6 +53,7 @@ def test_remis_frames_lead_and_survive_a_cut() -> None:
     assert "fetch_track_sync (soundcloud.py:42): data = sock.recv(65536)" in cut
     assert "scan (scan.py:51)" in cut and "more characters cut" in cut
     assert excerpt(text, len(text)) == text
+    assert text[-100:].endswith("\nBlocked in fetch_track_sync (soundcloud.py:42)")
 
 
 def test_a_stack_without_frames_is_kept_as_it_is() -> None:
