@@ -133,7 +133,9 @@ class HealthAssessor:
     def _loop_findings(self, obs: Observation) -> list[Finding]:
         """Event-loop liveness (``checks.loop``), named by the call that blocks."""
         s = self.settings
-        blocked = self.loop.blocked(obs, obs.records, s)
+        # an old process's warnings (a log re-read from before a restart) are not this one's
+        mine = [r for r in obs.records if written_by(r, obs.process)]
+        blocked = self.loop.blocked(obs, mine, s)
         if blocked is None:
             return []
         summary = f"event loop blocked for {blocked.seconds:.0f}s{self._where(blocked)}"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bubabot_local.simkit import sim_settings
@@ -48,15 +48,15 @@ class Rig:
         self.assessor = HealthAssessor(self.target.health, workdir=self.target.workdir)
         self.pid = os.getpid()
 
-    def log(self, template: str, **values: object) -> None:
-        at = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
+    def log(self, template: str, ago_s: float = 0.0, **values: object) -> None:
+        at = (datetime.now(UTC) - timedelta(seconds=ago_s)).strftime("%Y-%m-%d %H:%M:%S")
         with self.target.stderr_log.open("a", encoding="utf-8") as fh:
             fh.write(template.format(at=at, app=self.target.workdir, **values))
 
-    def check(self, after_s: float = 0.0) -> HealthReport:
+    def check(self, after_s: float = 0.0, started_s_ago: float = 100.0) -> HealthReport:
         self.clock.advance(after_s)
         self.intake.read_settled()
-        snap = ProcessSnapshot(ProcessIdentity(self.pid, time.time() - 100, ("remi",)),
+        snap = ProcessSnapshot(ProcessIdentity(self.pid, time.time() - started_s_ago, ("remi",)),
                                "sleeping", 1.0, 100 * 2**20, (), 100.0)
         return self.assessor.assess(Observation(
             target="remi", at=self.clock.now(), supervisor_state="running",
@@ -120,3 +120,13 @@ def test_a_new_process_starts_clean(tmp_path: Path) -> None:
     rig.check()
     rig.pid += 1
     assert rig.check(after_s=30).status is Status.HEALTHY
+
+
+def test_warnings_from_before_the_process_started_are_not_its_own(tmp_path: Path) -> None:
+    """``remi-ops health`` re-reading the log from before a hang restart: the old process's
+    "blocked for 60s" says nothing of the one started 30 s ago."""
+    rig = Rig(tmp_path, threshold=60)
+    rig.log(WARNING, ago_s=40, s=60)
+    assert rig.check(started_s_ago=30).status is Status.HEALTHY
+    rig.log(WARNING, s=10)
+    assert loop_summary(rig.check(started_s_ago=30)).startswith("event loop blocked for 10s")
