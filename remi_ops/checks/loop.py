@@ -44,12 +44,10 @@ class Beacon(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Blocked:
-    """How long the loop has been blocked, where (a stack, or ""), and whether it was carried
-    from an earlier check (no new warning in this one)."""
+    """How long the loop has been blocked, and where (a stack, or "")."""
 
     seconds: float
     stack: str
-    carried: bool = False
 
 
 @dataclass
@@ -112,7 +110,7 @@ class LoopTracker:
             self.clear()
             return None
         since = max(0.0, (at - self.seen_at).total_seconds())
-        return Blocked(self.blocked_s + since, self.stack, carried=True)
+        return Blocked(self.blocked_s + since, self.stack)  # no word either way: still stuck
 
 
 def beacon_blocked_s(beacon: Beacon) -> float:
