@@ -99,6 +99,8 @@ class HealthSettings(_Model):
     beacon_stale_s: Annotated[float, seconds(0, DAY)] = 15.0
     #: this many error records in one check is a burst
     error_burst: Annotated[int, count(1, 1_000_000)] = 10
+    #: an error group seen within this many seconds keeps ``health`` from saying healthy
+    recent_errors_s: Annotated[float, seconds(0, DAY)] = 600.0
     #: on first attach, read at most this much of the end of an existing log
     initial_read_bytes: Annotated[int, count(1, 1024**3)] = 4 * 1024 * 1024
 

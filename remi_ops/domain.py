@@ -78,6 +78,9 @@ class Check(StrEnum):
     RSS = "rss"
     SCAN_TEST = "scan_test"  # the last /scan smoke test did not pass
     WATCHER = "watcher"  # nobody supervises the target (no watcher, or a stale one)
+    LATENCY = "latency"  # "Can't keep up": the gateway is behind (network), the loop runs
+    RECENT_ERRORS = "recent_errors"  # an error group seen within health.recent_errors_s
+    ALERT_FIRING = "alert_firing"  # an alert the check cannot re-assess is still firing
 
 
 class EventKind(StrEnum):
@@ -177,7 +180,8 @@ class LogKind(StrEnum):
 
     CRASH = "crash"  # a traceback / unhandled exception
     ERROR = "error"  # an ERROR record without a traceback
-    HANG = "hang"  # heartbeat blocked, can't keep up, stopped responding
+    HANG = "hang"  # heartbeat blocked, stopped responding
+    LATENCY = "latency"  # "Can't keep up, … behind": network latency, not a blocked loop
     GATEWAY = "gateway"  # connected, resumed, invalidated, reconnecting
     RATE_LIMIT = "rate_limit"  # 429s
     FATAL_CONFIG = "fatal_config"  # improper token, privileged intents: restarts cannot fix

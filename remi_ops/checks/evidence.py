@@ -3,6 +3,10 @@
 Where the loop is stuck (the beacon's stack or discord.py's loop traceback), a faulthandler
 dump (SIGUSR1, registered by the beacon), ``py-spy dump`` when installed, the last error
 lines, CPU/RSS and uptime. Everything is redacted and bounded before it is stored.
+
+The stuck stack leads, with Remi's own frames first (``checks.stacks.readable_stack``), so
+any cut (``excerpt``, here and in the renderers) loses library frames and log tails, never
+the call that blocks.
 """
 
 from __future__ import annotations
@@ -11,7 +15,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from remi_ops.checks.stacks import excerpt
 from remi_ops.domain import Check, HealthReport, ProcessIdentity, ProcessSnapshot
+
+__all__ = ["capture_hang_evidence", "excerpt", "file_size", "read_from", "read_tail"]
 
 MAX_EVIDENCE = 48_000
 DUMP_WAIT_S = 0.5
@@ -78,5 +85,4 @@ def capture_hang_evidence(
         parts.append(f"== process ==\npid {snapshot.identity.pid}, status {snapshot.status}, "
                      f"cpu {snapshot.cpu_percent:.0f}%, rss {snapshot.rss_bytes / 2**20:.0f} MB, "
                      f"uptime {snapshot.uptime_s:.0f}s, children {list(snapshot.children)}")
-    text = redact("\n\n".join(parts))
-    return text if len(text) <= MAX_EVIDENCE else text[:MAX_EVIDENCE] + "\n… (truncated)"
+    return excerpt(redact("\n\n".join(parts)), MAX_EVIDENCE)

@@ -11,9 +11,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from pathlib import Path
+from typing import Any
 
 from remi_ops.checks.codewatch import CodeState
+from remi_ops.checks.loop import Beacon, Blocked, LoopTracker, beacon_blocked_s, valid_beacon
+from remi_ops.checks.stacks import blocking_frame, readable_stack
+from remi_ops.checks.standing import Standing
 from remi_ops.config import HealthSettings
 from remi_ops.domain import (
     Check,
@@ -29,29 +33,16 @@ from remi_ops.domain import (
     Severity,
     Status,
 )
+from remi_ops.durations import format_duration
+
+__all__ = ["Beacon", "HealthAssessor", "Observation", "beacon_blocked_s"]
 
 MB = 1024 * 1024
 #: supervisor states in which "not running" is news (not a stop, maintenance or restart)
 NOT_RUNNING_STATES = frozenset({"backoff", "gave_up", "unknown"})
-
-
-class Beacon(Protocol):
-    """What the watcher reads from Remi's beacon file (see ``remi_ops.beacon``)."""
-
-    @property
-    def pid(self) -> int | None: ...
-    @property
-    def age_s(self) -> float: ...
-    @property
-    def blocked_for_s(self) -> float: ...
-    @property
-    def beat_age_s(self) -> float: ...
-    @property
-    def interval_s(self) -> float: ...
-    @property
-    def loop_lag_s(self) -> float: ...
-    @property
-    def stuck_stack(self) -> str | None: ...
+STARTING = "starting"
+#: log timestamps have whole seconds: a record stamped within this of the start may be its own
+STAMP_RESOLUTION_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -76,39 +67,46 @@ class Observation:
     log_positions: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     #: for the decide step: Remi's code now (None when nothing is watched)
     code: CodeState | None = None
+    #: recent error groups and firing alerts from the store (``checks.standing``)
+    standing: Standing = field(default_factory=Standing)
 
 
 @dataclass
 class HealthAssessor:
-    """Turns observations into reports; remembers only threshold streaks between checks."""
+    """Turns observations into reports; remembers threshold streaks and a blocked loop
+    between checks (``workdir`` tells Remi's frames from libraries' in a stack)."""
 
     settings: HealthSettings
+    workdir: Path | None = None
     cpu_streak: int = 0
     rss_streak: int = 0
+    loop: LoopTracker = field(default_factory=LoopTracker)
 
     def reset_streaks(self) -> None:
         """A new process starts with a clean record."""
         self.cpu_streak = self.rss_streak = 0
+        self.loop.forget()
 
     def assess(self, obs: Observation) -> HealthReport:
         findings: list[Finding] = []
         if obs.process is None:
-            if obs.expected_alive or obs.supervisor_state in NOT_RUNNING_STATES:
-                findings.append(Finding(Check.PROCESS, Status.DOWN, "process is not running",
-                                        Severity.PAGE))
+            findings += _not_running(obs)
         else:
             findings += self._process_findings(obs.process)
             findings += self._loop_findings(obs)
         findings += _duplicate_findings(obs.duplicates)
-        findings += _log_findings(obs.records, obs.new_groups, self.settings)
+        findings += _log_findings(obs.records, obs.process, obs.new_groups, self.settings)
+        findings += _standing_findings(obs.standing, obs.new_groups, self.settings)
         findings += _scan_findings(obs.last_scan)
         status = Status.worst((f.status for f in findings), Status.HEALTHY)
+        beacon = valid_beacon(obs)
         return HealthReport(
             target=obs.target, status=status, checked_at=obs.at, findings=tuple(findings),
             process=obs.process, supervisor_state=obs.supervisor_state,
-            loop_lag_s=obs.beacon.loop_lag_s if _beacon_valid(obs) and obs.beacon else None,
+            loop_lag_s=beacon.loop_lag_s if beacon else None,
             beacon_age_s=obs.beacon.age_s if obs.beacon else None,
-            gateway=obs.gateway, new_groups=tuple(g.fingerprint for g in obs.new_groups),
+            gateway=obs.gateway if _answering(obs.process) else "",
+            new_groups=tuple(g.fingerprint for g in obs.new_groups),
             restarts_recent=obs.restarts_recent)
 
     def _process_findings(self, snap: ProcessSnapshot) -> list[Finding]:
@@ -133,57 +131,59 @@ class HealthAssessor:
         return found
 
     def _loop_findings(self, obs: Observation) -> list[Finding]:
-        """Event-loop liveness: the beacon first, discord.py's warnings as the fallback."""
+        """Event-loop liveness (``checks.loop``), named by the call that blocks."""
         s = self.settings
-        blocked = hang_seconds(obs, s)
+        # an old process's warnings (a log re-read from before a restart) are not this one's
+        mine = [r for r in obs.records if written_by(r, obs.process)]
+        blocked = self.loop.blocked(obs, mine, s)
         if blocked is None:
             return []
-        stack = _stuck_stack(obs)
-        if blocked >= s.hang_threshold_s:
+        summary = f"event loop blocked for {blocked.seconds:.0f}s{self._where(blocked)}"
+        evidence = readable_stack(blocked.stack, self.workdir) if blocked.stack else ""
+        if blocked.seconds >= s.hang_threshold_s:
             return [Finding(Check.EVENT_LOOP, Status.DOWN,
-                            f"event loop blocked for {blocked:.0f}s (hang threshold "
-                            f"{s.hang_threshold_s:.0f}s)", Severity.PAGE, stack)]
-        return [Finding(Check.EVENT_LOOP, Status.DEGRADED, f"event loop blocked for {blocked:.0f}s",
-                        Severity.WARNING, stack)]
+                            f"{summary} (hang threshold {s.hang_threshold_s:.0f}s)",
+                            Severity.PAGE, evidence)]
+        return [Finding(Check.EVENT_LOOP, Status.DEGRADED, summary, Severity.WARNING, evidence)]
+
+    def _where(self, blocked: Blocked) -> str:
+        frame = blocking_frame(blocked.stack, self.workdir) if blocked.stack else None
+        return f" in {frame.where}" if frame else ""
 
 
-def hang_seconds(obs: Observation, s: HealthSettings) -> float | None:
-    """How long the loop has been blocked, or None when it is beating."""
-    candidates: list[float] = []
-    if _beacon_valid(obs) and obs.beacon is not None:
-        beacon = obs.beacon
-        if beacon.age_s > s.beacon_stale_s:
-            candidates.append(beacon.age_s)  # not even the writer thread runs: frozen
-        elif beacon.blocked_for_s > 0:
-            candidates.append(beacon_blocked_s(beacon))
-    warned = [r.blocked_s for r in obs.records if r.kind is LogKind.HANG and r.blocked_s]
-    if warned:
-        candidates.append(max(warned))
-    elif any(r.kind is LogKind.HANG for r in obs.records):
-        candidates.append(0.0)
-    return max(candidates) if candidates else None
+def written_by(record: LogRecord, process: ProcessSnapshot | None) -> bool:
+    """Could the current process have written ``record``? A dated record from before it
+    started (an old "Improper token" above the restart) could not. Undated ones could."""
+    return record.at is None or since_start(record.at, process)
 
 
-def beacon_blocked_s(beacon: Beacon) -> float:
-    """How long the loop has been overdue *now*: the writer's figure is up to one write old,
-    so once it saw the loop overdue, the age of the last beat (read now) is the better one."""
-    if beacon.blocked_for_s <= 0:
-        return 0.0
-    return max(beacon.blocked_for_s, beacon.beat_age_s - beacon.interval_s)
+def since_start(at: datetime, process: ProcessSnapshot | None) -> bool:
+    """Is ``at`` (a log stamp read as UTC) no earlier than the process's start?
+
+    discord.py stamps local time: ``at`` counts as earlier only when it is earlier read
+    either way, so a zone mix-up never hides what this process wrote.
+    """
+    if process is None:
+        return True
+    latest = max(at.timestamp(), at.replace(tzinfo=None).astimezone().timestamp())
+    return latest >= process.identity.create_time - STAMP_RESOLUTION_S
 
 
-def _beacon_valid(obs: Observation) -> bool:
-    """A beacon from a previous incarnation of the process says nothing about this one."""
-    if obs.beacon is None or obs.process is None:
-        return False
-    return obs.beacon.pid in (None, obs.process.identity.pid)
+def _not_running(obs: Observation) -> list[Finding]:
+    """Not running is never healthy; it pages only when nobody meant it (a stop, maintenance
+    or a restart under way say so at INFO, which raises no alert). A process being started
+    has not been seen yet: the exit waiter reports it if it died."""
+    if obs.expected_alive or obs.supervisor_state in NOT_RUNNING_STATES:
+        return [Finding(Check.PROCESS, Status.DOWN, "process is not running", Severity.PAGE)]
+    if obs.supervisor_state == STARTING:
+        return []
+    return [Finding(Check.PROCESS, Status.DOWN,
+                    f"process is not running ({obs.supervisor_state})", Severity.INFO)]
 
 
-def _stuck_stack(obs: Observation) -> str:
-    if _beacon_valid(obs) and obs.beacon is not None and obs.beacon.stuck_stack:
-        return obs.beacon.stuck_stack
-    hangs = [r for r in obs.records if r.kind is LogKind.HANG and r.traceback]
-    return hangs[-1].traceback if hangs else ""
+def _answering(process: ProcessSnapshot | None) -> bool:
+    """Only a live, running process has a gateway connection worth naming."""
+    return process is not None and process.status not in ("stopped", "tracing-stop", "zombie")
 
 
 def _duplicate_findings(dupes: Sequence[ProcessIdentity]) -> list[Finding]:
@@ -194,16 +194,20 @@ def _duplicate_findings(dupes: Sequence[ProcessIdentity]) -> list[Finding]:
                     f"{len(dupes)} copies of the bot are running (pids {pids})", Severity.PAGE)]
 
 
-def _log_findings(records: Sequence[LogRecord], new_groups: Sequence[ErrorGroup],
-                  s: HealthSettings) -> list[Finding]:
+def _log_findings(records: Sequence[LogRecord], process: ProcessSnapshot | None,
+                  new_groups: Sequence[ErrorGroup], s: HealthSettings) -> list[Finding]:
+    """What the logs since the last check say (a fatal line from before a restart was
+    about the process that is gone: the fix may be in)."""
     found: list[Finding] = []
-    fatal = [r for r in records if r.kind is LogKind.FATAL_CONFIG]
+    fatal = [r for r in records if r.kind is LogKind.FATAL_CONFIG and written_by(r, process)]
     if fatal:
         found.append(Finding(Check.CONFIG, Status.DOWN,
                              f"fatal configuration error: {fatal[-1].message[:200]} "
                              "(a restart cannot fix this)", Severity.PAGE,
                              fatal[-1].traceback or fatal[-1].message))
     for group in new_groups:
+        if not since_start(group.last_seen, process):
+            continue  # the process it happened in is gone (it may be what killed it)
         found.append(Finding(Check.NEW_ERROR, Status.DEGRADED,
                              f"new error: {group.title} ({group.culprit or 'no stack'})",
                              Severity.WARNING, group.sample))
@@ -215,6 +219,31 @@ def _log_findings(records: Sequence[LogRecord], new_groups: Sequence[ErrorGroup]
     if len(limited) >= s.error_burst:
         found.append(Finding(Check.RATE_LIMIT, Status.DEGRADED,
                              f"{len(limited)} rate-limit warnings since the last check"))
+    behind = [r.blocked_s or 0.0 for r in records if r.kind is LogKind.LATENCY]
+    if behind:
+        found.append(Finding(Check.LATENCY, Status.DEGRADED,
+                             f"gateway latency: heartbeats acknowledged up to {max(behind):.1f}s "
+                             "late (the network, not a blocked loop)", Severity.WARNING))
+    return found
+
+
+def _standing_findings(standing: Standing, new_groups: Sequence[ErrorGroup],
+                       s: HealthSettings) -> list[Finding]:
+    """Recent errors and firing alerts: a quiet check after an error is not health."""
+    found: list[Finding] = []
+    new = {g.fingerprint for g in new_groups}  # already named as "new error"
+    window = format_duration(s.recent_errors_s)
+    for group in standing.recent_groups:
+        if group.fingerprint in new:
+            continue
+        found.append(Finding(Check.RECENT_ERRORS, Status.DEGRADED,
+                             f"error in the last {window}: {group.title} "
+                             f"({group.culprit or group.kind}) ×{group.count}, "
+                             f"last at {group.last_seen:%H:%M:%S} UTC", Severity.WARNING))
+    for alert in standing.firing:
+        found.append(Finding(Check.ALERT_FIRING, Status.DEGRADED,
+                             f"alert still firing: {alert.kind}: {alert.summary}",
+                             Severity.WARNING))
     return found
 
 

@@ -42,6 +42,7 @@ class _Signals(NamedTuple):
     fatal: bool
     hang: bool
     blocked_s: float | None
+    behind: bool
     reconnect: bool
     rate: bool
     timeout: bool
@@ -52,8 +53,8 @@ _SIGNAL_WORDS = ("Improper token", "LoginFailure", "rivileged", "40", "heartbeat
                  "keep up", "stopped responding", "ttempting", "TTEMPTING", "rate limit", "429",
                  "ratelimited", "imed", "IMED", "TimeoutError", "has connected to Gateway",
                  "RESUMED", "invalidated")
-_NO_SIGNALS = _Signals(fatal=False, hang=False, blocked_s=None, reconnect=False, rate=False,
-                       timeout=False, gateway=False)
+_NO_SIGNALS = _Signals(fatal=False, hang=False, blocked_s=None, behind=False, reconnect=False,
+                       rate=False, timeout=False, gateway=False)
 
 
 def _signals(first: str) -> _Signals:
@@ -68,10 +69,13 @@ def _signals_cached(first: str) -> _Signals:
 def _read_signals(first: str) -> _Signals:
     if not any(word in first for word in _SIGNAL_WORDS):
         return _NO_SIGNALS
-    hang = _BLOCKED.search(first) or _BEHIND.search(first)
+    blocked = _BLOCKED.search(first)
+    behind = _BEHIND.search(first)
+    seconds = blocked or behind
     return _Signals(fatal=FATAL.search(first) is not None,
-                    hang=hang is not None or _STOPPED in first,
-                    blocked_s=float(hang[1]) if hang else None,
+                    hang=blocked is not None or _STOPPED in first,
+                    blocked_s=float(seconds[1]) if seconds else None,
+                    behind=behind is not None,
                     reconnect=_RECONNECT.search(first) is not None,
                     rate=_RATE.search(first) is not None,
                     timeout=_TIMEOUT_TEXT.search(first) is not None,
@@ -80,7 +84,7 @@ def _read_signals(first: str) -> _Signals:
 
 def kind_of(level: str, logger: str, first: str, *, has_exc: bool = False,
             exc_fatal: bool = False, exc_timeout: bool = False) -> tuple[LogKind, float | None]:
-    """Kind and, for hangs, seconds blocked.
+    """Kind and, for hangs, seconds blocked (for latency, seconds behind).
 
     ``first`` is the message's first line; ``has_exc`` says the record carries an exception
     traceback, whose exceptions say ``exc_fatal`` (bad token, intents) and ``exc_timeout``
@@ -93,6 +97,8 @@ def kind_of(level: str, logger: str, first: str, *, has_exc: bool = False,
         return LogKind.FATAL_CONFIG, None
     if sig.hang:
         return LogKind.HANG, sig.blocked_s
+    if sig.behind:  # the heartbeat thread runs, the ack is late: the network, not the loop
+        return LogKind.LATENCY, sig.blocked_s
     if sig.reconnect:
         return LogKind.GATEWAY, None
     if has_exc:

@@ -8,10 +8,19 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from remi_ops.alerts.model import AlertKey, Condition
-from remi_ops.domain import AlertKind, Check, ErrorGroup, HealthReport, Severity, Status
+from remi_ops.domain import (
+    AlertKind,
+    Check,
+    ErrorGroup,
+    Finding,
+    HealthReport,
+    Severity,
+    Status,
+)
 
 #: findings that make a target "unhealthy" without a kind of their own
-UNHEALTHY_CHECKS = frozenset({Check.CPU, Check.RSS, Check.RATE_LIMIT, Check.ERROR_BURST})
+UNHEALTHY_CHECKS = frozenset({Check.CPU, Check.RSS, Check.RATE_LIMIT, Check.ERROR_BURST,
+                              Check.LATENCY})
 
 
 def conditions_of(report: HealthReport, groups: Iterable[ErrorGroup], *,
@@ -23,7 +32,7 @@ def conditions_of(report: HealthReport, groups: Iterable[ErrorGroup], *,
     found: list[Condition] = []
     for f in report.findings:
         kind = _kind_of(f.check, f.status)
-        if kind is None:
+        if kind is None or _planned(f):
             continue
         severity = _SEVERITY.get(kind, f.severity)
         details = {"evidence": f.evidence} if f.evidence else {}
@@ -43,6 +52,12 @@ def conditions_of(report: HealthReport, groups: Iterable[ErrorGroup], *,
 #: kinds that speak at a fixed severity whatever the finding said
 _SEVERITY = {AlertKind.DOWN: Severity.PAGE, AlertKind.FATAL_CONFIG: Severity.PAGE,
              AlertKind.DUPLICATE: Severity.PAGE, AlertKind.SCAN_TEST: Severity.WARNING}
+
+
+def _planned(finding: Finding) -> bool:
+    """Not running because someone meant it (a stop, maintenance, a restart): the report
+    says so at INFO, and no "down" alert is raised for it."""
+    return finding.check is Check.PROCESS and finding.severity is Severity.INFO
 
 
 def _kind_of(check: Check, status: Status) -> AlertKind | None:

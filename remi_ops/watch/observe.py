@@ -13,6 +13,7 @@ from datetime import timedelta
 from remi_ops.beacon import BeaconReading, read_beacon
 from remi_ops.checks.codewatch import CodeState, code_state
 from remi_ops.checks.health import Observation
+from remi_ops.checks.standing import standing_of
 from remi_ops.clock import Clock
 from remi_ops.config import TargetSettings
 from remi_ops.domain import LogKind, ProcessIdentity, ScanResult, Trigger
@@ -52,7 +53,9 @@ class Observer:
             records=records, new_groups=self.store.fresh_groups(self.target.name, seen),
             beacon=self.beacon(), last_scan=last_scan, gateway=self.intake.gateway,
             restarts_recent=self.restarts_recent(), seen_groups=seen,
-            log_positions=self.intake.positions(), code=self.code())
+            log_positions=self.intake.positions(), code=self.code(),
+            standing=standing_of(self.store, self.target.name, now,
+                                 self.target.health.recent_errors_s, snapshot))
 
     def find(self) -> list[ProcessIdentity]:
         """Running copies of the target (empty when the process table cannot be read)."""

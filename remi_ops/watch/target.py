@@ -81,7 +81,7 @@ class TargetWatch:
         self.redact = Redactor(secret_values(target, environ if environ is not None
                                              else os.environ))
         self.supervisor = Supervisor(target.name, target.restart)
-        self.assessor = HealthAssessor(target.health)
+        self.assessor = HealthAssessor(target.health, workdir=target.workdir)
         self.lock = threading.RLock()
         self.scan_lock = threading.Lock()
         self.intake = LogIntake(target, {s: store.load_position(target.name, s)
@@ -327,6 +327,7 @@ class TargetWatch:
     def _fresh_start(self) -> None:
         """A new process: the old one's hang lines and threshold streaks say nothing of it."""
         self.intake.forget_hangs()
+        self.intake.gateway = ""  # the old process's connection went with it
         self.assessor.reset_streaks()
 
     def _close(self, acted: Acted, obs: Observation | None = None,

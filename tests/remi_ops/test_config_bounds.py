@@ -51,6 +51,7 @@ BOUNDS: list[tuple[str, str, float, float, float]] = [
     ("health", "rss_mb_max", 1048576, 0, 1048577),
     ("health", "sustained_checks", 1000, 0, 1001),
     ("health", "hang_threshold_s", D, 0, D + 1),
+    ("health", "recent_errors_s", D, 0, D + 1),
     ("health", "beacon_stale_s", D, 0, D + 1),
     ("health", "error_burst", 1_000_000, 0, 1_000_001),
     ("health", "initial_read_bytes", 1024**3, 0, 1024**3 + 1),

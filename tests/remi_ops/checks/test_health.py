@@ -37,8 +37,10 @@ class FakeBeacon:
     interval_s: float = 2.0
 
 
-def snap(status: str = "sleeping", cpu: float = 1.0, rss_mb: float = 100) -> ProcessSnapshot:
-    return ProcessSnapshot(IDENT, status, cpu, int(rss_mb * 2**20), (), 3600.0)
+def snap(status: str = "sleeping", cpu: float = 1.0, rss_mb: float = 100,
+         created: float | None = None) -> ProcessSnapshot:
+    ident = IDENT if created is None else ProcessIdentity(101, created, IDENT.cmdline, "/r")
+    return ProcessSnapshot(ident, status, cpu, int(rss_mb * 2**20), (), 3600.0)
 
 
 def observe(**kw: Any) -> Observation:
@@ -75,6 +77,16 @@ def hang_record(seconds: float) -> LogRecord:
      Status.DOWN, "cannot fix"),
     (observe(duplicates=(IDENT, ProcessIdentity(102, 2.0, ("python", "main.py"), "/r"))),
      Status.DEGRADED, "2 copies"),
+    # not running on purpose is still not healthy (said at INFO: no "down" alert)
+    (observe(process=None, supervisor_state="maintenance", expected_alive=False), Status.DOWN,
+     "not running (maintenance)"),
+    (observe(process=None, supervisor_state="stopped", expected_alive=False), Status.DOWN,
+     "not running (stopped)"),
+    (observe(process=None, supervisor_state="starting", expected_alive=False),
+     Status.HEALTHY, None),
+    (observe(records=(LogRecord(LogKind.FATAL_CONFIG, "ERROR", "Improper token passed.",
+                                at=datetime(1970, 1, 1, tzinfo=UTC)),),
+             process=snap(created=NOW.timestamp())), Status.HEALTHY, None),
 ])
 def test_assessment_table(obs: Observation, status: Status, reason: str | None) -> None:
     """Each observation maps to the status and reason an on-call engineer would give."""

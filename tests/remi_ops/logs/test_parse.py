@@ -15,7 +15,7 @@ from remi_ops.logs.error_groups import LogParser, classify, gateway_state, parse
 
 SAMPLE_KINDS = {
     "incident_plain.log": ["info", "info", "info", "gateway", "crash", "hang", "hang", "hang",
-                           "hang", "hang", "hang", "rate_limit", "gateway", "rate_limit",
+                           "latency", "hang", "hang", "rate_limit", "gateway", "rate_limit",
                            "rate_limit", "gateway", "gateway"],
     "basicconfig.log": ["info", "timeout", "crash", "rate_limit", "error"],
     "timestamped.log": ["info", "timeout", "crash", "rate_limit", "error"],
@@ -57,7 +57,9 @@ def test_incident_name_error_record() -> None:
 def test_heartbeat_blocked_keeps_loop_stack_and_seconds() -> None:
     """HANG: blocked_s from the message; the "Loop thread traceback" kept as the traceback."""
     hangs = [r for r in sample("incident_plain.log") if r.kind is LogKind.HANG]
-    assert [r.blocked_s for r in hangs] == [10.0, 20.0, 30.0, 31.4, None, 850.0]
+    assert [r.blocked_s for r in hangs] == [10.0, 20.0, 30.0, None, 850.0]
+    behind = [r for r in sample("incident_plain.log") if r.kind is LogKind.LATENCY]
+    assert [r.blocked_s for r in behind] == [31.4]  # "Can't keep up": seconds behind
     blocked = hangs[-1]
     assert blocked.message == "Shard ID None heartbeat blocked for more than 850 seconds."
     assert blocked.traceback.startswith("Loop thread traceback (most recent call last):")
@@ -129,7 +131,7 @@ def test_stdout_print_owns_the_traceback_after_it() -> None:
     ("WARNING", "discord.gateway", "Shard ID None heartbeat blocked for more than 10 seconds.",
      "", LogKind.HANG),
     ("WARNING", "discord.gateway", "Can't keep up, shard ID None websocket is 12.5s behind.", "",
-     LogKind.HANG),
+     LogKind.LATENCY),
     ("WARNING", "discord.gateway",
      "Shard ID None has stopped responding to the gateway. Closing and restarting.", "",
      LogKind.HANG),

@@ -32,7 +32,7 @@ from remi_ops.testing import FakeClock, FakeProcessManager, RecordingNotifier
 from remi_ops.watch import record
 from remi_ops.watch.target import TargetWatch
 
-HANG_LINE = ("[2026-01-24 03:02:30] [WARNING ] discord.gateway: Shard ID None heartbeat "
+HANG_LINE = ("[{at}] [WARNING ] discord.gateway: Shard ID None heartbeat "
              "blocked for more than {s} seconds.\n"
              "Loop thread traceback (most recent call last):\n"
              '  File "/srv/remi/packages/core/soundcloud_client.py", line 42, in fetch_track\n'
@@ -56,6 +56,10 @@ class Rig:
     def log(self, text: str) -> None:
         with (self.workdir / "bot_error.log").open("a", encoding="utf-8") as fh:
             fh.write(text)
+
+    def stamp(self) -> str:
+        """Now, as the log stamps it (a hang line is the current process's own)."""
+        return self.clock.now().strftime("%Y-%m-%d %H:%M:%S")
 
     def kinds(self) -> list[EventKind]:
         return [e.kind for e in self.notes.events]
@@ -136,7 +140,7 @@ def test_a_hang_is_evidenced_before_the_restart(rig: Rig) -> None:
     """Stuck stack, dump request and py-spy come first; then the tree stops; then a start."""
     old = running(rig)
     rig.fake.py_spy_output = "Thread 1 (idle): fetch_track (soundcloud_client.py:42)"
-    rig.log(HANG_LINE.format(s=30))
+    rig.log(HANG_LINE.format(s=30, at=rig.stamp()))
     report = rig.watch.check()
 
     assert any(f.check is Check.EVENT_LOOP for f in report.findings)
@@ -151,8 +155,8 @@ def test_a_hang_is_evidenced_before_the_restart(rig: Rig) -> None:
 def test_the_old_process_hang_lines_do_not_restart_the_new_one(rig: Rig) -> None:
     """Warnings the dying process wrote while being stopped are not about its successor."""
     running(rig)
-    rig.fake.on_stop = lambda ident: rig.log(HANG_LINE.format(s=40))
-    rig.log(HANG_LINE.format(s=30))
+    rig.fake.on_stop = lambda ident: rig.log(HANG_LINE.format(s=40, at=rig.stamp()))
+    rig.log(HANG_LINE.format(s=30, at=rig.stamp()))
     rig.watch.check()
     rig.clock.advance(2)
     report = rig.watch.check()
