@@ -21,10 +21,11 @@ from collections.abc import Callable
 import aiohttp
 import discord
 
-from bubabot.render import notification_embed
+from bubabot.render import CONTENT_MAX, notification_embed
 from bubabot.views import alert_view
 from remi_ops.alerts.model import Notification, NotificationType
 from remi_ops.alerts.outbox import SinkUnavailable
+from remi_ops.alerts.text import alert_line
 from remi_ops.domain import Severity
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,7 @@ class DiscordSink:
                 edited = await self._edit(int(previous_ref), embed, view)
                 if edited:
                     self._track_incident(n, previous_ref)
+                    await self._page_escalation(n, int(previous_ref))
                     return previous_ref
                 log.warning("alert message %s is gone; posting %s anew", previous_ref, n.id)
             ref = await self._post(n, embed, view)
@@ -108,6 +110,22 @@ class DiscordSink:
         except discord.NotFound:
             return False
         return True
+
+    async def _page_escalation(self, n: Notification, message_id: int) -> None:
+        """A warning edited into a page (a blocked loop that became the hang): Discord
+        does not notify anyone of an edit, so the page is a short reply to that alert."""
+        escalated = set(n.details.get("escalated") or ())
+        lines = [a for a in n.alerts if str(a.key) in escalated and a.severity is Severity.PAGE]
+        if not lines or not self.oncall_role_id:
+            return
+        text = "; ".join(discord.utils.escape_markdown(alert_line(a)) for a in lines)
+        await self.client.get_partial_messageable(self.channel_id).send(
+            f"<@&{self.oncall_role_id}> {n.target}: {text}"[:CONTENT_MAX],
+            reference=discord.MessageReference(message_id=message_id,
+                                               channel_id=self.channel_id,
+                                               fail_if_not_exists=False),
+            allowed_mentions=discord.AllowedMentions(
+                everyone=False, users=False, roles=[discord.Object(self.oncall_role_id)]))
 
     def _page(self, n: Notification) -> tuple[str | None, discord.AllowedMentions]:
         """Mention the on-call role on a real page; nothing else ever pings."""

@@ -104,6 +104,8 @@ def flush_group(group: GroupState, records: Sequence[AlertRecord],
         group.waited = result.changed = True
     next_batch = ctx.after(group.last_sent_at, s.group_interval_s)
     batch_open = urgent or next_batch is None or now >= next_batch
+    if urgent:
+        _escalate_live_message(group, records, ctx, result)
     _edit_messages(group, records, ctx, batch_open, result)
     _post_new(group, records, ctx, batch_open, result)
     _repeat(group, records, ctx, result)
@@ -114,6 +116,33 @@ def flush_group(group: GroupState, records: Sequence[AlertRecord],
         if unmute is not None:
             result.due.append(unmute)
     return result
+
+
+def _escalate_live_message(group: GroupState, records: Sequence[AlertRecord],
+                           ctx: FlushContext, result: FlushResult) -> None:
+    """An acted-on alert joins the group's live message instead of posting a second one.
+
+    A blocked loop is first a warning ("blocked for 22 s", with the stack); when it becomes
+    the hang the watcher restarts for, the reader needs that same message to say so, and
+    the restart report and scan result to reply to it: one story, the stack shown once.
+    The update names what escalated, so a sink can page with a short reply to it.
+    """
+    live = next((key for key, shown in group.messages.items()
+                 if any(line.state in _OPEN for line in shown.values())), None)
+    joining = [r for r in _fresh(records, ctx) if ctx.acted_on(r)]
+    if live is None or not joining:
+        return
+    shown = group.messages[live]
+    for record in joining:
+        record.message_key = live
+    for record in records:
+        if record.message_key == live:
+            line = record.line()
+            shown[str(record.key)] = line
+            record.shown = line.state
+    result.notifications.append(build(NotificationType.UPDATE, group, live,
+                                      list(shown.values()), ctx,
+                                      details={"escalated": [str(r.key) for r in joining]}))
 
 
 def _edit_messages(group: GroupState, records: Sequence[AlertRecord], ctx: FlushContext,
@@ -200,6 +229,7 @@ def _repeat(group: GroupState, records: Sequence[AlertRecord], ctx: FlushContext
     result.due.append(ctx.now + timedelta(seconds=ctx.settings.repeat_interval_s))
 
 
+_OPEN = (LineState.FIRING, LineState.FLAPPING)
 #: a restart's trigger → the alert kind it acted on
 RESTARTED_FOR = {"hang": "hang", "crash": "down"}
 

@@ -96,3 +96,25 @@ def test_a_flapping_down_does_not_hide_a_new_error_group() -> None:
     got = h.check(cond("down"), cond("error_group", "fp2"))
     assert summary(got) == [("firing", ["error_group/fp2"])]
 
+
+
+def test_a_warning_that_becomes_the_hang_is_edited_into_it_not_posted_twice() -> None:
+    """"Blocked for 22 s" went out first (with the stack); the hang joins that message, so
+    the stack is shown once and the report replies to the message that has it."""
+    h = Harness(keep_firing_for_s=120.0)
+    h.check(cond("unhealthy", summary="event loop blocked for 22 s"))
+    (warning,) = h.wait(30)
+    h.clock.advance(8)
+    h.engine.observe(h.clock.now(), T, [cond("hang", severity=Severity.PAGE)])
+    restarted(h, "hang")
+    update, report = h.flush()
+    assert summary([update, report]) == [("update", ["hang", "unhealthy"]), ("event",
+                                                                              ["restart"])]
+    assert update.message_key == warning.message_key
+    assert update.details["escalated"] == [f"{T}/hang"]
+    assert update.severity is Severity.PAGE
+    h.clock.advance(3)
+    assert h.check() == []
+    (resolved,) = h.wait(120)
+    assert resolved.type is NotificationType.RESOLVED
+    assert resolved.message_key == warning.message_key
