@@ -16,7 +16,7 @@ person notices.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import aiohttp
 import discord
@@ -52,6 +52,8 @@ class DiscordSink:
         self._incidents: dict[str, int] = {}
 
     async def deliver(self, n: Notification, previous_ref: str | None) -> str | None:
+        if answered_in_discord(n):
+            return None
         if self.client.is_closed() or self.client.user is None:
             raise SinkUnavailable("the Discord client is not logged in")
         embed, view = self.render(n), alert_view(n)
@@ -146,6 +148,21 @@ class DiscordSink:
                       "the bot's permissions and the payload", error.status, error.code,
                       error.text)
         return SinkUnavailable(f"Discord refused the alert ({error.status}): {error.text}")
+
+
+def answered_in_discord(n: Notification) -> bool:
+    """A restart a person asked for in Discord: the answer to their command or button is
+    the public result (with who asked), so the watcher's event would only repeat it."""
+    if n.type is not NotificationType.EVENT or not n.alerts:
+        return False
+    for line in n.alerts:
+        report = line.details.get("restart")
+        if (line.key.kind != "restart" or not isinstance(report, Mapping)
+                or report.get("trigger") != "operator"
+                # bubabot.access.Actor.label: how a Discord user is named as the requester
+                or not str(report.get("requested_by", "")).startswith("discord:")):
+            return False
+    return True
 
 
 def _retry_after(error: discord.HTTPException) -> float | None:

@@ -25,7 +25,8 @@ from typing import Any
 import psutil
 import pytest
 from bubabot_local.emulator import DiscordEmulator, Message, patch_discord_py, unpatch_discord_py
-from bubabot_local.mode import ONCALL_ROLE, QUICK_TASKS, World, build_world
+from bubabot_local.harness import button
+from bubabot_local.mode import GUILD, ONCALL_ROLE, QUICK_TASKS, YOU, World, build_world
 
 from bubabot.app import App, build_app
 from remi_ops.config import parse_settings
@@ -159,6 +160,41 @@ async def test_one_hang_is_one_short_story_threaded_on_its_alert(story: Story) -
     assert len(pages) == 1 and "hang" in pages[0].content
     assert pages[0].id < report.id, "the page goes out before the restart report"
     assert pages[0].id == hang.id or pages[0].reference_id == hang.id
+
+
+async def test_one_restart_press_is_a_confirmation_a_result_and_a_scan_follow_up(
+        story: Story) -> None:
+    """The audit row is written, but not posted as a fourth message; the watcher's own
+    restart event is not posted again next to the result the person already sees."""
+    await until(lambda: any("scan test passed" in text_of(m) for m in story.posts()),
+                what="the scan test after the first start")
+    await asyncio.sleep(1.5)
+
+    def everything() -> list[Message]:
+        return story.emulator.messages(QUICK_TASKS, include_ephemeral=True)
+
+    before = {m.id for m in everything()}
+    emulator, token = story.emulator, story.world.bubabot_token
+    asked = await emulator.wait_for_response(await emulator.invoke_slash(
+        guild_id=GUILD, channel_id=QUICK_TASKS, user_id=YOU, name="remi-restart",
+        options={"reason": "stuck on /scan"}, bot_token=token))
+    assert asked.original is not None
+    prompt = asked.original
+    await emulator.wait_for_response(await emulator.click_button(
+        user_id=YOU, message_id=prompt.id, custom_id=button(prompt, "Restart remi")))
+    await until(lambda: any("scan test passed" in text_of(m) for m in everything()
+                            if m.id not in before), what="the scan follow-up")
+    await asyncio.sleep(2.0)  # room for a fourth message to show up
+    new = [m for m in everything() if m.id not in before]
+    for m in new:  # shown when the test fails
+        print(m.id, m.flags, text_of(m)[:300])
+    assert len(new) == 3
+    assert new[0].id == prompt.id
+    assert "restarted" in text_of(new[1])
+    assert f"discord:{YOU} (you)" in text_of(new[1]), "the result says who restarted it"
+    assert "scan test passed" in text_of(new[2])
+    await until(lambda: story.app.watcher.store.query(
+        "SELECT count(*) FROM audit WHERE action = 'restart'")[0][0] == 1, what="the audit row")
 
 
 def control(workdir: Path, **command: Any) -> None:
