@@ -2,7 +2,8 @@
 
 Bubabot starts while nothing listens where Discord should be: it supervises the Remi
 simulator all the same (a kill is healed), says so in one log line, and once the emulator
-comes up on that address it logs in and delivers the restart report it had queued.
+comes up on that address it logs in and delivers the restart report it had queued. A
+later outage reads the same way: one line when it starts, one when it ends.
 """
 
 from __future__ import annotations
@@ -90,6 +91,20 @@ async def test_bubabot_supervises_remi_while_discord_is_unreachable_then_deliver
                                 for m in emulator.messages(QUICK_TASKS)), timeout=20,
                     what="the queued restart report delivered")
         assert any("Discord reachable again" in r.getMessage() for r in caplog.records)
+
+        # later: an outage while connected is one line too, and no traceback
+        caplog.clear()
+        await emulator.outage()
+        await until(lambda: any("Discord unreachable" in r.getMessage()
+                                for r in caplog.records), what="the outage noticed")
+        await asyncio.sleep(3.0)  # discord.py retries meanwhile
+        await emulator.end_outage()
+        await until(lambda: any("Discord reachable again" in r.getMessage()
+                                for r in caplog.records), timeout=30, what="back after it")
+        lines = [r.getMessage() for r in caplog.records if "Discord unreachable" in
+                 r.getMessage()]
+        assert len(lines) == 1, lines
+        assert not [r for r in caplog.records if r.exc_info], "no traceback in the log"
     finally:
         await app.close()
         process = supervisor.process
