@@ -74,6 +74,10 @@ class DiscordLink:
         except discord.PrivilegedIntentsRequired:
             log.error("Discord refused Bubabot's intents; enable them in the developer "
                       "portal and restart Bubabot (Remi stays supervised)")
+        except Exception:
+            # not an outage but a bug: the traceback is wanted; supervision goes on
+            log.exception("the Discord connection ended with an unexpected error; Remi stays "
+                          "supervised, alerts stay queued")
 
     async def _log_in(self, token: str) -> bool:
         delay = self.retry_initial_s
