@@ -20,6 +20,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bubabot.access import AccessPolicy
 from bubabot.bot import Bubabot
+from bubabot.link import DiscordLink
 from bubabot.looplag import LoopLagMonitor
 from bubabot.sink import DiscordSink
 from bubabot.watcher_service import WatcherService
@@ -42,6 +43,7 @@ class App:
     bot: Bubabot
     lag: LoopLagMonitor
     scheduler: AsyncIOScheduler
+    link: DiscordLink
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -68,22 +70,19 @@ class App:
         self.scheduler.start()
 
     async def start(self, token: str) -> None:
-        """Take the locks, adopt or start Remi, log in, then run everything in the background."""
+        """Take the locks, adopt or start Remi, then run everything in the background.
+
+        Discord is not waited for: supervision starts first, and the link logs in and
+        connects with retries while alerts wait in the outbox (see ``bubabot.link``).
+        """
         self.watcher.acquire_locks()
         self.lag.start()
         await self.watcher.start()
-        await self.bot.login(token)
-        self.tasks.append(asyncio.create_task(self._connect(), name="discord gateway"))
         for job in self.watcher.background(self.stopping, with_checks=False):
             self.tasks.append(asyncio.create_task(job))
         self.schedule()
-
-    async def _connect(self) -> None:
-        try:
-            await self.bot.connect(reconnect=True)
-        except Exception:
-            log.exception("the Discord connection ended with an error")
-            raise
+        self.link.attach()
+        self.tasks.append(asyncio.create_task(self.link.run(token), name="discord link"))
 
     async def close(self) -> None:
         self.stopping.set()
@@ -95,6 +94,7 @@ class App:
         for task in self.tasks:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
+        self.link.detach()
         await self.lag.stop()
         self.watcher.close()
 
@@ -112,4 +112,4 @@ def build_app(settings: Settings, *, console: TextIO | None = None,
     sink = DiscordSink(bot, settings.discord.alert_channel_id, settings.discord.oncall_role_id)
     watcher = Watcher(settings, extra_sinks=[sink], console=console)
     service.bind(watcher)
-    return App(settings, watcher, bot, lag, AsyncIOScheduler(timezone=UTC))
+    return App(settings, watcher, bot, lag, AsyncIOScheduler(timezone=UTC), DiscordLink(bot))

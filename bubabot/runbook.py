@@ -298,8 +298,9 @@ class Runbook:
                     "the result is in the channel.")
         result = (f"pid {report.old_pid or '–'} → {report.new_pid or '–'}" if report.ok
                   else render.clip(report.detail or "failed", 300))
+        # the public result above says who restarted it: the audit row is stored, not posted
         await self.gate.record(actor, "restart", name, arguments, result, ok=report.ok,
-                               duration_s=time.monotonic() - started)
+                               duration_s=time.monotonic() - started, post=False)
 
     async def _maintain(self, interaction: discord.Interaction, actor: Actor, name: str, *,
                         duration: str, reason: str, via: str) -> None:

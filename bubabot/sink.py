@@ -16,15 +16,16 @@ person notices.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import aiohttp
 import discord
 
-from bubabot.render import notification_embed
+from bubabot.render import CONTENT_MAX, notification_embed
 from bubabot.views import alert_view
 from remi_ops.alerts.model import Notification, NotificationType
 from remi_ops.alerts.outbox import SinkUnavailable
+from remi_ops.alerts.text import alert_line
 from remi_ops.domain import Severity
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,8 @@ class DiscordSink:
         self._incidents: dict[str, int] = {}
 
     async def deliver(self, n: Notification, previous_ref: str | None) -> str | None:
+        if answered_in_discord(n):
+            return None
         if self.client.is_closed() or self.client.user is None:
             raise SinkUnavailable("the Discord client is not logged in")
         embed, view = self.render(n), alert_view(n)
@@ -59,6 +62,7 @@ class DiscordSink:
                 edited = await self._edit(int(previous_ref), embed, view)
                 if edited:
                     self._track_incident(n, previous_ref)
+                    await self._page_escalation(n, int(previous_ref))
                     return previous_ref
                 log.warning("alert message %s is gone; posting %s anew", previous_ref, n.id)
             ref = await self._post(n, embed, view)
@@ -109,6 +113,22 @@ class DiscordSink:
             return False
         return True
 
+    async def _page_escalation(self, n: Notification, message_id: int) -> None:
+        """A warning edited into a page (a blocked loop that became the hang): Discord
+        does not notify anyone of an edit, so the page is a short reply to that alert."""
+        escalated = set(n.details.get("escalated") or ())
+        lines = [a for a in n.alerts if str(a.key) in escalated and a.severity is Severity.PAGE]
+        if not lines or not self.oncall_role_id:
+            return
+        text = "; ".join(discord.utils.escape_markdown(alert_line(a)) for a in lines)
+        await self.client.get_partial_messageable(self.channel_id).send(
+            f"<@&{self.oncall_role_id}> {n.target}: {text}"[:CONTENT_MAX],
+            reference=discord.MessageReference(message_id=message_id,
+                                               channel_id=self.channel_id,
+                                               fail_if_not_exists=False),
+            allowed_mentions=discord.AllowedMentions(
+                everyone=False, users=False, roles=[discord.Object(self.oncall_role_id)]))
+
     def _page(self, n: Notification) -> tuple[str | None, discord.AllowedMentions]:
         """Mention the on-call role on a real page; nothing else ever pings."""
         if (self.oncall_role_id and n.severity is Severity.PAGE and n.type in PAGING_TYPES):
@@ -128,6 +148,21 @@ class DiscordSink:
                       "the bot's permissions and the payload", error.status, error.code,
                       error.text)
         return SinkUnavailable(f"Discord refused the alert ({error.status}): {error.text}")
+
+
+def answered_in_discord(n: Notification) -> bool:
+    """A restart a person asked for in Discord: the answer to their command or button is
+    the public result (with who asked), so the watcher's event would only repeat it."""
+    if n.type is not NotificationType.EVENT or not n.alerts:
+        return False
+    for line in n.alerts:
+        report = line.details.get("restart")
+        if (line.key.kind != "restart" or not isinstance(report, Mapping)
+                or report.get("trigger") != "operator"
+                # bubabot.access.Actor.label: how a Discord user is named as the requester
+                or not str(report.get("requested_by", "")).startswith("discord:")):
+            return False
+    return True
 
 
 def _retry_after(error: discord.HTTPException) -> float | None:

@@ -32,6 +32,7 @@ from bubabot_local.console_text import (
     SimCommand,
     Slash,
     buttons_of,
+    field_key,
     parse_line,
     pick_button,
     render_message,
@@ -88,6 +89,7 @@ class Console:
     _shown: dict[int, str] = field(default_factory=dict)
     _by_number: dict[int, int] = field(default_factory=dict)
     _asked: dict[str, str] = field(default_factory=dict)  # interaction id → "/remi-health"
+    _fields: dict[int, set[str]] = field(default_factory=dict)  # message id → fields printed
 
     def say(self, text: str) -> None:
         """A line from the console itself (not from Discord), marked so it stands apart."""
@@ -110,9 +112,14 @@ class Console:
             if number is None:
                 number = self._numbers[message.id] = len(self._numbers) + 1
                 self._by_number[number] = message.id
-            self.out.write(render_message(number, message, self.seat.names,
-                                          edited=previous is not None,
-                                          reply_to=self._asked_for(message)) + "\n")
+            printed = self._fields.setdefault(message.id, set())
+            self.out.write(render_message(
+                number, message, self.seat.names, edited=previous is not None,
+                reply_to=self._asked_for(message),
+                replies_to=self._numbers.get(message.reference_id or 0),
+                shown=printed) + "\n")
+            printed.update(field_key(item) for embed in message.embeds
+                           for item in embed.get("fields", []))
         self.out.flush()
 
     def _asked_for(self, message: Message) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -213,8 +213,18 @@ def pick_button(message: Message, choice: str) -> JSON:
     return matches[0]
 
 
-def render_embed(embed: Mapping[str, Any], names: Names) -> list[str]:
-    """An embed as indented lines: title, description, fields, footer."""
+def field_key(item: Mapping[str, Any]) -> str:
+    """A field as a person read it: the same name and value is the same field."""
+    return f"{item.get('name', '')}\n{item.get('value', '')}"
+
+
+def render_embed(embed: Mapping[str, Any], names: Names,
+                 shown: Collection[str] = ()) -> list[str]:
+    """An embed as indented lines: title, description, fields, footer.
+
+    Fields in ``shown`` (``field_key``) were printed already for this message: an edit
+    names them instead of printing a stack trace a second time.
+    """
     lines: list[str] = []
     if embed.get("author", {}).get("name"):
         lines.append(names.humanize(str(embed["author"]["name"])))
@@ -223,6 +233,9 @@ def render_embed(embed: Mapping[str, Any], names: Names) -> list[str]:
     if embed.get("description"):
         lines.extend(names.humanize(str(embed["description"])).splitlines())
     for item in embed.get("fields", []):
+        if field_key(item) in shown:
+            lines.append(f"• {names.humanize(str(item.get('name', '')))}: (unchanged, above)")
+            continue
         value = names.humanize(str(item.get("value", ""))).splitlines() or [""]
         lines.append(f"• {names.humanize(str(item.get('name', '')))}: {value[0]}")
         lines.extend(f"    {more}" for more in value[1:])
@@ -231,14 +244,18 @@ def render_embed(embed: Mapping[str, Any], names: Names) -> list[str]:
     return lines
 
 
-def render_message(number: int, message: Message, names: Names, *, edited: bool = False,
-                   reply_to: str = "") -> str:
+def render_message(number: int, message: Message, names: Names, *,
+                   edited: bool = False, reply_to: str = "", replies_to: int | None = None,
+                   shown: Collection[str] = ()) -> str:
     """One message as a block of text, numbered so a person can `click` its buttons.
 
-    ``reply_to`` names what the person did that this message answers (``/remi-health``).
+    ``reply_to`` names what the person did that this message answers (``/remi-health``);
+    ``replies_to`` is the number of the message it is a Discord reply to (the incident a
+    restart report threads onto); ``shown`` are fields already printed (see render_embed).
     """
     when = message.created_at.astimezone().strftime("%H:%M:%S")
     tags = [t for t, on in (("edited", edited), (f"answers your {reply_to}", bool(reply_to)),
+                            (f"reply to #{replies_to}", replies_to is not None),
                             ("only you can see this", message.ephemeral)) if on]
     head = f"── #{number} {message.author.name} · {when}"
     if tags:
@@ -247,7 +264,7 @@ def render_message(number: int, message: Message, names: Names, *, edited: bool 
     if message.content:
         lines.extend(f"  {line}" for line in names.humanize(message.content).splitlines())
     for embed in message.embeds:
-        lines.extend(f"  {line}" for line in render_embed(embed, names))
+        lines.extend(f"  {line}" for line in render_embed(embed, names, shown))
     for attachment in message.attachments:
         lines.append(f"  📎 {attachment.filename} ({_size(len(attachment.data))})")
     buttons = buttons_of(message)

@@ -1,12 +1,16 @@
 """Turning one alert group's state into the notifications due now (Alertmanager's dispatcher).
 
 A group is one target's alerts of one category ("health", "errors"). Its first
-notification waits ``group_wait_s`` so an outage is one message; after that, new alerts
+notification waits ``group_wait_s`` so an outage is one message, unless an alert in it is
+being acted on (a hang or a death the watcher is restarting): that one is posted at once,
+before the action's report, and the report can reply to it. After that, new alerts
 and counter updates are batched at most every ``group_interval_s``; state changes
 (resolved, flapping, acknowledged) go at the next flush, because a stale "firing" message
 is worse than one more edit; unacknowledged firing alerts are re-posted every
-``repeat_interval_s``. Each message remembers what it last showed, so an edit re-renders
-the whole message and detached (re-fired) alerts keep their old line.
+``repeat_interval_s``. A level alert whose condition is already false again when it would
+first be posted is never posted (no page for something already recovered). Each message
+remembers what it last showed, so an edit re-renders the whole message and detached
+(re-fired) alerts keep their old line.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from remi_ops.alerts.model import (
+    AlertKey,
     AlertLine,
     LineState,
     Notification,
@@ -69,6 +74,10 @@ class FlushContext:
     new_id: Callable[[], str]
     muted: Callable[[AlertRecord], bool]
     unmute_at: Callable[[AlertRecord], datetime | None]
+    #: the watcher is acting on this alert's condition: post it now, no group wait
+    acted_on: Callable[[AlertRecord], bool] = lambda _record: False
+    #: a level alert whose condition is false again (still firing only by hysteresis)
+    recovered: Callable[[AlertRecord], bool] = lambda _record: False
 
     def after(self, at: datetime | None, seconds: float) -> datetime | None:
         return None if at is None else at + timedelta(seconds=seconds)
@@ -86,14 +95,17 @@ def flush_group(group: GroupState, records: Sequence[AlertRecord],
     """Notifications due now for ``group``, and when it next needs a look."""
     result = FlushResult()
     s, now = ctx.settings, ctx.now
+    urgent = any(ctx.acted_on(r) for r in _fresh(records, ctx))
     if not group.waited:
         ready = group.created_at + timedelta(seconds=s.group_wait_s)
-        if now < ready:
+        if now < ready and not urgent:
             result.due.append(ready)
             return result
         group.waited = result.changed = True
     next_batch = ctx.after(group.last_sent_at, s.group_interval_s)
-    batch_open = next_batch is None or now >= next_batch
+    batch_open = urgent or next_batch is None or now >= next_batch
+    if urgent:
+        _escalate_live_message(group, records, ctx, result)
     _edit_messages(group, records, ctx, batch_open, result)
     _post_new(group, records, ctx, batch_open, result)
     _repeat(group, records, ctx, result)
@@ -104,6 +116,33 @@ def flush_group(group: GroupState, records: Sequence[AlertRecord],
         if unmute is not None:
             result.due.append(unmute)
     return result
+
+
+def _escalate_live_message(group: GroupState, records: Sequence[AlertRecord],
+                           ctx: FlushContext, result: FlushResult) -> None:
+    """An acted-on alert joins the group's live message instead of posting a second one.
+
+    A blocked loop is first a warning ("blocked for 22 s", with the stack); when it becomes
+    the hang the watcher restarts for, the reader needs that same message to say so, and
+    the restart report and scan result to reply to it: one story, the stack shown once.
+    The update names what escalated, so a sink can page with a short reply to it.
+    """
+    live = next((key for key, shown in group.messages.items()
+                 if any(line.state in _OPEN for line in shown.values())), None)
+    joining = [r for r in _fresh(records, ctx) if ctx.acted_on(r)]
+    if live is None or not joining:
+        return
+    shown = group.messages[live]
+    for record in joining:
+        record.message_key = live
+    for record in records:
+        if record.message_key == live:
+            line = record.line()
+            shown[str(record.key)] = line
+            record.shown = line.state
+    result.notifications.append(build(NotificationType.UPDATE, group, live,
+                                      list(shown.values()), ctx,
+                                      details={"escalated": [str(r.key) for r in joining]}))
 
 
 def _edit_messages(group: GroupState, records: Sequence[AlertRecord], ctx: FlushContext,
@@ -143,10 +182,15 @@ def _edit_messages(group: GroupState, records: Sequence[AlertRecord], ctx: Flush
             del group.messages[message_key]
 
 
+def _fresh(records: Sequence[AlertRecord], ctx: FlushContext) -> list[AlertRecord]:
+    """Firing alerts not shown yet that should be: not muted, not already recovered."""
+    return [r for r in records if r.phase is Phase.FIRING and r.message_key is None
+            and not ctx.muted(r) and not ctx.recovered(r)]
+
+
 def _post_new(group: GroupState, records: Sequence[AlertRecord], ctx: FlushContext,
               batch_open: bool, result: FlushResult) -> None:
-    fresh = [r for r in records
-             if r.phase is Phase.FIRING and r.message_key is None and not ctx.muted(r)]
+    fresh = _fresh(records, ctx)
     if not fresh:
         return
     if not batch_open:
@@ -183,6 +227,21 @@ def _repeat(group: GroupState, records: Sequence[AlertRecord], ctx: FlushContext
                                       details={"original_message_keys": originals}))
     group.last_post_at = ctx.now
     result.due.append(ctx.now + timedelta(seconds=ctx.settings.repeat_interval_s))
+
+
+_OPEN = (LineState.FIRING, LineState.FLAPPING)
+#: a restart's trigger → the alert kind it acted on
+RESTARTED_FOR = {"hang": "hang", "crash": "down"}
+
+
+def acted_on_alert(key: AlertKey, details: Mapping[str, Any]) -> AlertKey | None:
+    """The alert a one-shot event says the watcher acted on: a restart for a hang or a
+    death names the target's "hang" or "down" alert; anything else names none."""
+    report = details.get("restart")
+    if key.kind != "restart" or not isinstance(report, Mapping):
+        return None
+    kind = RESTARTED_FOR.get(str(report.get("trigger")))
+    return None if kind is None else AlertKey(key.target, kind)
 
 
 def _or_now(at: datetime | None, ctx: FlushContext) -> datetime:

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from remi_ops.alerts.dispatch import FlushContext, GroupState, build, flush_group
+from remi_ops.alerts.dispatch import FlushContext, GroupState, acted_on_alert, build, flush_group
 from remi_ops.alerts.engine_state import (
     GROUP_PREFIX,
     STATE_VERSION,
@@ -81,9 +81,29 @@ class AlertEngine(EngineState):
         """A one-shot fact (escalation, restart report, scan result): sent at the next flush.
 
         No pending and no group wait, but silences apply, and one flush sends one message
-        per target however many events arrived.
+        per target however many events arrived. A restart the watcher made because of a
+        hang or a death makes that alert fire now and go out before the report (see
+        ``_acting_on``), so the report has an incident message to reply to.
         """
         self._events.append(QueuedEvent(key, now, severity, summary, dict(details or EMPTY)))
+        cause = acted_on_alert(key, details or EMPTY)
+        if cause is not None:
+            self._acting_on(now, cause)
+
+    def _acting_on(self, now: datetime, key: AlertKey) -> None:
+        """The watcher acted on ``key``'s condition: a pending alert fires at once (the
+        action is the second opinion ``for_checks`` waits for), and it is posted at the
+        next flush without waiting for ``group_wait``. Only while its condition still holds:
+        a condition already gone needs no message (the report says what happened)."""
+        rule = rule_for(self._rules, key.kind)
+        record = self._record(key, create=False)
+        if record is None or not record.raw or record.message_key is not None:
+            return
+        if record.fire_now(now, self.settings):
+            self._touch(record)
+        if record.phase is Phase.FIRING:
+            self._acting.add(str(key))
+            self._dirty.add(self._group_key(key.target, rule.category))
 
     @locked
     def ack(self, now: datetime, ref: str | AlertKey, by: str) -> list[AlertKey]:
@@ -166,7 +186,8 @@ class AlertEngine(EngineState):
         inhibiting: dict[str, bool] = {}  # per target; phases do not change past _tick
         ctx = FlushContext(now=now, settings=self.settings, new_id=self._new_id,
                            muted=lambda r: self._muted(r, now, inhibiting),
-                           unmute_at=lambda r: self._unmute_at(r, now))
+                           unmute_at=lambda r: self._unmute_at(r, now),
+                           acted_on=self._acted_on, recovered=self._recovered)
         out: list[Notification] = []
         for group_key in groups:
             out += self._flush_group(group_key, ctx)
@@ -199,6 +220,8 @@ class AlertEngine(EngineState):
             group = self._open_group(records[0].key, ctx.now, revisit=False)
         shown_before = [(r.message_key, r.shown) for r in records]
         result = flush_group(group, records, ctx) if group else None
+        self._acting -= {str(r.key) for r in records
+                         if r.message_key is not None or r.phase is not Phase.FIRING}
         for record, before in zip(records, shown_before, strict=True):
             if record.disposable(ctx.now, self.settings):
                 del self._records[group_key][str(record.key)]
@@ -247,13 +270,23 @@ class AlertEngine(EngineState):
                 or self._silences.until(record.key, now) is not None)
 
     def _inhibited(self, record: AlertRecord, inhibiting: dict[str, bool]) -> bool:
+        """Muted by a live outage alert of its target. Only a live one: a flapping alert or
+        one firing on by hysteresis after Remi came back must not hide a new error group
+        for the rest of the session (a new group is its own alert)."""
         if record.key.kind not in INHIBITED:
             return False
         target = record.key.target
         if target not in inhibiting:
-            inhibiting[target] = any(r.key.kind in INHIBITORS and r.phase is Phase.FIRING
-                                     for r in self._target_records(target))
+            inhibiting[target] = any(
+                r.key.kind in INHIBITORS and r.phase is Phase.FIRING and r.raw
+                and not r.flapping for r in self._target_records(target))
         return inhibiting[target]
+
+    def _acted_on(self, record: AlertRecord) -> bool:
+        return str(record.key) in self._acting and record.raw
+
+    def _recovered(self, record: AlertRecord) -> bool:
+        return not rule_for(self._rules, record.key.kind).occurrence and not record.raw
 
     def _unmute_at(self, record: AlertRecord, now: datetime) -> datetime | None:
         if record.phase is not Phase.FIRING:

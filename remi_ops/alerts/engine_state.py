@@ -77,6 +77,8 @@ class EngineState:
         self._events: list[QueuedEvent] = []
         self._dirty: set[str] = set()  # groups to look at in the next flush
         self._due: dict[str, datetime] = {}  # group → when its timers next need a look
+        #: alerts the watcher is acting on (restarting for): posted at once, no group wait
+        self._acting: set[str] = set()
         self._changes: dict[str, int] = {}  # record key → change number, for delta()
         self._seq = 0
         self._lock = threading.RLock()

@@ -145,6 +145,13 @@ class AlertRecord:
         elif self.false_since and now - self.false_since >= _s(s.keep_firing_for_s):
             self._resolve(now, self.false_since, s)
 
+    def fire_now(self, now: datetime, s: AlertSettings) -> bool:
+        """The watcher acted on the condition (restarted for it): a pending alert fires
+        without waiting for more checks. True when it started firing."""
+        if self.phase is not Phase.PENDING:
+            return False
+        return self._fire(now, self.pending_since or now, s, flips=True)
+
     def ack(self, by: str) -> bool:
         if self.phase is not Phase.FIRING or self.ack_by == by:
             return False

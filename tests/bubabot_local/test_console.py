@@ -220,3 +220,24 @@ async def test_stdin_lines_from_a_pipe_and_from_a_text_stream() -> None:
 async def test_wait_ends_early_on_quit(console: Console) -> None:
     console.quit.set()
     await asyncio.wait_for(console.execute(Meta("wait", 30)), 1)
+
+
+def test_an_edited_alert_does_not_print_its_stack_again_and_replies_say_to_what(
+        console: Console) -> None:
+    """A hang alert is posted, edited into resolved, and replied to: the stack is printed
+    once, the edit names the field instead, and the reply points at the alert."""
+    stack = 'File "remi/soundcloud.py", line 41, in fetch_track\n    time.sleep(850)'
+    alert = console.emulator.add_message(CHANNEL, BOT, "", embeds=[{
+        "title": "🚨 remi: hang", "fields": [{"name": "Evidence: hang", "value": stack}]}])
+    console.poll_once()
+    alert.remember_revision()
+    alert.embeds = [{"title": "✅ remi: resolved",
+                     "fields": [{"name": "Evidence: hang", "value": stack}]}]
+    report = console.emulator.add_message(CHANNEL, BOT, "restarted (hang)")
+    report.reference_id = alert.id
+    console.poll_once()
+    text = output(console)
+    assert text.count("in fetch_track") == 1
+    assert "• Evidence: hang: (unchanged, above)" in text
+    assert "✅ remi: resolved" in text
+    assert "(reply to #1)" in text

@@ -112,3 +112,34 @@ async def test_no_console_prints_until_stopped(tmp_path: Path) -> None:
         stop.set()
         await asyncio.wait_for(run, 20)
     assert processes_under(tmp_path) == []
+
+
+#: what a raw log record looks like (discord.py's, or the logging module's default layout)
+RAW_LOG_LINE = re.compile(r"^\s*(\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\] \[|"
+                          r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (DEBUG|INFO|WARNING|ERROR))",
+                          re.MULTILINE)
+
+
+@pytest.mark.timeout(150)
+async def test_a_hang_reads_as_one_short_story_in_the_console(tmp_path: Path) -> None:
+    """Blocked loop → alert with the stack → restart and scan replies → resolved, in the
+    console: the stack printed once, no raw log line."""
+    typist, out, stop = Typist(), io.StringIO(), asyncio.Event()
+    run = asyncio.create_task(run_local(state_dir=tmp_path, interactive=True, stdin=typist,
+                                        stdout=out, stop=stop))
+    try:
+        await shows(out, r"» ready: type `help`", timeout=20)
+        await shows(out, r"scan test passed", timeout=20)
+        start = len(out.getvalue())
+        typist.type("hang")
+        await shows(out, r"restarted \(hang, by watchdog\)", timeout=60)
+        await shows(out, r"✅ remi: .*resolved", timeout=60)
+        typist.type("quit")
+        await asyncio.wait_for(run, 20)
+    finally:
+        stop.set()
+        await asyncio.gather(run, return_exceptions=True)
+    story = out.getvalue()[start:]
+    assert story.count("in fetch_track") == 1, story
+    assert RAW_LOG_LINE.search(story) is None, story
+    assert "(reply to #" in story
