@@ -16,6 +16,7 @@ import discord
 from remi_ops.alerts import text as plain
 from remi_ops.alerts.model import AlertLine, LineState, Notification, NotificationType, Silence
 from remi_ops.alerts.text import alert_line
+from remi_ops.checks.stacks import IN_APP_HEADER, excerpt
 from remi_ops.domain import (
     ErrorGroup,
     HealthReport,
@@ -47,11 +48,19 @@ def clip(text: str, limit: int) -> str:
 
 
 def code_block(text: str, limit: int = FIELD_VALUE_MAX) -> str:
-    """A code block that fits ``limit`` and cannot be broken out of (``` neutralised)."""
+    """A code block that fits ``limit`` and cannot be broken out of (``` neutralised).
+
+    Evidence built to lead with Remi's own frames (``checks.stacks.readable_stack``) keeps
+    its head, so the blocking call is never the part cut off; any other long text (a raw
+    traceback, command output) keeps its end, where the exception is.
+    """
     body = text.replace("```", "`\u200b``")
     room = limit - 8
     if len(body) > room:
-        body = "…" + body[-(room - 1):]  # the end of a traceback is the useful part
+        if IN_APP_HEADER in body[:200]:
+            body = excerpt(body, room)
+        else:
+            body = "…" + body[-(room - 1):]
     return f"```\n{body}\n```"
 
 

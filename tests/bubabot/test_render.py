@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import timedelta
+from pathlib import Path
 
 import discord
 import pytest
@@ -13,6 +14,7 @@ from bubabot_local.harness import NOW, firing_line
 from bubabot import render
 from remi_ops.alerts.model import AlertKey, LineState, Notification, NotificationType
 from remi_ops.alerts.text import alert_line
+from remi_ops.checks.stacks import readable_stack
 from remi_ops.domain import RestartReport, Severity, Trigger
 from remi_ops.store.records import HistoryItem, HistoryKind
 
@@ -109,3 +111,19 @@ def test_audit_line_is_one_short_escaped_line() -> None:
                              result="pid 1 → 2", ok=True, duration_s=4.2)
     assert len(line) <= render.CONTENT_MAX and line.startswith("🧾 **jo\\_rdan** restart")
     assert "\\*x\\*" in line
+
+
+def test_a_long_stuck_stack_keeps_remis_frames_not_the_stdlib_tail(tmp_path: Path) -> None:
+    """The issue's hang alert kept only the last ~1,000 characters (stdlib frames); the
+    evidence leads with Remi's frames and the cut now loses the end instead."""
+    app = tmp_path / "bot" / "soundcloud.py"
+    stdlib = "".join(f'  File "/usr/lib/python3.11/socket.py", line {i}, in recv_into\n'
+                     "    return self._sock.recv_into(b)\n" for i in range(200))
+    stack = (f'Stack (most recent call first):\n  File "{app}", line 42, in fetch_track_sync\n'
+             "    data = sock.recv(65536)\n" + stdlib)
+    evidence = readable_stack(stack, tmp_path / "bot")
+    embed = render.notification_embed(notify(evidence))
+    value = next(f.value for f in embed.fields if (f.name or "").startswith("Evidence")) or ""
+    assert fits(embed) and len(evidence) > 6000
+    assert value.startswith("```\nBlocked in fetch_track_sync (soundcloud.py:42)")
+    assert "data = sock.recv(65536)" in value  # the blocking line itself, not only its name
