@@ -29,6 +29,7 @@ from remi_ops.domain import (
     Severity,
     Status,
 )
+from remi_ops.logs.redact import Redact, Redactor
 
 MB = 1024 * 1024
 #: supervisor states in which "not running" is news (not a stop, maintenance or restart)
@@ -83,6 +84,8 @@ class HealthAssessor:
     """Turns observations into reports; remembers only threshold streaks between checks."""
 
     settings: HealthSettings
+    #: the target's redactor: a stuck stack or a fatal traceback is redacted as it is read
+    redact: Redact = field(default_factory=Redactor)
     cpu_streak: int = 0
     rss_streak: int = 0
 
@@ -100,7 +103,7 @@ class HealthAssessor:
             findings += self._process_findings(obs.process)
             findings += self._loop_findings(obs)
         findings += _duplicate_findings(obs.duplicates)
-        findings += _log_findings(obs.records, obs.new_groups, self.settings)
+        findings += _log_findings(obs.records, obs.new_groups, self.settings, self.redact)
         findings += _scan_findings(obs.last_scan)
         status = Status.worst((f.status for f in findings), Status.HEALTHY)
         return HealthReport(
@@ -138,7 +141,7 @@ class HealthAssessor:
         blocked = hang_seconds(obs, s)
         if blocked is None:
             return []
-        stack = _stuck_stack(obs)
+        stack = self.redact(_stuck_stack(obs))
         if blocked >= s.hang_threshold_s:
             return [Finding(Check.EVENT_LOOP, Status.DOWN,
                             f"event loop blocked for {blocked:.0f}s (hang threshold "
@@ -195,14 +198,14 @@ def _duplicate_findings(dupes: Sequence[ProcessIdentity]) -> list[Finding]:
 
 
 def _log_findings(records: Sequence[LogRecord], new_groups: Sequence[ErrorGroup],
-                  s: HealthSettings) -> list[Finding]:
+                  s: HealthSettings, redact: Redact) -> list[Finding]:
     found: list[Finding] = []
     fatal = [r for r in records if r.kind is LogKind.FATAL_CONFIG]
     if fatal:
         found.append(Finding(Check.CONFIG, Status.DOWN,
-                             f"fatal configuration error: {fatal[-1].message[:200]} "
+                             f"fatal configuration error: {redact(fatal[-1].message).head(200)} "
                              "(a restart cannot fix this)", Severity.PAGE,
-                             fatal[-1].traceback or fatal[-1].message))
+                             redact(fatal[-1].traceback or fatal[-1].message)))
     for group in new_groups:
         found.append(Finding(Check.NEW_ERROR, Status.DEGRADED,
                              f"new error: {group.title} ({group.culprit or 'no stack'})",

@@ -24,6 +24,8 @@ from remi_ops.domain import (
 )
 from remi_ops.exceptions import RemiOpsError
 from remi_ops.host import ProcessManager
+from remi_ops.logs.redact import Redact
+from remi_ops.redacted import NO_TEXT, Redacted
 from remi_ops.supervisor import Action, ActionKind, Supervisor
 
 log = logging.getLogger(__name__)
@@ -49,11 +51,11 @@ class ActionRunner:
     supervisor: Supervisor
     manager: ProcessManager
     clock: Clock
-    redact: Callable[[str], str]
+    redact: Redact
     #: the new process starts with a clean slate (old hang lines, threshold streaks)
     on_new_process: Callable[[], None] = lambda: None
     last_exit: ExitInfo | None = None
-    _evidence: str = ""
+    _evidence: Redacted = NO_TEXT
 
     def run(self, actions: Sequence[Action], report: HealthReport | None = None) -> Acted:
         acted = Acted()
@@ -67,7 +69,7 @@ class ActionRunner:
                 acted.restarts.append(self._restart(action))
         return acted
 
-    def _capture(self, report: HealthReport | None) -> str:
+    def _capture(self, report: HealthReport | None) -> Redacted:
         ident = self.supervisor.process
         return capture_hang_evidence(
             ident=ident, snapshot=self.manager.snapshot(ident) if ident else None,
@@ -89,7 +91,7 @@ class ActionRunner:
         old = self.supervisor.process
         old_pid = old.pid if old else (self.last_exit.pid if self.last_exit else None)
         self.last_exit = None
-        evidence, self._evidence = self._evidence, ""
+        evidence, self._evidence = self._evidence, NO_TEXT
         try:
             new = self.manager.restart(old, self.target.restart.stop_grace_s)
         except RemiOpsError as exc:

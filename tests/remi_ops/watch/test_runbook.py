@@ -18,6 +18,7 @@ from bubabot_local.simkit import control, sim_settings, sims_in
 from remi_ops.alerts.hub import AlertHub
 from remi_ops.domain import CheckTrigger, ErrorGroup, HealthReport, LogKind, ScanOutcome, Status
 from remi_ops.exceptions import UnknownAlert, UnknownErrorGroup, UnknownTarget
+from remi_ops.logs.redact import redact_patterns
 from remi_ops.testing import wait_until_async as until
 from remi_ops.watch import runbook
 from remi_ops.watch.results import ControlOutcome
@@ -84,8 +85,10 @@ async def test_errors_are_windowed_and_newest_first(watcher: Watcher) -> None:
 
 
 def group(fingerprint: str, at: Any) -> ErrorGroup:
-    return ErrorGroup(fingerprint, "remi", "NameError: name 'asyncio' is not defined",
-                      LogKind.CRASH, 2, at, at, "Traceback …", "scoring_async.py")
+    return ErrorGroup(fingerprint, "remi",
+                      redact_patterns("NameError: name 'asyncio' is not defined"),
+                      LogKind.CRASH, 2, at, at, redact_patterns("Traceback …"),
+                      "scoring_async.py")
 
 
 # ---------------------------------------------------------------------------- act
