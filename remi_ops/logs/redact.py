@@ -91,52 +91,45 @@ class Redactor:
         joined = "".join(c for c in text if c not in _BREAKS)
         shifted = [b - n for n, b in enumerate(breaks)]  # where each break was, in joined
         low = lower(joined)
-        spans: list[tuple[int, int]] = []
+        spans: list[tuple[int, int, str]] = []
         for secret in self.known:
             start = joined.find(secret)
             while start != -1:
-                spans.append((start, start + len(secret)))
+                spans.append((start, start + len(secret), KNOWN))
                 start = joined.find(secret, start + 1)
         for rule in RULES:
             if any(h in low for h in rule.hints):
-                spans += rule.spans(joined, low, joined=True)
+                spans += [(s, e, rule.kind) for s, e in rule.spans(joined, low, joined=True)]
+
         def original(i: int) -> int:  # a position in joined, in text
             return i + bisect_right(shifted, i)
 
-        crossing = [(original(s), original(e - 1) + 1) for s, e in spans
+        crossing = [(original(s), original(e - 1) + 1, kind) for s, e, kind in spans
                     if bisect_right(shifted, s) < bisect_right(shifted, e - 1)]
         return _blank(text, crossing) if crossing else text
 
 
-def _blank(text: str, spans: list[tuple[int, int]]) -> str:
-    """``text`` with each span's characters (line breaks kept) replaced by one marker per
-    line piece."""
+def _blank(text: str, spans: list[tuple[int, int, str]]) -> str:
+    """``text`` with each span's characters replaced by one marker per line piece (the line
+    breaks stay, so the lines stay lines)."""
     out: list[str] = []
     last = 0
-    for first, end in _merged(spans):
+    for first, end, kind in sorted(spans):
         start = max(first, last)
+        if end <= start:
+            continue
         out.append(text[last:start])
         piece_start = start
         for i in range(start, end):
             if text[i] in _BREAKS:
                 if i > piece_start:
-                    out.append(marker(KNOWN))
+                    out.append(marker(kind))
                 out.append(text[i])
                 piece_start = i + 1
         if end > piece_start:
-            out.append(marker(KNOWN))
+            out.append(marker(kind))
         last = end
     return "".join(out) + text[last:]
-
-
-def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    merged: list[tuple[int, int]] = []
-    for start, end in sorted(spans):
-        if merged and start <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
-        else:
-            merged.append((start, end))
-    return merged
 
 
 def redact_then_truncate(text: str, limit: int, redactor: Redact) -> Redacted:

@@ -15,7 +15,7 @@ rule has two groups). :mod:`remi_ops.logs.redact` applies them.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 PRIVATE_KEY = "private_key"
 
@@ -75,7 +75,7 @@ def _run_start(after: str = "") -> str:
 
 # \b before a literal is written as a look-behind *after* it, so the scan can start with a
 # fast literal search: ``bearer(?<!\wbearer)`` is ``\bbearer``.
-RULES = (
+_RULES = (
     Rule("discord_webhook", re.compile(
         rf"https?(?::|%3a){_SL}{_SL}(?:(?:ptb|canary)\.)?discord(?:app)?\.com{_SL}api"
         rf"(?:{_SL}v\d+)?{_SL}webhooks{_SL}\d{{17,20}}{_SL}[\w-]{{60,}}+"),
@@ -97,7 +97,7 @@ RULES = (
         rf"(cookie[\w-]{{0,20}}+\\?[\"']?\s*+[:=]\s*+(?:{_Q}\s*+)?)"
         rf"({_not_redacted}[^\r\n\"'\\]++)"), ("cookie",), on_lower=True,
         joined=re.compile(rf"(cookie[\w-]{{0,20}}+\\?[\"']?\s*+[:=]\s*+(?:{_Q}\s*+)?)"
-                          rf"({_not_redacted}[^\s\"';\\]++)")),
+                          rf"({_not_redacted}[^\s\"';\\]++(?:;[ \t]*+[^\s\"';\\]++)*+)")),
     # a DSN password may hold "@": it runs to the last "@" before the host
     Rule("url_auth", re.compile(
         rf"(//|\\/\\/){_NOT_REDACTED}([^/\s:@]*+:[^/\s]*(?=@)|[^/\s:@]++(?=@))"), ("@",)),
@@ -116,6 +116,20 @@ RULES = (
         r"g(?<!\wg)(?:h[pousr]_[0-9A-Za-z]{36}|ithub_pat_[0-9A-Za-z_]{82})\b"),
         ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_")),
 )
+
+
+def _unbounded(source: str) -> str:
+    """A rule without the look-behinds that say where a match may start: in text whose line
+    breaks were taken out, a line's start is glued to the end of the line before."""
+    for start in (_run_start("."), _run_start()):
+        source = source.replace(start, "")
+    return re.sub(r"\(\?<!\\w[a-z]+\)", "", source)
+
+
+#: the rules in the order they apply, each with its pattern for text without line breaks
+RULES: tuple[Rule, ...] = tuple(
+    r if r.joined else replace(r, joined=re.compile(_unbounded(r.pattern.pattern)))
+    for r in _RULES)
 #: PEM private keys and JWTs are redacted after key=value (the anchors' order).
 PEM_AFTER = "key_value"
 #: A JWT starts at the first ``\bey`` of its character run; matched at run starts only, so
