@@ -28,11 +28,13 @@ from remi_ops.known_secrets import usable
 from remi_ops.logs.redact_rules import (
     PATTERN_KINDS,
     PEM_AFTER,
+    PLACEHOLDER,
+    PRIVATE_KEY,
     RULES,
+    jwt_spans,
     lower,
     marker,
-    redact_jwt,
-    redact_pem,
+    pem_spans,
 )
 from remi_ops.redacted import TRUNCATION_MARKER, Redacted
 
@@ -66,32 +68,42 @@ class Redactor:
             return UNREDACTABLE
 
     def _redact(self, text: str) -> str:
-        if any(c in text for c in _BREAKS):
-            text = self._redact_across_breaks(text)
+        """Find every secret's span in ``text``, then replace them all at once.
+
+        Each step blots what it found with placeholders of the same length, so the next
+        step does not see it again and every span stays a span of the original text.
+        """
+        found: list[_Span] = []
         for secret in self.known:
-            if secret in text:
-                text = text.replace(secret, marker(KNOWN))
-        hints = low = lower(text)
+            start = text.find(secret)
+            while start != -1:
+                found.append((start, start + len(secret), KNOWN))
+                start = text.find(secret, start + len(secret))
+        work = _blot(text, found)
+        if any(c in text for c in _BREAKS):  # not blotted: a line's own secrets stay visible
+            found = self._across_breaks(text) + found
+        hints = low = lower(work)
         for rule in RULES:
             if any(h in hints for h in rule.hints):
-                redacted = rule.apply(text, low)
-                if redacted is not text:
-                    text, low = redacted, lower(redacted)
+                spans = rule.spans(work, low)
+                found += [(s, e, rule.kind) for s, e in spans]
+                work, low = _blot(work, spans), _blot(low, spans)
             if rule.kind == PEM_AFTER:
-                if "private key" in hints:
-                    text = redact_pem(text)
-                if ".ey" in hints:
-                    text = redact_jwt(text)
-                low = lower(text)
-        return text
+                for kind, finder, hint in ((PRIVATE_KEY, pem_spans, "private key"),
+                                           ("jwt", jwt_spans, ".ey")):
+                    if hint in hints:
+                        spans = finder(work)
+                        found += [(s, e, kind) for s, e in spans]
+                        work, low = _blot(work, spans), _blot(low, spans)
+        return _render(text, found) if found else text
 
-    def _redact_across_breaks(self, text: str) -> str:
-        """Redact, on each line, the pieces of a secret that a line break split."""
+    def _across_breaks(self, text: str) -> list[_Span]:
+        """The spans of secrets that a line break split (both pieces, in ``text``)."""
         breaks = [i for i, c in enumerate(text) if c in _BREAKS]
         joined = "".join(c for c in text if c not in _BREAKS)
         shifted = [b - n for n, b in enumerate(breaks)]  # where each break was, in joined
         low = lower(joined)
-        spans: list[tuple[int, int, str]] = []
+        spans: list[_Span] = []
         for secret in self.known:
             start = joined.find(secret)
             while start != -1:
@@ -104,32 +116,58 @@ class Redactor:
         def original(i: int) -> int:  # a position in joined, in text
             return i + bisect_right(shifted, i)
 
-        crossing = [(original(s), original(e - 1) + 1, kind) for s, e, kind in spans
-                    if bisect_right(shifted, s) < bisect_right(shifted, e - 1)]
-        return _blank(text, crossing) if crossing else text
+        return [(original(s), original(e - 1) + 1, kind) for s, e, kind in spans
+                if bisect_right(shifted, s) < bisect_right(shifted, e - 1)]
 
 
-def _blank(text: str, spans: list[tuple[int, int, str]]) -> str:
-    """``text`` with each span's characters replaced by one marker per line piece (the line
-    breaks stay, so the lines stay lines)."""
+_Span = tuple[int, int, str]
+
+
+def _blot(text: str, spans: Iterable[tuple[int, int] | _Span]) -> str:
+    """``text`` with each span overwritten by placeholders (same length, same positions)."""
     out: list[str] = []
     last = 0
-    for first, end, kind in sorted(spans):
-        start = max(first, last)
-        if end <= start:
-            continue
+    for span in sorted(spans):
+        start, end = max(span[0], last), span[1]
+        if end > start:
+            out += [text[last:start], PLACEHOLDER * (end - start)]
+            last = end
+    return "".join(out) + text[last:] if out else text
+
+
+def _render(text: str, spans: list[_Span]) -> str:
+    """``text`` with each (merged) span replaced by its marker; a span that holds line
+    breaks gets one marker per line piece (the lines stay lines), but for a PEM block."""
+    out: list[str] = []
+    last = 0
+    for start, end, kind in _merged(spans):
         out.append(text[last:start])
-        piece_start = start
-        for i in range(start, end):
-            if text[i] in _BREAKS:
-                if i > piece_start:
-                    out.append(marker(kind))
-                out.append(text[i])
-                piece_start = i + 1
-        if end > piece_start:
+        piece = start
+        if kind != PRIVATE_KEY:
+            for i in range(start, end):
+                if text[i] in _BREAKS:
+                    if i > piece:
+                        out.append(marker(kind))
+                    out.append(text[i])
+                    piece = i + 1
+        if end > piece:
             out.append(marker(kind))
         last = end
     return "".join(out) + text[last:]
+
+
+def _merged(spans: list[_Span]) -> list[_Span]:
+    """Overlapping spans as one, named by the first (in order of application)."""
+    order = {span: n for n, span in reversed(list(enumerate(spans)))}
+    merged: list[tuple[int, int, str, int]] = []
+    for start, end, kind in sorted(spans):
+        rank = order[(start, end, kind)]
+        if merged and start < merged[-1][1]:
+            s0, e0, k0, r0 = merged[-1]
+            merged[-1] = (s0, max(e0, end), k0 if r0 <= rank else kind, min(r0, rank))
+        else:
+            merged.append((start, end, kind, rank))
+    return [(s, e, k) for s, e, k, _ in merged if e > s]
 
 
 def redact_then_truncate(text: str, limit: int, redactor: Redact) -> Redacted:

@@ -45,22 +45,13 @@ class Rule:
             found.append(m.span(2) if pattern.groups >= 2 else m.span())
         return found
 
-    def apply(self, text: str, low: str) -> str:
-        haystack = low if self.on_lower else text
-        mark = marker(self.kind)
-        out: list[str] = []
-        last = 0
-        for m in self.pattern.finditer(haystack):
-            out.append(text[last:m.start()])
-            if self.pattern.groups >= 2:
-                out.append(text[m.start(1):m.end(1)])
-            out.append(mark)
-            last = m.end()
-        return "".join(out) + text[last:] if out else text
 
-
-_NOT_REDACTED = r"(?!\[REDACTED)"
-_not_redacted = r"(?!\[redacted)"
+#: what already-redacted text is replaced with while the rules run (same length, so every
+#: rule's positions are positions in the original): a private-use character, not a word
+#: character, never whitespace
+PLACEHOLDER = "\ue000"
+_NOT_REDACTED = r"(?!\[REDACTED|\ue000)"
+_not_redacted = r"(?!\[redacted|\ue000)"
 #: a slash, JSON-escaped or URL-encoded (lower case)
 _SL = r"(?:/|\\/|%2f)"
 #: an optional quote, JSON-escaped or URL-encoded (lower case)
@@ -158,25 +149,22 @@ def lower(text: str) -> str:
     return (text.replace("\u0130", "i") if "\u0130" in text else text).lower()
 
 
-def redact_pem(text: str) -> str:
-    """Replace BEGIN…END PRIVATE KEY blocks; linear, unlike a lazy ``[\\s\\S]+?`` regex."""
-    out: list[str] = []
+def pem_spans(text: str) -> list[tuple[int, int]]:
+    """BEGIN…END PRIVATE KEY blocks; linear, unlike a lazy ``[\\s\\S]+?`` regex."""
+    found: list[tuple[int, int]] = []
     pos = 0
-    while True:
-        begin = _PEM_BEGIN.search(text, pos)
-        if begin is None:
-            break
+    while (begin := _PEM_BEGIN.search(text, pos)) is not None:
         end = _PEM_END.search(text, begin.end() + 1)
         if end is None:
             break  # no END after this BEGIN, so none after any later BEGIN either
-        out += [text[pos:begin.start()], marker(PRIVATE_KEY)]
+        found.append((begin.start(), end.end()))
         pos = end.end()
-    return "".join(out) + text[pos:] if out else text
+    return found
 
 
-def redact_jwt(text: str) -> str:
-    """Replace JWTs, trying the regex only at the start of the run before a likely first dot."""
-    out: list[str] = []
+def jwt_spans(text: str) -> list[tuple[int, int]]:
+    """JWTs, trying the regex only at the start of the run before a likely first dot."""
+    found: list[tuple[int, int]] = []
     last = pos = 0
     reverse = ""
     n = len(text)
@@ -188,6 +176,6 @@ def redact_jwt(text: str) -> str:
         if m is None:
             pos = dot.start() + 1
             continue
-        out += [text[last:m.start()], m[1], marker("jwt")]
+        found.append(m.span(2))
         last = pos = m.end()
-    return "".join(out) + text[last:] if out else text
+    return found
