@@ -7,10 +7,14 @@ environment, the target's env and ``.env``), longest first, with their URL-encod
 JSON-escaped forms, then applies the pattern set of :mod:`remi_ops.logs.redact_rules` in
 the anchors' order, replacing each match with ``[REDACTED:<kind>]``.
 
-A secret broken over two lines is still a secret: before the line-by-line pass, the rules
-run once more over the text with its line breaks taken out, and every match that spans a
-break is redacted piece by piece, on both lines. Redaction never raises: if something
-unexpected fails, the whole text is withheld.
+Every step finds spans of the original text (what a step found is blotted with
+same-length placeholders, so later steps neither see it again nor lose their positions);
+the markers replace all spans at the end. A secret broken over two lines is still a
+secret: the rules also run over the text with its line breaks taken out, and every match
+that spans a break is redacted piece by piece, on both lines. That costs a little
+over-redaction (the first word of the line after a ``key=value`` line's end goes too)
+and never hides a secret, because the line-by-line spans are found in the untouched text.
+Redaction never raises: if something unexpected fails, the whole text is withheld.
 
 Cut after redaction, never before (anchors §4): :func:`redact_then_truncate` and
 :func:`redact_tail` redact the whole text first, so a token straddling the cut is gone.
@@ -45,6 +49,7 @@ KINDS: tuple[str, ...] = (KNOWN, *PATTERN_KINDS)
 #: what a redactor is, for code that is handed one
 Redact = Callable[[str], Redacted]
 _BREAKS = "\r\n"
+_BREAK = re.compile(r"[\r\n]")
 
 
 def _forms(secret: str) -> set[str]:
@@ -99,8 +104,8 @@ class Redactor:
 
     def _across_breaks(self, text: str) -> list[_Span]:
         """The spans of secrets that a line break split (both pieces, in ``text``)."""
-        breaks = [i for i, c in enumerate(text) if c in _BREAKS]
-        joined = "".join(c for c in text if c not in _BREAKS)
+        breaks = [m.start() for m in _BREAK.finditer(text)]
+        joined = _BREAK.sub("", text)
         shifted = [b - n for n, b in enumerate(breaks)]  # where each break was, in joined
         low = lower(joined)
         spans: list[_Span] = []

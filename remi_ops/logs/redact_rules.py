@@ -36,13 +36,18 @@ class Rule:
     #: the pattern used on text whose line breaks were taken out, when the value of this
     #: rule may run past a line's end (a cookie header's value is the rest of its line)
     joined: re.Pattern[str] | None = None
+    #: characters before a match that its look-behind requires: a line break there splits
+    #: the secret too, so in text without line breaks they are redacted with it
+    reach_back: int = 0
 
     def spans(self, text: str, low: str, *, joined: bool = False) -> list[tuple[int, int]]:
         """Where the secret parts (group 2, else the whole match) are."""
         pattern = self.joined if joined and self.joined is not None else self.pattern
+        back = self.reach_back if joined else 0
         found = []
         for m in pattern.finditer(low if self.on_lower else text):
-            found.append(m.span(2) if pattern.groups >= 2 else m.span())
+            start, end = m.span(2) if pattern.groups >= 2 else m.span()
+            found.append((max(0, m.start() - back) if back else start, end))
         return found
 
 
@@ -74,9 +79,12 @@ _RULES = (
     # a token starts a run of letters and digits: after "_", "%22" or "%3D" too
     Rule("discord_token", re.compile(
         rf"[MNO]{_run_start('.')}[\w-]{{23,27}}\.[\w-]{{6,7}}\.[\w-]{{27,}}+"), (".",)),
-    # the secret half alone (the first segment is only the bot's id, in base64)
-    Rule("discord_token", re.compile(rf"{_run_start()}[\w-]{{6,7}}\.[\w-]{{27,}}+"),
-         (".",)),
+    # the secret half alone (the first segment is only the bot's id, in base64): the third
+    # segment after a 6-7 character second one; found from its dot, which is fast
+    Rule("discord_token", re.compile(
+        r"(\.)(?<=[\w-]{6}\.)(?:(?<![\w-]{8}\.)|(?<=%22[\w-]{6}\.)|(?<=%22[\w-]{7}\.)"
+        r"|(?<=%3[Dd][\w-]{6}\.)|(?<=%3[Dd][\w-]{7}\.))([\w-]{27,}+)"), (".",),
+        reach_back=7),
     Rule("aws_key_id", re.compile(r"(?:AKIA|ASIA)[A-Z0-9]{16}"), ("akia", "asia")),
     Rule("authorization", re.compile(
         rf"(authorization(?<!\wauthorization)\\?[\"']?\s*+[:=]\s*+(?:{_Q}\s*+)?"
