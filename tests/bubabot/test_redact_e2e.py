@@ -36,6 +36,7 @@ from remi_ops.config import load_settings
 from remi_ops.domain import CheckTrigger
 from remi_ops.host import reap_exited_children
 from remi_ops.supervisor import State
+from remi_ops.watch.watcher import STORE_NAME
 
 pytestmark = pytest.mark.integration
 
@@ -367,7 +368,9 @@ async def test_no_planted_secret_leaves_through_any_path(stack: Stack, planted: 
     assert "fetch_track" in quick and "[REDACTED" in quick
     assert "HTTPError" in quick
     assert "fetch_track" in stack.channel_text(GENERAL)
-    assert any(p.endswith(("-wal", ".sqlite3", ".db")) for p in everything)
+    assert "scanning as [REDACTED" in quick, "the failed scan's output was posted"
+    assert "LoginFailure" in cli_out["alerts --json"] or "LoginFailure" in quick
+    assert {STORE_NAME, f"{STORE_NAME}-wal"} <= {Path(p).name for p in everything}
     assert "[REDACTED" in cli_out["errors --since all --json"]
     assert "HTTPError" in cli_out["errors --since all"]
     assert not leaks(planted, everything), leaks(planted, everything)
