@@ -21,15 +21,6 @@ from remi_ops.exceptions import ConfigError
 ENV_CONFIG = "BUBABOT_CONFIG"
 DEFAULT_CONFIG = Path("config/bubabot.toml")
 PYTHON_PLACEHOLDER = "{python}"
-#: Environment variables whose values are secrets, always redacted when present.
-DEFAULT_SECRET_ENV = (
-    "DISCORD_TOKEN",
-    "REMI_DISCORD_TOKEN",
-    "DISCORD_WEBHOOK_URL",
-    "SOUNDCLOUD_CLIENT_ID",
-    "SOUNDCLOUD_CLIENT_SECRET",
-    "SOUNDCLOUD_OAUTH_TOKEN",
-)
 
 #: a process exit status (what ``exit(n)`` can return)
 ExitCode = Annotated[int, count(0, 255)]
@@ -160,8 +151,12 @@ class TargetSettings(_Model):
     #: the user Remi runs as if not the watcher's (never a user switch at start); a process
     #: of any other user is never taken for Remi, nor signalled
     process_user: str = ""
-    #: extra environment variable names whose values are secrets to redact
+    #: extra environment variable names whose values are secrets to redact (values of any
+    #: variable whose name looks secret are redacted anyway: ``remi_ops.known_secrets``)
     secret_env: tuple[str, ...] = ()
+    #: dotenv files (relative to workdir) whose secret-looking values are redacted;
+    #: None = ``.env`` in the workdir when present
+    env_files: tuple[Path, ...] | None = None
     restart: RestartPolicy = RestartPolicy()
     health: HealthSettings = HealthSettings()
     scan_test: ScanTestSettings = ScanTestSettings()
@@ -364,24 +359,6 @@ def find_config(explicit: str | os.PathLike[str] | None, environ: Mapping[str, s
         return Path(environ[ENV_CONFIG])
     candidate = cwd / DEFAULT_CONFIG
     return candidate if candidate.is_file() else None
-
-
-def secret_values(target: TargetSettings | None, environ: Mapping[str, str]) -> tuple[str, ...]:
-    """The exact secret values to redact first: known secret env vars plus a target's own."""
-    names = set(DEFAULT_SECRET_ENV)
-    if target is not None:
-        names.update(target.secret_env)
-        names.update(k for k in target.env if _looks_secret(k))
-    values = [environ.get(n, "") for n in names]
-    if target is not None:
-        values += [v for k, v in target.env.items() if _looks_secret(k)]
-    return tuple(sorted({v for v in values if len(v) >= 6}, key=len, reverse=True))
-
-
-def _looks_secret(name: str) -> bool:
-    low = name.lower()
-    return any(w in low for w in ("token", "secret", "password", "api_key", "apikey",
-                                  "client_id", "webhook"))
 
 
 def _walk_keys(raw: Any, prefix: str = "") -> list[str]:

@@ -12,6 +12,8 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, Self
 
+from remi_ops.redacted import NO_TEXT, Redacted
+
 EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 
@@ -211,12 +213,12 @@ class ErrorGroup:
 
     fingerprint: str
     target: str
-    title: str  # "NameError: name 'asyncio' is not defined"
+    title: Redacted  # "NameError: name 'asyncio' is not defined"
     kind: LogKind
     count: int
     first_seen: datetime
     last_seen: datetime
-    sample: str  # one redacted example (traceback or line)
+    sample: Redacted  # one example (traceback or line)
     culprit: str = ""  # "scoring_async.py in score_batch_async"
     resolved_at: datetime | None = None  # set by the store when someone resolves the group
 
@@ -237,7 +239,7 @@ class ScanResult:
     started_at: datetime
     duration_s: float
     exit_code: int | None = None
-    output: str = ""  # redacted, bounded
+    output: Redacted = NO_TEXT  # bounded
     reason: str = ""
     fingerprint: str = ""  # error group of a failure's traceback, if any
     over_budget: bool = False  # passed, but slower than the latency budget
@@ -256,7 +258,7 @@ class Finding:
     status: Status
     summary: str
     severity: Severity = Severity.WARNING
-    evidence: str = ""  # redacted text (stack dump, log excerpt)
+    evidence: Redacted = NO_TEXT  # stack dump, log excerpt
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,7 +300,7 @@ class RestartReport:
     old_pid: int | None = None
     new_pid: int | None = None
     detail: str = ""
-    evidence: str = ""  # redacted: stack dump, last errors, cpu/rss
+    evidence: Redacted = NO_TEXT  # stack dump, last errors, cpu/rss
 
 
 @dataclass(frozen=True, slots=True)

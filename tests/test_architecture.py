@@ -141,3 +141,28 @@ def test_no_shell_anywhere() -> None:
     """Subprocesses get argv lists, never a shell."""
     for path in ALL_FILES:
         assert "shell=True" not in path.read_text(encoding="utf-8"), path
+
+
+#: the only modules that may make a ``Redacted``: the type's own (cuts and joins of text
+#: already redacted) and the redactor (from raw text)
+REDACTED_MAKERS = {ROOT / "remi_ops" / "redacted.py", ROOT / "remi_ops" / "logs" / "redact.py"}
+
+
+def _makes_redacted(node: ast.Call) -> bool:
+    """``Redacted(…)``, ``x.Redacted(…)`` or ``cast(Redacted, …)`` / ``cast("Redacted", …)``."""
+    name = ast.unparse(node.func)
+    if name.split(".")[-1] == "Redacted":
+        return True
+    return (name.split(".")[-1] == "cast" and bool(node.args)
+            and "Redacted" in ast.unparse(node.args[0]))
+
+
+@pytest.mark.parametrize("path", [p for pkg in PACKAGES for p in modules(pkg)]
+                         + sorted((ROOT / "tests").rglob("*.py")), ids=str)
+def test_only_the_redactor_makes_redacted_text(path: Path) -> None:
+    """Raw text becomes ``Redacted`` only through ``Redactor``: nothing else can mint it."""
+    if path in REDACTED_MAKERS:
+        return
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    made = [n.lineno for n in ast.walk(tree) if isinstance(n, ast.Call) and _makes_redacted(n)]
+    assert not made, f"{path.relative_to(ROOT)} makes Redacted text at lines {made}"

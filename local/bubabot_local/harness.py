@@ -38,6 +38,7 @@ from remi_ops.domain import (
     Trigger,
 )
 from remi_ops.exceptions import RemiOpsError, UnknownAlert, UnknownErrorGroup, UnknownTarget
+from remi_ops.logs.redact import redact_patterns
 from remi_ops.store.records import AuditEntry, HistoryItem, HistoryKind, Incident
 from remi_ops.watch.results import MaintenanceResult, Resolution
 
@@ -99,7 +100,7 @@ class FakeService:
             target=name, status=Status.DEGRADED, checked_at=NOW, supervisor_state="running",
             loop_lag_s=12.5, gateway="connected", restarts_recent=1,
             findings=(Finding(Check.EVENT_LOOP, Status.DEGRADED, "event loop blocked for 12.5 s",
-                              Severity.WARNING, evidence=STACK_DUMP),))
+                              Severity.WARNING, evidence=redact_patterns(STACK_DUMP)),))
         return HealthView(report=report, state_reason="up 3h", bubabot_lag_s=0.004)
 
     async def errors(self, target: str | None, since_s: float | None,
@@ -111,12 +112,14 @@ class FakeService:
         name = await self._enter("restart", target, actor=actor, reason=reason)
         return RestartReport(target=name, reason=reason, trigger=Trigger.OPERATOR,
                              requested_by=actor.label, ok=True, at=NOW, duration_s=4.2,
-                             old_pid=4242, new_pid=4343, evidence=STACK_DUMP)
+                             old_pid=4242, new_pid=4343,
+                             evidence=redact_patterns(STACK_DUMP))
 
     async def scan_test(self, target: str | None, actor: Actor) -> ScanResult:
         name = await self._enter("scan_test", target, actor=actor)
         return ScanResult(target=name, outcome=ScanOutcome.PASSED, started_at=NOW,
-                          duration_s=2.1, exit_code=0, output="scored 1 track", commit="a1b2c3d")
+                          duration_s=2.1, exit_code=0, output=redact_patterns("scored 1 track"),
+                          commit="a1b2c3d")
 
     async def history(self, target: str | None, since_s: float) -> list[HistoryItem]:
         name = await self._enter("history", target, since_s=since_s)
@@ -184,11 +187,11 @@ class FakeService:
 def sample_group(target: str) -> ErrorGroup:
     """The incident's error group, as the fake's ``errors`` lists it."""
     return ErrorGroup(fingerprint="3f2a9c0d1e4b5a69", target=target,
-                      title="NameError: name 'asyncio' is not defined",
+                      title=redact_patterns("NameError: name 'asyncio' is not defined"),
                       kind=LogKind.CRASH, count=37, first_seen=NOW - timedelta(hours=2),
-                      last_seen=NOW, sample="Traceback (most recent call last):\n"
+                      last_seen=NOW, sample=redact_patterns("Traceback (most recent call last):\n"
                       '  File "scoring_async.py", line 88, in score_batch_async\n'
-                      "NameError: name 'asyncio' is not defined",
+                      "NameError: name 'asyncio' is not defined"),
                       culprit="scoring_async.py in score_batch_async")
 
 

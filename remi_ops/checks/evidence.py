@@ -17,12 +17,19 @@ from pathlib import Path
 
 from remi_ops.checks.stacks import excerpt
 from remi_ops.domain import Check, HealthReport, ProcessIdentity, ProcessSnapshot
+from remi_ops.logs.redact import Redact
+from remi_ops.redacted import Redacted
 
 __all__ = ["capture_hang_evidence", "excerpt", "file_size", "read_from", "read_tail"]
 
 MAX_EVIDENCE = 48_000
 DUMP_WAIT_S = 0.5
 TAIL_BYTES = 8_192
+#: characters of the log's end kept in the evidence
+LOG_TAIL_CHARS = 4096
+#: read this much more than is kept, and redact it all before cutting: a token the cut
+#: goes through is redacted whole, and the partial first line is dropped
+TAIL_MARGIN = 2048
 
 
 def read_tail(path: Path, size: int = TAIL_BYTES) -> str:
@@ -61,8 +68,8 @@ def capture_hang_evidence(
     stderr_log: Path,
     send_dump_signal: Callable[[ProcessIdentity], bool],
     py_spy_dump: Callable[[ProcessIdentity], str | None],
-    redact: Callable[[str], str],
-) -> str:
+    redact: Redact,
+) -> Redacted:
     """Collect what an engineer would want to see after the restart, redacted."""
     parts: list[str] = []
     stuck = [f.evidence for f in (report.findings if report else ()) if f.check is Check.EVENT_LOOP]
@@ -78,11 +85,20 @@ def capture_hang_evidence(
         spy = py_spy_dump(ident)
         if spy:
             parts.append("== py-spy dump ==\n" + spy)
-    tail = read_tail(stderr_log, 4096)
+    tail = redacted_tail(stderr_log, LOG_TAIL_CHARS, redact)
     if tail:
         parts.append("== last lines of " + stderr_log.name + " ==\n" + tail)
     if snapshot is not None:
         parts.append(f"== process ==\npid {snapshot.identity.pid}, status {snapshot.status}, "
                      f"cpu {snapshot.cpu_percent:.0f}%, rss {snapshot.rss_bytes / 2**20:.0f} MB, "
                      f"uptime {snapshot.uptime_s:.0f}s, children {list(snapshot.children)}")
-    return excerpt(redact("\n\n".join(parts)), MAX_EVIDENCE)
+    return redact("\n\n".join(parts)).head(MAX_EVIDENCE, "\n… (truncated)")
+
+
+def redacted_tail(path: Path, limit: int, redact: Redact) -> Redacted:
+    """The last ``limit`` characters of a file, redacted before the cut (anchors §4)."""
+    window = read_tail(path, limit + TAIL_MARGIN)
+    text = redact(window)
+    if len(window.encode("utf-8", "replace")) >= limit + TAIL_MARGIN and "\n" in text:
+        text = text.tail(len(text) - text.index("\n") - 1, "")  # the cut first line
+    return text.tail(limit, "")

@@ -34,6 +34,8 @@ from remi_ops.domain import (
     Status,
 )
 from remi_ops.durations import format_duration
+from remi_ops.logs.redact import Redact, Redactor
+from remi_ops.redacted import NO_TEXT
 
 __all__ = ["Beacon", "HealthAssessor", "Observation", "beacon_blocked_s"]
 
@@ -78,6 +80,8 @@ class HealthAssessor:
 
     settings: HealthSettings
     workdir: Path | None = None
+    #: the target's redactor: a stuck stack or a fatal traceback is redacted as it is read
+    redact: Redact = field(default_factory=Redactor)
     cpu_streak: int = 0
     rss_streak: int = 0
     loop: LoopTracker = field(default_factory=LoopTracker)
@@ -95,7 +99,8 @@ class HealthAssessor:
             findings += self._process_findings(obs.process)
             findings += self._loop_findings(obs)
         findings += _duplicate_findings(obs.duplicates)
-        findings += _log_findings(obs.records, obs.process, obs.new_groups, self.settings)
+        findings += _log_findings(obs.records, obs.process, obs.new_groups, self.settings,
+                                  self.redact)
         findings += _standing_findings(obs.standing, obs.new_groups, self.settings)
         findings += _scan_findings(obs.last_scan)
         status = Status.worst((f.status for f in findings), Status.HEALTHY)
@@ -139,7 +144,8 @@ class HealthAssessor:
         if blocked is None:
             return []
         summary = f"event loop blocked for {blocked.seconds:.0f}s{self._where(blocked)}"
-        evidence = readable_stack(blocked.stack, self.workdir) if blocked.stack else ""
+        evidence = (self.redact(readable_stack(blocked.stack, self.workdir)) if blocked.stack
+                    else NO_TEXT)
         if blocked.seconds >= s.hang_threshold_s:
             return [Finding(Check.EVENT_LOOP, Status.DOWN,
                             f"{summary} (hang threshold {s.hang_threshold_s:.0f}s)",
@@ -195,16 +201,17 @@ def _duplicate_findings(dupes: Sequence[ProcessIdentity]) -> list[Finding]:
 
 
 def _log_findings(records: Sequence[LogRecord], process: ProcessSnapshot | None,
-                  new_groups: Sequence[ErrorGroup], s: HealthSettings) -> list[Finding]:
+                  new_groups: Sequence[ErrorGroup], s: HealthSettings,
+                  redact: Redact) -> list[Finding]:
     """What the logs since the last check say (a fatal line from before a restart was
     about the process that is gone: the fix may be in)."""
     found: list[Finding] = []
     fatal = [r for r in records if r.kind is LogKind.FATAL_CONFIG and written_by(r, process)]
     if fatal:
         found.append(Finding(Check.CONFIG, Status.DOWN,
-                             f"fatal configuration error: {fatal[-1].message[:200]} "
+                             f"fatal configuration error: {redact(fatal[-1].message).head(200)} "
                              "(a restart cannot fix this)", Severity.PAGE,
-                             fatal[-1].traceback or fatal[-1].message))
+                             redact(fatal[-1].traceback or fatal[-1].message)))
     for group in new_groups:
         if not since_start(group.last_seen, process):
             continue  # the process it happened in is gone (it may be what killed it)

@@ -14,6 +14,7 @@ from typing import Any
 
 from remi_ops.atomicfile import write_json_atomically
 from remi_ops.domain import Check, Finding, HealthReport, Severity, Status
+from remi_ops.logs.redact import redact_patterns
 
 SCHEMA = 1
 
@@ -59,7 +60,8 @@ def report_from_dict(doc: dict[str, Any]) -> HealthReport:
     """
     findings = tuple(Finding(_check(f["check"]), Status(f["status"]), str(f["summary"]),
                              Severity(f.get("severity", Severity.WARNING)),
-                             str(f.get("evidence", ""))) for f in doc.get("findings", ()))
+                             redact_patterns(str(f.get("evidence", ""))))
+                     for f in doc.get("findings", ()))
     return HealthReport(
         target=str(doc["target"]), status=Status(doc["status"]),
         checked_at=datetime.fromisoformat(str(doc["checked_at"])), findings=findings,

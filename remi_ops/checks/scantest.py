@@ -19,6 +19,8 @@ from typing import Protocol
 from remi_ops.config import ScanTestSettings
 from remi_ops.domain import ScanOutcome, ScanResult
 from remi_ops.exceptions import RemiOpsError
+from remi_ops.logs.redact import Redact
+from remi_ops.redacted import Redacted
 
 #: characters of (redacted) output kept on a result: the end, where the error is
 OUTPUT_TAIL_CHARS = 4000
@@ -51,7 +53,7 @@ def run_scan_test(
     cwd: Path,
     env: Mapping[str, str],
     run: Callable[..., CommandResultLike],
-    redact: Callable[[str], str],
+    redact: Redact,
     fingerprint: Callable[[str], str] | None,
     now: datetime,
     commit: str = "",
@@ -81,7 +83,7 @@ def judge(
     settings: ScanTestSettings,
     result: CommandResultLike,
     *,
-    redact: Callable[[str], str],
+    redact: Redact,
     fingerprint: Callable[[str], str] | None,
     now: datetime,
     commit: str = "",
@@ -117,11 +119,12 @@ def _failure(settings: ScanTestSettings, result: CommandResultLike) -> str:
     return ""
 
 
-def tail(text: str, limit: int = OUTPUT_TAIL_CHARS) -> str:
+def tail(text: Redacted, limit: int = OUTPUT_TAIL_CHARS) -> Redacted:
     """The last ``limit`` characters of ``text``, saying how much was cut."""
     if len(text) <= limit:
         return text
-    return CUT_MARKER.format(cut=len(text) - limit) + text[-limit:]
+    marker = CUT_MARKER.format(cut=len(text) - limit)
+    return text.tail(limit + len(marker), marker)
 
 
 def _secs(seconds: float) -> str:

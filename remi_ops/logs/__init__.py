@@ -9,5 +9,6 @@ tracebacks, error groups, and redaction where the text is made.
     kinds         log kinds and the policy each has
     tracebacks    chained tracebacks, frames, the loop thread's stack
     error_groups  Sentry-style fingerprints and per-check aggregation
-    redact        known secrets first, then patterns; before truncating
+    redact        known secrets first, then patterns; before truncating; makes ``Redacted``
+    redact_rules  the pattern set, as linear-time rules
 """

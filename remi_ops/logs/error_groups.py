@@ -8,13 +8,14 @@ their kinds), :mod:`remi_ops.logs.scan` (the bulk fast path) and :mod:`remi_ops.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
 from remi_ops.clock import Clock, SystemClock
 from remi_ops.domain import ErrorGroup, LogKind, LogRecord
 from remi_ops.logs.parse import LogParser, classify, gateway_state, parse_header
+from remi_ops.logs.redact import Redact
 from remi_ops.logs.tracebacks import (
     GROUPED_KINDS,
     ExceptionBlock,
@@ -29,6 +30,7 @@ from remi_ops.logs.tracebacks import (
     strip_ansi,
     title_of,
 )
+from remi_ops.redacted import Redacted
 
 __all__ = [
     "GROUPED_KINDS", "ErrorAggregator", "ExceptionBlock", "FoldResult", "Frame", "LogParser",
@@ -81,7 +83,7 @@ class ErrorAggregator:
     ``known`` seeds totals (e.g. from the store) so that ``new`` means never seen.
     """
 
-    def __init__(self, target: str, redact: Callable[[str], str],
+    def __init__(self, target: str, redact: Redact,
                  known: Iterable[ErrorGroup] = (), *, clock: Clock | None = None,
                  sample_limit: int = SAMPLE_LIMIT, max_groups: int = MAX_GROUPS) -> None:
         self.target = target
@@ -158,12 +160,6 @@ class ErrorAggregator:
                           last_seen=tally.last_seen, sample=self._sample(text),
                           culprit=culprit_of(record, blocks))
 
-    def _sample(self, text: str) -> str:
+    def _sample(self, text: str) -> Redacted:
         """Redact, then bound: keep the head and the (more telling) end of a traceback."""
-        text = self._redact(text)
-        if len(text) <= self._limit:
-            return text
-        marker = "\n… [cut] …\n"
-        head = self._limit // 4
-        tail = max(0, self._limit - head - len(marker))
-        return text[:head] + marker + text[len(text) - tail:]
+        return self._redact(text).cut_middle(self._limit, self._limit // 4, "\n… [cut] …\n")

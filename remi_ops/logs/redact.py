@@ -1,199 +1,200 @@
-"""Secrets out of every excerpt that leaves the machine (anchors §4).
+"""Secrets out of every text that leaves the process, once, where the text is made.
 
-:class:`Redactor` first replaces the exact known secret values (bot tokens, webhook URLs,
-SoundCloud id/secret from the environment), longest first, then applies the pattern set
-in the anchors' order, replacing each match with ``[REDACTED:<kind>]`` (keeping group 1
-where a pattern has two groups).
+:class:`Redactor` is the one way to make a :class:`~remi_ops.redacted.Redacted` from raw
+text (``tests/test_architecture.py`` holds every other module to it). It first replaces
+the exact known secret values (``remi_ops.known_secrets``: secret-looking variables of the
+environment, the target's env and ``.env``), longest first, with their URL-encoded and
+JSON-escaped forms, then applies the pattern set of :mod:`remi_ops.logs.redact_rules` in
+the anchors' order, replacing each match with ``[REDACTED:<kind>]``.
 
-The patterns are the anchors' table rewritten so that no input can make them backtrack
-catastrophically (a 10 MB adversarial line is redacted in well under a second):
-possessive quantifiers where giving characters back can never help, ``\\s*["']?\\s*``
-written as ``\\s*+(?:["']\\s*+)?``, the unbounded ``\\b[\\w.-]{0,40}?`` prefix of the
-key=value rule and the ``scheme:`` prefix of the URL-userinfo rule dropped (both are kept
-text, so output is identical but for a little more redaction), the JWT rule anchored to
-the start of its character run, and the PEM block found with a linear scan. Redaction
-never raises: if something unexpected fails, the whole text is withheld.
+Every step finds spans of the original text (what a step found is blotted with
+same-length placeholders, so later steps neither see it again nor lose their positions);
+the markers replace all spans at the end. A secret broken over two lines is still a
+secret: the rules also run over the text with its line breaks taken out, and every match
+that spans a break is redacted piece by piece, on both lines. That costs a little
+over-redaction (the first word of the line after a ``key=value`` line's end goes too)
+and never hides a secret, because the line-by-line spans are found in the untouched text.
+Redaction never raises: if something unexpected fails, the whole text is withheld.
+
+Cut after redaction, never before (anchors §4): :func:`redact_then_truncate` and
+:func:`redact_tail` redact the whole text first, so a token straddling the cut is gone.
 """
 
 from __future__ import annotations
 
+import json
 import re
+from bisect import bisect_right
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from urllib.parse import quote, quote_plus
+
+from remi_ops.known_secrets import usable
+from remi_ops.logs.redact_rules import (
+    PATTERN_KINDS,
+    PEM_AFTER,
+    PLACEHOLDER,
+    PRIVATE_KEY,
+    RULES,
+    jwt_spans,
+    lower,
+    marker,
+    pem_spans,
+)
+from remi_ops.redacted import TRUNCATION_MARKER, Redacted
 
 KNOWN = "secret"
-PRIVATE_KEY = "private_key"
-UNREDACTABLE = "[REDACTED:unredactable]"
-MIN_SECRET_LEN = 6
-TRUNCATION_MARKER = "…"
-
-
-def _marker(kind: str) -> str:
-    return f"[REDACTED:{kind}]"
-
-
-@dataclass(frozen=True, slots=True)
-class _Rule:
-    kind: str
-    pattern: re.Pattern[str]
-    hints: tuple[str, ...]  # lower-case substrings; the rule runs only if one is present
-    #: match a lower-case pattern against ``text.lower()`` (same length, same positions):
-    #: case-insensitive matching without ``re.IGNORECASE``, which disables the literal-prefix
-    #: search and makes a scan ~50 times slower
-    on_lower: bool = False
-
-    def apply(self, text: str, low: str) -> str:
-        haystack = low if self.on_lower else text
-        marker = _marker(self.kind)
-        out: list[str] = []
-        last = 0
-        for m in self.pattern.finditer(haystack):
-            out.append(text[last:m.start()])
-            if self.pattern.groups >= 2:
-                out.append(text[m.start(1):m.end(1)])
-            out.append(marker)
-            last = m.end()
-        return "".join(out) + text[last:] if out else text
-
-
-_NOT_REDACTED = r"(?!\[REDACTED)"
-_not_redacted = r"(?!\[redacted)"
-# \b before a literal is written as a look-behind *after* it, so the scan can start with a
-# fast literal search: ``bearer(?<!\wbearer)`` is ``\bbearer``.
-_RULES = (
-    _Rule("discord_webhook", re.compile(
-        r"https?://(?:(?:ptb|canary)\.)?discord(?:app)?\.com/api(?:/v\d+)?/webhooks/"
-        r"\d{17,20}/[\w-]{60,}+"), ("webhooks",), on_lower=True),
-    _Rule("discord_token", re.compile(
-        r"[MNO](?<![\w-].)[\w-]{23,27}\.[\w-]{6,7}\.[\w-]{27,40}(?![\w-])"), (".",)),
-    _Rule("authorization", re.compile(
-        r"(authorization(?<!\wauthorization)\s*+[:=]\s*+(?:[\"']\s*+)?"
-        rf"(?:bot|bearer|oauth|basic|token)\s++)({_not_redacted}[^\s\"',;]++)"),
-        ("authorization",), on_lower=True),
-    _Rule("bearer", re.compile(rf"(bearer(?<!\wbearer)\s++)({_not_redacted}[^\s\"',;]++)"),
-          ("bearer",), on_lower=True),
-    _Rule("url_auth", re.compile(
-        rf"(//)({_NOT_REDACTED}(?:[^/\s:@]++(?::[^/\s@]*+)?|:[^/\s@]++))(?=@)"), ("@",)),
-    _Rule("query_secret", re.compile(
-        r"([?&](?:client_id|client_secret|access_token|refresh_token|api_key|apikey|token"
-        rf"|secret|key|sig|signature)=)({_not_redacted}[^&#\s\"']+)"), ("=",), on_lower=True),
-    _Rule("key_value", re.compile(
-        r"((?:token|secret|passw(?:or)?d|api[_-]?key|apikey|client[_-]?secret"
-        r"|client[_-]?id|credentials?|private[_-]?key|auth)[\w.-]{0,20}+\s*+(?:[\"']\s*+)?"
-        rf"(?:=>|=|:)\s*+[\"']?)({_not_redacted}[^\s\"',;&]{{6,}})"),
-        ("token", "secret", "passw", "key", "client", "credential", "auth"), on_lower=True),
-    _Rule("github_token", re.compile(
-        r"g(?<!\wg)(?:h[pousr]_[0-9A-Za-z]{36}|ithub_pat_[0-9A-Za-z_]{82})\b"),
-        ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_")),
-)
-#: A JWT starts at the first ``\bey`` of its character run; matched at run starts only, so
-#: a long run cannot be rescanned from every ``-ey`` in it.
-_JWT = re.compile(r"(?<![A-Za-z0-9_-])(?>([A-Za-z0-9_-]*?)(?=\bey))"
-                  r"(ey[A-Za-z0-9_-]{10,}+\.ey[A-Za-z0-9_-]{10,}+\.[A-Za-z0-9_-]{10,}+)")
-#: Where a JWT's first dot can be: ``.ey`` with at least 12 token characters on each side.
-_JWT_DOT = re.compile(r"\.ey(?<=[A-Za-z0-9_-]{12}\.ey)[A-Za-z0-9_-]{10}")
-_NOT_TOKEN = re.compile(r"[^A-Za-z0-9_-]")
-_PEM_BEGIN = re.compile(r"-----BEGIN[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----")
-_PEM_END = re.compile(r"-----END[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----")
-#: PEM private keys and JWTs are redacted after key=value (the anchors' order).
-_PEM_AFTER = "key_value"
-
+UNREDACTABLE = Redacted("[REDACTED:unredactable]")
 #: Every ``<kind>`` that can appear in ``[REDACTED:<kind>]``.
-KINDS: tuple[str, ...] = (KNOWN, *(r.kind for r in _RULES[:7]), PRIVATE_KEY, "jwt",
-                          *(r.kind for r in _RULES[7:]))
+KINDS: tuple[str, ...] = (KNOWN, *PATTERN_KINDS)
+#: what a redactor is, for code that is handed one
+Redact = Callable[[str], Redacted]
+_BREAKS = "\r\n"
+_BREAK = re.compile(r"[\r\n]")
 
 
-def _lower(text: str) -> str:
-    """``text.lower()`` with the same length and positions as ``text``.
-
-    "İ" (U+0130) is the one character whose lower case is two characters long; mapping it
-    to "i" first keeps the two aligned, position for position.
-    """
-    return (text.replace("\u0130", "i") if "\u0130" in text else text).lower()
-
-
-def _redact_pem(text: str) -> str:
-    """Replace BEGIN…END PRIVATE KEY blocks; linear, unlike a lazy ``[\\s\\S]+?`` regex."""
-    out: list[str] = []
-    pos = 0
-    while True:
-        begin = _PEM_BEGIN.search(text, pos)
-        if begin is None:
-            break
-        end = _PEM_END.search(text, begin.end() + 1)
-        if end is None:
-            break  # no END after this BEGIN, so none after any later BEGIN either
-        out += [text[pos:begin.start()], _marker(PRIVATE_KEY)]
-        pos = end.end()
-    return "".join(out) + text[pos:] if out else text
-
-
-def _apply(rule: _Rule, text: str, low: str) -> tuple[str, str]:
-    """Apply one rule; returns the new text and its lower-case form (kept in step)."""
-    redacted = rule.apply(text, low)
-    if redacted is text:
-        return text, low
-    return redacted, _lower(redacted)
-
-
-def _redact_jwt(text: str) -> str:
-    """Replace JWTs, trying the regex only at the start of the run before a likely first dot."""
-    out: list[str] = []
-    last = pos = 0
-    reverse = ""
-    n = len(text)
-    while (dot := _JWT_DOT.search(text, pos)) is not None:
-        reverse = reverse or text[::-1]
-        before = _NOT_TOKEN.search(reverse, n - dot.start())
-        run_start = max(last, n - before.start() if before else 0)
-        m = _JWT.match(text, run_start)
-        if m is None:
-            pos = dot.start() + 1
-            continue
-        out += [text[last:m.start()], m[1], _marker("jwt")]
-        last = pos = m.end()
-    return "".join(out) + text[last:] if out else text
+def _forms(secret: str) -> set[str]:
+    """A secret as it may appear in text: as is, URL-encoded, JSON-escaped."""
+    return {secret, quote(secret, safe=""), quote_plus(secret), json.dumps(secret)[1:-1],
+            json.dumps(secret, ensure_ascii=True)[1:-1]}
 
 
 class Redactor:
-    """``redact(text) -> text`` with the known secrets and the pattern set applied."""
+    """``redact(text) -> Redacted``: the known secrets and the pattern set applied."""
 
     def __init__(self, known_secrets: Iterable[str] = ()) -> None:
-        values = {s for s in known_secrets if isinstance(s, str) and len(s) >= MIN_SECRET_LEN}
-        self.known: tuple[str, ...] = tuple(sorted(values, key=lambda s: (-len(s), s)))
+        self.secrets: tuple[str, ...] = usable(known_secrets)
+        self.known: tuple[str, ...] = usable(f for s in self.secrets for f in _forms(s))
 
-    def __call__(self, text: str) -> str:
+    def __call__(self, text: str) -> Redacted:
         """The text with every secret replaced; never raises."""
         try:
-            return self._redact(text if isinstance(text, str) else str(text))
+            return Redacted(self._redact(text if isinstance(text, str) else str(text)))
         except Exception:
             return UNREDACTABLE
 
     def _redact(self, text: str) -> str:
+        """Find every secret's span in ``text``, then replace them all at once.
+
+        Each step blots what it found with placeholders of the same length, so the next
+        step does not see it again and every span stays a span of the original text.
+        """
+        found: list[_Span] = []
         for secret in self.known:
-            if secret in text:
-                text = text.replace(secret, _marker(KNOWN))
-        hints = low = _lower(text)
-        for rule in _RULES:
+            start = text.find(secret)
+            while start != -1:
+                found.append((start, start + len(secret), KNOWN))
+                start = text.find(secret, start + len(secret))
+        work = _blot(text, found)
+        if any(c in text for c in _BREAKS):  # not blotted: a line's own secrets stay visible
+            found = self._across_breaks(text) + found
+        hints = low = lower(work)
+        for rule in RULES:
             if any(h in hints for h in rule.hints):
-                text, low = _apply(rule, text, low)
-            if rule.kind == _PEM_AFTER:
-                if "private key" in hints:
-                    text = _redact_pem(text)
-                if ".ey" in hints:
-                    text = _redact_jwt(text)
-                low = _lower(text)
-        return text
+                spans = rule.spans(work, low)
+                found += [(s, e, rule.kind) for s, e in spans]
+                work, low = _blot(work, spans), _blot(low, spans)
+            if rule.kind == PEM_AFTER:
+                for kind, finder, hint in ((PRIVATE_KEY, pem_spans, "private key"),
+                                           ("jwt", jwt_spans, ".ey")):
+                    if hint in hints:
+                        spans = finder(work)
+                        found += [(s, e, kind) for s, e in spans]
+                        work, low = _blot(work, spans), _blot(low, spans)
+        return _render(text, found) if found else text
+
+    def _across_breaks(self, text: str) -> list[_Span]:
+        """The spans of secrets that a line break split (both pieces, in ``text``)."""
+        breaks = [m.start() for m in _BREAK.finditer(text)]
+        joined = _BREAK.sub("", text)
+        shifted = [b - n for n, b in enumerate(breaks)]  # where each break was, in joined
+        low = lower(joined)
+        spans: list[_Span] = []
+        for secret in self.known:
+            start = joined.find(secret)
+            while start != -1:
+                spans.append((start, start + len(secret), KNOWN))
+                start = joined.find(secret, start + 1)
+        for rule in RULES:
+            if any(h in low for h in rule.hints):
+                spans += [(s, e, rule.kind) for s, e in rule.spans(joined, low, joined=True)]
+
+        def original(i: int) -> int:  # a position in joined, in text
+            return i + bisect_right(shifted, i)
+
+        return [(original(s), original(e - 1) + 1, kind) for s, e, kind in spans
+                if bisect_right(shifted, s) < bisect_right(shifted, e - 1)]
 
 
-def redact_then_truncate(text: str, limit: int, redactor: Callable[[str], str]) -> str:
+_Span = tuple[int, int, str]
+
+
+def _blot(text: str, spans: Iterable[tuple[int, int] | _Span]) -> str:
+    """``text`` with each span overwritten by placeholders (same length, same positions)."""
+    out: list[str] = []
+    last = 0
+    for span in sorted(spans):
+        start, end = max(span[0], last), span[1]
+        if end > start:
+            out += [text[last:start], PLACEHOLDER * (end - start)]
+            last = end
+    return "".join(out) + text[last:] if out else text
+
+
+def _render(text: str, spans: list[_Span]) -> str:
+    """``text`` with each (merged) span replaced by its marker; a span that holds line
+    breaks gets one marker per line piece (the lines stay lines), but for a PEM block."""
+    out: list[str] = []
+    last = 0
+    for start, end, kind in _merged(spans):
+        out.append(text[last:start])
+        piece = start
+        if kind != PRIVATE_KEY:
+            for i in range(start, end):
+                if text[i] in _BREAKS:
+                    if i > piece:
+                        out.append(marker(kind))
+                    out.append(text[i])
+                    piece = i + 1
+        if end > piece:
+            out.append(marker(kind))
+        last = end
+    return "".join(out) + text[last:]
+
+
+def _merged(spans: list[_Span]) -> list[_Span]:
+    """Overlapping spans as one, named by the first (in order of application)."""
+    order = {span: n for n, span in reversed(list(enumerate(spans)))}
+    merged: list[tuple[int, int, str, int]] = []
+    for start, end, kind in sorted(spans):
+        rank = order[(start, end, kind)]
+        if merged and start < merged[-1][1]:
+            s0, e0, k0, r0 = merged[-1]
+            merged[-1] = (s0, max(e0, end), k0 if r0 <= rank else kind, min(r0, rank))
+        else:
+            merged.append((start, end, kind, rank))
+    return [(s, e, k) for s, e, k, _ in merged if e > s]
+
+
+def redact_then_truncate(text: str, limit: int, redactor: Redact) -> Redacted:
     """Redact first, then cut to ``limit`` characters (a cut token cannot leak as a fragment)."""
-    redacted = redactor(text)
-    if len(redacted) <= limit:
-        return redacted
-    if limit <= len(TRUNCATION_MARKER):
-        return redacted[:max(0, limit)]
-    return redacted[:limit - len(TRUNCATION_MARKER)] + TRUNCATION_MARKER
+    return redactor(text).head(limit)
+
+
+def redact_tail(text: str, limit: int, redactor: Redact) -> Redacted:
+    """Redact the whole text, then keep its last ``limit`` characters."""
+    return redactor(text).tail(limit)
+
+
+def redact_patterns(text: str) -> Redacted:
+    """``text`` through the pattern set alone, for text without a known secret at hand.
+
+    For text read back from our own store (written redacted; redacting again is a no-op,
+    and a row an older version wrote cannot leak through a new reader), fixtures and tests.
+    """
+    return _PATTERNS_ONLY(text)
+
+
+_PATTERNS_ONLY = Redactor()
 
 
 def escape_code_block(text: str) -> str:
@@ -203,3 +204,18 @@ def escape_code_block(text: str) -> str:
     longer fence can close the block early.
     """
     return re.sub(r"`(?=`)", "`\u200b", text) if "``" in text else text
+
+
+__all__ = [
+    "KINDS",
+    "KNOWN",
+    "TRUNCATION_MARKER",
+    "UNREDACTABLE",
+    "Redact",
+    "Redacted",
+    "Redactor",
+    "escape_code_block",
+    "redact_patterns",
+    "redact_tail",
+    "redact_then_truncate",
+]

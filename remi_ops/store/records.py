@@ -23,6 +23,7 @@ from remi_ops.domain import (
     Severity,
     Trigger,
 )
+from remi_ops.logs.redact import redact_patterns
 
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
@@ -148,21 +149,24 @@ def restart_from_row(row: sqlite3.Row) -> RestartReport:
                          requested_by=row["requested_by"], ok=bool(row["ok"]),
                          at=decode_time(row["at"]), duration_s=row["duration_s"],
                          old_pid=row["old_pid"], new_pid=row["new_pid"], detail=row["detail"],
-                         evidence=row["evidence"])
+                         evidence=redact_patterns(row["evidence"]))
 
 
 def group_from_row(row: sqlite3.Row) -> ErrorGroup:
-    return ErrorGroup(fingerprint=row["fingerprint"], target=row["target"], title=row["title"],
+    return ErrorGroup(fingerprint=row["fingerprint"], target=row["target"],
+                      title=redact_patterns(row["title"]),
                       kind=LogKind(row["kind"]), count=row["count"],
                       first_seen=decode_time(row["first_seen"]),
-                      last_seen=decode_time(row["last_seen"]), sample=row["sample"],
+                      last_seen=decode_time(row["last_seen"]),
+                      sample=redact_patterns(row["sample"]),
                       culprit=row["culprit"], resolved_at=maybe_time(row["resolved_at"]))
 
 
 def scan_from_row(row: sqlite3.Row) -> ScanResult:
     return ScanResult(target=row["target"], outcome=ScanOutcome(row["outcome"]),
                       started_at=decode_time(row["started_at"]), duration_s=row["duration_s"],
-                      exit_code=row["exit_code"], output=row["output"], reason=row["reason"],
+                      exit_code=row["exit_code"], output=redact_patterns(row["output"]),
+                      reason=row["reason"],
                       fingerprint=row["fingerprint"], over_budget=bool(row["over_budget"]),
                       commit=row["commit_sha"])
 

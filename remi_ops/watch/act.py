@@ -29,6 +29,8 @@ from remi_ops.domain import (
 )
 from remi_ops.exceptions import RemiOpsError
 from remi_ops.host import ProcessManager
+from remi_ops.logs.redact import Redact
+from remi_ops.redacted import NO_TEXT, Redacted
 from remi_ops.supervisor import Action, ActionKind, Supervisor
 from remi_ops.watch.fallback import FallbackAlerts
 
@@ -55,13 +57,13 @@ class ActionRunner:
     supervisor: Supervisor
     manager: ProcessManager
     clock: Clock
-    redact: Callable[[str], str]
+    redact: Redact
     #: where a failure of the act path is told when nothing else may work
     fallback: FallbackAlerts | None = None
     #: the new process starts with a clean slate (old hang lines, threshold streaks)
     on_new_process: Callable[[], None] = lambda: None
     last_exit: ExitInfo | None = None
-    _evidence: str = ""
+    _evidence: Redacted = NO_TEXT
 
     def run(self, actions: Sequence[Action], report: HealthReport | None = None) -> Acted:
         acted = Acted()
@@ -75,7 +77,7 @@ class ActionRunner:
                 acted.restarts.append(self._restart(action))
         return acted
 
-    def _capture(self, report: HealthReport | None) -> str:
+    def _capture(self, report: HealthReport | None) -> Redacted:
         """Evidence first; failing to gather it must never keep Remi from restarting."""
         ident = self.supervisor.process
         try:
@@ -86,7 +88,7 @@ class ActionRunner:
                 py_spy_dump=self.manager.py_spy_dump, redact=self.redact)
         except Exception as exc:  # evidence is best effort; the restart is not
             self._failed("capturing hang evidence", exc)
-            return f"(no evidence: {type(exc).__name__}: {self.redact(str(exc))})"
+            return self.redact(f"(no evidence: {type(exc).__name__}: {exc})")
 
     def _stop(self, action: Action) -> None:
         try:
@@ -106,7 +108,7 @@ class ActionRunner:
         old = self.supervisor.process
         old_pid = old.pid if old else (self.last_exit.pid if self.last_exit else None)
         self.last_exit = None
-        evidence, self._evidence = self._evidence, ""
+        evidence, self._evidence = self._evidence, NO_TEXT
         try:
             new = self._carry_out_restart(old)
         except Exception as exc:  # any failure: reported, retried with backoff

@@ -6,7 +6,6 @@ must be kept is carried in the ``Observation`` for the record step.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -20,6 +19,7 @@ from remi_ops.domain import LogKind, ProcessIdentity, ScanResult, Trigger
 from remi_ops.exceptions import ProcessError
 from remi_ops.host import ProcessManager
 from remi_ops.logs.error_groups import ErrorAggregator
+from remi_ops.logs.redact import Redact
 from remi_ops.store.database import Store
 from remi_ops.supervisor import State, Supervisor
 from remi_ops.watch.intake import LogIntake
@@ -33,7 +33,7 @@ class Observer:
     manager: ProcessManager
     store: Store
     clock: Clock
-    redact: Callable[[str], str]
+    redact: Redact
     intake: LogIntake
 
     def observe(self, supervisor: Supervisor, last_scan: ScanResult | None) -> Observation:

@@ -28,7 +28,7 @@ from remi_ops.checks.codewatch import CodeState
 from remi_ops.checks.health import HealthAssessor, Observation, beacon_blocked_s
 from remi_ops.checks.scantest import run_scan_test
 from remi_ops.clock import Clock
-from remi_ops.config import Settings, TargetSettings, secret_values
+from remi_ops.config import Settings, TargetSettings
 from remi_ops.domain import (
     Check,
     CheckTrigger,
@@ -44,6 +44,7 @@ from remi_ops.domain import (
     Severity,
     Trigger,
 )
+from remi_ops.known_secrets import secret_values
 from remi_ops.logs.error_groups import ErrorAggregator
 from remi_ops.logs.redact import Redactor
 from remi_ops.restart_policy import spends_budget
@@ -81,7 +82,7 @@ class TargetWatch:
         self.redact = Redactor(secret_values(target, environ if environ is not None
                                              else os.environ))
         self.supervisor = Supervisor(target.name, target.restart)
-        self.assessor = HealthAssessor(target.health, workdir=target.workdir)
+        self.assessor = HealthAssessor(target.health, workdir=target.workdir, redact=self.redact)
         self.lock = threading.RLock()
         self.scan_lock = threading.Lock()
         self.intake = LogIntake(target, {s: store.load_position(target.name, s)

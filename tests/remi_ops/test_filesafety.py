@@ -15,7 +15,7 @@ from bubabot_local.simkit import sim_settings
 from remi_ops.clock import FakeClock
 from remi_ops.domain import ProcessIdentity
 from remi_ops.filesafety import prepare_state_dir
-from remi_ops.host.adoption import pidfile_path, read_pidfile, write_pidfile
+from remi_ops.host.pidfile import pidfile_path, read_pidfile, write_pidfile
 from remi_ops.store.database import Store
 from remi_ops.watch.watcher import STORE_NAME
 
@@ -102,14 +102,15 @@ def test_a_state_dir_that_is_a_file_is_named_as_not_a_directory(tmp_path: Path) 
 
 def test_a_link_planted_at_the_old_pidfile_temp_name_is_not_followed(tmp_path: Path) -> None:
     """The pidfile used to go through ``.<name>.<pid>.tmp``: a link there overwrote its target."""
-    path = pidfile_path(tmp_path / "state", "remi")
+    target = sim_settings(tmp_path).targets[0]
+    path = pidfile_path(tmp_path / "state", "remi", target)
     path.parent.mkdir(parents=True)
     victim = tmp_path / "victim.txt"
     victim.write_text("precious", encoding="utf-8")
     (path.parent / f".{path.name}.{os.getpid()}.tmp").symlink_to(victim)
     me = ProcessIdentity(os.getpid(), 0.0, ("python",))
-    write_pidfile(path, me)
+    write_pidfile(path, me, target)
     assert victim.read_text(encoding="utf-8") == "precious"
     assert json.loads(path.read_text(encoding="utf-8"))["pid"] == os.getpid()
-    assert read_pidfile(path) is None  # create_time 0.0 is not this process: only a hint
+    assert read_pidfile(path, target) is None  # create_time 0.0 is not this process: only a hint
 

@@ -20,6 +20,7 @@ from remi_ops.domain import (
     Status,
     Trigger,
 )
+from remi_ops.logs.redact import redact_patterns
 from remi_ops.watch.results import (
     ControlOutcome,
     ControlResult,
@@ -29,8 +30,10 @@ from remi_ops.watch.results import (
 )
 
 NOW = datetime(2026, 1, 24, 3, 0, tzinfo=UTC)
-GROUP = ErrorGroup("3f2a9c0d1e4b5a69", "remi", "NameError: name 'asyncio' is not defined",
-                   LogKind.CRASH, 37, NOW, NOW, "Traceback …", "scoring_async.py")
+GROUP = ErrorGroup("3f2a9c0d1e4b5a69", "remi",
+                   redact_patterns("NameError: name 'asyncio' is not defined"),
+                   LogKind.CRASH, 37, NOW, NOW, redact_patterns("Traceback …"),
+                   "scoring_async.py")
 
 
 def test_an_alert_line_says_what_how_often_how_long_and_who_acked() -> None:

@@ -21,6 +21,7 @@ from remi_ops.domain import (
     ProcessSnapshot,
     Status,
 )
+from remi_ops.logs.redact import redact_patterns
 
 NOW = datetime(2026, 1, 24, 3, 0, tzinfo=UTC)
 IDENT = ProcessIdentity(101, 1.0, ("python", "main.py"), "/r")
@@ -100,8 +101,9 @@ def test_assessment_table(obs: Observation, status: Status, reason: str | None) 
 
 def test_the_incident_is_not_healthy() -> None:
     """The seed incident: alive PID, loop blocked 850 s, NameError in scoring → down."""
-    group = ErrorGroup("abc", "remi", "NameError: name 'asyncio' is not defined", LogKind.CRASH,
-                       1, NOW, NOW, "Traceback…", "scoring_async.py in score_batch_async")
+    group = ErrorGroup("abc", "remi", redact_patterns("NameError: name 'asyncio' is not defined"),
+                       LogKind.CRASH, 1, NOW, NOW, redact_patterns("Traceback…"),
+                       "scoring_async.py in score_batch_async")
     status, reasons = assess(observe(records=(hang_record(850),), new_groups=(group,)))
     assert status is Status.DOWN
     assert any("NameError" in r for r in reasons)

@@ -19,6 +19,8 @@ from bubabot_local import remi_sim_faults
 from remi_ops.checks.scantest import OUTPUT_TAIL_CHARS, run_scan_test
 from remi_ops.config import ScanTestSettings
 from remi_ops.domain import ScanOutcome, ScanResult
+from remi_ops.logs.redact import redact_patterns
+from remi_ops.redacted import Redacted
 
 ROOT = Path(__file__).resolve().parents[3]
 NOW = datetime(2026, 1, 24, 3, 0, tzinfo=UTC)
@@ -57,8 +59,8 @@ class FakeRunner:
         return self.result
 
 
-def redact(text: str) -> str:
-    return text.replace(SECRET, "[REDACTED]")
+def redact(text: str) -> Redacted:
+    return redact_patterns(text.replace(SECRET, "[REDACTED]"))
 
 
 def fingerprint(text: str) -> str:

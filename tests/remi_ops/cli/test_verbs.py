@@ -28,6 +28,7 @@ from remi_ops.clock import SystemClock
 from remi_ops.config import load_settings
 from remi_ops.domain import ErrorGroup, HealthReport, LogKind, Status
 from remi_ops.host import TargetLock
+from remi_ops.logs.redact import redact_patterns
 from remi_ops.store.database import Store
 from remi_ops.testing import wait_until
 from remi_ops.watch.watcher import STORE_NAME
@@ -157,8 +158,9 @@ def seed_group(cfg: Path) -> None:
     at = datetime.now(UTC)
     with store_of(cfg) as store:
         store.upsert_error_groups("remi", [ErrorGroup(
-            FINGERPRINT, "remi", "NameError: name 'asyncio' is not defined", LogKind.CRASH, 3,
-            at, at, "Traceback …", "scoring_async.py in score_batch_async")])
+            FINGERPRINT, "remi", redact_patterns("NameError: name 'asyncio' is not defined"),
+            LogKind.CRASH, 3, at, at, redact_patterns("Traceback …"),
+            "scoring_async.py in score_batch_async")])
 
 
 def resolved_at(cfg: Path) -> datetime | None:

@@ -82,9 +82,9 @@ def test_already_redacted_text_is_stable() -> None:
 
 def test_kinds_are_listed_in_application_order() -> None:
     """The list of kinds: known values first, then the anchors' table order."""
-    assert KINDS == ("secret", "discord_webhook", "discord_token", "authorization", "bearer",
-                     "url_auth", "query_secret", "key_value", "private_key", "jwt",
-                     "github_token")
+    assert KINDS == ("secret", "discord_webhook", "discord_token", "aws_key_id",
+                     "authorization", "bearer", "cookie", "url_auth", "query_secret",
+                     "key_value", "private_key", "jwt", "github_token")
 
 
 def test_nul_bytes_and_odd_input_never_raise() -> None:

@@ -17,6 +17,7 @@ from remi_ops.logs.error_groups import (
     normalize_message,
     parse_traceback,
 )
+from remi_ops.logs.redact import redact_patterns
 
 
 def test_exception_group_traceback() -> None:
@@ -79,7 +80,7 @@ def test_incident_repeated_1001_times_at_shifted_lines_is_one_group() -> None:
     records = parse(log)
     assert len(records) == 1001
     assert len({r.traceback for r in records}) > 900  # the texts really differ
-    aggregator = ErrorAggregator("remi", lambda s: s)
+    aggregator = ErrorAggregator("remi", redact_patterns)
     result = aggregator.fold(records, NOW)
     (group,) = aggregator.groups()
     assert group.count == 1001 and result.new == (group.fingerprint,)

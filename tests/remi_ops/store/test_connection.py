@@ -13,6 +13,7 @@ import pytest
 from remi_ops.clock import FakeClock
 from remi_ops.domain import ErrorGroup, LogKind
 from remi_ops.exceptions import StoreError
+from remi_ops.logs.redact import redact_patterns
 from remi_ops.store.database import Store, StoreCorrupt
 from remi_ops.store.schema import LATEST, MIGRATIONS
 
@@ -61,7 +62,8 @@ def _version(path: Path) -> int:
 
 def group(fp: str, clock: FakeClock, count: int = 1, ago_s: float = 0) -> ErrorGroup:
     at = clock.now() - timedelta(seconds=ago_s)
-    return ErrorGroup(fp, "remi", f"NameError {fp}", LogKind.CRASH, count, at, at, "tb")
+    return ErrorGroup(fp, "remi", redact_patterns(f"NameError {fp}"), LogKind.CRASH, count, at,
+                      at, redact_patterns("tb"))
 
 
 # ---------------------------------------------------------------------- schema

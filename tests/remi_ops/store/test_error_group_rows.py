@@ -8,12 +8,14 @@ import pytest
 
 from remi_ops.clock import FakeClock
 from remi_ops.domain import ErrorGroup, LogKind
+from remi_ops.logs.redact import redact_patterns
 from remi_ops.store.database import Store
 
 
 def group(fp: str, clock: FakeClock, count: int = 1, ago_s: float = 0) -> ErrorGroup:
     at = clock.now() - timedelta(seconds=ago_s)
-    return ErrorGroup(fp, "remi", f"NameError {fp}", LogKind.CRASH, count, at, at, "tb")
+    return ErrorGroup(fp, "remi", redact_patterns(f"NameError {fp}"), LogKind.CRASH, count, at,
+                      at, redact_patterns("tb"))
 
 
 ERROR_GROUP_CASES = [

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from remi_ops.clock import FakeClock
 from remi_ops.domain import RestartReport, ScanOutcome, ScanResult, Severity, Trigger
+from remi_ops.logs.redact import redact_patterns
 from remi_ops.store.database import Store
 
 # ---------------------------------------------------------------------- tables
@@ -36,7 +37,8 @@ def test_transitions_in_order(store: Store, clock: FakeClock) -> None:
 
 def test_restarts_round_trip_and_count(store: Store, clock: FakeClock) -> None:
     report = RestartReport("remi", "event loop blocked", Trigger.HANG, "watchdog", True,
-                           clock.now(), 3.25, 100, 200, "ok", "stack dump")
+                           clock.now(), 3.25, 100, 200, "ok",
+                           redact_patterns("stack dump"))
     store.record_restart(report)
     clock.advance(60)
     store.record_restart(RestartReport("remi", "crash", Trigger.CRASH, "watchdog", False,
@@ -49,7 +51,8 @@ def test_restarts_round_trip_and_count(store: Store, clock: FakeClock) -> None:
 
 def test_scans(store: Store, clock: FakeClock) -> None:
     assert store.last_scan("remi") is None
-    first = ScanResult("remi", ScanOutcome.FAILED, clock.now(), 12.0, 1, "NameError", "exit 1")
+    first = ScanResult("remi", ScanOutcome.FAILED, clock.now(), 12.0, 1,
+                       redact_patterns("NameError"), "exit 1")
     clock.advance(60)
     second = ScanResult("remi", ScanOutcome.PASSED, clock.now(), 3.0, 0, over_budget=True)
     store.record_scan(first)

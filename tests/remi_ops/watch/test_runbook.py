@@ -28,6 +28,7 @@ from remi_ops.domain import (
     Trigger,
 )
 from remi_ops.exceptions import UnknownAlert, UnknownErrorGroup, UnknownTarget
+from remi_ops.logs.redact import redact_patterns
 from remi_ops.testing import wait_until_async as until
 from remi_ops.watch import runbook
 from remi_ops.watch.results import ControlOutcome, HealthResult
@@ -95,8 +96,10 @@ async def test_errors_are_windowed_and_newest_first(watcher: Watcher) -> None:
 
 
 def group(fingerprint: str, at: Any) -> ErrorGroup:
-    return ErrorGroup(fingerprint, "remi", "NameError: name 'asyncio' is not defined",
-                      LogKind.CRASH, 2, at, at, "Traceback …", "scoring_async.py")
+    return ErrorGroup(fingerprint, "remi",
+                      redact_patterns("NameError: name 'asyncio' is not defined"),
+                      LogKind.CRASH, 2, at, at, redact_patterns("Traceback …"),
+                      "scoring_async.py")
 
 
 # ---------------------------------------------------------------------------- act

@@ -17,6 +17,7 @@ import pytest
 from bubabot_local.simkit import sim_settings
 
 from remi_ops.domain import ErrorGroup, LogKind
+from remi_ops.logs.redact import redact_patterns
 from remi_ops.store.records import AuditEntry
 from remi_ops.watch import spool
 from remi_ops.watch.watcher import Watcher
@@ -33,7 +34,8 @@ async def watcher(tmp_path: Path) -> AsyncIterator[Watcher]:
     assembled.acquire_locks()
     now = datetime.now(UTC)
     assembled.store.upsert_error_groups("remi", [ErrorGroup(
-        FINGERPRINT, "remi", "NameError", LogKind.CRASH, 3, now, now, "Traceback", "x.py")])
+        FINGERPRINT, "remi", redact_patterns("NameError"), LogKind.CRASH, 3, now, now,
+        redact_patterns("Traceback"), "x.py")])
     yield assembled
     assembled.close()
 

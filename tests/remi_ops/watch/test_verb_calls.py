@@ -29,6 +29,7 @@ from remi_ops.domain import (
     Status,
     Trigger,
 )
+from remi_ops.logs.redact import redact_patterns
 from remi_ops.watch import spool, verb_calls
 from remi_ops.watch.results import (
     ControlOutcome,
@@ -41,21 +42,24 @@ from remi_ops.watch.watcher import Watcher
 from remi_ops.watch.wire import decode
 
 NOW = datetime(2026, 1, 24, 3, 0, tzinfo=UTC)
-GROUP = ErrorGroup("3f2a9c0d1e4b5a69", "remi", "NameError: name 'asyncio' is not defined",
-                   LogKind.CRASH, 37, NOW - timedelta(hours=2), NOW, "Traceback …",
+GROUP = ErrorGroup("3f2a9c0d1e4b5a69", "remi",
+                   redact_patterns("NameError: name 'asyncio' is not defined"),
+                   LogKind.CRASH, 37, NOW - timedelta(hours=2), NOW, redact_patterns("Traceback …"),
                    "scoring_async.py in score_batch_async")
-SCAN = ScanResult("remi", ScanOutcome.FAILED, NOW, 2.5, 1, "NameError", "exit code 1",
+SCAN = ScanResult("remi", ScanOutcome.FAILED, NOW, 2.5, 1, redact_patterns("NameError"),
+                  "exit code 1",
                   GROUP.fingerprint, over_budget=True, commit="a1b2c3d")
 VALUES: dict[str, Any] = {
     "health": HealthResult(HealthReport(
         "remi", Status.DOWN, NOW,
-        (Finding(Check.EVENT_LOOP, Status.DOWN, "blocked for 850s", Severity.PAGE, "stack"),),
+        (Finding(Check.EVENT_LOOP, Status.DOWN, "blocked for 850s", Severity.PAGE,
+                 redact_patterns("stack")),),
         ProcessSnapshot(ProcessIdentity(4242, 1.5e9, ("python", "bot.py"), "/srv/remi"),
                         "sleeping", 3.5, 2**27, (4243,), 3600.0),
         "unhealthy", 850.0, 1.0, "connected", (GROUP.fingerprint,), 2),
         "event loop blocked for 850s", SCAN),
     "restart": RestartReport("remi", "hang", Trigger.HANG, "watchdog", True, NOW, 4.2, 4242, 4343,
-                             "", "stack dump"),
+                             "", redact_patterns("stack dump")),
     "stop": ControlResult("remi", ControlOutcome.STOPPED, "stopped", "stopped by ana: x",
                           (4242,), "cli:ana"),
     "start": ControlResult("remi", ControlOutcome.START_FAILED, "backoff", "start failed"),
