@@ -206,6 +206,8 @@ name = "remi"
 workdir = {json.dumps(str(workdir))}
 command = {json.dumps([sys.executable, "remi_bot.py"])}
 secret_env = ["ODD_VALUE"]
+# Remi gets a clean environment: a value from Bubabot's only reaches it when named here
+pass_env = ["OPENAI_API_KEY"]
 
 [targets.env]
 SESSION_SECRET = {json.dumps(planted.remi_env)}
