@@ -133,6 +133,9 @@ class TargetSettings(_Model):
     env: Mapping[str, str] = Field(default_factory=dict)
     stdout_log: Path = Path("bot.log")
     stderr_log: Path = Path("bot_error.log")
+    #: more logs Remi writes itself (a ``logging.FileHandler``, like discord.py's
+    #: ``discord.log``), relative to workdir; stdout_log/stderr_log are always watched
+    logs: tuple[Path, ...] = ()
     health_file: Path = Path(".bot_health")
     alert_file: Path = Path(".bot_alert")
     beacon_file: Path = Path(".remi_beacon.json")
@@ -165,6 +168,9 @@ class TargetSettings(_Model):
             if isinstance(value, str | Path):
                 path = Path(str(value)).expanduser()
                 data[key] = path if path.is_absolute() else workdir / path
+        if isinstance(data.get("logs"), list | tuple):
+            data["logs"] = [workdir / Path(str(p)).expanduser()
+                            if isinstance(p, str | Path) else p for p in data["logs"]]
         return data
 
     @model_validator(mode="after")

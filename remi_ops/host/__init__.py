@@ -26,6 +26,8 @@ Which module holds what (each depends only on those above it):
 * :mod:`~remi_ops.host.base` — ``BaseManager``, what every manager does the same way
 * :mod:`~remi_ops.host.direct` — ``DirectManager``, Remi as our own (or adopted) child
 * :mod:`~remi_ops.host.services` — ``SystemdManager``, ``LaunchdManager``
+* :mod:`~remi_ops.host.logfiles` — the files a process really writes: ``std_targets``
+  (its fd 1/2, across a rename), ``open_logs``
 * :mod:`~remi_ops.host.managers` — the ``ProcessManager`` contract and ``make_manager``
 """
 
@@ -45,6 +47,7 @@ from remi_ops.host.direct import DirectManager
 from remi_ops.host.identity import identify, is_alive, same_process, snapshot
 from remi_ops.host.lifecycle import reap_exited_children, spawn, wait_exit
 from remi_ops.host.lock import TargetLock
+from remi_ops.host.logfiles import open_logs, std_targets
 from remi_ops.host.managers import ProcessManager, make_manager
 from remi_ops.host.services import LaunchdManager, SystemdManager
 from remi_ops.host.signals import on_stop_signals, send_dump_signal
@@ -66,6 +69,7 @@ __all__ = [
     "is_alive",
     "make_manager",
     "on_stop_signals",
+    "open_logs",
     "pidfile_path",
     "py_spy_dump",
     "read_pidfile",
@@ -75,6 +79,7 @@ __all__ = [
     "send_dump_signal",
     "snapshot",
     "spawn",
+    "std_targets",
     "stop",
     "wait_exit",
     "which",

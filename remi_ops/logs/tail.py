@@ -144,6 +144,11 @@ class Tailer:
         self._read_offset = position.offset if position else 0
 
     @property
+    def reading(self) -> Path:
+        """The file being read: ``path``, or the renamed file Remi still writes."""
+        return self._file
+
+    @property
     def position(self) -> LogPosition | None:
         """The committed position (start of the first line not yet returned)."""
         return self._pos
