@@ -4,6 +4,7 @@ held record's bytes are read again by the next watcher, and every configured log
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +54,7 @@ def append(path: Path, text: str) -> None:
 def pieces(text: str, cuts: Sequence[int]) -> list[str]:
     lines = text.splitlines(keepends=True)
     bounds = [0, *cuts, len(lines)]
-    return ["".join(lines[a:b]) for a, b in zip(bounds, bounds[1:], strict=False)]
+    return ["".join(lines[a:b]) for a, b in pairwise(bounds)]
 
 
 def test_a_traceback_written_in_pieces_seconds_apart_is_one_nameerror_group(
