@@ -66,6 +66,26 @@ def error_bot_settings(tmp: Path, *args: str, **target: Any) -> Settings:
     return parse_settings(raw, base_dir=tmp)
 
 
+def error_bot_config(tmp: Path, *args: str, extra: str = "") -> Path:
+    """:func:`error_bot_settings` as a ``bubabot.toml`` (for ``remi-ops --config``);
+    ``extra`` is appended to the target's table (``logs = ["discord.log"]``)."""
+    settings = error_bot_settings(tmp, *args)
+    target = settings.targets[0]
+    cfg = tmp / "bubabot.toml"
+    cfg.write_text(f"""
+[watchdog]
+state_dir = "{settings.state_dir}"
+check_interval_s = 600
+
+[[targets]]
+name = "remi"
+workdir = "{target.workdir}"
+command = {json.dumps(list(target.command))}
+{extra}
+""", encoding="utf-8")
+    return cfg
+
+
 def request_errors(workdir: Path, rate: float, count: int) -> None:
     """Ask the running error bot for ``count`` NameErrors at ``rate`` per second."""
     (workdir / "done").unlink(missing_ok=True)

@@ -14,7 +14,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from bubabot_local.errorkit import alert_lines, error_bot_settings, errors_sent, request_errors
+from bubabot_local.errorkit import (
+    alert_lines,
+    error_bot_config,
+    error_bot_settings,
+    errors_sent,
+    request_errors,
+)
 
 from remi_ops.clock import SystemClock
 from remi_ops.config import Settings
@@ -88,27 +94,9 @@ def watcher_process(cfg: Path) -> Iterator[subprocess.Popen[bytes]]:
             proc.wait(20)
 
 
-def config_file(tmp_path: Path) -> Path:
-    """The error bot's settings as a ``bubabot.toml`` (the watcher runs in a process)."""
-    settings = error_bot_settings(tmp_path)
-    target = settings.targets[0]
-    cfg = tmp_path / "bubabot.toml"
-    cfg.write_text(f"""
-[watchdog]
-state_dir = "{settings.state_dir}"
-check_interval_s = 600
-
-[[targets]]
-name = "remi"
-workdir = "{target.workdir}"
-command = {json.dumps(list(target.command))}
-""", encoding="utf-8")
-    return cfg
-
-
 def test_a_watcher_killed_between_a_probe_and_a_check_loses_and_repeats_nothing(
         tmp_path: Path) -> None:
-    cfg = config_file(tmp_path)
+    cfg = error_bot_config(tmp_path)
     settings = error_bot_settings(tmp_path)
     workdir = settings.targets[0].workdir
     with watcher_process(cfg) as first:
