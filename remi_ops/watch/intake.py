@@ -76,6 +76,7 @@ class LogIntake:
             # Remi's own INFO lines are skipped undecoded; discord.py's are kept (gateway)
             self.parsers[stream] = LogParser(source=stream, keep_info=False)
         self._kept = self.positions()
+        self._unsaved: list[LogRecord] = []
         self.pending: list[LogRecord] = []
         self.gateway = ""
 
@@ -93,10 +94,6 @@ class LogIntake:
         for stream, tailer in self.tailers.items():
             tailer.follow = follow.get(stream)
             fresh.extend(self._read_stream(stream, tailer))
-        positions = self.positions()
-        if self._keep is not None and (fresh or positions != self._kept):
-            self._keep(fresh, positions)
-            self._kept = positions
         if fresh:
             self.gateway = gateway_state(fresh) or self.gateway
             self.pending.extend(fresh)
@@ -106,7 +103,19 @@ class LogIntake:
                             "not assessed (their error groups are counted)", self.name,
                             len(self.pending), dropped)
                 del self.pending[:dropped]
+        self._hand_over(fresh)
         return fresh
+
+    def _hand_over(self, fresh: list[LogRecord]) -> None:
+        """Give ``keep`` the records and positions; if it fails (a full disk), they wait
+        for the next read rather than being lost (the error goes to the caller)."""
+        positions = self.positions()
+        batch = self._unsaved + fresh
+        if self._keep is None or not (batch or positions != self._kept):
+            return
+        self._unsaved = batch
+        self._keep(batch, positions)
+        self._unsaved, self._kept = [], positions
 
     def _read_stream(self, stream: str, tailer: Tailer) -> list[LogRecord]:
         chunk = tailer.read_new()

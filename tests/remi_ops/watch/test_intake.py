@@ -8,6 +8,8 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from remi_ops.clock import FakeClock
 from remi_ops.config import TargetSettings
 from remi_ops.domain import LogKind, LogRecord
@@ -141,3 +143,24 @@ def test_every_configured_log_is_read(tmp_path: Path) -> None:
     append(own, SCAN_ERROR)
     assert [r.source for r in reader.read()] == ["log:discord.log"]
     assert "log:discord.log" in kept.positions[-1]
+
+
+def test_records_the_store_could_not_take_wait_for_the_next_read(tmp_path: Path) -> None:
+    """A failed save (a full disk) loses nothing: the records go with the next read."""
+    clock, kept = FakeClock(), Kept()
+    log = tmp_path / "bot_error.log"
+    log.touch()
+    failing = [True]
+
+    def keep(records: Sequence[LogRecord], positions: Mapping[str, Mapping[str, Any]]) -> None:
+        if failing.pop() if failing else False:
+            raise OSError("disk full")
+        kept(records, positions)
+
+    reader = LogIntake(target(tmp_path), {}, lambda: clock.now().timestamp(), keep=keep)
+    append(log, SCAN_ERROR)
+    with pytest.raises(OSError, match="disk full"):
+        reader.read()
+    append(log, SCAN_ERROR)
+    reader.read()
+    assert len(kept.records) == 2

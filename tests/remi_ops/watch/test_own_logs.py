@@ -66,7 +66,7 @@ def test_doctor_names_a_log_remi_writes_that_is_not_watched(
     cfg = error_bot_config(tmp_path, "discord.log")
     workdir = tmp_path / "remi"
     start_by_hand(workdir, sys.executable, "bot.py", "discord.log")
-    wait_until(lambda: (workdir / "discord.log").exists(), what="discord.log opened")
+    wait_until((workdir / "discord.log").exists, what="discord.log opened")
     code, out = doctor(cfg, capsys)
     assert code == 1
     assert str(workdir / "discord.log") in out and 'logs = ["discord.log"]' in out
