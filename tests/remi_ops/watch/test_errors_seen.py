@@ -100,6 +100,8 @@ def test_a_watcher_killed_between_a_probe_and_a_check_loses_and_repeats_nothing(
     settings = error_bot_settings(tmp_path)
     workdir = settings.targets[0].workdir
     with watcher_process(cfg) as first:
+        # its first check is done (it writes .bot_health): what follows is the probes'
+        wait_until((workdir / ".bot_health").exists, timeout=15, what="the first check")
         request_errors(workdir, 50, 20)
         wait_until(lambda: errors_sent(workdir), timeout=15, what="20 errors logged")
         wait_until(lambda: counted(settings) == 20, timeout=15, what="20 stored by a probe")
