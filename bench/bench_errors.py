@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import random
 import statistics
 import sys
 import tempfile
@@ -50,7 +51,8 @@ async def trial(rate: int, group_wait: float) -> tuple[float, float]:
         try:
             await wait_until_async(lambda: watch.supervisor.state is State.RUNNING,
                                    timeout=30, what="remi running")
-            await asyncio.sleep(1.0)  # the bot is up and polling for requests
+            # the bot is up; then a random moment of the 2-s probe cycle, not always the same
+            await asyncio.sleep(1.0 + random.uniform(0.0, 2.0))
             workdir = settings.targets[0].workdir
             request_errors(workdir, rate, max(3, 3 * rate))
             start = time.perf_counter()
