@@ -1,7 +1,7 @@
 """Every log Remi writes is watched: a bot logging through its own
 ``logging.FileHandler('discord.log')`` (discord.py's documented setup) has its errors
-grouped and alerted once the target lists the file, and ``remi-ops doctor`` names the file
-(and the line to add) while it does not."""
+grouped and alerted once the target lists the file, and ``remi-ops doctor`` (and ``health``) names
+the file and the line to add while it does not."""
 
 from __future__ import annotations
 
@@ -70,6 +70,8 @@ def test_doctor_names_a_log_remi_writes_that_is_not_watched(
     code, out = doctor(cfg, capsys)
     assert code == 1
     assert str(workdir / "discord.log") in out and 'logs = ["discord.log"]' in out
+    main(["--config", str(cfg), "health"])  # health gives the same advice
+    assert 'logs = ["discord.log"]' in capsys.readouterr().out
 
     listed = error_bot_config(tmp_path, "discord.log", extra='logs = ["discord.log"]')
     assert doctor(listed, capsys) == (0, "doctor: nothing to fix\n")
