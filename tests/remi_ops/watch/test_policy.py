@@ -130,6 +130,20 @@ def test_a_probe_stores_what_it_reads_with_the_position_it_read_to(rig: Rig) -> 
     assert not any(f.check is Check.NEW_ERROR for f in report.findings)
 
 
+def test_a_burst_of_a_known_error_makes_the_probe_check(rig: Rig) -> None:
+    """Not new, but as many as make a burst: the probe checks now, once per burst."""
+    running(rig)
+    rig.log(CRASH)
+    rig.watch.probe()  # the group is known from here on
+    assert rig.watch.probe() is False
+    rig.log(CRASH * 10)  # health.error_burst
+    assert rig.watch.probe()
+    report = rig.watch.last_report
+    assert report is not None and any(f.check is Check.ERROR_BURST for f in report.findings)
+    rig.log(CRASH * 10)
+    assert rig.watch.probe() is False  # the burst is known: the next check counts it
+
+
 def test_a_hang_is_evidenced_before_the_restart(rig: Rig) -> None:
     """Stuck stack, dump request and py-spy come first; then the tree stops; then a start."""
     old = running(rig)
