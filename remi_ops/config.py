@@ -136,6 +136,9 @@ class TargetSettings(_Model):
     pass_env: tuple[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")], ...] = ()
     stdout_log: Path = Path("bot.log")
     stderr_log: Path = Path("bot_error.log")
+    #: more logs Remi writes itself (a ``logging.FileHandler``, like discord.py's
+    #: ``discord.log``), relative to workdir; stdout_log/stderr_log are always watched
+    logs: tuple[Path, ...] = ()
     health_file: Path = Path(".bot_health")
     alert_file: Path = Path(".bot_alert")
     beacon_file: Path = Path(".remi_beacon.json")
@@ -175,6 +178,9 @@ class TargetSettings(_Model):
             if isinstance(value, str | Path):
                 path = Path(str(value)).expanduser()
                 data[key] = path if path.is_absolute() else workdir / path
+        if isinstance(data.get("logs"), list | tuple):
+            data["logs"] = [workdir / Path(str(p)).expanduser()
+                            if isinstance(p, str | Path) else p for p in data["logs"]]
         return data
 
     def instance_key(self) -> str:

@@ -9,12 +9,13 @@ from collections.abc import Callable
 
 from remi_ops.alerts import text
 from remi_ops.alerts.hub import jsonable
-from remi_ops.cli.common import EXIT_OK, print_json, print_lines, since_delta
+from remi_ops.cli.common import EXIT_OK, EXIT_PROBLEM, print_json, print_lines, since_delta
 from remi_ops.cli.verbs import Ask, carry_out, reading
 from remi_ops.config import Settings
 from remi_ops.durations import parse_duration
 from remi_ops.watch import runbook
 from remi_ops.watch.results import Resolution
+from remi_ops.watch.unwatched import doctor_lines
 
 ERRORS_SHOWN = 100
 
@@ -99,7 +100,18 @@ def cmd_resolve(settings: Settings, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_doctor(settings: Settings, args: argparse.Namespace) -> int:
+    """The configuration against what runs: exit 1 with one line per thing to fix."""
+    targets = [settings.target(args.target)] if args.target else list(settings.targets)
+    found = [line for target in targets for line in doctor_lines(target, settings.state_dir)]
+    if args.json:
+        print_json({"problems": found})
+    else:
+        print_lines(found or ["doctor: nothing to fix"])
+    return EXIT_PROBLEM if found else EXIT_OK
+
+
 COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
     "errors": cmd_errors, "history": cmd_history, "alerts": cmd_alerts,
-    "silence": cmd_silence, "ack": cmd_ack, "resolve": cmd_resolve,
+    "silence": cmd_silence, "ack": cmd_ack, "resolve": cmd_resolve, "doctor": cmd_doctor,
 }

@@ -29,6 +29,7 @@ from remi_ops.exceptions import RemiOpsError
 from remi_ops.store.database import Store
 from remi_ops.watch.presence import Presence, presence
 from remi_ops.watch.results import ControlResult, HealthResult, MaintenanceResult
+from remi_ops.watch.unwatched import doctor_lines
 from remi_ops.watch.watcher import STORE_NAME, Watcher
 
 CLOCK = SystemClock()
@@ -123,6 +124,9 @@ def cmd_health(settings: Settings, args: argparse.Namespace) -> int:
         print_json([report_to_dict(report) for report, _ in checked])
     for report, result in [] if args.json else checked:
         print_lines(text.health_lines(report, result))
+    if not args.json:  # advice: a log Remi writes that nobody reads
+        print_lines([line for target in _targets(settings, args)
+                     for line in doctor_lines(target, settings.state_dir)])
     return exit_code(all(report.healthy for report, _ in checked))
 
 

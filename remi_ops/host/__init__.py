@@ -34,6 +34,8 @@ Which module holds what (each depends only on those above it):
 * :mod:`~remi_ops.host.service_status` — what systemctl / launchctl report, parsed, and
   how an adopted Remi ended (``unit_exit``, ``job_exit``)
 * :mod:`~remi_ops.host.services` — ``SystemdManager``, ``LaunchdManager``
+* :mod:`~remi_ops.host.logfiles` — the files a process really writes: ``std_targets``
+  (its fd 1/2, across a rename), ``open_logs``
 * :mod:`~remi_ops.host.managers` — the ``ProcessManager`` contract and ``make_manager``
 """
 
@@ -47,6 +49,7 @@ from remi_ops.host.environment import child_environment
 from remi_ops.host.identity import identify, is_alive, same_process, snapshot
 from remi_ops.host.lifecycle import reap_exited_children, spawn, wait_exit
 from remi_ops.host.lock import TargetLock
+from remi_ops.host.logfiles import open_logs, std_targets
 from remi_ops.host.managers import ProcessManager, make_manager
 from remi_ops.host.pidfile import clear_pidfile, pidfile_path, read_pidfile, write_pidfile
 from remi_ops.host.services import LaunchdManager, SystemdManager
@@ -74,6 +77,7 @@ __all__ = [
     "make_manager",
     "not_target_reason",
     "on_stop_signals",
+    "open_logs",
     "pidfile_path",
     "py_spy_dump",
     "read_pidfile",
@@ -84,6 +88,7 @@ __all__ = [
     "snapshot",
     "spawn",
     "spawn_id_of",
+    "std_targets",
     "stop",
     "wait_exit",
     "which",

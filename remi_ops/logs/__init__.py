@@ -2,6 +2,8 @@
 tracebacks, error groups, and redaction where the text is made.
 
     tail          incremental reads with persisted positions (rotation, truncation, partial lines)
+    lines         complete, bounded lines from a byte stream (the partial last line held)
+    holdback      where the record still being written starts, and when it is finished
     headers       the log layouts discord.py and ``logging`` write, and decoding
     bodies        the lines after a header: tracebacks, classification
     parse         ``LogParser``: bytes → ``LogRecord``s

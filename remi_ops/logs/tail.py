@@ -37,17 +37,15 @@ from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 
-#: Appended to a line cut at ``max_line_bytes``.
-CUT_MARKER = b" \xe2\x80\xa6[line cut]"
+from remi_ops.logs.lines import CUT_MARKER, LineReader
+
+__all__ = ["CUT_MARKER", "LogPosition", "TailChunk", "Tailer"]
+
 HEAD_BYTES = 128
 DEFAULT_INITIAL_READ = 4 * 1024 * 1024
 DEFAULT_MAX_LINE = 64 * 1024
 DEFAULT_MAX_READ = 16 * 1024 * 1024
 _BLOCK = 4 * 1024 * 1024
-#: A cut line gives back a trailing run of token characters (up to this many bytes) so a
-#: secret is not emitted half: a fragment would escape exact-value and pattern redaction.
-_TOKEN_CHARS = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.+/=%-"
-_TOKEN_TAIL_MAX = 512
 
 
 def _head_hash(data: bytes) -> str:
@@ -126,81 +124,6 @@ class TailChunk:
         return text.split("\n")[:-1]
 
 
-class _Reader:
-    """Turns a byte stream into complete, bounded lines; owns the partial-line state."""
-
-    def __init__(self, max_line: int, pending: bytes = b"", skipping: bool = False) -> None:
-        self.max_line = max_line
-        self.pending = pending
-        self.skipping = skipping
-        self.skipped = 0
-
-    def feed(self, block: bytes) -> bytes:
-        """Complete lines from ``block`` (after what is pending); keep the partial tail."""
-        if self.skipping:
-            nl = block.find(b"\n")
-            if nl < 0:
-                self.skipped += len(block)
-                return b""
-            self.skipped += nl + 1
-            block = block[nl + 1:]
-            self.skipping = False
-        last = block.rfind(b"\n")
-        if last < 0:
-            complete, rest = b"", self.pending + block
-        elif self.pending:
-            complete, rest = self.pending + memoryview(block)[:last + 1], block[last + 1:]
-        elif last == len(block) - 1:
-            complete, rest = block, b""
-        else:
-            complete, rest = block[:last + 1], block[last + 1:]
-        out = self._bound(complete) if complete else b""
-        if len(rest) > self.max_line:
-            out += self._cut(rest)
-            self.skipped += len(rest) - self.max_line
-            self.skipping = True
-            rest = b""
-        self.pending = rest
-        return out
-
-    def finish(self) -> bytes:
-        """The pending partial line as a line of its own (its file is finished)."""
-        out = self.pending + b"\n" if self.pending else b""
-        self.pending = b""
-        self.skipping = False
-        return out
-
-    def _cut(self, line: bytes) -> bytes:
-        head = line[:self.max_line]
-        kept = head.rstrip(_TOKEN_CHARS)
-        if kept and len(head) - len(kept) <= _TOKEN_TAIL_MAX:
-            head = kept
-        return head + CUT_MARKER + b"\n"
-
-    def _bound(self, complete: bytes) -> bytes:
-        """Cut lines longer than ``max_line``; cheap when none is (the usual case)."""
-        if not self._may_have_long_line(complete):
-            return complete
-        out: list[bytes] = []
-        for line in complete[:-1].split(b"\n"):
-            if len(line) > self.max_line:
-                self.skipped += len(line) - self.max_line
-                out.append(self._cut(line))
-            else:
-                out.append(line + b"\n")
-        return b"".join(out)
-
-    def _may_have_long_line(self, data: bytes) -> bool:
-        """False only if no line is longer than ``max_line``.
-
-        A line longer than ``max_line`` fully covers some aligned window of
-        ``max_line // 2`` bytes, so it is enough that every such window holds a newline.
-        """
-        width = max(1, self.max_line // 2)
-        find = data.find
-        return any(find(b"\n", i, i + width) < 0 for i in range(0, len(data) - width + 1, width))
-
-
 class Tailer:
     """Reads what was appended to one log file since the last call."""
 
@@ -210,11 +133,20 @@ class Tailer:
         if max_line_bytes < 16 or initial_read_bytes < 0:
             raise ValueError("max_line_bytes must be >= 16 and initial_read_bytes >= 0")
         self.path = Path(path)
+        #: the file the writer really has open (its fd's target), when the caller knows it:
+        #: after a ``create`` rotation Remi goes on writing the renamed file until restarted
+        self.follow: Path | None = None
+        self._file = self.path  # the file being read: ``path``, or ``follow`` after a rename
         self._initial = initial_read_bytes
         self._pos = position
         skipping = position.skipping if position else False
-        self._reader = _Reader(max_line_bytes, skipping=skipping)
+        self._reader = LineReader(max_line_bytes, skipping=skipping)
         self._read_offset = position.offset if position else 0
+
+    @property
+    def reading(self) -> Path:
+        """The file being read: ``path``, or the renamed file Remi still writes."""
+        return self._file
 
     @property
     def position(self) -> LogPosition | None:
@@ -233,9 +165,15 @@ class Tailer:
             self._restart(st, 0)
             return replace(self._read(st, max_bytes), created=True)
         if st is None or _identity(st) != (pos.dev, pos.inode):
-            return self._rotated(st, max_bytes)
+            followed = self._still_written(pos)
+            if followed is None:
+                return self._rotated(st, max_bytes)
+            st = followed
+        else:
+            self._file = self.path
         if st.st_size < self._read_offset or not self._head_matches(st, pos):
-            flushed = self._reader.finish()
+            copied = self._drain_copy(pos, max_bytes)
+            flushed = copied + self._reader.finish()
             self._restart(st, 0)
             chunk = self._read(st, max_bytes - len(flushed))
             return replace(chunk, data=flushed + chunk.data, truncated=True)
@@ -266,18 +204,46 @@ class Tailer:
         chunk = self._read(st, max_bytes - len(flushed))
         return replace(chunk, data=flushed + chunk.data, rotated=True)
 
+    def _still_written(self, pos: LogPosition) -> os.stat_result | None:
+        """The renamed file the writer still has open (``follow``), if it is ours."""
+        if self.follow is None or self.follow == self.path:
+            return None
+        st = _stat(self.follow)
+        if st is None or _identity(st) != (pos.dev, pos.inode):
+            return None
+        self._file = self.follow
+        return st
+
     def _drain_old(self, max_bytes: int) -> tuple[bytes, bool]:
+        """What is left of the file we were reading: the one followed, or ``<path>.1``."""
         assert self._pos is not None
-        old = self.path.with_name(self.path.name + ".1")
+        for old in dict.fromkeys((self._file, self.path.with_name(self.path.name + ".1"))):
+            try:
+                with open(old, "rb", buffering=0) as f:
+                    st = os.fstat(f.fileno())
+                    if _identity(st) != (self._pos.dev, self._pos.inode):
+                        continue
+                    return self._read_blocks(f, st.st_size, max_bytes)
+            except OSError:
+                continue
+        return b"", False
+
+    def _drain_copy(self, pos: LogPosition, max_bytes: int) -> bytes:
+        """copytruncate: the unread tail went to ``<path>.1``; read it there when that
+        file begins as ours did (same head) and reaches past where we stopped."""
+        copy = self.path.with_name(self.path.name + ".1")
+        if pos.head_len == 0:
+            return b""
         try:
-            with open(old, "rb", buffering=0) as f:
+            with open(copy, "rb", buffering=0) as f:
                 st = os.fstat(f.fileno())
-                if _identity(st) != (self._pos.dev, self._pos.inode):
-                    return b"", False
-                data, more = self._read_blocks(f, st.st_size, max_bytes)
+                if (_identity(st) == (pos.dev, pos.inode) or st.st_size <= self._read_offset
+                        or _head_hash(f.read(pos.head_len)) != pos.head_hash):
+                    return b""
+                data, _more = self._read_blocks(f, st.st_size, max_bytes)
         except OSError:
-            return b"", False
-        return data, more
+            return b""
+        return data
 
     # ------------------------------------------------------------------ reading
 
@@ -285,7 +251,7 @@ class Tailer:
         if st.st_size <= self._read_offset:
             return TailChunk(b"", self._commit(st), skipped_bytes=self._take_skipped())
         try:
-            with open(self.path, "rb", buffering=0) as f:
+            with open(self._file, "rb", buffering=0) as f:
                 if _identity(os.fstat(f.fileno())) != _identity(st):
                     raise FileNotFoundError  # replaced since stat(): next call sees rotation
                 data, more = self._read_blocks(f, st.st_size, max(1, max_bytes))
@@ -325,9 +291,10 @@ class Tailer:
     def _restart(self, st: os.stat_result, offset: int) -> None:
         """Start over on the file described by ``st`` at ``offset``."""
         self._pos = LogPosition(str(self.path), st.st_dev, st.st_ino, offset)
+        self._file = self.path
         self._read_offset = offset
         skipped = self._reader.skipped
-        self._reader = _Reader(self._reader.max_line)
+        self._reader = LineReader(self._reader.max_line)
         self._reader.skipped = skipped
 
     def _commit(self, st: os.stat_result | None = None) -> LogPosition:
@@ -350,7 +317,7 @@ class Tailer:
 
     def _read_head(self, n: int = HEAD_BYTES) -> bytes | None:
         try:
-            with open(self.path, "rb", buffering=0) as f:
+            with open(self._file, "rb", buffering=0) as f:
                 return f.read(n)
         except OSError:
             return None

@@ -13,7 +13,9 @@ import sqlite3
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from remi_ops.domain import ErrorGroup
 from remi_ops.store.connection import StoreConnection
+from remi_ops.store.error_group_rows import ErrorGroupRows
 from remi_ops.store.records import encode_json
 
 ENGINE_STATE_KEY = "alerts.engine"
@@ -24,10 +26,27 @@ class StateRows(StoreConnection):
 
     def save_position(self, target: str, stream: str, position: Mapping[str, Any]) -> None:
         """Remember where tailing stopped (inode, offset, …) so a restart resumes there."""
-        self._write("INSERT INTO log_positions (target, stream, position, updated_at) "
-                    "VALUES (?, ?, ?, ?) ON CONFLICT (target, stream) DO UPDATE SET "
-                    "position = excluded.position, updated_at = excluded.updated_at",
-                    (target, stream, encode_json(dict(position)), self._at(None)))
+        with self.transaction() as tx:
+            save_position_tx(tx, target, stream, position, self._at(None))
+
+    def save_reading(self, target: str, groups: Iterable[ErrorGroup],
+                     positions: Mapping[str, Mapping[str, Any]]) -> list[str]:
+        """Error occurrences and the log positions they were read up to, in one transaction.
+
+        A watcher killed at any moment leaves either both or neither: the next one reads
+        again from the saved position exactly the records whose counts are not stored, so
+        nothing read is lost and nothing is counted twice. Returns the fingerprints that
+        are new or regressed (as ``upsert_error_groups`` does).
+        """
+        fresh: list[str] = []
+        with self.transaction() as tx:
+            for group in groups:
+                if ErrorGroupRows._upsert_group(tx, target, group):
+                    fresh.append(group.fingerprint)
+            at = self._at(None)
+            for stream, position in positions.items():
+                save_position_tx(tx, target, stream, position, at)
+        return fresh
 
     def load_position(self, target: str, stream: str) -> dict[str, Any] | None:
         rows = self.query("SELECT position FROM log_positions WHERE target = ? AND stream = ?",
@@ -60,6 +79,15 @@ class StateRows(StoreConnection):
         """Save engine changes without notifications (the outbox does both in one go)."""
         with self.transaction() as tx:
             save_alert_state_tx(tx, meta, upserts, deletes, self._at(None))
+
+
+def save_position_tx(tx: sqlite3.Connection, target: str, stream: str,
+                     position: Mapping[str, Any], at: str) -> None:
+    """``save_position`` inside a transaction the caller already holds."""
+    tx.execute("INSERT INTO log_positions (target, stream, position, updated_at) "
+               "VALUES (?, ?, ?, ?) ON CONFLICT (target, stream) DO UPDATE SET "
+               "position = excluded.position, updated_at = excluded.updated_at",
+               (target, stream, encode_json(dict(position)), at))
 
 
 def put_state_tx(tx: sqlite3.Connection, key: str, value: Any, at: str) -> None:

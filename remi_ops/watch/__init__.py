@@ -1,8 +1,10 @@
 """The imperative shell: one check for one target as visible steps, and the loops.
 
     target      ``TargetWatch``: observe → assess → decide → act → record → notify
-    intake      what Remi appended to its logs, as records
-    observe     one look at a target (reads only)
+    intake      what Remi appended to its logs (every one of them), as records
+    occurrences those records' error groups, stored with their log positions as read
+    observe     one look at a target
+    unwatched   logs Remi writes that no target lists (``remi-ops doctor``)
     decide      a report in, the supervisor's actions out
     act         the actions carried out through the process manager (never raises)
     fallback    an act-path failure told in ``.bot_alert`` without SQLite, once

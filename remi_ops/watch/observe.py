@@ -1,7 +1,8 @@
 """Observe: one look at a target — its process, what it logged, its beacon, its code.
 
-Reads only (the process table, the log files, the beacon file, ``.git``, the store); what
-must be kept is carried in the ``Observation`` for the record step.
+Reads (the process table, the log files, the beacon file, ``.git``, the store); what must
+be kept is carried in the ``Observation`` for the record step, except the error
+occurrences and log positions, which are stored as they are read (``occurrences``).
 """
 
 from __future__ import annotations
@@ -15,14 +16,14 @@ from remi_ops.checks.health import Observation
 from remi_ops.checks.standing import standing_of
 from remi_ops.clock import Clock
 from remi_ops.config import TargetSettings
-from remi_ops.domain import LogKind, ProcessIdentity, ScanResult, Trigger
+from remi_ops.domain import ProcessIdentity, ScanResult, Trigger
 from remi_ops.exceptions import ProcessError
 from remi_ops.host import ProcessManager
-from remi_ops.logs.error_groups import ErrorAggregator
 from remi_ops.logs.redact import Redact
 from remi_ops.store.database import Store
 from remi_ops.supervisor import State, Supervisor
 from remi_ops.watch.intake import LogIntake
+from remi_ops.watch.occurrences import Occurrences
 
 
 @dataclass
@@ -35,25 +36,24 @@ class Observer:
     clock: Clock
     redact: Redact
     intake: LogIntake
+    occurrences: Occurrences
 
     def observe(self, supervisor: Supervisor, last_scan: ScanResult | None) -> Observation:
         ident = supervisor.process
         # None when it vanished between looks: the exit waiter reports the death
         snapshot = self.manager.snapshot(ident) if ident else None
-        self.intake.read_settled()
+        self.intake.read()  # what it finds is grouped and stored as it is read
         records = self.intake.take()
+        seen, fresh = self.occurrences.take()
         now = self.clock.now()
-        batch = ErrorAggregator(self.target.name, self.redact)  # this check's occurrences
-        # a hang has an alert of its own, not an error group
-        seen = batch.fold((r for r in records if r.kind is not LogKind.HANG), now).groups
         return Observation(
             target=self.target.name, at=now, supervisor_state=str(supervisor.state),
             expected_alive=supervisor.state in (State.RUNNING, State.UNHEALTHY),
             process=snapshot, duplicates=tuple(self.find()) if snapshot else (),
-            records=records, new_groups=self.store.fresh_groups(self.target.name, seen),
+            records=records, new_groups=fresh,
             beacon=self.beacon(), last_scan=last_scan, gateway=self.intake.gateway,
             restarts_recent=self.restarts_recent(), seen_groups=seen,
-            log_positions=self.intake.positions(), code=self.code(),
+            code=self.code(),
             standing=standing_of(self.store, self.target.name, now,
                                  self.target.health.recent_errors_s, snapshot))
 

@@ -1,9 +1,9 @@
 """Record: what one check (or one operator verb) saw and did, written to the store.
 
-The one place a watch writes its history: log positions and error-group occurrences from
-the observation, restarts from the act step, state transitions and the supervisor's
-persisted state from the event stream, the events that announce them (the event journal,
-in the same transaction), and the ``.bot_health`` file.
+The one place a watch writes its history: restarts from the act step, state transitions
+and the supervisor's persisted state from the event stream, the events that announce them
+(the event journal, in the same transaction), and the ``.bot_health`` file. (Error
+occurrences and log positions are stored as they are read: ``watch.occurrences``.)
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from datetime import datetime
 
 from remi_ops.alerts.hub import NOTIFIED_EVENTS, AlertHub, jsonable
 from remi_ops.alerts.model import Condition
-from remi_ops.checks.health import Observation
 from remi_ops.checks.healthfile import write_health_file
 from remi_ops.config import Settings, TargetSettings
 from remi_ops.domain import Event, EventKind, HealthReport, RestartReport
@@ -32,14 +31,6 @@ log = logging.getLogger(__name__)
 def state_key(target: str) -> str:
     """Where a target's supervisor state is persisted (it survives a watcher restart)."""
     return f"supervisor:{target}"
-
-
-def record_observation(store: Store, obs: Observation) -> None:
-    """Where the logs were read to, and this check's error occurrences (running totals)."""
-    for stream, position in obs.log_positions.items():
-        store.save_position(obs.target, stream, position)
-    if obs.seen_groups:
-        store.upsert_error_groups(obs.target, obs.seen_groups)
 
 
 def record_outcome(store: Store, supervisor: Supervisor, restarts: Sequence[RestartReport],

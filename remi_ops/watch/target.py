@@ -19,6 +19,7 @@ import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Protocol
 
 from remi_ops import host
@@ -55,8 +56,9 @@ from remi_ops.watch.act import Acted, ActionRunner
 from remi_ops.watch.conditions import conditions_of
 from remi_ops.watch.decide import decide, decide_on_code, restarts_in
 from remi_ops.watch.fallback import FallbackAlerts
-from remi_ops.watch.intake import STREAMS, LogIntake
+from remi_ops.watch.intake import LogIntake, log_streams
 from remi_ops.watch.observe import Observer
+from remi_ops.watch.occurrences import Occurrences
 
 log = logging.getLogger(__name__)
 #: running totals of error groups read back for the notify step
@@ -85,10 +87,13 @@ class TargetWatch:
         self.assessor = HealthAssessor(target.health, workdir=target.workdir, redact=self.redact)
         self.lock = threading.RLock()
         self.scan_lock = threading.Lock()
+        self.occurrences = Occurrences(target.name, store, self.redact, clock)
         self.intake = LogIntake(target, {s: store.load_position(target.name, s)
-                                         for s in STREAMS},
-                                lambda: clock.now().timestamp())
-        self.observer = Observer(target, self.manager, store, clock, self.redact, self.intake)
+                                         for s in log_streams(target)},
+                                lambda: clock.now().timestamp(),
+                                keep=self.occurrences.keep, follow=self._written_files)
+        self.observer = Observer(target, self.manager, store, clock, self.redact, self.intake,
+                                 self.occurrences)
         self.fallback = FallbackAlerts(target.name, target.alert_file, clock)
         self.hands = ActionRunner(target, self.supervisor, self.manager, clock, self.redact,
                                   fallback=self.fallback, on_new_process=self._fresh_start)
@@ -175,6 +180,7 @@ class TargetWatch:
             running = self.observer.find()
             if running:
                 seen.adopted(running[0], now, mono)
+            self.occurrences.recording = False  # a bystander stores nothing
             obs = self.observer.observe(seen, self.store.last_scan(self.name))
             return self.assessor.assess(obs)
 
@@ -188,10 +194,16 @@ class TargetWatch:
         return actions
 
     def probe(self) -> bool:
-        """Cheap liveness look between checks (beacon + new log lines); True if it checked."""
+        """Cheap look between checks (beacon + new log lines); True if it checked.
+
+        The lines read are grouped and stored at once (``remi-ops errors`` shows them); a
+        new error group, or the start of an error burst, makes a check now, so its alert
+        is raised after the group wait rather than at the next scheduled check.
+        """
         with self.lock:
             fresh = self.intake.read()
             urgent = any(r.kind in (LogKind.HANG, LogKind.FATAL_CONFIG) for r in fresh)
+            urgent = urgent or bool(self.occurrences.fresh) or self._burst_began()
             beacon = self.observer.beacon()
             h = self.target.health
             ident = self.supervisor.process
@@ -202,6 +214,17 @@ class TargetWatch:
             if urgent:
                 self.check(CheckTrigger.PROBE)
             return urgent
+
+    def _burst_began(self) -> bool:
+        """As many errors since the last check as make a burst, and the last check saw none."""
+        report = self.last_report
+        return self.occurrences.errors >= self.target.health.error_burst and (
+            report is None or not any(f.check is Check.ERROR_BURST for f in report.findings))
+
+    def _written_files(self) -> Mapping[str, Path]:
+        """The files Remi's stdout and stderr really are now (they survive a rename)."""
+        ident = self.supervisor.process
+        return host.std_targets(ident.pid) if ident is not None else {}
 
     def _loop_was_fine(self) -> bool:
         """Report a newly blocked loop once (degraded) rather than on every probe."""
@@ -335,8 +358,6 @@ class TargetWatch:
                report: HealthReport | None = None) -> None:
         """Record, then notify: how every check and every verb ends."""
         events = self.supervisor.drain_events()
-        if obs is not None:
-            record.record_observation(self.store, obs)
         record.record_outcome(self.store, self.supervisor, acted.restarts, events)
         if report is not None:
             record.record_health(self.settings, self.target, report, self.clock.now())

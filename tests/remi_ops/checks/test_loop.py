@@ -24,6 +24,7 @@ from remi_ops.domain import (
     ProcessSnapshot,
     Status,
 )
+from remi_ops.logs.holdback import HOLD_S
 from remi_ops.watch.conditions import conditions_of
 from remi_ops.watch.intake import LogIntake
 
@@ -44,7 +45,8 @@ class Rig:
         self.target: TargetSettings = settings.targets[0]
         self.target.stderr_log.write_text("", encoding="utf-8")
         self.clock = FakeClock()
-        self.intake = LogIntake(self.target, {}, time.time)
+        self.read_at = 0.0  # the intake's own clock: only the hold-back of a record reads it
+        self.intake = LogIntake(self.target, {}, lambda: self.read_at)
         self.assessor = HealthAssessor(self.target.health, workdir=self.target.workdir)
         self.pid = os.getpid()
 
@@ -55,7 +57,9 @@ class Rig:
 
     def check(self, after_s: float = 0.0, started_s_ago: float = 100.0) -> HealthReport:
         self.clock.advance(after_s)
-        self.intake.read_settled()
+        self.intake.read()
+        self.read_at += HOLD_S + 1  # the writer is done: a record still held is complete
+        self.intake.read()
         snap = ProcessSnapshot(ProcessIdentity(self.pid, time.time() - started_s_ago, ("remi",)),
                                "sleeping", 1.0, 100 * 2**20, (), 100.0)
         return self.assessor.assess(Observation(

@@ -29,7 +29,6 @@ from remi_ops.exceptions import SpawnError
 from remi_ops.store.database import Store
 from remi_ops.supervisor import State
 from remi_ops.testing import FakeClock, FakeProcessManager, RecordingNotifier
-from remi_ops.watch import record
 from remi_ops.watch.target import TargetWatch
 
 HANG_LINE = ("[{at}] [WARNING ] discord.gateway: Shard ID None heartbeat "
@@ -115,25 +114,38 @@ def running(rig: Rig) -> ProcessIdentity:
     return ident
 
 
-def test_observe_reads_and_writes_nothing_the_check_records(rig: Rig) -> None:
-    """Observe carries positions and error occurrences; only the record step stores them."""
+def test_a_probe_stores_what_it_reads_with_the_position_it_read_to(rig: Rig) -> None:
+    """Occurrences and the log position are stored as they are read, together; a new
+    group makes the probe check at once, and the check after it does not count it again."""
     running(rig)
     rig.log(CRASH)
-    obs = rig.watch.observer.observe(rig.watch.supervisor, None)
-    assert [g.title for g in obs.seen_groups] == ["NameError: name 'asyncio' is not defined"]
-    assert obs.new_groups == obs.seen_groups and obs.log_positions
-    assert rig.store.load_position("remi", "stderr") is None
-    assert rig.store.error_groups("remi") == []
-
-    record.record_observation(rig.store, obs)
-    assert rig.store.load_position("remi", "stderr") == obs.log_positions["stderr"]
+    assert rig.watch.probe()  # a new group: checked now, not at the next scheduled check
     assert [g.count for g in rig.store.error_groups("remi")] == [1]
+    assert rig.store.load_position("remi", "stderr") == rig.watch.intake.positions()["stderr"]
+    report = rig.watch.last_report
+    assert report is not None
+    assert [f.check for f in report.findings if f.check is Check.NEW_ERROR] == [Check.NEW_ERROR]
     rig.log(CRASH)
-    rig.watch.check()  # a repeat: counted, and not new any more
+    rig.watch.check()
+    rig.watch.check()  # a repeat: counted once, and not new any more
     assert [g.count for g in rig.store.error_groups("remi")] == [2]
     report = rig.watch.last_report
     assert report is not None
     assert not any(f.check is Check.NEW_ERROR for f in report.findings)
+
+
+def test_a_burst_of_a_known_error_makes_the_probe_check(rig: Rig) -> None:
+    """Not new, but as many as make a burst: the probe checks now, once per burst."""
+    running(rig)
+    rig.log(CRASH)
+    rig.watch.probe()  # the group is known from here on
+    assert rig.watch.probe() is False
+    rig.log(CRASH * 10)  # health.error_burst
+    assert rig.watch.probe()
+    report = rig.watch.last_report
+    assert report is not None and any(f.check is Check.ERROR_BURST for f in report.findings)
+    rig.log(CRASH * 10)
+    assert rig.watch.probe() is False  # the burst is known: the next check counts it
 
 
 def test_a_hang_is_evidenced_before_the_restart(rig: Rig) -> None:
