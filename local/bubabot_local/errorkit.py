@@ -58,7 +58,8 @@ def error_bot_settings(tmp: Path, *args: str, **target: Any) -> Settings:
     workdir = tmp / "remi"
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "bot.py").write_text(textwrap.dedent(ERROR_BOT), encoding="utf-8")
-    raw = {"watchdog": {"check_interval_s": 600, "state_dir": str(tmp / "state")},
+    raw = {"watchdog": {"check_interval_s": 600, "heartbeat_stale_s": 1800,
+                        "state_dir": str(tmp / "state")},
            "targets": [{"name": "remi", "workdir": str(workdir),
                         "command": [sys.executable, "bot.py", *args],
                         "restart": {"stop_grace_s": 2, "start_seconds": 0.5}, **target}],
@@ -76,6 +77,7 @@ def error_bot_config(tmp: Path, *args: str, extra: str = "") -> Path:
 [watchdog]
 state_dir = "{settings.state_dir}"
 check_interval_s = 600
+heartbeat_stale_s = 1800
 
 [[targets]]
 name = "remi"
