@@ -36,7 +36,7 @@ HANG_LINE = ("[{at}] [WARNING ] discord.gateway: Shard ID None heartbeat "
              "Loop thread traceback (most recent call last):\n"
              '  File "/srv/remi/packages/core/soundcloud_client.py", line 42, in fetch_track\n'
              "    data = sock.recv(65536)\n")
-CRASH = ("[2026-01-24 03:01:10] [ERROR   ] remi.scan: scoring failed\n"
+CRASH = ("[{at}] [ERROR   ] remi.scan: scoring failed\n"
          "Traceback (most recent call last):\n"
          '  File "/srv/remi/packages/core/analyzers/scoring_async.py", line 15, in score\n'
          "    return await asyncio.gather(*tasks)\n"
@@ -55,6 +55,10 @@ class Rig:
     def log(self, text: str) -> None:
         with (self.workdir / "bot_error.log").open("a", encoding="utf-8") as fh:
             fh.write(text)
+
+    def crash(self, times: int = 1) -> None:
+        """The incident's NameError, written now by the current process."""
+        self.log(CRASH.format(at=self.stamp()) * times)
 
     def stamp(self) -> str:
         """Now, as the log stamps it (a hang line is the current process's own)."""
@@ -118,14 +122,14 @@ def test_a_probe_stores_what_it_reads_with_the_position_it_read_to(rig: Rig) -> 
     """Occurrences and the log position are stored as they are read, together; a new
     group makes the probe check at once, and the check after it does not count it again."""
     running(rig)
-    rig.log(CRASH)
+    rig.crash()
     assert rig.watch.probe()  # a new group: checked now, not at the next scheduled check
     assert [g.count for g in rig.store.error_groups("remi")] == [1]
     assert rig.store.load_position("remi", "stderr") == rig.watch.intake.positions()["stderr"]
     report = rig.watch.last_report
     assert report is not None
     assert [f.check for f in report.findings if f.check is Check.NEW_ERROR] == [Check.NEW_ERROR]
-    rig.log(CRASH)
+    rig.crash()
     rig.watch.check()
     rig.watch.check()  # a repeat: counted once, and not new any more
     assert [g.count for g in rig.store.error_groups("remi")] == [2]
@@ -137,14 +141,14 @@ def test_a_probe_stores_what_it_reads_with_the_position_it_read_to(rig: Rig) -> 
 def test_a_burst_of_a_known_error_makes_the_probe_check(rig: Rig) -> None:
     """Not new, but as many as make a burst: the probe checks now, once per burst."""
     running(rig)
-    rig.log(CRASH)
+    rig.crash()
     rig.watch.probe()  # the group is known from here on
     assert rig.watch.probe() is False
-    rig.log(CRASH * 10)  # health.error_burst
+    rig.crash(10)  # health.error_burst
     assert rig.watch.probe()
     report = rig.watch.last_report
     assert report is not None and any(f.check is Check.ERROR_BURST for f in report.findings)
-    rig.log(CRASH * 10)
+    rig.crash(10)
     assert rig.watch.probe() is False  # the burst is known: the next check counts it
 
 
