@@ -283,10 +283,15 @@ class AlertEngine(EngineState):
         return inhibiting[target]
 
     def _acted_on(self, record: AlertRecord) -> bool:
-        return str(record.key) in self._acting and record.raw
+        """The watcher restarted for it: posted now, before the report, even if the
+        restart already cleared the condition (the check after it may come first)."""
+        return str(record.key) in self._acting
 
     def _recovered(self, record: AlertRecord) -> bool:
-        return not rule_for(self._rules, record.key.kind).occurrence and not record.raw
+        """Gone before it was ever posted: nobody is paged for it, unless the watcher acted
+        on it (then the story needs its message: alert → restart → resolved)."""
+        return (not rule_for(self._rules, record.key.kind).occurrence and not record.raw
+                and not self._acted_on(record))
 
     def _unmute_at(self, record: AlertRecord, now: datetime) -> datetime | None:
         if record.phase is not Phase.FIRING:

@@ -79,6 +79,12 @@ class AlertHub:
         self._inbox.put(lambda: self.engine.event(event.at, key, event.severity, event.summary,
                                                   details))
 
+    def take_journal(self) -> None:
+        """Journaled events reach the engine in order with the conditions handed over
+        before them (a hang observed, then the restart made for it), not at the next
+        commit after a later check has already cleared the condition."""
+        self._inbox.put(lambda: self.outbox.journal.take(self.engine))
+
     # -------------------------------------------------------------- on the event loop
 
     async def commit(self) -> list[Notification]:

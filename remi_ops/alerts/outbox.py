@@ -31,15 +31,14 @@ from pathlib import Path
 from typing import Protocol, TextIO
 
 from remi_ops.alerts.engine import AlertEngine
-from remi_ops.alerts.model import AlertKey, EngineDelta, Notification
+from remi_ops.alerts.journal import JournalReader
+from remi_ops.alerts.model import EngineDelta, Notification
 from remi_ops.alerts.text import alert_file_record, console_line
 from remi_ops.clock import Clock
 from remi_ops.config import AlertSettings
-from remi_ops.domain import Severity
 from remi_ops.exceptions import RemiOpsError
 from remi_ops.filesafety import SymlinkRefused, open_for_append, open_for_reading
 from remi_ops.store.database import Store
-from remi_ops.store.event_journal_rows import journaled
 from remi_ops.store.outbox_rows import OutboxRows, Row
 
 log = logging.getLogger(__name__)
@@ -103,7 +102,7 @@ class Outbox:
         self._sink_backoff = {name: _Backoff() for name in names}
         self._row_backoff: dict[int, _Backoff] = {}
         self._backlog: list[Notification] = []
-        self._journal_taken: list[int] = []  # journal rows the engine has, not yet forgotten
+        self.journal = JournalReader(store)  # journaled events, each taken once
         #: sinks another process delivers (Bubabot's "discord" for a command line acting
         #: alone): their rows wait in the store until that process runs
         self.deferred_sinks: tuple[str, ...] = ()
@@ -132,27 +131,23 @@ class Outbox:
         """
         async with self._commit_lock:
             # flushing thousands of alerts takes milliseconds: keep it off the event loop
-            fresh, delta = await asyncio.to_thread(self._flush, engine)
+            fresh, delta, journal_ids = await asyncio.to_thread(self._flush, engine)
             batch = [*self._backlog, *fresh]
             try:
-                await asyncio.to_thread(self.enqueue, batch, delta, self._journal_taken)
+                await asyncio.to_thread(self.enqueue, batch, delta, journal_ids)
             except BaseException:
                 self._backlog = batch
                 raise
             self._backlog = []
-            self._journal_taken = []
+            self.journal.saved(journal_ids)
             engine.mark_saved(delta)
         self.wake()
         return fresh
 
-    def _flush(self, engine: AlertEngine) -> tuple[list[Notification], EngineDelta]:
-        taken = set(self._journal_taken)
-        for entry in journaled(self.rows.store):
-            if entry.id not in taken:  # taken by a commit whose write failed: once only
-                engine.event(entry.at, AlertKey(entry.target, entry.kind),
-                             Severity(entry.severity), entry.summary, entry.details)
-                self._journal_taken.append(entry.id)
-        return engine.flush(self.clock.now()), engine.delta()
+    def _flush(self, engine: AlertEngine) -> tuple[list[Notification], EngineDelta, list[int]]:
+        self.journal.take(engine)
+        ids = self.journal.taken()
+        return engine.flush(self.clock.now()), engine.delta(), ids
 
     async def keep_flushing(self, engine: AlertEngine, stop: asyncio.Event, *,
                             idle_s: float = 5.0) -> None:

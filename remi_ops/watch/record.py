@@ -78,8 +78,9 @@ def record_health(settings: Settings, target: TargetSettings, report: HealthRepo
 
 class JournaledNotifier:
     """The watch's ``Notifier`` in a watcher: conditions go to the alert hub at once, while
-    events reach it only through the event journal (``record_outcome`` wrote them, the
-    outbox hands them over when it commits), so each is announced once, crash or not."""
+    events reach it only through the event journal (``record_outcome`` wrote them), so
+    each is announced once, crash or not. The journal is taken right after the
+    conditions that came before it (``AlertHub.take_journal``), keeping their order."""
 
     def __init__(self, hub: AlertHub) -> None:
         self.hub = hub
@@ -90,3 +91,5 @@ class JournaledNotifier:
     def event(self, event: Event) -> None:
         if event.kind not in NOTIFIED_EVENTS:
             self.hub.event(event)  # nothing today: the hub keeps only notified events
+        else:
+            self.hub.take_journal()

@@ -140,6 +140,8 @@ async def test_a_hang_reads_as_one_short_story_in_the_console(tmp_path: Path) ->
         stop.set()
         await asyncio.gather(run, return_exceptions=True)
     story = out.getvalue()[start:]
-    assert story.count("in fetch_track") == 1, story
+    # the stuck stack, shown once (Remi's frames first), naming the call that blocks
+    assert story.count("Remi's frames (innermost first)") == 1, story
+    assert "hang — event loop blocked" in story and "in _read_response" in story, story
     assert RAW_LOG_LINE.search(story) is None, story
     assert "(reply to #" in story

@@ -118,3 +118,20 @@ def test_a_warning_that_becomes_the_hang_is_edited_into_it_not_posted_twice() ->
     (resolved,) = h.wait(120)
     assert resolved.type is NotificationType.RESOLVED
     assert resolved.message_key == warning.message_key
+
+
+def test_a_hang_restarted_for_is_posted_even_when_the_next_check_came_before_the_flush(
+) -> None:
+    """Found in local mode: the check after the restart (healthy) reached the engine before
+    the flush that would have posted the hang, and the hang was dropped as "recovered"; the
+    restart report then replied to an unrelated warning. Acted on means posted, first."""
+    h = Harness(for_checks=2, keep_firing_for_s=120.0)
+    hang = cond("hang", severity=Severity.PAGE, summary="event loop blocked for 60 s")
+    hang = hang.__class__(hang.key, hang.severity, hang.summary, {"evidence": STACK})
+    h.engine.observe(h.clock.now(), T, [hang])
+    restarted(h, "hang")
+    h.clock.advance(2)
+    h.engine.observe(h.clock.now(), T, [])  # the recheck after the restart: healthy
+    sent = h.flush()
+    assert summary(sent) == [("firing", ["hang"]), ("event", ["restart"])]
+    assert sent[0].alerts[0].details["evidence"] == STACK
