@@ -330,6 +330,8 @@ def ack_text(ref: str, lines: Sequence[AlertLine]) -> str:
 
 def maintenance_text(result: MaintenanceResult) -> str:
     """The answer to /remi-maintenance: until when, in each reader's own time."""
+    if result.until is None and not result.was_on:
+        return f"🛠️ {result.target} was not in maintenance; nothing changed."
     if result.until is None:
         return f"🛠️ Maintenance of {result.target} ended; supervision is back on."
     return (f"🛠️ {result.target} is in maintenance until {clock_time(result.until)} "

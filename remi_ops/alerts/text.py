@@ -160,6 +160,8 @@ def control_text(result: ControlResult) -> str:
 
 
 def maintenance_text(result: MaintenanceResult) -> str:
+    if result.until is None and not result.was_on:
+        return (f"{result.target}: was not in maintenance; nothing changed ({result.state})")
     if result.until is None:
         return (f"{result.target}: maintenance ended; supervision is back on "
                 f"({result.state})")

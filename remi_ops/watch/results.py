@@ -70,6 +70,8 @@ class MaintenanceResult:
     state: str
     reason: str
     by: str = ""
+    #: False when "end maintenance" found none in force (nothing changed)
+    was_on: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ target. ``who`` is the person, as the audit log and history name them.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -25,6 +26,7 @@ from remi_ops.domain import AlertKind, CheckTrigger, ErrorGroup, RestartReport, 
 from remi_ops.exceptions import UnknownAlert, UnknownErrorGroup
 from remi_ops.restart_policy import spends_budget
 from remi_ops.store.records import HistoryItem
+from remi_ops.supervisor import State
 from remi_ops.watch.results import (
     AlertsView,
     ControlOutcome,
@@ -178,8 +180,9 @@ async def end_maintenance(watcher: Watcher, target: str | None,
     watch = watcher.watch(target)
 
     def leave() -> MaintenanceResult:
+        was_on = watch.supervisor.state is State.MAINTENANCE
         watch.end_maintenance(who)
-        return _maintenance(watch, None, who)
+        return dataclasses.replace(_maintenance(watch, None, who), was_on=was_on)
 
     return await asyncio.to_thread(leave)
 

@@ -16,7 +16,7 @@ import pytest
 from bubabot_local.simkit import control, sim_settings, sims_in
 
 from remi_ops.alerts.hub import AlertHub, jsonable
-from remi_ops.alerts.text import health_lines
+from remi_ops.alerts.text import health_lines, maintenance_text
 from remi_ops.domain import (
     CheckTrigger,
     ErrorGroup,
@@ -164,7 +164,10 @@ async def test_maintenance_has_an_end_and_ending_it_hands_back(watcher: Watcher)
     assert abs((result.until - watcher.clock.now()).total_seconds() - 3600) < 5
     assert persisted_state(watcher) == "maintenance"
     ended = await runbook.end_maintenance(watcher, None, WHO)
-    assert ended.until is None and ended.state == "running"
+    assert ended.until is None and ended.state == "running" and ended.was_on
+    assert "maintenance ended" in maintenance_text(ended)
+    again = await runbook.end_maintenance(watcher, None, WHO)  # found none: says so
+    assert not again.was_on and "was not in maintenance" in maintenance_text(again)
     assert [p.pid for p in sims_in(remi(watcher).target.workdir)] == [pid]
     with pytest.raises(ValueError, match="duration"):
         await runbook.maintenance(watcher, None, 0, WHO, "forever")
