@@ -59,7 +59,9 @@ def recent_groups(store: Store, target: str, now: datetime, recent_errors_s: flo
 
 
 def firing_alerts(store: Store, target: str) -> tuple[FiringAlert, ...]:
-    """Firing alerts of ``target`` that no check re-assesses (``gave_up``, …)."""
+    """Firing alerts of ``target`` that no check re-assesses (``gave_up``, …), while their
+    condition holds: one kept firing only to avoid a false "resolved" (``keep_firing_for``)
+    is over (found using the CLI: a restart after gave up read "degraded" for 2 minutes)."""
     # occurrence alerts (one per error group: there may be thousands) are skipped unread
     rows = store.query("SELECT data FROM alert_state WHERE target = ? AND key NOT LIKE ? "
                        "AND key NOT LIKE ?", (target, *(f"{target}/{kind}/%"
@@ -68,7 +70,7 @@ def firing_alerts(store: Store, target: str) -> tuple[FiringAlert, ...]:
     for row in rows:
         alert = _decoded(row[0])
         kind = str(alert.get("key", "")).split("/", 2)[1:2]
-        if (alert.get("phase") == "firing" and kind
+        if (alert.get("phase") == "firing" and alert.get("raw", True) and kind
                 and kind[0] not in LIVE_KINDS and kind[0] not in OCCURRENCE_KINDS):
             found.append(FiringAlert(kind[0], str(alert.get("summary", ""))))
     return tuple(found)

@@ -21,7 +21,7 @@ def save_alerts(store: Store, *records: AlertRecord) -> None:
 
 def firing(kind: str, summary: str, target: str = "remi", fingerprint: str = "") -> AlertRecord:
     return AlertRecord(AlertKey(target, kind, fingerprint), id=kind, phase=Phase.FIRING,
-                       summary=summary)
+                       summary=summary, raw=True)
 
 
 def test_a_firing_alert_no_check_can_see_keeps_health_from_saying_healthy(
@@ -32,6 +32,8 @@ def test_a_firing_alert_no_check_can_see_keeps_health_from_saying_healthy(
                 firing("hang", "event loop blocked for 75s"),
                 firing("error_group", "NameError", fingerprint="abc"),
                 firing("gave_up", "not ours", target="other"),
+                # over, kept firing only so that "resolved" is not sent too early
+                replace(firing("gave_up", "over", fingerprint="x"), raw=False),
                 replace(firing("duplicate", "x"), phase=Phase.RESOLVED))
     assert [(a.kind, a.summary) for a in firing_alerts(store, "remi")] == [
         ("gave_up", "restart budget spent")]
