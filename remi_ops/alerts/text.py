@@ -84,9 +84,14 @@ def alert_file_record(n: Notification) -> dict[str, Any]:
 
 
 def console_line(n: Notification) -> str:
-    """``2026-01-24 03:00:00Z CRITICAL [firing] remi: event loop blocked``."""
+    """``2026-01-24 03:00:00Z CRITICAL [firing] remi: event loop blocked``; a message that
+    gathers several alerts or events ("2 events (restart, scan_test)") lists each below it,
+    since the console is all a headless watcher's operator reads."""
     stamp = n.created_at.strftime("%Y-%m-%d %H:%M:%SZ")
-    return f"{stamp} {LEVELS[n.severity].upper():8} [{n.type.value}] {n.title}"
+    head = f"{stamp} {LEVELS[n.severity].upper():8} [{n.type.value}] {n.title}"
+    if len(n.lines) < 2:
+        return head
+    return "\n".join([head, *(f"    · {line}" for line in n.lines)])
 
 
 def silence_text(silence: Silence) -> str:

@@ -336,3 +336,20 @@ async def test_the_engine_prunes_delivered_notifications_but_keeps_pending(tmp_p
         assert states and all(s == "pending" for s in states)
     finally:
         engine.close()
+
+
+async def test_console_sink_lists_what_a_gathered_message_holds(clock: FakeClock) -> None:
+    """Found using ``remi-ops watch``: "[event] remi: 2 events (operator_action, scan_test)"
+    said nothing of what happened; each gathered line now follows, indented."""
+    engine = AlertEngine(SETTINGS)
+    engine.event(clock.now(), AlertKey("remi", "operator_action"), Severity.INFO,
+                 "cli:alice: stop of remi")
+    engine.event(clock.now(), AlertKey("remi", "scan_test"), Severity.INFO,
+                 "/scan test passed in 0.1s")
+    (n,) = engine.flush(clock.now())
+    stream = io.StringIO()
+    await ConsoleSink(stream).deliver(n, None)
+    head, *lines = stream.getvalue().splitlines()
+    assert "2 events" in head
+    assert any("cli:alice: stop of remi" in line for line in lines)
+    assert any("/scan test passed in 0.1s" in line for line in lines)
