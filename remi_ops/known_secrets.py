@@ -41,9 +41,21 @@ SECRET_NAME = re.compile(
     r"|CLIENT_ID|PRIVATE|SIGNATURE|SALT|CERT", re.IGNORECASE)
 
 
+#: Well-known variables whose names match :data:`SECRET_NAME` but hold a directory, a
+#: socket or a session id (found using the watcher: ``PWD`` blanked every path under the
+#: current directory out of a stuck stack).
+NOT_SECRET_NAMES = frozenset({
+    "PWD", "OLDPWD", "XAUTHORITY", "SSH_AUTH_SOCK", "GPG_AGENT_INFO", "SESSION_MANAGER",
+    "DESKTOP_SESSION", "XDG_SESSION_ID", "XDG_SESSION_TYPE", "XDG_SESSION_CLASS",
+    "XDG_SESSION_DESKTOP", "DBUS_SESSION_BUS_ADDRESS", "SSL_CERT_FILE", "SSL_CERT_DIR",
+    "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "KEYTIMEOUT",
+})
+
+
 def looks_secret(name: str) -> bool:
-    """True for ``OPENAI_API_KEY``, ``db_password``, ``SENTRY_DSN``, ``session_cookie`` …"""
-    return SECRET_NAME.search(name) is not None
+    """True for ``OPENAI_API_KEY``, ``db_password``, ``SENTRY_DSN``, ``session_cookie`` …;
+    never for :data:`NOT_SECRET_NAMES` (``PWD`` is the working directory)."""
+    return name.upper() not in NOT_SECRET_NAMES and SECRET_NAME.search(name) is not None
 
 
 def secret_values(target: TargetSettings | None, environ: Mapping[str, str]) -> tuple[str, ...]:
@@ -65,8 +77,20 @@ def secret_values(target: TargetSettings | None, environ: Mapping[str, str]) -> 
 def usable(values: Iterable[str]) -> tuple[str, ...]:
     """The values long enough to redact by exact value, longest first (a secret that
     contains another is replaced whole)."""
-    kept = {v for v in values if isinstance(v, str) and len(v) >= MIN_SECRET_LEN}
+    kept = {v for v in values if isinstance(v, str) and len(v) >= MIN_SECRET_LEN
+            and not _is_a_path(v)}
     return tuple(sorted(kept, key=lambda v: (-len(v), v)))
+
+
+def _is_a_path(value: str) -> bool:
+    """An absolute path that exists is a place, not a secret (``KEY_DIR=/etc/keys``):
+    redacting it would blank every file name under it; the patterns still run."""
+    if not value.startswith("/") or "\n" in value:
+        return False
+    try:
+        return Path(value).exists()
+    except (OSError, ValueError):
+        return False
 
 
 def env_files(target: TargetSettings) -> tuple[Path, ...]:

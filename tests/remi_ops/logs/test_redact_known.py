@@ -29,7 +29,8 @@ def test_secret_looking_names(name: str) -> None:
     assert looks_secret(name)
 
 
-@pytest.mark.parametrize("name", ["HOME", "PATH", "LANG", "REMI_GUILD_ID", "LOG_LEVEL"])
+@pytest.mark.parametrize("name", ["HOME", "PATH", "LANG", "REMI_GUILD_ID", "LOG_LEVEL", "PWD",
+                                  "OLDPWD", "SSH_AUTH_SOCK", "XAUTHORITY", "SSL_CERT_FILE"])
 def test_ordinary_names(name: str) -> None:
     assert not looks_secret(name)
 
@@ -42,6 +43,18 @@ def test_every_secret_looking_variable_of_bubabots_environment(tmp_path: Path) -
     assert "sk-proj-abcdefgh12345678" in values
     assert "https://k3y@o1.ingest.sentry.io/1" in values
     assert "/home/remi-user" not in values
+
+
+def test_a_directory_is_never_taken_for_a_secret(tmp_path: Path) -> None:
+    """Found using the watcher: ``PWD=/work/main`` blanked every path under the current
+    directory out of a stuck stack ("[REDACTED:secret]/local/…"). A working directory, a
+    socket or any existing absolute path held by a secret-looking name is not a secret."""
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    environ = {"PWD": str(tmp_path), "OLDPWD": "/usr/local/bin", "KEY_DIR": str(keys),
+               "API_KEY": "sk-live-0123456789abcdef"}
+    values = secret_values(target(tmp_path), environ)
+    assert values == ("sk-live-0123456789abcdef",)
 
 
 def test_the_targets_env_and_secret_env(tmp_path: Path) -> None:
