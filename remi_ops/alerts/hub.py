@@ -18,7 +18,14 @@ from datetime import datetime
 from typing import Any
 
 from remi_ops.alerts.engine import AlertEngine
-from remi_ops.alerts.model import AlertKey, AlertLine, Condition, Notification, NotificationType
+from remi_ops.alerts.model import (
+    AlertKey,
+    AlertLine,
+    Condition,
+    LineState,
+    Notification,
+    NotificationType,
+)
 from remi_ops.alerts.outbox import Outbox
 from remi_ops.clock import Clock
 from remi_ops.config import AlertSettings
@@ -135,7 +142,10 @@ class AlertHub:
                 continue
             open_key = f"incident:{n.target}"
             current = self.store.get_state(open_key)
-            if n.type in (NotificationType.FIRING, NotificationType.FLAPPING) and not current:
+            # a hang edited into an earlier warning's message arrives as an update
+            opening = any(line.key.kind in INCIDENT_KINDS and line.state in (
+                LineState.FIRING, LineState.FLAPPING) for line in n.alerts)
+            if n.type is not NotificationType.RESOLVED and opening and not current:
                 severity = Severity.worst((line.severity for line in n.alerts),
                                           Severity.WARNING)
                 incident = self.store.open_incident(n.target, n.title, severity,
