@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import socket
 
 import aiohttp
 import discord
@@ -45,6 +46,8 @@ def describe(error: BaseException | None) -> str:
         return f"HTTP {error.status}"
     if isinstance(error, TimeoutError):
         return "timed out"
+    if isinstance(error, socket.gaierror):  # its errno is a resolver code, not an OS one
+        return f"cannot resolve the host name ({error.strerror or error})".lower()
     if isinstance(error, OSError) and error.errno is not None:
         return os.strerror(error.errno).lower()
     if error is None:
