@@ -63,12 +63,12 @@ class AlertEngine(EngineState):
             if cond.active:
                 if record.on_true(now, cond, rule, self.settings):
                     self._open_group(cond.key, now)
-            else:
+            elif not self._awaiting_post(record):
                 record.on_false(now, rule, self.settings)
             self._touch(record)
         for record in self._target_records(target):
             rule = rule_for(self._rules, record.key.kind)
-            if rule.occurrence or record.key in mentioned:
+            if rule.occurrence or record.key in mentioned or self._awaiting_post(record):
                 continue
             if record.raw or record.phase in (Phase.PENDING, Phase.FIRING):
                 record.on_false(now, rule, self.settings)
@@ -281,6 +281,12 @@ class AlertEngine(EngineState):
                 r.key.kind in INHIBITORS and r.phase is Phase.FIRING and r.raw
                 and not r.flapping for r in self._target_records(target))
         return inhibiting[target]
+
+    def _awaiting_post(self, record: AlertRecord) -> bool:
+        """Acted on and not shown yet: it is posted before it may resolve (with
+        ``keep_firing_for_s = 0`` the check after a restart would otherwise resolve a hang
+        nobody was ever told of)."""
+        return str(record.key) in self._acting and record.message_key is None
 
     def _acted_on(self, record: AlertRecord) -> bool:
         """The watcher restarted for it: posted now, before the report, even if the

@@ -135,3 +135,17 @@ def test_a_hang_restarted_for_is_posted_even_when_the_next_check_came_before_the
     sent = h.flush()
     assert summary(sent) == [("firing", ["hang"]), ("event", ["restart"])]
     assert sent[0].alerts[0].details["evidence"] == STACK
+
+
+def test_without_keep_firing_a_hang_restarted_for_is_still_posted_then_resolved() -> None:
+    """keep_firing_for_s = 0: the healthy recheck would resolve the hang at once; it is
+    posted first (with the report replying to it), and resolves at the next check."""
+    h = Harness(for_checks=2, keep_firing_for_s=0.0)
+    h.engine.observe(h.clock.now(), T, [cond("hang", severity=Severity.PAGE)])
+    restarted(h, "hang")
+    h.clock.advance(2)
+    h.engine.observe(h.clock.now(), T, [])
+    assert summary(h.flush()) == [("firing", ["hang"]), ("event", ["restart"])]
+    h.clock.advance(2)
+    (resolved,) = h.check()
+    assert resolved.type is NotificationType.RESOLVED
