@@ -21,6 +21,7 @@ from discord import app_commands
 from bubabot import render
 from bubabot.access import AccessPolicy, Actor, Tier
 from bubabot.confirm import ConfirmView
+from bubabot.health_embed import health_embed
 from bubabot.interact import Gate, reply, reply_error
 from bubabot.service import OpsService
 from remi_ops.alerts.model import AlertLine
@@ -91,9 +92,9 @@ class Runbook:
             return
         lag = view.bubabot_lag_s if view.bubabot_lag_s is not None \
             else self.service.loop_lag()[0]
-        embed = render.health_embed(view.report, last_scan=view.last_scan, bubabot_lag_s=lag,
-                                    state_reason=view.state_reason, restarts=view.restarts,
-                                    maintenance_until=view.maintenance_until)
+        embed = health_embed(view.report, last_scan=view.last_scan, bubabot_lag_s=lag,
+                             state_reason=view.state_reason, restarts=view.restarts,
+                             maintenance_until=view.maintenance_until)
         evidence = "\n\n".join(f"=== {f.check}: {f.summary}\n{f.evidence}"
                                for f in view.report.findings if f.evidence)
         files = [render.text_file(f"health-{name}.txt", evidence)] if evidence else []

@@ -12,6 +12,7 @@ from bubabot_local.emulator_limits import embed_problems
 from bubabot_local.harness import NOW, firing_line
 
 from bubabot import render
+from bubabot.health_embed import health_embed
 from remi_ops.alerts.model import AlertKey, LineState, Notification, NotificationType
 from remi_ops.alerts.text import alert_line
 from remi_ops.checks.stacks import readable_stack
@@ -164,14 +165,14 @@ def fields_of(embed: discord.Embed) -> dict[str, str]:
 
 
 def test_health_counts_restarts_and_crashes_as_the_cli_does() -> None:
-    embed = render.health_embed(health(), restarts=RestartTally(3, 1, 900.0))
+    embed = health_embed(health(), restarts=RestartTally(3, 1, 900.0))
     assert fields_of(embed)["Restarts (15 min)"] == "3 (1 crash)"
-    embed = render.health_embed(health(), restarts=RestartTally(2, 2, 900.0))
+    embed = health_embed(health(), restarts=RestartTally(2, 2, 900.0))
     assert fields_of(embed)["Restarts (15 min)"] == "2 (2 crashes)"
 
 
 def test_health_names_no_gateway_for_a_process_that_is_not_running() -> None:
-    assert fields_of(render.health_embed(health()))["Gateway"] == "– (not running)"
+    assert fields_of(health_embed(health()))["Gateway"] == "– (not running)"
 
 
 @pytest.mark.parametrize(("state", "reason", "words"), [
@@ -181,14 +182,14 @@ def test_health_names_no_gateway_for_a_process_that_is_not_running() -> None:
      "Cannot start: its workdir is missing"),
 ])
 def test_health_says_the_state_in_words(state: str, reason: str, words: str) -> None:
-    embed = render.health_embed(health(supervisor_state=state), state_reason=reason)
+    embed = health_embed(health(supervisor_state=state), state_reason=reason)
     supervisor = fields_of(embed)["Supervisor"]
     assert words in supervisor and discord.utils.escape_markdown(reason) in supervisor
 
 
 def test_health_says_until_when_maintenance_lasts() -> None:
     until = NOW + timedelta(hours=2)
-    embed = render.health_embed(health(supervisor_state="maintenance"),
+    embed = health_embed(health(supervisor_state="maintenance"),
                                 state_reason="maintenance by cli:alice until …: disk",
                                 maintenance_until=until)
     supervisor = fields_of(embed)["Supervisor"]
