@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -111,5 +112,6 @@ def build_app(settings: Settings, *, console: TextIO | None = None,
                   on_ready_hook=on_ready, **(client_options or {}))
     sink = DiscordSink(bot, settings.discord.alert_channel_id, settings.discord.oncall_role_id)
     watcher = Watcher(settings, extra_sinks=[sink], console=console)
+    sink.resolve_replies_with(functools.partial(watcher.outbox.rows.ref, sink.name))
     service.bind(watcher)
     return App(settings, watcher, bot, lag, AsyncIOScheduler(timezone=UTC), DiscordLink(bot))

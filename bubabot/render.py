@@ -19,7 +19,6 @@ from remi_ops.alerts.text import alert_line
 from remi_ops.checks.stacks import IN_APP_HEADER, excerpt
 from remi_ops.domain import (
     ErrorGroup,
-    HealthReport,
     RestartReport,
     ScanOutcome,
     ScanResult,
@@ -88,37 +87,6 @@ class EmbedBudget:
         self.embed.add_field(name=name, value=value, inline=inline)
         self.used += len(name) + len(value)
         return True
-
-
-def health_embed(report: HealthReport, *, last_scan: ScanResult | None = None,
-                 bubabot_lag_s: float | None = None, state_reason: str = "") -> discord.Embed:
-    icon = STATUS_ICON[report.status]
-    embed = discord.Embed(title=clip(f"{icon} {report.target}: {report.status}", TITLE_MAX),
-                          colour=STATUS_COLOUR[report.status], timestamp=report.checked_at)
-    lines = [f"• {r}" for r in report.reasons] or ["All checks pass."]
-    embed.description = clip("\n".join(lines), DESC_MAX)
-    budget = EmbedBudget(embed)
-    state = report.supervisor_state + (f" — {state_reason}" if state_reason else "")
-    budget.field("Supervisor", clip(state, 300), inline=False)
-    proc = report.process
-    if proc:
-        budget.field("Process", f"pid {proc.identity.pid} · up {format_duration(proc.uptime_s)}\n"
-                     f"CPU {proc.cpu_percent:.0f}% · RSS {proc.rss_bytes / 2**20:.0f} MB",
-                     inline=True)
-    loop = ("no beacon" if report.loop_lag_s is None
-            else f"lag {report.loop_lag_s * 1000:.0f} ms")
-    budget.field("Event loop", loop, inline=True)
-    budget.field("Gateway", report.gateway or "unknown", inline=True)
-    budget.field("Restarts (15 min)", str(report.restarts_recent), inline=True)
-    if last_scan is not None:
-        budget.field("Last /scan test", scan_line(last_scan), inline=True)
-    if bubabot_lag_s is not None:
-        budget.field("Bubabot loop lag", f"{bubabot_lag_s * 1000:.0f} ms", inline=True)
-    for finding in report.findings:
-        if finding.evidence:
-            budget.field(f"Evidence: {finding.check}", code_block(finding.evidence))
-            break
-    return embed
 
 
 def scan_line(scan: ScanResult) -> str:
@@ -216,7 +184,7 @@ NOTIFY_ICON = {NotificationType.FIRING: "🚨", NotificationType.UPDATE: "🔁",
 LINE_ICON = {LineState.FIRING: "🔴", LineState.FLAPPING: "🟠", LineState.RESOLVED: "🟢",
              LineState.EVENT: "🔵"}
 ALERT_LINES_MAX = 3000  # leaves room in the 6000 total for counts and evidence
-HISTORY_ICON = {HistoryKind.INCIDENT: "🚨", HistoryKind.RESTART: "🔄"}
+HISTORY_ICON = {HistoryKind.INCIDENT: "🚨", HistoryKind.RESTART: "🔄", HistoryKind.ACTION: "🧾"}
 
 
 def notification_embed(n: Notification) -> discord.Embed:
@@ -280,7 +248,9 @@ def _counts_text(counts: Mapping[str, int]) -> str:
 
 
 def history_embed(target: str, items: Sequence[HistoryItem], since_label: str) -> discord.Embed:
-    """Incidents and restarts, newest first, as many as fit."""
+    """Incidents, restarts and people's stops, starts and maintenance, newest first, as
+    many as fit; a restart shows the call a hung loop was blocked in (the whole evidence
+    goes in the ``.txt`` beside it: ``text.history_evidence``)."""
     embed = discord.Embed(title=clip(f"History of {target} ({since_label})", TITLE_MAX),
                           colour=SEVERITY_COLOUR[Severity.INFO])
     if not items:
@@ -288,8 +258,8 @@ def history_embed(target: str, items: Sequence[HistoryItem], since_label: str) -
         return embed
     budget = EmbedBudget(embed)
     for shown, item in enumerate(items):
-        state = ("✅" if item.ok else "❌") if item.kind is HistoryKind.RESTART else (
-            "closed" if item.ok else "open")
+        state = ("closed" if item.ok else "open") if item.kind is HistoryKind.INCIDENT else (
+            "✅" if item.ok else "❌")
         value = f"{when(item.at)} · {format_duration(item.duration_s)} · {state}"
         detail = plain.history_detail(item)
         if detail:

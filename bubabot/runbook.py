@@ -21,9 +21,11 @@ from discord import app_commands
 from bubabot import render
 from bubabot.access import AccessPolicy, Actor, Tier
 from bubabot.confirm import ConfirmView
+from bubabot.health_embed import health_embed
 from bubabot.interact import Gate, reply, reply_error
 from bubabot.service import OpsService
 from remi_ops.alerts.model import AlertLine
+from remi_ops.alerts.text import history_evidence
 from remi_ops.config import DiscordSettings
 from remi_ops.durations import format_duration, parse_duration
 from remi_ops.exceptions import RemiOpsError, UnknownAlert
@@ -90,8 +92,9 @@ class Runbook:
             return
         lag = view.bubabot_lag_s if view.bubabot_lag_s is not None \
             else self.service.loop_lag()[0]
-        embed = render.health_embed(view.report, last_scan=view.last_scan, bubabot_lag_s=lag,
-                                    state_reason=view.state_reason)
+        embed = health_embed(view.report, last_scan=view.last_scan, bubabot_lag_s=lag,
+                             state_reason=view.state_reason, restarts=view.restarts,
+                             maintenance_until=view.maintenance_until)
         evidence = "\n\n".join(f"=== {f.check}: {f.summary}\n{f.evidence}"
                                for f in view.report.findings if f.evidence)
         files = [render.text_file(f"health-{name}.txt", evidence)] if evidence else []
@@ -124,8 +127,10 @@ class Runbook:
         except RemiOpsError as error:
             await reply_error(interaction, f"⚠️ Could not read history of {name}: {error}")
             return
+        evidence = history_evidence(items)
+        files = [render.text_file(f"history-{name}-{since}.txt", evidence)] if evidence else []
         await reply(interaction, embed=render.history_embed(name, items, SINCE_LABEL[since]),
-                    ephemeral=True)
+                    files=files, ephemeral=True)
 
     # --- safe mutations --------------------------------------------------------------
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 from bubabot.access import Actor
 from remi_ops.alerts.model import AlertLine, Silence
 from remi_ops.domain import ErrorGroup, HealthReport, RestartReport, ScanResult
 from remi_ops.store.records import AuditEntry, HistoryItem
-from remi_ops.watch.results import MaintenanceResult, Resolution
+from remi_ops.watch.results import MaintenanceResult, Resolution, RestartTally
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +29,10 @@ class HealthView:
     last_scan: ScanResult | None = None
     bubabot_lag_s: float | None = None  # Bubabot's own event-loop lag (current)
     bubabot_max_lag_s: float | None = None
+    #: restarts in the crash budget's window, and the crashes among them
+    restarts: RestartTally | None = None
+    #: when maintenance ends, for the reader's own clock (None: not in maintenance)
+    maintenance_until: datetime | None = None
 
 
 class OpsService(Protocol):

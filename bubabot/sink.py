@@ -15,6 +15,7 @@ person notices.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Mapping
 
@@ -47,9 +48,15 @@ class DiscordSink:
         self.oncall_role_id = oncall_role_id
         self.render = render
         self._reported: set[tuple[int, int]] = set()
-        #: target → the message of its open health incident; the runbook's follow-ups
-        #: (restart report, scan test) reply to it so one incident reads as one thread
-        self._incidents: dict[str, int] = {}
+        #: a message key → this sink's message id (the outbox's persisted ``sink_refs``);
+        #: blocking (SQLite), so called in a worker thread
+        self._message_ref: Callable[[str], str | None] = lambda _key: None
+
+    def resolve_replies_with(self, message_ref: Callable[[str], str | None]) -> None:
+        """Where a notification's ``reply_to`` was posted. From the store, not memory: the
+        restart report and scan result still reply to the incident's alert after Bubabot
+        restarted between them (the sink is built before the store is open)."""
+        self._message_ref = message_ref
 
     async def deliver(self, n: Notification, previous_ref: str | None) -> str | None:
         if answered_in_discord(n):
@@ -61,13 +68,10 @@ class DiscordSink:
             if n.type.edits and previous_ref is not None and previous_ref.isdigit():
                 edited = await self._edit(int(previous_ref), embed, view)
                 if edited:
-                    self._track_incident(n, previous_ref)
                     await self._page_escalation(n, int(previous_ref))
                     return previous_ref
                 log.warning("alert message %s is gone; posting %s anew", previous_ref, n.id)
-            ref = await self._post(n, embed, view)
-            self._track_incident(n, ref)
-            return ref
+            return await self._post(n, embed, view)
         except discord.RateLimited as error:
             raise SinkUnavailable(f"rate limited for {error.retry_after:.0f}s",
                                   retry_after=error.retry_after) from error
@@ -81,8 +85,8 @@ class DiscordSink:
         channel = self.client.get_partial_messageable(self.channel_id)
         content, mentions = self._page(n)
         extra: dict[str, object] = {}
-        incident = self._incidents.get(n.target)
-        if n.type is NotificationType.EVENT and incident is not None:
+        incident = await self._reply_target(n)
+        if incident is not None:
             extra["reference"] = discord.MessageReference(
                 message_id=incident, channel_id=self.channel_id, fail_if_not_exists=False)
         if view is not None:
@@ -92,14 +96,12 @@ class DiscordSink:
                                      **extra)  # type: ignore[call-overload]
         return str(message.id)
 
-    def _track_incident(self, n: Notification, ref: str) -> None:
-        """Remember the health alert that is open for a target, forget it once resolved."""
-        if not n.group_key.endswith(":health") or not ref.isdigit():
-            return
-        if n.type is NotificationType.RESOLVED:
-            self._incidents.pop(n.target, None)
-        elif n.type in (NotificationType.FIRING, NotificationType.FLAPPING):
-            self._incidents[n.target] = int(ref)
+    async def _reply_target(self, n: Notification) -> int | None:
+        """The Discord message an event answers: its incident's alert, if it was posted."""
+        if n.type is not NotificationType.EVENT or not n.reply_to:
+            return None
+        ref = await asyncio.to_thread(self._message_ref, n.reply_to)
+        return int(ref) if ref is not None and ref.isdigit() else None
 
     async def _edit(self, message_id: int, embed: discord.Embed,
                     view: discord.ui.View | None) -> bool:

@@ -64,7 +64,9 @@ class WatcherService:
     async def health(self, target: str | None) -> HealthView:
         result = await runbook.health(self.watcher, target)
         last, worst = self.lag.reading()
-        return HealthView(result.report, result.state_reason, result.last_scan, last, worst)
+        until = self.watcher.watch(target).supervisor.maintenance_until
+        return HealthView(result.report, result.state_reason, result.last_scan, last, worst,
+                          restarts=result.restarts, maintenance_until=until)
 
     async def errors(self, target: str | None, since_s: float | None,
                      limit: int = 10) -> list[ErrorGroup]:

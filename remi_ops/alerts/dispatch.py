@@ -244,13 +244,28 @@ def acted_on_alert(key: AlertKey, details: Mapping[str, Any]) -> AlertKey | None
     return None if kind is None else AlertKey(key.target, kind)
 
 
+def incident_message(group: GroupState | None) -> str | None:
+    """The message a target's follow-ups reply to: its health group's live message (one
+    with a firing or flapping line), the one showing what the watcher acts on (a hang or a
+    death) first; None when no health alert is open."""
+    if group is None:
+        return None
+    live = [key for key, shown in group.messages.items()
+            if any(line.state in _OPEN for line in shown.values())]
+    acted = [key for key in live if any(
+        line.key.kind in RESTARTED_FOR.values() and line.state in _OPEN
+        for line in group.messages[key].values())]
+    chosen = acted or live
+    return chosen[-1] if chosen else None
+
+
 def _or_now(at: datetime | None, ctx: FlushContext) -> datetime:
     return at if at is not None else ctx.now
 
 
 def build(kind: NotificationType, group: GroupState, message_key: str,
           lines: Sequence[AlertLine], ctx: FlushContext, *,
-          details: Mapping[str, Any] | None = None) -> Notification:
+          details: Mapping[str, Any] | None = None, reply_to: str | None = None) -> Notification:
     """One notification listing ``lines`` (the whole message for edits)."""
     ordered = sorted(lines, key=lambda line: (line.state is LineState.RESOLVED, str(line.key)))
     downtime = _downtime(ordered) if kind is NotificationType.RESOLVED else None
@@ -263,7 +278,7 @@ def build(kind: NotificationType, group: GroupState, message_key: str,
                                  ctx.settings.flap_window_s),
         lines=tuple(alert_line(line) for line in ordered), alerts=tuple(ordered),
         created_at=ctx.now, downtime_s=downtime, ack_by=", ".join(acks) or None,
-        counts=_counts(ordered), details=dict(details or {}))
+        counts=_counts(ordered), details=dict(details or {}), reply_to=reply_to)
 
 
 def _downtime(lines: Sequence[AlertLine]) -> float | None:

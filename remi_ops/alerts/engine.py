@@ -16,7 +16,14 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from remi_ops.alerts.dispatch import FlushContext, GroupState, acted_on_alert, build, flush_group
+from remi_ops.alerts.dispatch import (
+    FlushContext,
+    GroupState,
+    acted_on_alert,
+    build,
+    flush_group,
+    incident_message,
+)
 from remi_ops.alerts.engine_state import (
     GROUP_PREFIX,
     STATE_VERSION,
@@ -260,7 +267,9 @@ class AlertEngine(EngineState):
         for target, lines in by_target.items():
             group = GroupState(key=self._group_key(target, "events"), target=target,
                                created_at=ctx.now)
-            out.append(build(NotificationType.EVENT, group, ctx.new_id(), lines, ctx))
+            incident = incident_message(self._groups.get(self._group_key(target, "health")))
+            out.append(build(NotificationType.EVENT, group, ctx.new_id(), lines, ctx,
+                             reply_to=incident))
         return out
 
     # ------------------------------------------------------------------ muting

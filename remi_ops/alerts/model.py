@@ -174,6 +174,10 @@ class Notification:
     ack_by: str | None = None
     counts: Mapping[str, int] = field(default_factory=lambda: EMPTY)
     details: Mapping[str, Any] = field(default_factory=lambda: EMPTY)
+    #: the ``message_key`` of the message this one answers (a restart report or scan result
+    #: replies to the open incident's alert); persisted with the row, so the thread holds
+    #: across a restart of the watcher
+    reply_to: str | None = None
 
     @property
     def keys(self) -> tuple[AlertKey, ...]:
@@ -186,7 +190,8 @@ class Notification:
                 "title": self.title, "lines": list(self.lines),
                 "alerts": [a.to_dict() for a in self.alerts],
                 "created_at": time_text(self.created_at), "downtime_s": self.downtime_s,
-                "ack_by": self.ack_by, "counts": dict(self.counts), "details": dict(self.details)}
+                "ack_by": self.ack_by, "counts": dict(self.counts), "details": dict(self.details),
+                "reply_to": self.reply_to}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Notification:
@@ -198,7 +203,8 @@ class Notification:
                    alerts=tuple(AlertLine.from_dict(a) for a in data["alerts"]),
                    created_at=datetime.fromisoformat(data["created_at"]),
                    downtime_s=data["downtime_s"], ack_by=data["ack_by"],
-                   counts=data["counts"], details=data["details"])
+                   counts=data["counts"], details=data["details"],
+                   reply_to=data.get("reply_to"))  # rows written before it existed lack it
 
 
 @dataclass(frozen=True, slots=True)

@@ -205,30 +205,62 @@ def resolution_text(resolution: Resolution) -> str:
             f"{resolution.by}; if it happens again it is reported as a regression")
 
 
+#: how evidence names the call a hung loop was stuck in (``checks.stacks.readable_stack``)
+BLOCKED_IN = "Blocked in "
+
+
+def evidence_headline(evidence: str) -> str:
+    """``Blocked in fetch_track_sync (soundcloud.py:42)``: the line of a restart's evidence
+    a logbook shows; "" when the evidence names no blocking call."""
+    for line in evidence.splitlines():
+        if line.startswith(BLOCKED_IN):
+            return line.strip()
+    return ""
+
+
 def history_title(item: HistoryItem) -> str:
-    """``restart (hang): event loop blocked for 850s`` / the incident's title."""
+    """``restart (hang): event loop blocked for 850s`` / ``stop by cli:alice: deploy`` /
+    the incident's title."""
     if item.restart is not None:
         return f"restart ({item.restart.trigger}): {item.restart.reason}"
     if item.action is not None:
-        return f"{item.action.action} by {item.action.actor}: {item.action.result}"
+        entry = item.action
+        why = str(entry.arguments.get("reason") or "")
+        return f"{entry.action} by {entry.actor}" + (f": {why}" if why else "")
     return item.incident.title if item.incident is not None else str(item.kind)
 
 
 def history_detail(item: HistoryItem) -> str:
-    """Who restarted it and the pids; how an incident ended."""
+    """Who restarted it, the pids and where a hung loop was blocked; what a person's
+    action did; how an incident ended."""
     if item.restart is not None:
         r = item.restart
         pids = f"pid {r.new_pid}" if r.old_pid is None else f"pid {r.old_pid} → {r.new_pid}"
-        return f"by {r.requested_by}; {pids if r.ok else r.detail}"
+        blocked = evidence_headline(r.evidence)
+        return f"by {r.requested_by}; {pids if r.ok else r.detail}" + (
+            f"\n{blocked}" if blocked else "")
     if item.action is not None:
-        return str(item.action.arguments.get("reason", ""))
+        return item.action.result
     return item.incident.summary if item.incident is not None else ""
 
 
 def history_lines(items: Iterable[HistoryItem]) -> list[str]:
+    """One line per entry; a restart's blocking call on an indented line under it."""
     lines = []
     for item in items:
         took = format_duration(item.duration_s) if item.duration_s is not None else "ongoing"
         lines.append(f"{item.at:%Y-%m-%d %H:%M:%S}  {item.target:<8} {item.kind:<9} "
                      f"{'ok ' if item.ok else 'BAD'} {took:>9}  {history_title(item)}")
+        blocked = evidence_headline(item.restart.evidence) if item.restart else ""
+        if blocked:
+            lines.append(f"{'':>40}{blocked}")
     return lines or ["nothing happened"]
+
+
+def history_evidence(items: Iterable[HistoryItem]) -> str:
+    """Every restart's full evidence, newest first, for a ``.txt`` beside the logbook
+    ("" when none has any)."""
+    blocks = [f"=== {r.at:%Y-%m-%d %H:%M:%S} UTC  {r.target}: restart ({r.trigger}) by "
+              f"{r.requested_by}: {r.reason}\n{r.evidence.rstrip()}\n"
+              for r in (item.restart for item in items) if r is not None and r.evidence]
+    return "\n".join(blocks)

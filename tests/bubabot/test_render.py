@@ -12,11 +12,14 @@ from bubabot_local.emulator_limits import embed_problems
 from bubabot_local.harness import NOW, firing_line
 
 from bubabot import render
+from bubabot.health_embed import health_embed
 from remi_ops.alerts.model import AlertKey, LineState, Notification, NotificationType
 from remi_ops.alerts.text import alert_line
 from remi_ops.checks.stacks import readable_stack
-from remi_ops.domain import RestartReport, Severity, Trigger
-from remi_ops.store.records import HistoryItem, HistoryKind
+from remi_ops.domain import HealthReport, RestartReport, Severity, Status, Trigger
+from remi_ops.logs.redact import redact_patterns
+from remi_ops.store.records import AuditEntry, HistoryItem, HistoryKind, history_of_action
+from remi_ops.watch.results import RestartTally
 
 
 def notify(*lines_evidence: str, kind: NotificationType = NotificationType.FIRING,
@@ -127,3 +130,68 @@ def test_a_long_stuck_stack_keeps_remis_frames_not_the_stdlib_tail(tmp_path: Pat
     assert fits(embed) and len(evidence) > 6000
     assert value.startswith("```\nBlocked in fetch_track_sync (soundcloud.py:42)")
     assert "data = sock.recv(65536)" in value  # the blocking line itself, not only its name
+
+
+HANG_STACK = ('Traceback (most recent call last):\n'
+              '  File "/srv/remi/packages/bot/soundcloud.py", line 42, in fetch_track_sync\n'
+              '    return requests.get(url, timeout=None)\n')
+
+
+def test_history_reads_like_a_logbook() -> None:
+    """A person's stop is "stop by cli:alice: <reason>" (not an open incident); a hang
+    restart names the call that blocked."""
+    stop = history_of_action(AuditEntry(7, NOW, "cli:alice", "stop", "remi",
+                                        {"reason": "deploy"}, "remi: stopped", True, 0.1))
+    hang = RestartReport("remi", "event loop blocked for 60s", Trigger.HANG, "watchdog", True,
+                         NOW, 2.0, old_pid=1, new_pid=2,
+                         evidence=redact_patterns(readable_stack(HANG_STACK, Path("/srv/remi"))))
+    items = [stop, HistoryItem(at=NOW, target="remi", kind=HistoryKind.RESTART,
+                               duration_s=2.0, ok=True, restart=hang)]
+    fields = render.history_embed("remi", items, "last hour").fields
+    assert fields[0].name == "🧾 stop by cli:alice: deploy"
+    assert "✅" in (fields[0].value or "") and "open" not in (fields[0].value or "")
+    assert "Blocked in fetch\\_track\\_sync (soundcloud.py:42)" in (fields[1].value or "")
+
+
+def health(**overrides: object) -> HealthReport:
+    base: dict[str, object] = {"target": "remi", "status": Status.DOWN, "checked_at": NOW,
+                               "supervisor_state": "running", "gateway": "connected",
+                               "restarts_recent": 3}
+    return HealthReport(**{**base, **overrides})  # type: ignore[arg-type]
+
+
+def fields_of(embed: discord.Embed) -> dict[str, str]:
+    return {f.name or "": f.value or "" for f in embed.fields}
+
+
+def test_health_counts_restarts_and_crashes_as_the_cli_does() -> None:
+    embed = health_embed(health(), restarts=RestartTally(3, 1, 900.0))
+    assert fields_of(embed)["Restarts (15 min)"] == "3 (1 crash)"
+    embed = health_embed(health(), restarts=RestartTally(2, 2, 900.0))
+    assert fields_of(embed)["Restarts (15 min)"] == "2 (2 crashes)"
+
+
+def test_health_names_no_gateway_for_a_process_that_is_not_running() -> None:
+    assert fields_of(health_embed(health()))["Gateway"] == "– (not running)"
+
+
+@pytest.mark.parametrize(("state", "reason", "words"), [
+    ("stopped", "stopped by cli:alice: deploy", "Stopped on purpose"),
+    ("gave_up", "exit code 78 is listed as not restartable", "Gave up restarting it"),
+    ("backoff", "start failed: remi: start failed: workdir does not exist: /srv/remi",
+     "Cannot start: its workdir is missing"),
+])
+def test_health_says_the_state_in_words(state: str, reason: str, words: str) -> None:
+    embed = health_embed(health(supervisor_state=state), state_reason=reason)
+    supervisor = fields_of(embed)["Supervisor"]
+    assert words in supervisor and discord.utils.escape_markdown(reason) in supervisor
+
+
+def test_health_says_until_when_maintenance_lasts() -> None:
+    until = NOW + timedelta(hours=2)
+    embed = health_embed(health(supervisor_state="maintenance"),
+                                state_reason="maintenance by cli:alice until …: disk",
+                                maintenance_until=until)
+    supervisor = fields_of(embed)["Supervisor"]
+    assert f"In maintenance until <t:{int(until.timestamp())}:t>" in supervisor
+    assert "cli:alice" in supervisor

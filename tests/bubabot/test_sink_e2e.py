@@ -123,3 +123,20 @@ async def test_a_closed_client_is_unavailable(harness: Harness) -> None:
     await harness.stop_bot()
     with pytest.raises(SinkUnavailable, match="not logged in"):
         await sink.deliver(notification(), None)
+
+
+async def test_an_event_replies_to_the_message_its_reply_to_was_posted_as(
+        running: Harness) -> None:
+    """The reply target comes from the stored refs (a fresh sink knows nothing else); an
+    event whose incident was never posted is a message of its own."""
+    posted = await running.sink().deliver(notification(), None)
+    assert posted is not None
+    fresh = running.sink()  # as after a restart: nothing in memory
+    fresh.resolve_replies_with({KEY: posted}.get)
+    event = dataclasses.replace(notification(NotificationType.EVENT, nid="n2"), reply_to=KEY)
+    reply = await fresh.deliver(event, None)
+    alone = await fresh.deliver(dataclasses.replace(event, id="n3", reply_to="never-posted"),
+                                None)
+    assert reply is not None and alone is not None
+    assert running.emulator.message(int(reply)).reference_id == int(posted)
+    assert running.emulator.message(int(alone)).reference_id is None

@@ -21,6 +21,7 @@ from remi_ops.domain import (
     Trigger,
 )
 from remi_ops.logs.redact import redact_patterns
+from remi_ops.store.records import AuditEntry, history_of_action, history_of_restart
 from remi_ops.watch.results import (
     ControlOutcome,
     ControlResult,
@@ -89,3 +90,23 @@ def test_a_start_after_a_stop_is_not_called_a_restart(trigger: Trigger, old_pid:
     who = "watchdog" if trigger is Trigger.START else "cli:ana"
     report = RestartReport("remi", "why", trigger, who, True, NOW, 0.5, old_pid, 43)
     assert text.restart_summary(report) == expected
+
+
+BLOCKED_EVIDENCE = ("Blocked in fetch_track_sync (soundcloud.py:42)\nRemi's frames (innermost "
+                    "first):\n  fetch_track_sync (soundcloud.py:42)\n\nFull stack:\n…")
+
+
+def test_history_is_a_logbook_with_the_blocking_call_and_the_full_evidence() -> None:
+    stop = history_of_action(AuditEntry(7, NOW, "cli:alice", "stop", "remi",
+                                        {"reason": "deploy"}, "remi: stopped", True, 0.1))
+    hang = history_of_restart(RestartReport("remi", "event loop blocked for 60s", Trigger.HANG,
+                                            "watchdog", True, NOW, 2.0, old_pid=1, new_pid=2,
+                                            evidence=redact_patterns(BLOCKED_EVIDENCE)))
+    lines = text.history_lines([stop, hang])
+    assert lines[0].endswith("stop by cli:alice: deploy")
+    assert lines[1].endswith("restart (hang): event loop blocked for 60s")
+    assert lines[2].strip() == "Blocked in fetch_track_sync (soundcloud.py:42)"
+    assert "Blocked in fetch_track_sync" in text.history_detail(hang)
+    assert "Full stack:" in text.history_evidence([stop, hang])
+    assert text.history_evidence([stop]) == ""
+    assert text.evidence_headline("no frames here") == ""

@@ -73,7 +73,7 @@ def assert_a_persons_stop_is_everywhere(cfg: Path) -> None:
     [notice] = stops()
     assert "cli:root: stop of remi: remi: stopped" in json.dumps(notice)
     history = run(cfg, "history")
-    assert "stop by cli:root: remi: stopped" in history.stdout, history.stdout
+    assert "stop by cli:root: deploy" in history.stdout, history.stdout
     with store_of(cfg) as store:
         [row] = [r for r in store.audit_log() if r.action == "stop"]
     assert (row.actor, row.state, row.ok, row.arguments) == ("cli:root", "done", True,
