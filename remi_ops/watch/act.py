@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from remi_ops.alerts.text import restart_summary
 from remi_ops.checks.evidence import capture_hang_evidence
@@ -27,7 +28,7 @@ from remi_ops.domain import (
     RestartReport,
     Severity,
 )
-from remi_ops.exceptions import RemiOpsError
+from remi_ops.exceptions import RemiOpsError, WorkdirMissing
 from remi_ops.host import ProcessManager
 from remi_ops.logs.redact import Redact
 from remi_ops.redacted import NO_TEXT, Redacted
@@ -109,11 +110,12 @@ class ActionRunner:
         old_pid = old.pid if old else (self.last_exit.pid if self.last_exit else None)
         self.last_exit = None
         evidence, self._evidence = self._evidence, NO_TEXT
+        escalated = False
         try:
             new = self._carry_out_restart(old)
-        except Exception as exc:  # any failure: reported, retried with backoff
+        except Exception as exc:  # any failure: reported, retried with backoff (or held)
             detail = self.redact(str(exc)) or type(exc).__name__
-            self.supervisor.start_failed(detail, self.clock.now(), self.clock.monotonic())
+            escalated = self._start_failed(exc, detail)
             report = RestartReport(self.target.name, action.reason, action.trigger,
                                    action.requested_by, False, started_at,
                                    self.clock.monotonic() - t0, old_pid, None, detail,
@@ -125,9 +127,28 @@ class ActionRunner:
                                    action.requested_by, True, started_at,
                                    self.clock.monotonic() - t0, old_pid, new.pid, "",
                                    evidence)
-        self._note(EventKind.RESTART, Severity.WARNING if report.ok else Severity.PAGE,
-                   restart_summary(report), {"restart": report})
+        if not escalated:  # else the escalation is the one message (history keeps both)
+            self._note(EventKind.RESTART, Severity.WARNING if report.ok else Severity.PAGE,
+                       restart_summary(report), {"restart": report})
         return report
+
+    def _start_failed(self, exc: Exception, detail: str) -> bool:
+        """Back off like a crash loop, except for a missing workdir: restarts are held
+        until it exists again (no attempts that cannot work). True when that was escalated."""
+        now, mono = self.clock.now(), self.clock.monotonic()
+        if isinstance(exc, WorkdirMissing):
+            return self.supervisor.workdir_gone(exc.workdir, exc.detail, now, mono)
+        self.supervisor.start_failed(detail, now, mono)
+        return False
+
+    def workdir_back(self) -> list[Action]:
+        """The start held for a missing workdir, now due if the workdir exists again
+        (looked at on every check and tick; nothing else ever creates it)."""
+        held = self.supervisor.workdir_missing
+        if not held or not Path(held).is_dir():
+            return []
+        log.info("%s: workdir %s exists again; starting", self.target.name, held)
+        return self.supervisor.workdir_back(self.clock.now(), self.clock.monotonic())
 
     def _carry_out_restart(self, old: ProcessIdentity | None) -> ProcessIdentity:
         """Stop and start through the manager; when that fails outside its contract (an
