@@ -7,6 +7,7 @@ sequence a person would expect.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,6 +30,7 @@ from remi_ops.exceptions import SpawnError
 from remi_ops.store.database import Store
 from remi_ops.supervisor import State
 from remi_ops.testing import FakeClock, FakeProcessManager, RecordingNotifier
+from remi_ops.watch.fallback import FALLBACK_KIND
 from remi_ops.watch.target import TargetWatch
 
 HANG_LINE = ("[{at}] [WARNING ] discord.gateway: Shard ID None heartbeat "
@@ -243,6 +245,36 @@ def test_a_failed_start_is_reported_and_retried_with_backoff(rig: Rig) -> None:
     rig.clock.advance(1)
     rig.watch.tick()
     assert rig.restarts()[-1].ok and state(rig) is State.STARTING
+
+
+@dataclass
+class BookkeepingFails(FakeProcessManager):
+    """Starts Remi, then fails once outside the manager's contract (a full disk, say)."""
+
+    failures: int = 1
+
+    def restart(self, ident: ProcessIdentity | None, grace_s: float) -> ProcessIdentity:
+        new = super().restart(ident, grace_s)
+        if self.failures:
+            self.failures -= 1
+            raise OSError(28, "No space left on device")
+        return new
+
+
+def test_a_restart_that_fails_after_starting_is_told_once_and_keeps_remi(rig: Rig) -> None:
+    """The act path never raises: the start half ran, so the new Remi is kept (not started
+    twice), and the failure is one critical line in ``.bot_alert``, written without SQLite."""
+    running(rig)
+    broken = BookkeepingFails(rig.fake.target, rig.clock, running=rig.fake.running,
+                              calls=rig.fake.calls)
+    rig.watch.hands.manager = broken
+    rig.watch.handle_exit(rig.fake.crash())
+    [report] = rig.restarts()
+    assert report.ok and broken.names().count("start") == 1
+    assert [i.pid for i in broken.running] == [report.new_pid]
+    lines = [json.loads(line) for line in rig.watch.target.alert_file.read_text().splitlines()]
+    assert [(line["kind"], line["where"]) for line in lines] == [(FALLBACK_KIND, "restart")]
+    assert "No space left on device" in lines[0]["message"]
 
 
 def test_an_operator_stop_holds_until_start(rig: Rig) -> None:
