@@ -48,6 +48,8 @@ class DirectManager(BaseManager):
         self._child: ProcessIdentity | None = None
         #: pidfile changes that failed ("write", "clear"), each warned about once
         self._hint_failures: set[str] = set()
+        #: escaped children swept since ``take_swept`` was last asked
+        self._swept: list[int] = []
 
     def find(self) -> list[ProcessIdentity]:
         """Our spawned Remi first (whatever its title), then argv matches by age.
@@ -127,6 +129,11 @@ class DirectManager(BaseManager):
         else:
             self._hint_failures.discard(kind)
 
+    def take_swept(self) -> tuple[int, ...]:
+        """The escaped children swept since the last call (by stops and starts alike)."""
+        swept, self._swept = tuple(self._swept), []
+        return swept
+
     def _spawn_ids(self) -> set[str]:
         ids = {recorded_spawn_id(self.pidfile, self.target)}
         if self._child is not None:
@@ -155,4 +162,5 @@ class DirectManager(BaseManager):
                     self.target.name, len(pids), list(pids))
         for escaped in left:
             stop(escaped, grace_s, target_name=self.target.name)
+        self._swept += pids
         return pids

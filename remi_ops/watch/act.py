@@ -103,6 +103,7 @@ class ActionRunner:
                        f"stop failed: {type(exc).__name__}: {self.redact(str(exc))}", {})
         self.supervisor.process = None
         log.info("%s: stopped (%s)", self.target.name, action.reason)
+        self._report_swept()
 
     def _restart(self, action: Action) -> RestartReport:
         started_at, t0 = self.clock.now(), self.clock.monotonic()
@@ -130,7 +131,18 @@ class ActionRunner:
         if not escalated:  # else the escalation is the one message (history keeps both)
             self._note(EventKind.RESTART, Severity.WARNING if report.ok else Severity.PAGE,
                        restart_summary(report), {"restart": report})
+        self._report_swept()
         return report
+
+    def _report_swept(self) -> None:
+        """Leftovers of the old Remi that the stop (or start) had to sweep are news: helpers
+        that setsid away pile up across restarts unless someone fixes Remi."""
+        pids = self.manager.take_swept()
+        if pids:
+            many = "process" if len(pids) == 1 else "processes"
+            self._note(EventKind.SWEPT, Severity.WARNING,
+                       f"swept {len(pids)} leftover {many} of {self.target.name}: pids "
+                       f"{', '.join(map(str, pids))}", {"pids": list(pids)})
 
     def _start_failed(self, exc: Exception, detail: str) -> bool:
         """Back off like a crash loop, except for a missing workdir: restarts are held
