@@ -26,7 +26,7 @@ from remi_ops.domain import (
     Severity,
     Trigger,
 )
-from remi_ops.exceptions import SpawnError
+from remi_ops.exceptions import SpawnError, WorkdirMissing
 from remi_ops.store.database import Store
 from remi_ops.supervisor import State
 from remi_ops.testing import FakeClock, FakeProcessManager, RecordingNotifier
@@ -275,6 +275,33 @@ def test_a_restart_that_fails_after_starting_is_told_once_and_keeps_remi(rig: Ri
     lines = [json.loads(line) for line in rig.watch.target.alert_file.read_text().splitlines()]
     assert [(line["kind"], line["where"]) for line in lines] == [(FALLBACK_KIND, "restart")]
     assert "No space left on device" in lines[0]["message"]
+
+
+def test_a_missing_workdir_holds_restarts_and_an_operator_start_is_answered(
+        rig: Rig, tmp_path: Path) -> None:
+    """One escalation, no retries however long it lasts; a person's start while it is
+    still missing gets its own failed report (not a second page); back: it starts."""
+    running(rig)
+    missing = tmp_path / "moved-away"
+    rig.fake.start_error = WorkdirMissing("remi", str(missing))
+    rig.fake.sticky = True
+    rig.watch.handle_exit(rig.fake.crash())
+    assert rig.kinds().count(EventKind.ESCALATION) == 1
+    assert EventKind.RESTART not in rig.kinds()  # the escalation is the one message
+    for _ in range(5):
+        rig.clock.advance(600)
+        rig.watch.tick()
+        rig.watch.check()
+    assert rig.watch.seconds_until_due() is None and rig.fake.names().count("start") == 0
+    assert state(rig) is State.BACKOFF and rig.watch.supervisor.backoff_level == 0
+    rig.watch.start("ops")
+    assert rig.kinds().count(EventKind.ESCALATION) == 1
+    assert [r.ok for r in rig.restarts()] == [False]
+    missing.mkdir()
+    rig.fake.start_error = None
+    rig.watch.check()
+    assert rig.restarts()[-1].ok and state(rig) is State.STARTING
+    assert rig.watch.supervisor.workdir_missing == ""
 
 
 def test_an_operator_stop_holds_until_start(rig: Rig) -> None:
