@@ -4,9 +4,11 @@ Capture evidence before a hang restart, stop the whole tree, (re)start; every ac
 noted on the target's event stream and the restarts are handed back for the record step.
 Blocking (signals, process tree waits): callers run it off the event loop.
 
-Acting never raises: an unexpected error (an ``OSError`` from the pidfile hint, say) is
+Acting never raises: an unexpected error (an ``OSError`` from a full disk, say) is
 reported through ``fallback`` (no SQLite needed), and the restart is carried out anyway
-when the process could still be started; otherwise the policy retries it with backoff.
+when the process could still be started; otherwise the policy retries it with backoff,
+except a missing workdir: that is escalated once and restarts are held until it exists
+again (``workdir_back``, looked at on every check). Leftovers a stop swept are reported.
 """
 
 from __future__ import annotations
@@ -164,7 +166,7 @@ class ActionRunner:
 
     def _carry_out_restart(self, old: ProcessIdentity | None) -> ProcessIdentity:
         """Stop and start through the manager; when that fails outside its contract (an
-        ``OSError`` from the pidfile hint, say), look whether Remi runs anyway, else start
+        ``OSError`` from a full disk, say), look whether Remi runs anyway, else start
         it once more; only what still fails goes back to the policy as a failed start."""
         try:
             new = self.manager.restart(old, self.target.restart.stop_grace_s)
