@@ -98,6 +98,7 @@ class EventKind(StrEnum):
     JOB_ERROR = "job_error"  # a watcher job raised
     HOLD_KEPT = "hold_kept"  # a watcher started with a stop or maintenance in force
     OPERATOR_ACTION = "operator_action"  # a person's stop/start/maintenance… from the CLI
+    SWEPT = "swept"  # escaped children of a Remi we started were stopped after it
 
 
 class AlertKind(StrEnum):

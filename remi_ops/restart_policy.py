@@ -42,6 +42,11 @@ def describe_exit(info: ExitInfo) -> str:
     return f"exited with code {info.returncode}"
 
 
+def held_text(why: str) -> str:
+    """Why restarts are held, as status and alerts say it ("workdir does not exist: …")."""
+    return f"{why}; restarts held until it exists again"
+
+
 def level_cap(policy: RestartPolicy) -> int:
     """The smallest backoff level whose delay already reaches ``backoff_max_s``.
 

@@ -28,6 +28,7 @@ from remi_ops.domain import Event, EventKind, ExitInfo, ProcessIdentity, Severit
 from remi_ops.restart_policy import (
     backoff_base,
     describe_exit,
+    held_text,
     jittered,
     level_cap,
     spends_budget,
@@ -65,6 +66,8 @@ class Supervisor:
     restarts_mono: deque[float] = field(default_factory=deque)
     #: what the next scheduled attempt is for ("killed by SIGKILL; …"), for its restart reason
     retry_reason: str = ""
+    #: the workdir a start found missing: restarts are held until it exists again
+    workdir_missing: str = ""
     _events: list[Event] = field(default_factory=list, init=False, repr=False)
 
     # ------------------------------------------------------------------ state changes
@@ -116,6 +119,7 @@ class Supervisor:
     def started(self, ident: ProcessIdentity, now: datetime, mono: float) -> list[Action]:
         """A start (or the start half of a restart) succeeded."""
         self.process, self.started_mono = ident, mono
+        self.workdir_missing = ""
         if S.STARTING not in TRANSITIONS[self.state]:
             self._change_state(S.RESTARTING, now, "starting")
         self._change_state(S.STARTING, now, f"started pid {ident.pid}", pid=ident.pid)
@@ -125,6 +129,29 @@ class Supervisor:
         """The command could not be started at all: back off like a crash loop."""
         self.process = None
         return self._schedule_retry(now, mono, f"start failed: {detail}", stable=False)
+
+    def workdir_gone(self, workdir: str, why: str, now: datetime, mono: float) -> bool:
+        """The start failed because the workdir is not there: retrying cannot help, a person
+        must act. Restarts are held (no attempts, no backoff growth) until the watch sees it
+        again (``workdir_back``); the escalation is said once. True when it is news."""
+        self.process = None
+        self.next_attempt_mono, self.retry_reason = None, ""
+        news = self.workdir_missing != workdir
+        self.workdir_missing = workdir
+        self._change_state(S.BACKOFF, now, held_text(why), workdir=workdir)
+        if news:
+            self.note(now, EventKind.ESCALATION, Severity.PAGE,
+                      f"{self.target} needs a human: {held_text(why)}; it starts by itself "
+                      "then", {"reason": why, "workdir": workdir})
+        return news
+
+    def workdir_back(self, now: datetime, mono: float) -> list[Action]:
+        """The missing workdir exists again: the held start is carried out now."""
+        if not self.workdir_missing or self.state is not S.BACKOFF:
+            return []
+        workdir, self.workdir_missing = self.workdir_missing, ""
+        return self._begin_restart(now, mono, f"workdir {workdir} exists again",
+                                   Trigger.START)
 
     def exited(self, info: ExitInfo, now: datetime, mono: float) -> list[Action]:
         """The supervised process died (noticed as an event, not a poll)."""

@@ -158,6 +158,9 @@ class FakeProcessManager:
         self.calls.append(("py_spy", ident.pid))
         return self.py_spy_output
 
+    def take_swept(self) -> tuple[int, ...]:
+        return ()  # made-up processes leave nothing behind
+
     def run_command(self, argv: Sequence[str], *, cwd: Path | None,
                     env: Mapping[str, str] | None, timeout_s: float,
                     max_output_bytes: int = 1_000_000) -> CommandResult:

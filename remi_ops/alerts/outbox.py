@@ -40,6 +40,7 @@ from remi_ops.exceptions import RemiOpsError
 from remi_ops.filesafety import SymlinkRefused, open_for_append, open_for_reading
 from remi_ops.store.database import Store
 from remi_ops.store.outbox_rows import OutboxRows, Row
+from remi_ops.workdir import skip_in_missing_workdir
 
 log = logging.getLogger(__name__)
 
@@ -307,9 +308,12 @@ class FileSink:
     """Appends one JSON line per notification to the target's ``.bot_alert``; exactly once."""
 
     def __init__(self, paths: Mapping[str, Path], default: Path | None = None, *,
-                 name: str = "file", tail_bytes: int = 256 * 1024) -> None:
+                 name: str = "file", tail_bytes: int = 256 * 1024,
+                 workdirs: Mapping[str, Path] | None = None) -> None:
         self.name = name
         self.paths = dict(paths)
+        #: each target's workdir: a missing one is never created to hold its alert file
+        self.workdirs = dict(workdirs or {})
         self.default = default
         self.tail_bytes = tail_bytes
 
@@ -326,6 +330,8 @@ class FileSink:
     def append(self, n: Notification) -> str:
         """Append (fsync'd) unless the tail already holds this notification's id."""
         path = self.path_for(n.target)
+        if skip_in_missing_workdir(path, self.workdirs.get(n.target), n.target):
+            return n.id  # Discord and the console still get it; the file comes back with it
         path.parent.mkdir(parents=True, exist_ok=True)
         if self._already_written(path, n.id):
             return n.id

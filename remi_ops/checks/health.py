@@ -71,6 +71,8 @@ class Observation:
     code: CodeState | None = None
     #: recent error groups and firing alerts from the store (``checks.standing``)
     standing: Standing = field(default_factory=Standing)
+    #: "workdir does not exist: <path>" when Remi cannot be started there ("" when fine)
+    workdir_problem: str = ""
 
 
 @dataclass
@@ -179,12 +181,14 @@ def _not_running(obs: Observation) -> list[Finding]:
     """Not running is never healthy; it pages only when nobody meant it (a stop, maintenance
     or a restart under way say so at INFO, which raises no alert). A process being started
     has not been seen yet: the exit waiter reports it if it died."""
+    said = f"process is not running: {obs.workdir_problem}" if obs.workdir_problem \
+        else "process is not running"
     if obs.expected_alive or obs.supervisor_state in NOT_RUNNING_STATES:
-        return [Finding(Check.PROCESS, Status.DOWN, "process is not running", Severity.PAGE)]
+        return [Finding(Check.PROCESS, Status.DOWN, said, Severity.PAGE)]
     if obs.supervisor_state == STARTING:
         return []
-    return [Finding(Check.PROCESS, Status.DOWN,
-                    f"process is not running ({obs.supervisor_state})", Severity.INFO)]
+    return [Finding(Check.PROCESS, Status.DOWN, f"{said} ({obs.supervisor_state})",
+                    Severity.INFO)]
 
 
 def _answering(process: ProcessSnapshot | None) -> bool:

@@ -31,6 +31,7 @@ from remi_ops.watch.presence import Presence, presence
 from remi_ops.watch.results import ControlResult, HealthResult, MaintenanceResult
 from remi_ops.watch.unwatched import doctor_lines
 from remi_ops.watch.watcher import STORE_NAME, Watcher
+from remi_ops.workdir import workdir_problem
 
 CLOCK = SystemClock()
 Command = Callable[[Settings, argparse.Namespace], int]
@@ -86,7 +87,8 @@ def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
         pids = ", ".join(map(str, d["pids"])) or "-"
         print(f"{d['target']}: {'running' if d['running'] else 'NOT running'} (pid {pids}) "
               f"· supervisor {d['supervisor_state']} · watcher {_watcher_word(d)} · "
-              f"last health {d['last_health'] or '-'}")
+              f"last health {d['last_health'] or '-'}"
+              + (f" · {d['problem']}" if d["problem"] else ""))
     return exit_code(all(d["running"] for d in docs))
 
 
@@ -103,7 +105,8 @@ def _status_of(settings: Settings, target: TargetSettings, store: Store) -> dict
             "supervisor_reason": state.get("reason", ""),
             "watched": seen.running, "watcher_stale": seen.stale,
             "watcher_heartbeat_age_s": seen.heartbeat_age_s,
-            "last_health": health.get("status"), "last_check_at": health.get("checked_at")}
+            "last_health": health.get("status"), "last_check_at": health.get("checked_at"),
+            "problem": workdir_problem(target.workdir)}
 
 
 def _watcher_word(doc: dict[str, Any]) -> str:

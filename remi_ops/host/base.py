@@ -42,6 +42,10 @@ class BaseManager:
     def request_dump(self, ident: ProcessIdentity) -> bool:
         return send_dump_signal(ident)
 
+    def take_swept(self) -> tuple[int, ...]:
+        """Only a manager that spawns Remi itself sweeps its leftovers: nothing here."""
+        return ()
+
     def py_spy_dump(self, ident: ProcessIdentity) -> str | None:
         return commands.py_spy_dump(ident.pid, timeout_s=PY_SPY_TIMEOUT_S) \
             if same_process(ident) else None

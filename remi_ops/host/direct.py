@@ -11,7 +11,7 @@ an escaped child and is swept, so helpers do not pile up across restarts.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 from remi_ops.clock import Clock, SystemClock
@@ -46,6 +46,10 @@ class DirectManager(BaseManager):
         self._extra_env = dict(extra_env or {})
         #: the process this watcher spawned last (the pidfile tells the next watcher)
         self._child: ProcessIdentity | None = None
+        #: pidfile changes that failed ("write", "clear"), each warned about once
+        self._hint_failures: set[str] = set()
+        #: escaped children swept since ``take_swept`` was last asked
+        self._swept: list[int] = []
 
     def find(self) -> list[ProcessIdentity]:
         """Our spawned Remi first (whatever its title), then argv matches by age.
@@ -85,7 +89,7 @@ class DirectManager(BaseManager):
         self._sweep(self._spawn_ids(), self.target.restart.stop_grace_s)
         ident = spawn(self.target, self._extra_env)
         self._child = ident
-        write_pidfile(self.pidfile, ident, self.target)
+        self._keep_hint("write", lambda: write_pidfile(self.pidfile, ident, self.target))
         return ident
 
     def stop(self, ident: ProcessIdentity | None, grace_s: float) -> StopResult:
@@ -100,7 +104,7 @@ class DirectManager(BaseManager):
         results = [stop(i, grace_s, target_name=self.target.name) for i in idents]
         swept = self._sweep({*self._spawn_ids(), *(i.spawn_id for i in idents)}, grace_s)
         if read_pidfile(self.pidfile, self.target) is None:
-            clear_pidfile(self.pidfile, self.target)
+            self._keep_hint("clear", lambda: clear_pidfile(self.pidfile, self.target))
         return StopResult(stopped=any(r.stopped for r in results),
                           killed=any(r.killed for r in results), survivors=(),
                           duration_s=sum(r.duration_s for r in results), swept=swept)
@@ -109,6 +113,26 @@ class DirectManager(BaseManager):
         """Stop, then start; if another copy still runs it is returned, not duplicated."""
         self.stop(ident, grace_s)
         return self.start()
+
+    def _keep_hint(self, kind: str, change: Callable[[], None]) -> None:
+        """Write or clear the pidfile. It is only a hint (this watcher knows its child in
+        memory), so failing to keep it is a warning, said once per kind until it works
+        again, and never a failed start or stop."""
+        try:
+            change()
+        except OSError as exc:
+            if kind not in self._hint_failures:
+                self._hint_failures.add(kind)
+                log.warning("%s: cannot %s the pidfile %s (%s); Remi is supervised anyway, "
+                            "but a watcher started later will not know it started it",
+                            self.target.name, kind, self.pidfile, exc)
+        else:
+            self._hint_failures.discard(kind)
+
+    def take_swept(self) -> tuple[int, ...]:
+        """The escaped children swept since the last call (by stops and starts alike)."""
+        swept, self._swept = tuple(self._swept), []
+        return swept
 
     def _spawn_ids(self) -> set[str]:
         ids = {recorded_spawn_id(self.pidfile, self.target)}
@@ -138,4 +162,5 @@ class DirectManager(BaseManager):
                     self.target.name, len(pids), list(pids))
         for escaped in left:
             stop(escaped, grace_s, target_name=self.target.name)
+        self._swept += pids
         return pids

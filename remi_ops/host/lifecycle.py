@@ -36,6 +36,9 @@ log = logging.getLogger(__name__)
 #: how often blocking waits look at their cancel event (and poll, where they must)
 POLL_S = 0.02
 _WAIT_SLICE_S = 0.1
+#: how long a new child may take to show its argv and environment (normally microseconds)
+EXEC_VISIBLE_S = 2.0
+_EXEC_POLL_S = 0.001
 _SYSTEM_CLOCK = SystemClock()
 
 
@@ -117,6 +120,7 @@ def spawn(target: TargetSettings, extra_env: Mapping[str, str] | None = None) ->
         except OSError as exc:
             raise SpawnError(target.name, f"command {argv[0]!r} could not be started "
                                           f"({exc.strerror or exc})") from exc
+    _await_exec(target.name, popen.pid)
     ident = replace(_identity_of_child(target.name, popen, argv), spawn_id=spawn_id)
     _CHILDREN.add(ident, popen)
     log.info("%s: started pid %s: %s", target.name, ident.pid, " ".join(argv))
@@ -140,6 +144,30 @@ def _open_append(target: TargetSettings, path: Path) -> BinaryIO:
     except OSError as exc:
         detail = f"cannot open {path} for appending ({exc.strerror})"
         raise SpawnError(target.name, detail) from exc
+
+
+def _await_exec(name: str, pid: int) -> None:
+    """Wait until the child shows its own argv and marker in ``/proc``.
+
+    ``Popen`` returns once exec has closed its error pipe, but the kernel does that before
+    it sets up the new program's argv and environment: for a moment ``/proc`` shows an
+    empty cmdline and no marker, and the child we just started reads as a stranger (an
+    identity with ``cmdline=()``, a pidfile hint set aside, a sweep that misses it). The
+    window is microseconds, longer under load; a child that already ended ends the wait.
+    """
+    deadline = time.monotonic() + EXEC_VISIBLE_S
+    try:
+        proc = psutil.Process(pid)
+        while not (proc.cmdline() and proc.environ()):  # both set up: exec is done
+            if proc.status() == psutil.STATUS_ZOMBIE:
+                return
+            if time.monotonic() >= deadline:
+                log.warning("%s: pid %s did not show its command line within %.0fs of "
+                            "its start", name, pid, EXEC_VISIBLE_S)
+                return
+            time.sleep(_EXEC_POLL_S)
+    except (*GONE, OSError):  # ended, or not ours to read: nothing to wait for
+        return
 
 
 def _identity_of_child(name: str, popen: subprocess.Popen[bytes],

@@ -48,6 +48,11 @@ class ProcessManager(Protocol):
         """Stop, then start; the new identity."""
         ...
 
+    def take_swept(self) -> tuple[int, ...]:
+        """Pids of escaped children stopped by the stops and starts since the last call
+        (leftovers of a Remi we started), so the watch can report them; then forget them."""
+        ...
+
     def snapshot(self, ident: ProcessIdentity) -> ProcessSnapshot | None:
         """One look at the process, None if it is gone."""
         ...

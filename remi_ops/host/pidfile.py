@@ -113,7 +113,7 @@ def clear_pidfile(path: Path, target: TargetSettings | None = None) -> None:
         data = _raw(path)
         if data is not None and not _for_target(data, target):
             return  # another deployment's hint in a shared state_dir: not ours to remove
-    with contextlib.suppress(FileNotFoundError):
+    with contextlib.suppress(FileNotFoundError, NotADirectoryError):  # no file: nothing to do
         path.unlink()
 
 

@@ -4,9 +4,11 @@ Capture evidence before a hang restart, stop the whole tree, (re)start; every ac
 noted on the target's event stream and the restarts are handed back for the record step.
 Blocking (signals, process tree waits): callers run it off the event loop.
 
-Acting never raises: an unexpected error (an ``OSError`` from the pidfile hint, say) is
+Acting never raises: an unexpected error (an ``OSError`` from a full disk, say) is
 reported through ``fallback`` (no SQLite needed), and the restart is carried out anyway
-when the process could still be started; otherwise the policy retries it with backoff.
+when the process could still be started; otherwise the policy retries it with backoff,
+except a missing workdir: that is escalated once and restarts are held until it exists
+again (``workdir_back``, looked at on every check). Leftovers a stop swept are reported.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from remi_ops.alerts.text import restart_summary
 from remi_ops.checks.evidence import capture_hang_evidence
@@ -27,7 +30,7 @@ from remi_ops.domain import (
     RestartReport,
     Severity,
 )
-from remi_ops.exceptions import RemiOpsError
+from remi_ops.exceptions import RemiOpsError, WorkdirMissing
 from remi_ops.host import ProcessManager
 from remi_ops.logs.redact import Redact
 from remi_ops.redacted import NO_TEXT, Redacted
@@ -102,6 +105,7 @@ class ActionRunner:
                        f"stop failed: {type(exc).__name__}: {self.redact(str(exc))}", {})
         self.supervisor.process = None
         log.info("%s: stopped (%s)", self.target.name, action.reason)
+        self._report_swept()
 
     def _restart(self, action: Action) -> RestartReport:
         started_at, t0 = self.clock.now(), self.clock.monotonic()
@@ -109,11 +113,12 @@ class ActionRunner:
         old_pid = old.pid if old else (self.last_exit.pid if self.last_exit else None)
         self.last_exit = None
         evidence, self._evidence = self._evidence, NO_TEXT
+        escalated = False
         try:
             new = self._carry_out_restart(old)
-        except Exception as exc:  # any failure: reported, retried with backoff
+        except Exception as exc:  # any failure: reported, retried with backoff (or held)
             detail = self.redact(str(exc)) or type(exc).__name__
-            self.supervisor.start_failed(detail, self.clock.now(), self.clock.monotonic())
+            escalated = self._start_failed(exc, detail)
             report = RestartReport(self.target.name, action.reason, action.trigger,
                                    action.requested_by, False, started_at,
                                    self.clock.monotonic() - t0, old_pid, None, detail,
@@ -125,13 +130,43 @@ class ActionRunner:
                                    action.requested_by, True, started_at,
                                    self.clock.monotonic() - t0, old_pid, new.pid, "",
                                    evidence)
-        self._note(EventKind.RESTART, Severity.WARNING if report.ok else Severity.PAGE,
-                   restart_summary(report), {"restart": report})
+        if not escalated:  # else the escalation is the one message (history keeps both)
+            self._note(EventKind.RESTART, Severity.WARNING if report.ok else Severity.PAGE,
+                       restart_summary(report), {"restart": report})
+        self._report_swept()
         return report
+
+    def _report_swept(self) -> None:
+        """Leftovers of the old Remi that the stop (or start) had to sweep are news: helpers
+        that setsid away pile up across restarts unless someone fixes Remi."""
+        pids = self.manager.take_swept()
+        if pids:
+            many = "process" if len(pids) == 1 else "processes"
+            self._note(EventKind.SWEPT, Severity.WARNING,
+                       f"swept {len(pids)} leftover {many} of {self.target.name}: pids "
+                       f"{', '.join(map(str, pids))}", {"pids": list(pids)})
+
+    def _start_failed(self, exc: Exception, detail: str) -> bool:
+        """Back off like a crash loop, except for a missing workdir: restarts are held
+        until it exists again (no attempts that cannot work). True when that was escalated."""
+        now, mono = self.clock.now(), self.clock.monotonic()
+        if isinstance(exc, WorkdirMissing):
+            return self.supervisor.workdir_gone(exc.workdir, exc.detail, now, mono)
+        self.supervisor.start_failed(detail, now, mono)
+        return False
+
+    def workdir_back(self) -> list[Action]:
+        """The start held for a missing workdir, now due if the workdir exists again
+        (looked at on every check and tick; nothing else ever creates it)."""
+        held = self.supervisor.workdir_missing
+        if not held or not Path(held).is_dir():
+            return []
+        log.info("%s: workdir %s exists again; starting", self.target.name, held)
+        return self.supervisor.workdir_back(self.clock.now(), self.clock.monotonic())
 
     def _carry_out_restart(self, old: ProcessIdentity | None) -> ProcessIdentity:
         """Stop and start through the manager; when that fails outside its contract (an
-        ``OSError`` from the pidfile hint, say), look whether Remi runs anyway, else start
+        ``OSError`` from a full disk, say), look whether Remi runs anyway, else start
         it once more; only what still fails goes back to the policy as a failed start."""
         try:
             new = self.manager.restart(old, self.target.restart.stop_grace_s)

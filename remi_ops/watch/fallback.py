@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from remi_ops.clock import Clock
+from remi_ops.workdir import skip_in_missing_workdir
 
 log = logging.getLogger(__name__)
 #: the ``kind`` of the fallback line, so a reader can tell it from the outbox's lines
@@ -30,6 +31,8 @@ class FallbackAlerts:
     target: str
     alert_file: Path
     clock: Clock
+    #: the target's workdir: never created to hold the alert file
+    workdir: Path | None = None
     _said: set[str] = field(default_factory=set)
 
     def report(self, where: str, exc: BaseException, redacted: str) -> None:
@@ -37,8 +40,9 @@ class FallbackAlerts:
         log.error("%s: %s failed: %s: %s", self.target, where, type(exc).__name__, redacted,
                   exc_info=exc)
         key = f"{where}:{type(exc).__name__}"
-        if key in self._said:
-            return
+        if key in self._said or skip_in_missing_workdir(self.alert_file, self.workdir,
+                                                        self.target):
+            return  # said already, or its file would create a missing workdir
         message = (f"{self.target}: {where} failed ({type(exc).__name__}: {redacted}); "
                    "the watchdog keeps Remi running and retries with backoff, "
                    "but a human should look")

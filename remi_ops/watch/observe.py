@@ -24,6 +24,7 @@ from remi_ops.store.database import Store
 from remi_ops.supervisor import State, Supervisor
 from remi_ops.watch.intake import LogIntake
 from remi_ops.watch.occurrences import Occurrences
+from remi_ops.workdir import workdir_problem
 
 
 @dataclass
@@ -55,7 +56,8 @@ class Observer:
             restarts_recent=self.restarts_recent(), seen_groups=seen,
             code=self.code(),
             standing=standing_of(self.store, self.target.name, now,
-                                 self.target.health.recent_errors_s, snapshot))
+                                 self.target.health.recent_errors_s, snapshot),
+            workdir_problem="" if snapshot else workdir_problem(self.target.workdir))
 
     def find(self) -> list[ProcessIdentity]:
         """Running copies of the target (empty when the process table cannot be read)."""

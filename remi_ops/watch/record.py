@@ -24,6 +24,7 @@ from remi_ops.store.history_rows import record_restart_tx, record_transition_tx
 from remi_ops.store.records import encode_time
 from remi_ops.store.state_rows import put_state_tx
 from remi_ops.supervisor import Supervisor
+from remi_ops.workdir import skip_in_missing_workdir
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +68,10 @@ def supervisor_now(events: Sequence[Event], restarts: Sequence[RestartReport]) -
 
 def record_health(settings: Settings, target: TargetSettings, report: HealthReport,
                   now: datetime) -> None:
-    """``.bot_health`` for other scripts; a disk problem is logged, never fatal."""
+    """``.bot_health`` for other scripts; a disk problem is logged, never fatal, and a
+    missing workdir is never created to hold it."""
+    if skip_in_missing_workdir(target.health_file, target.workdir, target.name):
+        return
     try:
         write_health_file(target.health_file, report, watcher_pid=os.getpid(),
                           watcher_beat=now,

@@ -94,7 +94,7 @@ class TargetWatch:
                                 keep=self.occurrences.keep, follow=self._written_files)
         self.observer = Observer(target, self.manager, store, clock, self.redact, self.intake,
                                  self.occurrences)
-        self.fallback = FallbackAlerts(target.name, target.alert_file, clock)
+        self.fallback = FallbackAlerts(target.name, target.alert_file, clock, target.workdir)
         self.hands = ActionRunner(target, self.supervisor, self.manager, clock, self.redact,
                                   fallback=self.fallback, on_new_process=self._fresh_start)
         self.last_report: HealthReport | None = None
@@ -254,7 +254,8 @@ class TargetWatch:
             self._close_or_report(self._act(self._due()))
 
     def _due(self) -> list[Action]:
-        return self.supervisor.tick(self.clock.now(), self.clock.monotonic())
+        return self.hands.workdir_back() or self.supervisor.tick(self.clock.now(),
+                                                                 self.clock.monotonic())
 
     def seconds_until_due(self) -> float | None:
         return self.supervisor.seconds_until_due(self.clock.monotonic())

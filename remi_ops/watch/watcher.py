@@ -46,7 +46,8 @@ class Watcher:
         self.clock = clock or SystemClock()
         prepare_state_dir(settings)  # 0700 when new; a warning when it or a workdir is shared
         self.store = Store.open(settings.state_dir / STORE_NAME, self.clock)
-        sinks: list[Sink] = [FileSink({t.name: t.alert_file for t in settings.targets})]
+        sinks: list[Sink] = [FileSink({t.name: t.alert_file for t in settings.targets},
+                                      workdirs={t.name: t.workdir for t in settings.targets})]
         if console is not None:
             sinks.append(ConsoleSink(console))
         sinks.extend(extra_sinks)

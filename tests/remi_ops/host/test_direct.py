@@ -99,3 +99,24 @@ def test_a_missing_workdir_is_reported_never_created(tmp_path: Path) -> None:
     assert str(info.value) == f"remi: start failed: workdir does not exist: {missing}"
     assert info.value.workdir == str(missing)
     assert not (tmp_path / "projects").exists()
+
+
+def test_an_unusable_pidfile_directory_is_one_warning_never_a_failed_start_or_stop(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The pidfile is only a hint: a file where ``pids/`` should be (a mistake, a full or
+    read-only disk) costs one warning, and every start and stop still works."""
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "pids").write_text("not a directory\n")
+    manager = host.DirectManager(direct_target(write_bot(tmp_path / "remi")), state)
+    with caplog.at_level("WARNING", "remi_ops.host"):
+        for _ in range(2):
+            ident = manager.start()
+            assert manager.find() == [ident]
+            result = manager.stop(ident, 2)
+            assert result.stopped
+            assert gone(ident.pid)
+    warnings = [r.getMessage() for r in caplog.records if "pidfile" in r.getMessage()]
+    assert len(warnings) == 1
+    assert "cannot write the pidfile" in warnings[0]
+    assert (state / "pids").read_text() == "not a directory\n"

@@ -72,8 +72,8 @@ def cpu_share(proc: psutil.Process, seconds: float) -> float:
 
 
 def test_a_broken_pidfile_directory_does_not_keep_remi_down(cfg: Path) -> None:
-    """SIGKILL with the pidfile directory unusable (an OSError from the unlink and the
-    write): Remi is restarted anyway, one critical fallback line, a calm watcher."""
+    """SIGKILL with the pidfile directory unusable: the pidfile is only a hint, so Remi is
+    restarted as usual, nothing is said as a failure, and the watcher warns once."""
     settings = load_settings(cfg)
     alert_file = settings.targets[0].alert_file
     pids = settings.state_dir / "pids"
@@ -84,18 +84,14 @@ def test_a_broken_pidfile_directory_does_not_keep_remi_down(cfg: Path) -> None:
         os.kill(old, signal.SIGKILL)
         wait_until(lambda: remis(cfg) not in ([], [old]), timeout=20,
                    what="Remi restarted despite the broken pidfile directory")
-        wait_until(lambda: fallback_lines(alert_file), timeout=10, what="the fallback line")
         assert cpu_share(watcher, MEASURE_S) < CPU_SHARE_BOUND
         [new] = remis(cfg)
-        os.kill(new, signal.SIGKILL)  # a second death: restarted again, not said again
+        os.kill(new, signal.SIGKILL)  # a second death: restarted again, not warned again
         wait_until(lambda: remis(cfg) not in ([], [new]), timeout=30,
                    what="Remi restarted a second time")
-    lines = fallback_lines(alert_file)
-    assert len({line["where"] for line in lines}) == len(lines)  # each failure said once
-    assert {line["where"] for line in lines} == {"restart", "start"}
-    assert all(line["level"] == "critical" for line in lines)
-    assert any("NotADirectoryError" in line["message"] for line in lines)  # the unlink
-    assert any("FileExistsError" in line["message"] for line in lines)  # the write
+    assert fallback_lines(alert_file) == []  # no start or stop failed
+    log = (cfg.parent / "watcher.log").read_text("utf-8", errors="replace")
+    assert log.count("cannot write the pidfile") == 1
 
 
 def test_a_damaged_database_does_not_keep_remi_down(cfg: Path) -> None:

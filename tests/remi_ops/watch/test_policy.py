@@ -7,6 +7,7 @@ sequence a person would expect.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,10 +26,11 @@ from remi_ops.domain import (
     Severity,
     Trigger,
 )
-from remi_ops.exceptions import SpawnError
+from remi_ops.exceptions import SpawnError, WorkdirMissing
 from remi_ops.store.database import Store
 from remi_ops.supervisor import State
 from remi_ops.testing import FakeClock, FakeProcessManager, RecordingNotifier
+from remi_ops.watch.fallback import FALLBACK_KIND
 from remi_ops.watch.target import TargetWatch
 
 HANG_LINE = ("[{at}] [WARNING ] discord.gateway: Shard ID None heartbeat "
@@ -243,6 +245,63 @@ def test_a_failed_start_is_reported_and_retried_with_backoff(rig: Rig) -> None:
     rig.clock.advance(1)
     rig.watch.tick()
     assert rig.restarts()[-1].ok and state(rig) is State.STARTING
+
+
+@dataclass
+class BookkeepingFails(FakeProcessManager):
+    """Starts Remi, then fails once outside the manager's contract (a full disk, say)."""
+
+    failures: int = 1
+
+    def restart(self, ident: ProcessIdentity | None, grace_s: float) -> ProcessIdentity:
+        new = super().restart(ident, grace_s)
+        if self.failures:
+            self.failures -= 1
+            raise OSError(28, "No space left on device")
+        return new
+
+
+def test_a_restart_that_fails_after_starting_is_told_once_and_keeps_remi(rig: Rig) -> None:
+    """The act path never raises: the start half ran, so the new Remi is kept (not started
+    twice), and the failure is one critical line in ``.bot_alert``, written without SQLite."""
+    running(rig)
+    broken = BookkeepingFails(rig.fake.target, rig.clock, running=rig.fake.running,
+                              calls=rig.fake.calls)
+    rig.watch.hands.manager = broken
+    rig.watch.handle_exit(rig.fake.crash())
+    [report] = rig.restarts()
+    assert report.ok and broken.names().count("start") == 1
+    assert [i.pid for i in broken.running] == [report.new_pid]
+    lines = [json.loads(line) for line in rig.watch.target.alert_file.read_text().splitlines()]
+    assert [(line["kind"], line["where"]) for line in lines] == [(FALLBACK_KIND, "restart")]
+    assert "No space left on device" in lines[0]["message"]
+
+
+def test_a_missing_workdir_holds_restarts_and_an_operator_start_is_answered(
+        rig: Rig, tmp_path: Path) -> None:
+    """One escalation, no retries however long it lasts; a person's start while it is
+    still missing gets its own failed report (not a second page); back: it starts."""
+    running(rig)
+    missing = tmp_path / "moved-away"
+    rig.fake.start_error = WorkdirMissing("remi", str(missing))
+    rig.fake.sticky = True
+    rig.watch.handle_exit(rig.fake.crash())
+    assert rig.kinds().count(EventKind.ESCALATION) == 1
+    assert EventKind.RESTART not in rig.kinds()  # the escalation is the one message
+    for _ in range(5):
+        rig.clock.advance(600)
+        rig.watch.tick()
+        rig.watch.check()
+    assert rig.watch.seconds_until_due() is None and rig.fake.names().count("start") == 0
+    assert state(rig) is State.BACKOFF and rig.watch.supervisor.backoff_level == 0
+    rig.watch.start("ops")
+    assert rig.kinds().count(EventKind.ESCALATION) == 1
+    assert [r.ok for r in rig.restarts()] == [False]
+    missing.mkdir()
+    rig.fake.start_error = None
+    rig.watch.check()
+    assert rig.restarts()[-1].ok and state(rig) is State.STARTING
+    assert rig.watch.supervisor.workdir_missing == ""
 
 
 def test_an_operator_stop_holds_until_start(rig: Rig) -> None:
