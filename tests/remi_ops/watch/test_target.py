@@ -20,6 +20,7 @@ from remi_ops.config import Settings
 from remi_ops.exceptions import LockHeld
 from remi_ops.supervisor import State
 from remi_ops.testing import wait_until_async as until
+from remi_ops.watch.act import HANG_STOP_GRACE_S
 from remi_ops.watch.watcher import Watcher
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("reap_sims")]
@@ -92,6 +93,25 @@ async def test_a_blocked_event_loop_is_detected_evidenced_restarted_and_scan_tes
     assert "blocked" in restart.reason
     scan = await until(lambda: store.last_scan("remi"), timeout=15, what="scan test")
     assert scan.ok, scan
+
+
+async def test_a_hung_remi_is_not_given_the_whole_stop_grace(tmp_path: Path) -> None:
+    """A blocked loop cannot run its SIGTERM handler: the hang restart waits
+    ``HANG_STOP_GRACE_S``, not a 30-s ``stop_grace_s`` (found with the example config:
+    10 s of a 72-s hang restart went to waiting for a SIGTERM that could not work)."""
+    started = await start_watcher(sim_settings(tmp_path, target={
+        "restart": {"stop_grace_s": 30, "stable_after_s": 600, "start_seconds": 0.5}}))
+    try:
+        control(started.watch.target.workdir, do="hang", seconds=3600)
+        store = started.watcher.store
+        restart = (await until(lambda: [r for r in store.restarts("remi", _epoch())
+                                        if r.trigger == "hang"], timeout=40,
+                               what="hang restart"))[-1]
+        assert restart.ok and restart.duration_s < HANG_STOP_GRACE_S + 5, restart
+    finally:
+        started.stop.set()
+        await asyncio.wait_for(started.task, 15)
+        started.watcher.close()
 
 
 async def test_crash_loop_backs_off_then_gives_up_and_escalates(tmp_path: Path) -> None:
