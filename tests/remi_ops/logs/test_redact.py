@@ -130,12 +130,14 @@ ADVERSARIAL = {
 
 
 @pytest.mark.parametrize("name", sorted(ADVERSARIAL))
-def test_ten_megabytes_of_adversarial_input_is_fast(name: str) -> None:
-    """No catastrophic backtracking: ~10 MB of each nasty shape in a few seconds at most."""
+def test_ten_megabytes_of_adversarial_input_finishes(name: str) -> None:
+    """No catastrophic backtracking: a quadratic pattern would take hours on ~10 MB of
+    these shapes, a linear one takes seconds. The bound is that difference, generous for a
+    loaded CI machine with coverage on; the speed itself is a benchmark's business."""
     text = ADVERSARIAL[name]
     start = time.perf_counter()
     out = Redactor([TOKEN])(text)
-    assert time.perf_counter() - start < 4.0
+    assert time.perf_counter() - start < 60.0
     assert out != UNREDACTABLE
 
 
