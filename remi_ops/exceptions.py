@@ -65,6 +65,18 @@ class LockHeld(RemiOpsError):
         super().__init__(f"{target}: already watched by {who}")
 
 
+class StateShared(RemiOpsError):
+    """Another watcher, for another Remi of the same name, uses the same ``state_dir``."""
+
+    def __init__(self, target: str, state_dir: str, holder_pid: int | None) -> None:
+        self.target, self.state_dir, self.holder_pid = target, state_dir, holder_pid
+        who = f"pid {holder_pid}" if holder_pid else "another watcher"
+        super().__init__(
+            f"{target}: {state_dir} is already used by the watcher {who} for another "
+            f"target named {target!r} (another workdir or command); they would share one "
+            "outbox and one request spool: give each deployment its own state_dir")
+
+
 class StoreError(RemiOpsError):
     """The SQLite store cannot be used (corrupt, unreadable, newer schema)."""
 

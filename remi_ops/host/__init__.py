@@ -48,7 +48,7 @@ from remi_ops.host.direct import DirectManager
 from remi_ops.host.environment import child_environment
 from remi_ops.host.identity import identify, is_alive, same_process, snapshot
 from remi_ops.host.lifecycle import reap_exited_children, spawn, wait_exit
-from remi_ops.host.lock import TargetLock
+from remi_ops.host.lock import StateLock, TargetLock
 from remi_ops.host.logfiles import open_logs, std_targets
 from remi_ops.host.managers import ProcessManager, make_manager
 from remi_ops.host.pidfile import clear_pidfile, pidfile_path, read_pidfile, write_pidfile
@@ -64,6 +64,7 @@ __all__ = [
     "DirectManager",
     "LaunchdManager",
     "ProcessManager",
+    "StateLock",
     "StopResult",
     "SystemdManager",
     "TargetLock",

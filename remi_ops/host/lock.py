@@ -29,7 +29,7 @@ from types import TracebackType
 from typing import Self
 
 from remi_ops.config import TargetSettings
-from remi_ops.exceptions import LockHeld, ProcessError
+from remi_ops.exceptions import LockHeld, ProcessError, StateShared
 
 
 def lock_dir() -> Path:
@@ -119,3 +119,24 @@ def _read_pid(fd: int) -> int | None:
         return int(os.pread(fd, 32, 0).decode("ascii", errors="replace").split()[0])
     except (OSError, ValueError, IndexError):
         return None
+
+
+class StateLock(TargetLock):
+    """One watcher per (``state_dir``, target name): what the store, the outbox and the
+    request spool are keyed by. Two deployments sharing both (staging and prod with one
+    ``state_dir`` and the name ``remi``) would deliver each other's alerts and answer each
+    other's requests; the second watcher is refused at start with a clear line instead.
+    """
+
+    def __init__(self, state_dir: Path, target: TargetSettings) -> None:
+        super().__init__(target, directory=state_dir / "locks")
+        self.state_dir = state_dir
+        self.key = f"state {state_dir} target {target.name}"
+        digest = hashlib.sha256(target.name.encode("utf-8", "surrogateescape")).hexdigest()
+        self.name = f"state-{digest[:24]}.lock"
+
+    def acquire(self) -> Self:
+        try:
+            return super().acquire()
+        except LockHeld as exc:
+            raise StateShared(self.target, str(self.state_dir), exc.holder_pid) from None

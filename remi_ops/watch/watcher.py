@@ -71,15 +71,24 @@ class Watcher:
             raise UnknownTarget(name, list(self.watches)) from None
 
     def acquire_locks(self, names: Iterable[str] | None = None) -> None:
-        """One watcher per target: a second Bubabot or ``remi-ops watch`` gets ``LockHeld``.
+        """One watcher per target: a second Bubabot or ``remi-ops watch`` gets ``LockHeld``,
+        and a watcher of another Remi with the same name and ``state_dir`` ``StateShared``.
 
         ``names`` (default: every target) lets the command line lock just the target it
         acts on; the locks are released by ``close``.
         """
-        for name in self.watches if names is None else names:
-            lock = host.TargetLock(self.watch(name).target)
-            lock.acquire()
-            self.locks.append(lock)
+        taken: list[host.TargetLock] = []
+        try:
+            for name in self.watches if names is None else names:
+                target = self.watch(name).target
+                taken.append(host.TargetLock(target).acquire())
+                if names is None:  # a watcher, not a verb: it owns the outbox and the spool
+                    taken.append(host.StateLock(self.settings.state_dir, target).acquire())
+        except BaseException:
+            for lock in taken:  # all or nothing: a refused start holds no lock
+                lock.release()
+            raise
+        self.locks += taken
 
     async def start(self) -> None:
         """Adopt or start every target (off the loop)."""
