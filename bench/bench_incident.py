@@ -176,7 +176,8 @@ def is_resolution(line: dict[str, Any]) -> bool:
 
 
 def is_report(line: dict[str, Any]) -> bool:
-    return "restarted" in json.dumps(line, ensure_ascii=False) and not is_stack(line)
+    """The restart report: an event titled "…: restarted (hang, …)"."""
+    return line.get("type") == "event" and ": restarted (" in str(line.get("message", ""))
 
 
 def one_hang(run: Run, timeout: float) -> Hang:
@@ -200,11 +201,11 @@ def one_hang(run: Run, timeout: float) -> Hang:
     return hang
 
 
-def count(run: Run, hang: Hang, lines: list[dict[str, Any]]) -> None:
+def count(hang: Hang, lines: list[dict[str, Any]]) -> None:
     hang.types = [str(x.get("type")) for x in lines]
     hang.posts = sum(t in POSTS for t in hang.types)
     hang.edits = len(lines) - hang.posts
-    stack = next((i for i, x in enumerate(lines) if is_stack(x)), None)
+    stack = next((i for i, x in enumerate(lines) if is_stack(x) and not is_report(x)), None)
     report = next((i for i, x in enumerate(lines) if is_report(x)), None)
     hang.stack_before_report = (stack is not None and report is not None and stack < report)
 
@@ -225,15 +226,16 @@ def drive(run: Run, trials: int, timeout: float) -> None:
     try:
         wait_settled(run)
         time.sleep(70)  # the first scheduled check has run: steady state, as in the incident
-        for i in range(trials):
+        starts = []
+        for _ in range(trials):
             time.sleep(rng.uniform(0, 60))  # any phase of the 60-s check interval
-            start = len(alert_lines(run))
-            hang = one_hang(run, timeout)
+            starts.append(len(alert_lines(run)))
+            run.hangs.append(one_hang(run, timeout))
             wait_settled(run)
-            if i == trials - 1:
-                time.sleep(TAIL_S)
-            count(run, hang, alert_lines(run)[start:])
-            run.hangs.append(hang)
+        time.sleep(TAIL_S)
+        lines = alert_lines(run)
+        for hang, a, b in zip(run.hangs, starts, [*starts[1:], len(lines)], strict=True):
+            count(hang, lines[a:b])  # everything from this hang until the next one
     except Exception as exc:  # reported in the table; the other mode goes on
         run.error = f"{type(exc).__name__}: {exc}"
 

@@ -77,6 +77,9 @@ BURST = 2000
 #: (tests/remi_ops/watch/test_rotation.py's writer, as a Remi the watcher runs)
 BURSTER = f"""
 import pathlib, sys, time
+if "--quiet" not in sys.argv:  # discord.py logs a line or two at start
+    sys.stderr.write("[2026-01-24 03:01:00] [INFO    ] discord.client: logging in\\n")
+    sys.stderr.flush()
 while not pathlib.Path("go").exists():
     time.sleep(0.05)
 for i in range({BURST}):
@@ -217,10 +220,25 @@ def staging_and_prod(rig: Rig) -> Row:
     wait_for(lambda: pids(p) and pids(p) != old, 30, "prod back")
     back = time.monotonic() - t0
     time.sleep(4)
+    untouched = pids(s) == staging_before
+    prod_before = pids(p)
+    asked = cli(staging, "restart", "--reason", "chaos: staging only", timeout=60)
+    time.sleep(3)
+    request = (f"`remi-ops --config staging.toml restart` exit {asked.returncode}: staging "
+               f"{'restarted' if pids(s) != staging_before else 'NOT restarted'}, prod "
+               f"{'untouched' if pids(p) == prod_before else 'RESTARTED'}")
     alive = "/".join("up" if w.proc.poll() is None else f"exit {w.proc.returncode}"
                      for w in (wp, ws))
-    return Row("staging + prod: one state_dir, one target name, two workdirs; prod kill -9",
-               f"watchers {alive}; staging Remi untouched: {yn(pids(s) == staging_before)}",
+    own = {p: {*old, *prod_before, *pids(p)}, s: {*staging_before, *pids(s)}}
+    crossed = [f"{d.name}'s .bot_alert: {str(x.get('message'))[:70]}"
+               for d, other in ((p, s), (s, p)) for x in alerts(d)
+               if any(f"pid {pid}" in str(x.get("message")) for pid in own[other])]
+    request += (f"; CROSSED: {len(crossed)} line(s) name the other deployment's Remi ("
+                + "; ".join(crossed) + ")" if crossed else "; no line names the other's Remi")
+    return Row("staging + prod: one state_dir, one target name, two workdirs; prod kill -9, "
+               "then a restart asked with staging's config",
+               f"watchers {alive}; prod's kill left staging untouched: {yn(untouched)}; "
+               f"{request}",
                copies=f"{len(pids(p))}+{len(pids(s))}",
                running=yn(bool(pids(p)) and bool(pids(s))), back=f"{back:.1f}s",
                alerts=f"prod {alert_summary(alerts(p))}; staging {alert_summary(alerts(s))}",
@@ -284,9 +302,11 @@ def watcher_killed_after_restart(rig: Rig) -> Row:
                back=f"{back:.1f}s", alerts=alert_summary(lines), cpu=cpu(w2))
 
 
-def rotation(style: str) -> Callable[[Rig], Row]:
+def rotation(style: str, quiet: bool = False) -> Callable[[Rig], Row]:
+    """``quiet``: the bot writes nothing before the burst, so the watcher's last read
+    before the rotation may have seen an empty file."""
     def scenario(rig: Rig) -> Row:
-        cfg = rig.config(rig.target(command=bot(rig, BURSTER)))
+        cfg = rig.config(rig.target(command=bot(rig, BURSTER) + (["--quiet"] if quiet else [])))
         workdir = rig.tmp / "remi"
         log = workdir / "bot_error.log"
         w = rig.watch(cfg)
@@ -320,7 +340,8 @@ def rotation(style: str) -> Callable[[Rig], Row]:
             return int(rows[0][0]) if rows else -1
         total, groups = counted(), query(rig.tmp / "state" / "bubabot.sqlite3",
                                          "SELECT count(*) FROM error_groups")
-        return Row(f"{style} rotation during a {BURST}-error burst",
+        first = ", nothing logged before it" if quiet else ""
+        return Row(f"{style} rotation during a {BURST}-error burst{first}",
                    f"counted {total} of {BURST} ({'exact' if total == BURST else 'WRONG'}), "
                    f"{groups[0][0] if groups else '?'} group(s)",
                    copies=str(len(pids(workdir))),
@@ -383,6 +404,7 @@ SCENARIOS: dict[str, Callable[[Rig], Row]] = {
     "kill_after_restart": watcher_killed_after_restart,
     "rotate_create": rotation("create"),
     "rotate_copytruncate": rotation("copytruncate"),
+    "rotate_copytruncate_quiet": rotation("copytruncate", quiet=True),
     "pieces": traceback_in_pieces,
     "bounds": config_bounds,
 }
