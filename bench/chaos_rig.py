@@ -230,3 +230,12 @@ def one_line(text: str, width: int = 150) -> str:
     line = lines[-1] if lines else ""
     return line if len(line) <= width else line[:width - 1] + "…"
 
+
+def bot(rig: Rig, script: str, workdir: str = "remi") -> list[str]:
+    path = rig.workdir(workdir) / "bot.py"
+    path.write_text(script, encoding="utf-8")
+    return [sys.executable, "bot.py"]
+
+
+def settle(rig: Rig, workdir: Path, state: str = "state") -> None:
+    wait_for(lambda: running(rig.tmp / state, workdir), 40, "Remi running")
