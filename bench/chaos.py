@@ -76,12 +76,15 @@ def retitle_reexec(rig: Rig) -> Row:
     w1 = rig.watch(cfg)
     workdir = rig.tmp / "remi"
     wait_for((workdir / "renamed").exists, 40, "the re-exec")
+    settle(rig, workdir)
     first = pids(workdir)
     time.sleep(8)  # four checks
     after_checks = pids(workdir)
     c1 = cpu(w1)
     w1.stop()
     w2 = rig.watch(cfg)
+    time.sleep(3)  # started up and adopted
+    w2.mark()
     time.sleep(8)
     end = pids(workdir)
     same = "same pid" if end == first else f"pids {first} → {end}"
@@ -128,6 +131,7 @@ def damaged_wal(rig: Rig) -> Row:
     wait_for(lambda: health(workdir).get("watcher", {}).get("pid") == w2.proc.pid
              and health(workdir).get("supervisor_state") == "running", 30, "running again")
     back = time.monotonic() - t0
+    w2.mark()
     after = query(rig.tmp / "state" / "bubabot.sqlite3", "SELECT count(*) FROM transitions")
     time.sleep(4)
     aside = sorted(p.name for p in (rig.tmp / "state").iterdir() if "corrupt" in p.name
@@ -178,6 +182,8 @@ def staging_and_prod(rig: Rig) -> Row:
     p, s = rig.tmp / "prod", rig.tmp / "staging"
     wait_for(lambda: pids(p) and pids(s) and state_of(rig.tmp / "state") == "running", 40,
              "both running")
+    for watch in rig.watches:
+        watch.mark()
     time.sleep(3)
     old, staging_before = pids(p), pids(s)
     for pid in old:
@@ -255,7 +261,9 @@ def watcher_killed_after_restart(rig: Rig) -> Row:
     w1.stop(signal.SIGKILL)
     killed = time.time()
     w2 = rig.watch(cfg)
-    time.sleep(10)
+    time.sleep(3)
+    w2.mark()
+    time.sleep(7)
     lines = alerts(workdir)
     about = [x for x in lines if str(new[0]) in str(x.get("message", ""))]
     by_old = [x for x in about if epoch(str(x["ts"])) <= killed]
@@ -327,7 +335,7 @@ def main() -> int:
         print(f"[{name} {time.monotonic() - started:.0f}s] {row.fault}: {row.outcome}",
               file=sys.stderr, flush=True)
     print("| fault | outcome | Remi copies at end | running | back in | .bot_alert lines |"
-          " watcher CPU |")
+          " watcher CPU (from Remi running on) |")
     print("|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r.fault} | {r.outcome} | {r.copies} | {r.running} | {r.back} | {r.alerts} "

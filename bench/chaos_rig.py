@@ -68,16 +68,27 @@ class Watch:
                 cwd=ROOT, stdout=subprocess.DEVNULL, stderr=out,
                 env={**os.environ, "PYTHONPATH": str(ROOT)})
         self.log = log
-        self.started = time.monotonic()
         self.ps = psutil.Process(self.proc.pid)
+        self.since = (time.monotonic(), 0.0)
+
+    def _cpu_s(self) -> float:
+        times = self.ps.cpu_times()
+        return times.user + times.system
+
+    def mark(self) -> None:
+        """Measure CPU from now on: the interpreter's start-up is not the watcher's load."""
+        try:
+            self.since = (time.monotonic(), self._cpu_s())
+        except psutil.Error:
+            return
 
     def cpu_percent(self) -> float | None:
-        """CPU seconds / wall seconds since the start, the watcher alone (not its Remi)."""
+        """CPU seconds / wall seconds since the mark (else the start), the watcher alone."""
         try:
-            times = self.ps.cpu_times()
+            used = self._cpu_s() - self.since[1]
         except psutil.Error:
             return None
-        return 100 * (times.user + times.system) / (time.monotonic() - self.started)
+        return 100 * used / (time.monotonic() - self.since[0])
 
     def stop(self, sig: int = signal.SIGTERM) -> int:
         if self.proc.poll() is None:
@@ -238,4 +249,7 @@ def bot(rig: Rig, script: str, workdir: str = "remi") -> list[str]:
 
 
 def settle(rig: Rig, workdir: Path, state: str = "state") -> None:
+    """Remi running; the watchers' CPU is measured from here."""
     wait_for(lambda: running(rig.tmp / state, workdir), 40, "Remi running")
+    for watch in rig.watches:
+        watch.mark()
