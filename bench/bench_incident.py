@@ -15,20 +15,23 @@ in ``bot_error.log``, polled every 1 ms). From there, per hang:
   * stack alert: the first ``.bot_alert`` line carrying the stuck stack (``fetch_track``);
   * restart: the new Remi process started (the store's ``restarts`` row, at + duration);
   * resolved: the ``.bot_alert`` line that resolves the hang alert;
-  * notifications: ``.bot_alert`` lines written for this hang (from t0 until the next hang,
-    or 20 s after the resolution for the last one), split into posts (firing, event, …) and
-    edits of an earlier post (update, resolved) — the goal is at most 5;
+  * notifications: ``.bot_alert`` lines written for this hang (from t0 until 20 s after
+    the resolution), split into posts (firing, event, …) and edits of an earlier post
+    (update, resolved) — the goal is at most 5;
   * order: the stack alert is a line before the restart report.
 
-Two modes run side by side, each with its own watcher and temp dir:
+Each hang gets a watcher of its own (a fresh temp dir): with the example's flap_changes 4
+in flap_window_s 900, a second hang within 15 minutes on the same watcher is announced as
+"flapping" rather than resolved, so trials on one watcher would have to be 15 minutes
+apart. All trials of both modes run side by side. The two modes:
   - beacon: the simulator runs ``remi_ops.beacon`` with its defaults, as Remi would;
   - warnings only: no beacon (``beacon_file`` points "into" ``bot.log``, a file, so the
     beacon's atomic write fails silently): only discord.py's heartbeat warnings.
 Baseline: the old 60-s shell watchdog only checked that the process was alive, and a hung
 Remi is alive: it never restarts (the seed incident: 850+ s until a person noticed).
 
-One hang takes about 4–5 minutes (60 s to the threshold, a 10-s stop grace, 120 s of
-keep_firing_for, a check interval). Run it in the background::
+A run takes about 7 minutes (70 s of steady state, a random 0–60 s, 60 s to the
+threshold, 120 s of keep_firing_for, a check interval). Run it in the background::
 
     nohup .venv/bin/python bench/bench_incident.py --trials 3 > /tmp/incident.txt 2>&1 &
 """
@@ -41,6 +44,7 @@ import os
 import random
 import shutil
 import signal
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -213,29 +217,31 @@ def count(hang: Hang, lines: list[dict[str, Any]]) -> None:
 def wait_settled(run: Run) -> None:
     """One Remi, running, its post-restart scan and checks done."""
     def settled() -> bool:
-        rows = query(run.db, "SELECT at, to_state FROM transitions ORDER BY id DESC LIMIT 1") \
-            if run.db.exists() else []
+        try:
+            rows = query(run.db, "SELECT at, to_state FROM transitions ORDER BY id DESC "
+                         "LIMIT 1") if run.db.exists() else []
+        except sqlite3.OperationalError:  # the watcher has not created the schema yet
+            return False
         return (bool(rows) and rows[0][1] == "running"
                 and time.time() - epoch(str(rows[0][0])) >= 5
                 and len(sim_pids(run.workdir)) == 1)
     wait_for(settled, 120, f"{run.key}: Remi running and settled", step=0.5)
 
 
-def drive(run: Run, trials: int, timeout: float) -> None:
-    rng = random.Random(run.key)
+def drive(run: Run, seed: int, timeout: float) -> None:
+    """One hang on this run's own watcher (a second hang within flap_window_s of the first
+    would be reported as flapping instead: each trial gets a fresh watcher)."""
+    rng = random.Random(f"{run.key}-{seed}")
     try:
         wait_settled(run)
         time.sleep(70)  # the first scheduled check has run: steady state, as in the incident
-        starts = []
-        for _ in range(trials):
-            time.sleep(rng.uniform(0, 60))  # any phase of the 60-s check interval
-            starts.append(len(alert_lines(run)))
-            run.hangs.append(one_hang(run, timeout))
-            wait_settled(run)
+        time.sleep(rng.uniform(0, 60))  # any phase of the 60-s check interval
+        start = len(alert_lines(run))
+        hang = one_hang(run, timeout)
+        wait_settled(run)
         time.sleep(TAIL_S)
-        lines = alert_lines(run)
-        for hang, a, b in zip(run.hangs, starts, [*starts[1:], len(lines)], strict=True):
-            count(hang, lines[a:b])  # everything from this hang until the next one
+        count(hang, alert_lines(run)[start:])
+        run.hangs.append(hang)
     except Exception as exc:  # reported in the table; the other mode goes on
         run.error = f"{type(exc).__name__}: {exc}"
 
@@ -256,24 +262,26 @@ def report(runs: list[Run], trials: int, elapsed: float) -> None:
           f" hang_threshold_s {h['hang_threshold_s']}, beacon_stale_s {h['beacon_stale_s']}, "
           f"for_checks {a['for_checks']}, group_wait_s {a['group_wait_s']}, keep_firing_for_s "
           f"{a['keep_firing_for_s']}); discord.py keep-alive {DISCORD_HEARTBEAT_S} s; "
-          f"{trials} hangs per mode, side by side in {elapsed:.0f} s")
+          f"{trials} hangs per mode, each on its own watcher, all side by side in "
+          f"{elapsed:.0f} s")
     print("t0 = the loop blocks; median / p95 seconds\n")
     print(f"{'mode':26}{'stack alert':>18}{'restart':>18}{'resolved':>18}"
           f"{'posts':>7}{'edits':>7}  stack<report  n")
-    for run in runs:
-        hs = run.hangs
+    for key in dict.fromkeys(r.key for r in runs):
+        mine = [r for r in runs if r.key == key]
+        hs = [h for r in mine for h in r.hangs]
+        errors = [f"\n  ERROR {r.error} (kept {r.tmp})" for r in mine if r.error]
         posts = "/".join(str(x.posts) for x in hs) or "-"
         edits = "/".join(str(x.edits) for x in hs) or "-"
         order = "/".join("yes" if x.stack_before_report else "NO" for x in hs) or "-"
-        print(f"{run.label:26}{cell([x.stack_alert for x in hs]):>18}"
+        print(f"{mine[0].label:26}{cell([x.stack_alert for x in hs]):>18}"
               f"{cell([x.restart for x in hs]):>18}{cell([x.resolved for x in hs]):>18}"
-              f"{posts:>7}{edits:>7}  {order:12} {len(hs)}"
-              + (f"\n  ERROR {run.error} (kept {run.tmp})" if run.error else ""))
+              f"{posts:>7}{edits:>7}  {order:12} {len(hs)}" + "".join(errors))
     print(f"{'old 60-s watchdog.sh':26}{'never':>18}{'never':>18}{'never':>18}"
           f"{0:>7}{0:>7}  -            (alive = fine; the seed incident: 850+ s, a person)")
-    for run in runs:
-        for i, x in enumerate(run.hangs):
-            print(f"  {run.key} hang {i + 1}: notifications {' → '.join(x.types)}")
+    for i, run in enumerate(runs):
+        for x in run.hangs:
+            print(f"  {run.key} trial {i + 1}: notifications {' → '.join(x.types)}")
 
 
 def main() -> None:
@@ -284,7 +292,7 @@ def main() -> None:
     args = ap.parse_args()
     all_runs = {"beacon": ("with the beacon", True), "warnings": ("warnings only", False)}
     runs = [Run(k, *all_runs[k], Path(tempfile.mkdtemp(prefix=f"bench-incident-{k}-")))
-            for k in args.modes.split(",")]
+            for k in args.modes.split(",") for _ in range(args.trials)]
     watchers: list[subprocess.Popen[bytes]] = []
     started = time.monotonic()
     try:
@@ -295,7 +303,8 @@ def main() -> None:
                     [sys.executable, "-m", "remi_ops.cli.main", "--config", str(cfg), "watch"],
                     cwd=ROOT, stdout=subprocess.DEVNULL, stderr=out,
                     env={**os.environ, "PYTHONPATH": str(ROOT)}))
-        threads = [threading.Thread(target=drive, args=(run, args.trials, 600)) for run in runs]
+        threads = [threading.Thread(target=drive, args=(run, i, 600))
+                   for i, run in enumerate(runs)]
         for t in threads:
             t.start()
         for t in threads:
