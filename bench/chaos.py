@@ -196,7 +196,8 @@ def staging_and_prod(rig: Rig) -> Row:
     prod_before = pids(p)
     asked = cli(staging, "restart", "--reason", "chaos: staging only", timeout=60)
     time.sleep(3)
-    request = (f"`remi-ops --config staging.toml restart` exit {asked.returncode}: staging "
+    request = (f"`remi-ops --config staging.toml restart` exit {asked.returncode} "
+               f"(\"{one_line(asked.stdout + asked.stderr, 100)}\"): staging "
                f"{'restarted' if pids(s) != staging_before else 'NOT restarted'}, prod "
                f"{'untouched' if pids(p) == prod_before else 'RESTARTED'}")
     alive = "/".join("up" if w.proc.poll() is None else f"exit {w.proc.returncode}"
