@@ -49,3 +49,29 @@ def test_copytruncate_drains_its_copy_only_when_the_head_matches(tmp_path: Path)
     os.truncate(log, 0)
     append(log, "x\n")
     assert tailer.read_new().lines == ["x"]
+
+
+def test_copytruncate_after_a_read_of_an_empty_log_keeps_the_copy(tmp_path: Path) -> None:
+    """Found by bench/chaos.py: the last read found the log empty, so there was no head to
+    compare; a burst then went half to the copy and half to the truncated file, and the
+    copy's half (about 1,000 of 2,000 errors) was lost. Read once, not again later."""
+    log = tmp_path / "bot_error.log"
+    log.write_text("", encoding="utf-8")
+    made = log.stat().st_mtime - 60  # emptied a minute ago (file times tick in jiffies)
+    os.utime(log, (made, made))
+    tailer = Tailer(log)
+    assert tailer.read_new().data == b""
+    append(log, "".join(f"error {i}\n" for i in range(500)))
+    copy = log.with_name("bot_error.log.1")
+    copy.write_bytes(log.read_bytes())  # logrotate's copytruncate: copy, then truncate
+    with log.open("r+b") as fh:
+        fh.truncate(0)
+    append(log, "".join(f"error {i}\n" for i in range(500, 600)))
+    lines = tailer.read_new().data.decode().splitlines()
+    assert lines == [f"error {i}" for i in range(600)]
+    assert tailer.read_new().data == b""  # the copy was read once
+    with log.open("r+b") as fh:
+        fh.truncate(0)
+    assert tailer.read_new().data == b""  # empty again: still not read twice
+    append(log, "error 600\n")
+    assert tailer.read_new().data == b"error 600\n"
