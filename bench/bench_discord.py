@@ -77,7 +77,7 @@ from remi_ops.logs import tail as remi_logs
 from remi_ops.logs.parse import LogParser
 from remi_ops.logs.tail import TailChunk, Tailer
 from remi_ops.logs.tracebacks import GROUPED_KINDS
-from remi_ops.supervisor import State
+from remi_ops.supervision.supervisor import State
 from remi_ops.watch.target import TargetWatch
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from bubabot_local.errorkit import alert_lines, error_bot_settings, request_errors
 
-from remi_ops.supervisor import State
+from remi_ops.supervision.supervisor import State
 from remi_ops.testing import wait_until_async
 from remi_ops.watch.watcher import Watcher
 

@@ -155,7 +155,7 @@ class TargetSettings(_Model):
     #: of any other user is never taken for Remi, nor signalled
     process_user: str = ""
     #: extra environment variable names whose values are secrets to redact (values of any
-    #: variable whose name looks secret are redacted anyway: ``remi_ops.known_secrets``)
+    #: variable whose name looks secret are redacted anyway: ``remi_ops.logs.known_secrets``)
     secret_env: tuple[str, ...] = ()
     #: dotenv files (relative to workdir) whose secret-looking values are redacted;
     #: None = ``.env`` in the workdir when present

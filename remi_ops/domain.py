@@ -12,7 +12,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, Self
 
-from remi_ops.redacted import NO_TEXT, Redacted
+from remi_ops.logs.redacted import NO_TEXT, Redacted
 
 EMPTY: Mapping[str, Any] = MappingProxyType({})
 

@@ -145,7 +145,8 @@ def test_no_shell_anywhere() -> None:
 
 #: the only modules that may make a ``Redacted``: the type's own (cuts and joins of text
 #: already redacted) and the redactor (from raw text)
-REDACTED_MAKERS = {ROOT / "remi_ops" / "redacted.py", ROOT / "remi_ops" / "logs" / "redact.py"}
+REDACTED_MAKERS = {ROOT / "remi_ops" / "logs" / "redacted.py",
+                   ROOT / "remi_ops" / "logs" / "redact.py"}
 
 
 def _makes_redacted(node: ast.Call) -> bool:

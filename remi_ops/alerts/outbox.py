@@ -37,10 +37,10 @@ from remi_ops.alerts.text import alert_file_record, console_line
 from remi_ops.clock import Clock
 from remi_ops.config import AlertSettings
 from remi_ops.exceptions import RemiOpsError
-from remi_ops.filesafety import SymlinkRefused, open_for_append, open_for_reading
+from remi_ops.host.workdir import skip_in_missing_workdir
 from remi_ops.store.database import Store
+from remi_ops.store.filesafety import SymlinkRefused, open_for_append, open_for_reading
 from remi_ops.store.outbox_rows import OutboxRows, Row
-from remi_ops.workdir import skip_in_missing_workdir
 
 log = logging.getLogger(__name__)
 

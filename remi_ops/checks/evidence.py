@@ -18,7 +18,7 @@ from pathlib import Path
 from remi_ops.checks.stacks import excerpt
 from remi_ops.domain import Check, HealthReport, ProcessIdentity, ProcessSnapshot
 from remi_ops.logs.redact import Redact
-from remi_ops.redacted import Redacted
+from remi_ops.logs.redacted import Redacted
 
 __all__ = ["capture_hang_evidence", "excerpt", "file_size", "read_from", "read_tail"]
 

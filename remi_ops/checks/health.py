@@ -35,7 +35,7 @@ from remi_ops.domain import (
 )
 from remi_ops.durations import format_duration
 from remi_ops.logs.redact import Redact, Redactor
-from remi_ops.redacted import NO_TEXT
+from remi_ops.logs.redacted import NO_TEXT
 
 __all__ = ["Beacon", "HealthAssessor", "Observation", "beacon_blocked_s"]
 

@@ -20,7 +20,7 @@ from remi_ops.config import ScanTestSettings
 from remi_ops.domain import ScanOutcome, ScanResult
 from remi_ops.exceptions import RemiOpsError
 from remi_ops.logs.redact import Redact
-from remi_ops.redacted import Redacted
+from remi_ops.logs.redacted import Redacted
 
 #: characters of (redacted) output kept on a result: the end, where the error is
 OUTPUT_TAIL_CHARS = 4000

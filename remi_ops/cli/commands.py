@@ -26,12 +26,12 @@ from remi_ops.config import Settings, TargetSettings
 from remi_ops.domain import HealthReport
 from remi_ops.durations import format_duration, parse_duration
 from remi_ops.exceptions import RemiOpsError
+from remi_ops.host.workdir import workdir_problem
 from remi_ops.store.database import Store
 from remi_ops.watch.presence import Presence, presence
 from remi_ops.watch.results import ControlResult, HealthResult, MaintenanceResult
 from remi_ops.watch.unwatched import doctor_lines
 from remi_ops.watch.watcher import STORE_NAME, Watcher
-from remi_ops.workdir import workdir_problem
 
 CLOCK = SystemClock()
 Command = Callable[[Settings, argparse.Namespace], int]

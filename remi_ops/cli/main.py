@@ -20,7 +20,7 @@ from pathlib import Path
 from remi_ops.cli.common import EXIT_PROBLEM, EXIT_USAGE, report_error
 from remi_ops.config import Settings, find_config, load_settings
 from remi_ops.exceptions import ConfigError, RemiOpsError
-from remi_ops.filesafety import prepare_state_dir
+from remi_ops.store.filesafety import prepare_state_dir
 
 #: entry points that provide settings when no file is found (``bubabot-local`` registers one)
 DEFAULT_SETTINGS_GROUP = "remi_ops.default_settings"

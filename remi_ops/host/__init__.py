@@ -15,7 +15,9 @@ Which module holds what (each depends only on those above it):
   (``run_command``, ``CommandResult``, ``py_spy_dump``, ``which``)
 * :mod:`~remi_ops.host.environment` — ``child_environment``: the allowlisted environment
   Remi and its scan test get (never Bubabot's own secrets)
-* :mod:`~remi_ops.host.lock` — ``TargetLock``, one watcher per Remi (workdir + command)
+* :mod:`~remi_ops.host.lock` — ``TargetLock``, one watcher per Remi (workdir + command);
+  ``StateLock``, one per ``state_dir`` + target name
+* :mod:`~remi_ops.host.workdir` — nothing is ever written into (so creates) a missing workdir
 * :mod:`~remi_ops.host.identity` — who a pid is: ``identify``, ``same_process``,
   ``is_alive``, ``snapshot``
 * :mod:`~remi_ops.host.spawnmark` — the per-spawn marker in a child's environment

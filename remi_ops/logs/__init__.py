@@ -13,4 +13,6 @@ tracebacks, error groups, and redaction where the text is made.
     error_groups  Sentry-style fingerprints and per-check aggregation
     redact        known secrets first, then patterns; before truncating; makes ``Redacted``
     redact_rules  the pattern set, as linear-time rules
+    known_secrets which exact values are secrets (environment, target env, dotenv files)
+    redacted      ``Redacted``: text that went through the redactor (imports nothing of ours)
 """

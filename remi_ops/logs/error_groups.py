@@ -16,6 +16,7 @@ from remi_ops.clock import Clock, SystemClock
 from remi_ops.domain import ErrorGroup, LogKind, LogRecord
 from remi_ops.logs.parse import LogParser, classify, gateway_state, parse_header
 from remi_ops.logs.redact import Redact
+from remi_ops.logs.redacted import Redacted
 from remi_ops.logs.tracebacks import (
     GROUPED_KINDS,
     ExceptionBlock,
@@ -30,7 +31,6 @@ from remi_ops.logs.tracebacks import (
     strip_ansi,
     title_of,
 )
-from remi_ops.redacted import Redacted
 
 __all__ = [
     "GROUPED_KINDS", "ErrorAggregator", "ExceptionBlock", "FoldResult", "Frame", "LogParser",

@@ -1,8 +1,8 @@
 """Secrets out of every text that leaves the process, once, where the text is made.
 
-:class:`Redactor` is the one way to make a :class:`~remi_ops.redacted.Redacted` from raw
+:class:`Redactor` is the one way to make a :class:`~remi_ops.logs.redacted.Redacted` from raw
 text (``tests/test_architecture.py`` holds every other module to it). It first replaces
-the exact known secret values (``remi_ops.known_secrets``: secret-looking variables of the
+the exact known secret values (``remi_ops.logs.known_secrets``: secret-looking variables of the
 environment, the target's env and ``.env``), longest first, with their URL-encoded and
 JSON-escaped forms, then applies the pattern set of :mod:`remi_ops.logs.redact_rules` in
 the anchors' order, replacing each match with ``[REDACTED:<kind>]``.
@@ -28,7 +28,7 @@ from bisect import bisect_right
 from collections.abc import Callable, Iterable
 from urllib.parse import quote, quote_plus
 
-from remi_ops.known_secrets import usable
+from remi_ops.logs.known_secrets import usable
 from remi_ops.logs.redact_rules import (
     PATTERN_KINDS,
     PEM_AFTER,
@@ -40,7 +40,7 @@ from remi_ops.logs.redact_rules import (
     marker,
     pem_spans,
 )
-from remi_ops.redacted import TRUNCATION_MARKER, Redacted
+from remi_ops.logs.redacted import TRUNCATION_MARKER, Redacted
 
 KNOWN = "secret"
 UNREDACTABLE = Redacted("[REDACTED:unredactable]")

@@ -9,4 +9,5 @@
     state_rows      log positions, key/value state, the alert engine's state
     outbox_rows     notifications waiting for, or delivered to, each sink
     event_journal_rows  notified events, written with their records, until the outbox takes them
+    filesafety      state_dir 0700, store files 0600, files opened without following links
 """

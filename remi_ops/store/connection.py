@@ -4,7 +4,7 @@ One file, WAL mode, one connection shared behind a lock: callers reach it throug
 ``asyncio.to_thread`` from several threads, and SQLite serialises writers anyway. A file
 that is not a database (or is damaged) is renamed aside — never overwritten — and the
 caller learns the set-aside name either from ``Store.recovery`` or from ``StoreCorrupt``.
-The file and its WAL/SHM are ``0600`` in a ``0700`` directory (``remi_ops.filesafety``).
+The file and its WAL/SHM are ``0600`` in a ``0700`` directory (``remi_ops.store.filesafety``).
 A file written by newer code is refused, because old code writing a newer schema is how
 data disappears quietly. The row groups (``history_rows``, ``error_group_rows``,
 ``state_rows``) build on :class:`StoreConnection`; ``database.Store`` puts them together.
@@ -24,7 +24,7 @@ from typing import Any, Self
 
 from remi_ops.clock import Clock
 from remi_ops.exceptions import StoreError
-from remi_ops.filesafety import ensure_private_dir, make_private
+from remi_ops.store.filesafety import ensure_private_dir, make_private
 from remi_ops.store.records import StoreRecovery, encode_time
 from remi_ops.store.schema import LATEST, NewerSchema, migrate
 

@@ -34,8 +34,8 @@ from remi_ops.domain import (
 from remi_ops.exceptions import RemiOpsError, WorkdirMissing
 from remi_ops.host import ProcessManager
 from remi_ops.logs.redact import Redact
-from remi_ops.redacted import NO_TEXT, Redacted
-from remi_ops.supervisor import Action, ActionKind, Supervisor
+from remi_ops.logs.redacted import NO_TEXT, Redacted
+from remi_ops.supervision.supervisor import Action, ActionKind, Supervisor
 from remi_ops.watch.fallback import FallbackAlerts
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ from datetime import datetime
 
 from remi_ops.checks.codewatch import CodeState
 from remi_ops.domain import Check, EventKind, HealthReport, Severity, Status, Trigger
-from remi_ops.supervisor import Action, ActionKind, State, Supervisor
+from remi_ops.supervision.supervisor import Action, ActionKind, State, Supervisor
 
 #: states in which a check's findings are news for the policy
 WATCHED_STATES = frozenset({State.RUNNING, State.UNHEALTHY, State.STARTING})

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from remi_ops.clock import Clock
-from remi_ops.workdir import skip_in_missing_workdir
+from remi_ops.host.workdir import skip_in_missing_workdir
 
 log = logging.getLogger(__name__)
 #: the ``kind`` of the fallback line, so a reader can tell it from the outbox's lines

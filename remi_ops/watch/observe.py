@@ -19,12 +19,12 @@ from remi_ops.config import TargetSettings
 from remi_ops.domain import ProcessIdentity, ScanResult, Trigger
 from remi_ops.exceptions import ProcessError
 from remi_ops.host import ProcessManager
+from remi_ops.host.workdir import workdir_problem
 from remi_ops.logs.redact import Redact
 from remi_ops.store.database import Store
-from remi_ops.supervisor import State, Supervisor
+from remi_ops.supervision.supervisor import State, Supervisor
 from remi_ops.watch.intake import LogIntake
 from remi_ops.watch.occurrences import Occurrences
-from remi_ops.workdir import workdir_problem
 
 
 @dataclass

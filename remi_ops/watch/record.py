@@ -18,13 +18,13 @@ from remi_ops.alerts.model import Condition
 from remi_ops.checks.healthfile import write_health_file
 from remi_ops.config import Settings, TargetSettings
 from remi_ops.domain import Event, EventKind, HealthReport, RestartReport
+from remi_ops.host.workdir import skip_in_missing_workdir
 from remi_ops.store.database import Store
 from remi_ops.store.event_journal_rows import JournalEntry, journal_tx
 from remi_ops.store.history_rows import record_restart_tx, record_transition_tx
 from remi_ops.store.records import encode_time
 from remi_ops.store.state_rows import put_state_tx
-from remi_ops.supervisor import Supervisor
-from remi_ops.workdir import skip_in_missing_workdir
+from remi_ops.supervision.supervisor import Supervisor
 
 log = logging.getLogger(__name__)
 

@@ -24,9 +24,9 @@ from typing import TYPE_CHECKING
 from remi_ops.alerts.model import AlertKey, AlertLine, Silence
 from remi_ops.domain import AlertKind, CheckTrigger, ErrorGroup, RestartReport, ScanResult, Trigger
 from remi_ops.exceptions import UnknownAlert, UnknownErrorGroup
-from remi_ops.restart_policy import spends_budget
 from remi_ops.store.records import HistoryItem
-from remi_ops.supervisor import State
+from remi_ops.supervision.policy import spends_budget
+from remi_ops.supervision.supervisor import State
 from remi_ops.watch.results import (
     AlertsView,
     ControlOutcome,

@@ -45,12 +45,12 @@ from remi_ops.domain import (
     Severity,
     Trigger,
 )
-from remi_ops.known_secrets import secret_values
 from remi_ops.logs.error_groups import ErrorAggregator
+from remi_ops.logs.known_secrets import secret_values
 from remi_ops.logs.redact import Redactor
-from remi_ops.restart_policy import spends_budget
 from remi_ops.store.database import Store
-from remi_ops.supervisor import Action, State, Supervisor
+from remi_ops.supervision.policy import spends_budget
+from remi_ops.supervision.supervisor import Action, State, Supervisor
 from remi_ops.watch import record
 from remi_ops.watch.act import Acted, ActionRunner
 from remi_ops.watch.conditions import conditions_of

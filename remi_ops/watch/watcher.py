@@ -21,8 +21,8 @@ from remi_ops.clock import Clock, SystemClock
 from remi_ops.config import Settings
 from remi_ops.domain import Event, EventKind, Severity
 from remi_ops.exceptions import UnknownTarget
-from remi_ops.filesafety import prepare_state_dir
 from remi_ops.store.database import Store
+from remi_ops.store.filesafety import prepare_state_dir
 from remi_ops.watch.loops import due_loop, exit_waiter, periodic
 from remi_ops.watch.record import JournaledNotifier
 from remi_ops.watch.serve import serve_requests

@@ -28,7 +28,7 @@ from bubabot.app import build_app
 from bubabot.link import DiscordLink
 from remi_ops.config import parse_settings
 from remi_ops.host import reap_exited_children
-from remi_ops.supervisor import State
+from remi_ops.supervision.supervisor import State
 
 pytestmark = pytest.mark.integration
 SIM = [sys.executable, "-m", "bubabot_local.remi_sim", "run", "--heartbeat-interval-s", "0.05"]

@@ -27,7 +27,7 @@ from bubabot.app import App, build_app
 from remi_ops.config import parse_settings
 from remi_ops.domain import CheckTrigger
 from remi_ops.host import reap_exited_children
-from remi_ops.supervisor import State
+from remi_ops.supervision.supervisor import State
 from remi_ops.watch import runbook
 
 pytestmark = pytest.mark.integration

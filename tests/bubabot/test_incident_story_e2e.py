@@ -31,7 +31,7 @@ from bubabot_local.mode import GUILD, ONCALL_ROLE, QUICK_TASKS, YOU, World, buil
 from bubabot.app import App, build_app
 from remi_ops.config import parse_settings
 from remi_ops.host import reap_exited_children
-from remi_ops.supervisor import State
+from remi_ops.supervision.supervisor import State
 
 pytestmark = pytest.mark.integration
 SCALE = 0.1

@@ -30,7 +30,7 @@ from bubabot_local.simkit import SCAN, control, sims_in
 from bubabot.app import App, build_app
 from remi_ops.config import load_settings
 from remi_ops.host import reap_exited_children
-from remi_ops.supervisor import State
+from remi_ops.supervision.supervisor import State
 from remi_ops.watch import runbook
 
 pytestmark = pytest.mark.integration

@@ -35,7 +35,7 @@ from bubabot.app import App, build_app
 from remi_ops.config import load_settings
 from remi_ops.domain import CheckTrigger
 from remi_ops.host import reap_exited_children
-from remi_ops.supervisor import State
+from remi_ops.supervision.supervisor import State
 from remi_ops.watch.watcher import STORE_NAME
 
 pytestmark = pytest.mark.integration

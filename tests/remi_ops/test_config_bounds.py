@@ -26,7 +26,7 @@ from remi_ops.config import (
 )
 from remi_ops.config_bounds import MAX_SNOWFLAKE, Within
 from remi_ops.exceptions import ConfigError
-from remi_ops.supervisor import Supervisor
+from remi_ops.supervision.supervisor import Supervisor
 
 ROOT = Path(__file__).resolve().parents[2]
 H, D = 3600, 86400

@@ -20,7 +20,7 @@ from remi_ops.checks.scantest import OUTPUT_TAIL_CHARS, run_scan_test
 from remi_ops.config import ScanTestSettings
 from remi_ops.domain import ScanOutcome, ScanResult
 from remi_ops.logs.redact import redact_patterns
-from remi_ops.redacted import Redacted
+from remi_ops.logs.redacted import Redacted
 
 ROOT = Path(__file__).resolve().parents[3]
 NOW = datetime(2026, 1, 24, 3, 0, tzinfo=UTC)

@@ -16,7 +16,7 @@ from bubabot_local.simkit import bot_target, gone
 from remi_ops import host
 from remi_ops.config import TargetSettings, parse_settings
 from remi_ops.store.database import Store
-from remi_ops.supervisor import State
+from remi_ops.supervision.supervisor import State
 from remi_ops.testing import FakeClock, RecordingNotifier
 from remi_ops.testing import wait_until as wait_for
 from remi_ops.watch.target import TargetWatch

@@ -13,7 +13,7 @@ from remi_ops.checks.health import HealthAssessor, Observation
 from remi_ops.config import HealthSettings
 from remi_ops.domain import Check, LogKind, LogRecord, ProcessIdentity, ProcessSnapshot
 from remi_ops.logs.redact import Redactor
-from remi_ops.redacted import Redacted
+from remi_ops.logs.redacted import Redacted
 
 NOW = datetime(2026, 1, 24, 3, 0, tzinfo=UTC)
 IDENT = ProcessIdentity(101, 1.0, ("python", "main.py"), "/r")

@@ -25,7 +25,7 @@ from bubabot_local.errorkit import (
 from remi_ops.clock import SystemClock
 from remi_ops.config import Settings
 from remi_ops.store.database import Store
-from remi_ops.supervisor import State
+from remi_ops.supervision.supervisor import State
 from remi_ops.testing import wait_until, wait_until_async
 from remi_ops.watch.watcher import STORE_NAME, Watcher
 

@@ -20,7 +20,7 @@ from bubabot_local.simkit import sim_config_file, sim_settings, sims_in
 
 from remi_ops.cli.main import main
 from remi_ops.config import Settings
-from remi_ops.supervisor import State
+from remi_ops.supervision.supervisor import State
 from remi_ops.testing import wait_until_async as until
 from remi_ops.watch.target import TargetWatch
 from remi_ops.watch.watcher import Watcher

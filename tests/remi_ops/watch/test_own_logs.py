@@ -21,7 +21,7 @@ from bubabot_local.errorkit import (
 from bubabot_local.simkit import start_by_hand
 
 from remi_ops.cli.main import main
-from remi_ops.supervisor import State
+from remi_ops.supervision.supervisor import State
 from remi_ops.testing import wait_until, wait_until_async
 from remi_ops.watch.watcher import Watcher
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from remi_ops.domain import EventKind, ExitInfo, ProcessIdentity, RestartReport, Trigger
-from remi_ops.supervisor import State
+from remi_ops.supervision.supervisor import State
 from remi_ops.watch.loops import exit_waiter
 from tests.remi_ops.watch.test_policy import Rig, build, running, state
 

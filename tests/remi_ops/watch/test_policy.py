@@ -28,7 +28,7 @@ from remi_ops.domain import (
 )
 from remi_ops.exceptions import SpawnError, WorkdirMissing
 from remi_ops.store.database import Store
-from remi_ops.supervisor import State
+from remi_ops.supervision.supervisor import State
 from remi_ops.testing import FakeClock, FakeProcessManager, RecordingNotifier
 from remi_ops.watch.fallback import FALLBACK_KIND
 from remi_ops.watch.target import TargetWatch

@@ -18,7 +18,7 @@ from bubabot_local.simkit import SIM, control, sim_settings, sims_in
 from remi_ops.clock import SystemClock
 from remi_ops.config import Settings
 from remi_ops.exceptions import LockHeld
-from remi_ops.supervisor import State
+from remi_ops.supervision.supervisor import State
 from remi_ops.testing import wait_until_async as until
 from remi_ops.watch.act import HANG_STOP_GRACE_S
 from remi_ops.watch.watcher import Watcher

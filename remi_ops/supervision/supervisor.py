@@ -1,4 +1,4 @@
-"""The supervisor: the one place that changes state (``remi_ops.supervisor_states`` holds
+"""The supervisor: the one place that changes state (``remi_ops.supervision.states`` holds
 the states and the transition table; they are re-exported here).
 
 Pure: it never touches a process. Inputs are facts (started, exited, unhealthy, an operator
@@ -8,10 +8,10 @@ immediate after a crash that followed stable running, exponential backoff with j
 crash loops, a restart budget that leads to ``GAVE_UP`` (escalate, then retry slowly), exit
 codes that must not be restarted, and maintenance that always ends. The budget counts
 crashes (deaths, hangs), not people: a restart a person, a deploy or the end of maintenance
-asked for never spends it (``remi_ops.restart_policy`` holds the arithmetic and the words).
+asked for never spends it (``remi_ops.supervision.policy`` holds the arithmetic and the words).
 
 Every runbook verb is valid in every state: it does what a person means or nothing
-(``tests/remi_ops/test_supervisor_verbs.py`` walks every (state, verb) pair).
+(``tests/remi_ops/supervision/test_supervisor_verbs.py`` walks every (state, verb) pair).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from typing import Any
 
 from remi_ops.config import RestartPolicy
 from remi_ops.domain import Event, EventKind, ExitInfo, ProcessIdentity, Severity, Trigger
-from remi_ops.restart_policy import (
+from remi_ops.supervision.policy import (
     backoff_base,
     describe_exit,
     held_text,
@@ -33,7 +33,7 @@ from remi_ops.restart_policy import (
     level_cap,
     spends_budget,
 )
-from remi_ops.supervisor_states import (
+from remi_ops.supervision.states import (
     ALIVE_STATES,
     TRANSITIONS,
     Action,

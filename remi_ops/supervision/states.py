@@ -1,8 +1,8 @@
 """The supervisor's vocabulary: its states, every allowed edge, the actions it asks for.
 
-Kept apart from the state machine (``remi_ops.supervisor``, which re-exports all of it) so
-the table reads on one screen; ``tests/remi_ops/test_supervisor.py`` walks every edge and
-``tests/remi_ops/test_supervisor_verbs.py`` every (state, runbook verb) pair.
+Kept apart from the state machine (``supervision.supervisor``, which re-exports all of
+it) so the table reads on one screen; ``tests/remi_ops/supervision/test_supervisor.py``
+walks every edge and ``test_supervisor_verbs.py`` beside it every (state, runbook verb) pair.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ import pytest
 from remi_ops.clock import FakeClock
 from remi_ops.config import RestartPolicy
 from remi_ops.domain import EventKind, ExitInfo, ProcessIdentity, Trigger
-from remi_ops.supervisor import Action, ActionKind, State, Supervisor
+from remi_ops.supervision.supervisor import Action, ActionKind, State, Supervisor
 
 IDENT = ProcessIdentity(pid=4242, create_time=1.0, cmdline=("python", "main.py"), cwd="/r")
 NEW = ProcessIdentity(pid=4343, create_time=2.0, cmdline=("python", "main.py"), cwd="/r")

@@ -14,9 +14,9 @@ from bubabot_local.simkit import sim_settings
 
 from remi_ops.clock import FakeClock
 from remi_ops.domain import ProcessIdentity
-from remi_ops.filesafety import prepare_state_dir
 from remi_ops.host.pidfile import pidfile_path, read_pidfile, write_pidfile
 from remi_ops.store.database import Store
+from remi_ops.store.filesafety import prepare_state_dir
 from remi_ops.watch.watcher import STORE_NAME
 
 
@@ -72,7 +72,7 @@ def test_a_shared_state_dir_or_workdir_gets_one_warning_each(
     settings.state_dir.mkdir()
     settings.state_dir.chmod(0o777)
     settings.targets[0].workdir.chmod(0o775)
-    with caplog.at_level(logging.WARNING, logger="remi_ops.filesafety"):
+    with caplog.at_level(logging.WARNING, logger="remi_ops.store.filesafety"):
         prepare_state_dir(settings)
         prepare_state_dir(settings)
     lines = [r.getMessage() for r in caplog.records]
@@ -85,7 +85,7 @@ def test_a_shared_state_dir_or_workdir_gets_one_warning_each(
 def test_a_private_state_dir_is_not_warned_about(tmp_path: Path,
                                                  caplog: pytest.LogCaptureFixture) -> None:
     settings = sim_settings(tmp_path)
-    with caplog.at_level(logging.WARNING, logger="remi_ops.filesafety"):
+    with caplog.at_level(logging.WARNING, logger="remi_ops.store.filesafety"):
         prepare_state_dir(settings)
         prepare_state_dir(settings)
     assert caplog.records == []

@@ -10,7 +10,7 @@ import pytest
 from remi_ops.clock import FakeClock
 from remi_ops.config import RestartPolicy
 from remi_ops.domain import ExitInfo, ProcessIdentity, Severity
-from remi_ops.supervisor import (
+from remi_ops.supervision.supervisor import (
     TRANSITIONS,
     Action,
     ActionKind,

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 from remi_ops.config import RestartPolicy
 from remi_ops.domain import ExitInfo, Trigger
-from remi_ops.restart_policy import backoff_base, describe_exit, level_cap, spends_budget
-from remi_ops.supervisor import Supervisor
+from remi_ops.supervision.policy import backoff_base, describe_exit, level_cap, spends_budget
+from remi_ops.supervision.supervisor import Supervisor
 
 AT = datetime(2026, 1, 24, tzinfo=UTC)
 
