@@ -87,11 +87,16 @@ def control(workdir: Path, **command: Any) -> None:
 
 def sims_in(workdir: Path) -> list[psutil.Process]:
     """Live simulator processes whose cwd is ``workdir``."""
+    return processes_in(workdir, "bubabot_local.remi_sim")
+
+
+def processes_in(workdir: Path, marker: str) -> list[psutil.Process]:
+    """Live processes whose cwd is ``workdir`` and whose command line contains ``marker``."""
     found = []
     for p in psutil.process_iter(["cmdline", "cwd", "status"]):
         try:
             if (p.info["cwd"] == str(workdir) and p.info["status"] != psutil.STATUS_ZOMBIE
-                    and "bubabot_local.remi_sim" in " ".join(p.info["cmdline"] or [])):
+                    and marker in " ".join(p.info["cmdline"] or [])):
                 found.append(p)
         except (psutil.Error, TypeError):
             continue

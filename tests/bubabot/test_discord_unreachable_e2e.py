@@ -15,14 +15,12 @@ import os
 import signal
 import socket
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 from bubabot_local.emulator import DiscordEmulator, patch_discord_py, unpatch_discord_py
 from bubabot_local.mode import QUICK_TASKS, build_world
+from bubabot_local.stackkit import until
 
 from bubabot.app import build_app
 from bubabot.link import DiscordLink
@@ -33,14 +31,6 @@ from remi_ops.supervision.supervisor import State
 pytestmark = pytest.mark.integration
 SIM = [sys.executable, "-m", "bubabot_local.remi_sim", "run", "--heartbeat-interval-s", "0.05"]
 
-
-async def until(probe: Callable[[], Any], timeout: float = 15.0, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := probe():
-            return value
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def free_port() -> int:

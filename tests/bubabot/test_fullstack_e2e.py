@@ -11,17 +11,17 @@ import json
 import os
 import signal
 import sys
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import psutil
 import pytest
 from bubabot_local.emulator import DiscordEmulator, patch_discord_py, unpatch_discord_py
 from bubabot_local.harness import button
 from bubabot_local.mode import GUILD, QUICK_TASKS, YOU, World, build_world
+from bubabot_local.simkit import processes_in
+from bubabot_local.stackkit import channel_text, until
 
 from bubabot.app import App, build_app
 from remi_ops.config import parse_settings
@@ -47,33 +47,11 @@ class Stack:
 
     def channel_text(self) -> str:
         """Everything visible in #quick-tasks: content, embeds, attachment text."""
-        parts = []
-        for m in self.emulator.messages(QUICK_TASKS):
-            parts.append(m.content)
-            parts.append(json.dumps(m.embeds, ensure_ascii=False))
-            parts += [a.text for a in m.attachments]
-        return "\n".join(parts)
+        return channel_text(self.emulator, QUICK_TASKS)
 
     def sims(self) -> list[int]:
-        found = []
-        for p in psutil.process_iter(["cwd", "cmdline", "status"]):
-            try:
-                if (p.info["cwd"] == str(self.workdir) and p.info["status"] != "zombie"
-                        and "remi_sim" in " ".join(p.info["cmdline"] or [])):
-                    found.append(p.pid)
-            except (psutil.Error, TypeError):
-                continue
-        return found
+        return [p.pid for p in processes_in(self.workdir, "remi_sim")]
 
-
-async def until(probe: Callable[[], Any], timeout: float = 15.0, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = probe()
-        if value:
-            return value
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def control(workdir: Path, **command: Any) -> None:
@@ -125,8 +103,12 @@ async def test_the_seed_incident_is_healed_and_reported_in_quick_tasks(stack: St
     old = stack.sims()[0]
     control(stack.workdir, do="hang", seconds=3600)
     await until(lambda: [p for p in stack.sims() if p != old], timeout=20, what="restart")
-    text = await until(lambda: (t := stack.channel_text()) and "fetch_track" in t and t,
-                       what="the stuck stack in #quick-tasks")
+
+    def stuck_stack_shown() -> str | None:
+        text = stack.channel_text()
+        return text if "fetch_track" in text else None
+
+    text = await until(stuck_stack_shown, what="the stuck stack in #quick-tasks")
     assert "blocked" in text
     await until(lambda: "/scan test passed" in stack.channel_text(), what="scan report")
     await until(lambda: "restarted (hang" in stack.channel_text(), what="the restart report")

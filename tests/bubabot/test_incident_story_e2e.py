@@ -15,18 +15,19 @@ import json
 import os
 import signal
 import sys
-import time
 import tomllib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import psutil
 import pytest
 from bubabot_local.emulator import DiscordEmulator, Message, patch_discord_py, unpatch_discord_py
 from bubabot_local.harness import button
 from bubabot_local.mode import GUILD, ONCALL_ROLE, QUICK_TASKS, YOU, World, build_world
+from bubabot_local.simkit import processes_in
+from bubabot_local.stackkit import message_text as text_of
+from bubabot_local.stackkit import until
 
 from bubabot.app import App, build_app
 from remi_ops.config import parse_settings
@@ -53,29 +54,9 @@ class Story:
         return self.emulator.messages(QUICK_TASKS)
 
     def sims(self) -> list[int]:
-        found = []
-        for p in psutil.process_iter(["cwd", "cmdline", "status"]):
-            try:
-                if (p.info["cwd"] == str(self.workdir) and p.info["status"] != "zombie"
-                        and "remi_sim" in " ".join(p.info["cmdline"] or [])):
-                    found.append(p.pid)
-            except (psutil.Error, TypeError):
-                continue
-        return found
+        return [p.pid for p in processes_in(self.workdir, "remi_sim")]
 
 
-def text_of(message: Message) -> str:
-    return "\n".join([message.content, json.dumps(message.embeds, ensure_ascii=False),
-                      *(a.text for a in message.attachments)])
-
-
-async def until(probe: Callable[[], Any], timeout: float = 30.0, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := probe():
-            return value
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def scaled_example(workdir: Path, state: Path, discord: dict[str, Any]) -> dict[str, Any]:

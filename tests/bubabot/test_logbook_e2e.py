@@ -16,16 +16,16 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pytest
 from bubabot_local.emulator import DiscordEmulator, Message, patch_discord_py, unpatch_discord_py
 from bubabot_local.mode import GUILD, QUICK_TASKS, YOU, World, build_world
 from bubabot_local.simkit import SCAN, control, sims_in
+from bubabot_local.stackkit import message_text as text_of
+from bubabot_local.stackkit import until
 
 from bubabot.app import App, build_app
 from remi_ops.config import load_settings
@@ -131,23 +131,11 @@ class Rig:
         return [p.pid for p in sims_in(self.workdir)]
 
 
-def text_of(message: Message) -> str:
-    return "\n".join([message.content, json.dumps(message.embeds, ensure_ascii=False),
-                      *(a.text for a in message.attachments)])
-
 
 def field_of(message: Message, name: str) -> str:
     [value] = [f["value"] for f in message.embeds[0]["fields"] if f["name"] == name]
     return str(value)
 
-
-async def until(probe: Callable[[], Any], timeout: float = 30.0, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := probe():
-            return value
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 async def make_rig(tmp_path: Path, *, hang_threshold_s: float,

@@ -21,15 +21,16 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import psutil
 import pytest
 from bubabot_local.emulator import DiscordEmulator, patch_discord_py, unpatch_discord_py
 from bubabot_local.mode import GENERAL, GUILD, QUICK_TASKS, VIEWER, YOU, World, build_world
+from bubabot_local.simkit import processes_in
+from bubabot_local.stackkit import channel_text, until
 
 from bubabot.app import App, build_app
 from remi_ops.config import load_settings
@@ -165,32 +166,11 @@ class Stack:
     config: Path
 
     def channel_text(self, channel: int = QUICK_TASKS) -> str:
-        parts = []
-        for m in self.emulator.messages(channel):
-            parts += [m.content, json.dumps(m.embeds, ensure_ascii=False)]
-            parts += [a.text for a in m.attachments]
-        return "\n".join(parts)
+        return channel_text(self.emulator, channel)
 
     def remis(self) -> list[int]:
-        found = []
-        for p in psutil.process_iter(["cwd", "cmdline", "status"]):
-            try:
-                if (p.info["cwd"] == str(self.workdir) and p.info["status"] != "zombie"
-                        and "remi_bot.py" in " ".join(p.info["cmdline"] or [])):
-                    found.append(p.pid)
-            except (psutil.Error, TypeError):
-                continue
-        return found
+        return [p.pid for p in processes_in(self.workdir, "remi_bot.py")]
 
-
-async def until(probe: Callable[[], Any], timeout: float = 30.0, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = probe()
-        if value:
-            return value
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def write_config(tmp: Path, workdir: Path, world: World, planted: Planted) -> Path:
