@@ -50,10 +50,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import shutil
-import signal
 import sqlite3
 import statistics
 import subprocess
@@ -67,7 +65,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO, TypeVar
 
-from simproc import kill_sims, pct, sim_pids
+from simproc import kill_sims, pct, sim_pids, start_watcher, stop_watchers
 
 T = TypeVar("T")
 ROOT = Path(__file__).resolve().parent.parent
@@ -297,11 +295,7 @@ def main() -> None:
     try:
         for run in runs:
             cfg = write_config(run, args.threshold_s, args.heartbeat_interval_s)
-            with open(run.tmp / "watcher.log", "wb") as out:
-                watchers.append(subprocess.Popen(
-                    [sys.executable, "-m", "remi_ops.cli.main", "--config", str(cfg), "watch"],
-                    cwd=ROOT, stdout=subprocess.DEVNULL, stderr=out,
-                    env={**os.environ, "PYTHONPATH": str(ROOT)}))  # watcher + sims: this tree
+            watchers.append(start_watcher(cfg, run.tmp / "watcher.log"))
         threads = [threading.Thread(target=drive,
                                     args=(run, args.trials, timeout, args.heartbeat_interval_s))
                    for run in runs]
@@ -310,14 +304,7 @@ def main() -> None:
         for t in threads:
             t.join()
     finally:
-        for w in watchers:
-            w.send_signal(signal.SIGTERM)
-        for w in watchers:
-            try:
-                w.wait(20)
-            except subprocess.TimeoutExpired:
-                w.kill()
-                w.wait()
+        stop_watchers(watchers, 20)
         for run in runs:
             kill_sims(run.workdir)
             if not args.keep and not run.error:

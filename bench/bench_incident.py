@@ -40,10 +40,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import shutil
-import signal
 import sqlite3
 import statistics
 import subprocess
@@ -57,7 +55,7 @@ from pathlib import Path
 from typing import Any
 
 from bench_hang import MARKER, epoch, poll_log, query, wait_for
-from simproc import kill_sims, pct, sim_pids
+from simproc import kill_sims, pct, sim_pids, start_watcher, stop_watchers
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "config" / "bubabot.example.toml"
@@ -298,11 +296,7 @@ def main() -> None:
     try:
         for run in runs:
             cfg = write_config(run)
-            with open(run.tmp / "watcher.log", "wb") as out:
-                watchers.append(subprocess.Popen(
-                    [sys.executable, "-m", "remi_ops.cli.main", "--config", str(cfg), "watch"],
-                    cwd=ROOT, stdout=subprocess.DEVNULL, stderr=out,
-                    env={**os.environ, "PYTHONPATH": str(ROOT)}))
+            watchers.append(start_watcher(cfg, run.tmp / "watcher.log"))
         threads = [threading.Thread(target=drive, args=(run, i, 600))
                    for i, run in enumerate(runs)]
         for t in threads:
@@ -310,14 +304,7 @@ def main() -> None:
         for t in threads:
             t.join()
     finally:
-        for w in watchers:
-            w.send_signal(signal.SIGTERM)
-        for w in watchers:
-            try:
-                w.wait(30)
-            except subprocess.TimeoutExpired:
-                w.kill()
-                w.wait()
+        stop_watchers(watchers, 30)
         for run in runs:
             kill_sims(run.workdir)
             if not args.keep and not run.error:

@@ -1,27 +1,22 @@
-"""Helpers the benchmark scripts share: finding the Remi simulator's processes."""
+"""Helpers the benchmark scripts share: the Remi simulator's processes, ``remi-ops watch``
+subprocesses, quantiles."""
 
 from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
-import psutil
+from bubabot_local.simkit import sims_in
 
-SIMULATOR = "bubabot_local.remi_sim"
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def sim_pids(workdir: Path) -> list[int]:
     """Live simulator processes running in ``workdir``."""
-    pids = []
-    for p in psutil.process_iter(["cmdline", "cwd", "status"]):
-        try:
-            if (p.info["cwd"] == str(workdir) and p.info["status"] != psutil.STATUS_ZOMBIE
-                    and SIMULATOR in " ".join(p.info["cmdline"] or [])):
-                pids.append(p.pid)
-        except (psutil.Error, TypeError):
-            continue
-    return pids
+    return [p.pid for p in sims_in(workdir)]
 
 
 def kill_sims(workdir: Path) -> None:
@@ -37,3 +32,24 @@ def pct(values: list[float], q: float) -> float:
     """The ``q`` quantile (nearest rank) of ``values``."""
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def start_watcher(cfg: Path, log: Path) -> subprocess.Popen[bytes]:
+    """``remi-ops --config cfg watch`` from this tree, its stderr appended to ``log``."""
+    with open(log, "ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "remi_ops.cli.main", "--config", str(cfg), "watch"],
+            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=out,
+            env={**os.environ, "PYTHONPATH": str(ROOT)})  # watcher + sims: this tree
+
+
+def stop_watchers(watchers: list[subprocess.Popen[bytes]], wait_s: float) -> None:
+    """SIGTERM them all, then wait; one that does not stop in ``wait_s`` is killed."""
+    for w in watchers:
+        w.send_signal(signal.SIGTERM)
+    for w in watchers:
+        try:
+            w.wait(wait_s)
+        except subprocess.TimeoutExpired:
+            w.kill()
+            w.wait()
