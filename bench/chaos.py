@@ -19,6 +19,7 @@ import sys
 import time
 from collections.abc import Callable
 
+from bubabot_local.misbehaving import escaper, retitler
 from chaos_logs import rotation, traceback_in_pieces
 from chaos_rig import (
     Rig,
@@ -40,39 +41,9 @@ from chaos_rig import (
     wait_for,
 )
 
-#: renames itself (/proc/self/comm, as prctl(PR_SET_NAME) does), then re-execs with
-#: another argv, as setproctitle or a bot's own ``!restart`` would leave it
-#: (tests/remi_ops/host/test_known_child.py)
-RETITLER = """
-import os, pathlib, sys, time
-if "renamed" not in sys.argv:
-    pathlib.Path("/proc/self/comm").write_text("remi-worker")
-    os.execv(sys.executable, [sys.executable, "-c",
-             "import pathlib, time; pathlib.Path('renamed').write_text('y'); time.sleep(600)",
-             "renamed"])
-"""
-#: double fork + setsid twice: a helper with its own argv and a fork keeping Remi's argv
-#: (tests/remi_ops/host/test_sweep.py)
-ESCAPER = """
-import os, pathlib, sys, time
-def escape(name, helper):
-    if os.fork() == 0:
-        os.setsid()
-        if os.fork() == 0:
-            pathlib.Path(name + ".tmp").write_text(str(os.getpid()))
-            os.rename(name + ".tmp", name + ".pid")
-            if helper:
-                os.execv(sys.executable, [sys.executable, "-c",
-                                          "import time; time.sleep(600)", "helper"])
-            time.sleep(600)
-        os._exit(0)
-    os.wait()
-escape("helper", True)
-escape("fork", False)
-time.sleep(600)
-"""
+
 def retitle_reexec(rig: Rig) -> Row:
-    cfg = rig.config(rig.target(command=bot(rig, RETITLER)))
+    cfg = rig.config(rig.target(command=bot(rig, retitler(600))))
     w1 = rig.watch(cfg)
     workdir = rig.tmp / "remi"
     wait_for((workdir / "renamed").exists, 40, "the re-exec")
@@ -204,7 +175,7 @@ def staging_and_prod(rig: Rig) -> Row:
 
 
 def escaped_fork(rig: Rig) -> Row:
-    cfg = rig.config(rig.target(command=bot(rig, ESCAPER)))
+    cfg = rig.config(rig.target(command=bot(rig, escaper(600))))
     workdir = rig.tmp / "remi"
     w = rig.watch(cfg)
     wait_for(lambda: (workdir / "helper.pid").exists() and (workdir / "fork.pid").exists(), 40,

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+from bubabot_local.misbehaving import retitler
 from bubabot_local.simkit import bot_target, gone
 
 from remi_ops import host
@@ -23,16 +24,6 @@ from remi_ops.watch.target import TargetWatch
 
 pytestmark = pytest.mark.integration
 
-#: renames itself (/proc/self/comm, as prctl(PR_SET_NAME) does), then re-execs with
-#: another argv, as a bot's own ``!restart`` or setproctitle would leave it
-RETITLER = """
-import os, pathlib, sys, time
-if "renamed" not in sys.argv:
-    pathlib.Path("/proc/self/comm").write_text("remi-worker")
-    os.execv(sys.executable, [sys.executable, "-c",
-             "import pathlib, time; pathlib.Path('renamed').write_text('y'); time.sleep(60)",
-             "renamed"])
-"""
 
 
 def remis_in(workdir: Path) -> list[int]:
@@ -47,7 +38,7 @@ def remis_in(workdir: Path) -> list[int]:
 def test_a_remi_that_retitles_and_reexecs_stays_known_across_a_watcher_restart(
         tmp_path: Path) -> None:
     """No second Remi, ever: not at the next check, not after a new watcher starts."""
-    target = bot_target(tmp_path / "remi", RETITLER)
+    target = bot_target(tmp_path / "remi", retitler())
     manager = host.DirectManager(target, tmp_path / "state")
     ident = manager.start()
     wait_for((tmp_path / "remi/renamed").exists)
@@ -68,7 +59,7 @@ def test_a_remi_that_retitles_and_reexecs_stays_known_across_a_watcher_restart(
 
 def test_checks_and_a_new_watcher_never_start_a_second_retitled_remi(tmp_path: Path) -> None:
     """The issue's 6 copies in 30 s: the watch keeps one Remi through checks and a restart."""
-    bot_target(tmp_path / "remi", RETITLER)
+    bot_target(tmp_path / "remi", retitler())
     settings = parse_settings({
         "watchdog": {"state_dir": str(tmp_path / "state")},
         "targets": [{"name": "remi", "workdir": str(tmp_path / "remi"),

@@ -7,6 +7,7 @@ import signal
 from pathlib import Path
 
 import pytest
+from bubabot_local.misbehaving import escaper
 from bubabot_local.simkit import bot_target, gone
 
 from remi_ops import host
@@ -15,28 +16,6 @@ from remi_ops.testing import wait_until as wait_for
 
 pytestmark = pytest.mark.integration
 
-#: forks twice, each child leaving the tree (double fork + setsid): one execs a helper
-#: with its own argv, one keeps Remi's argv; each writes its pid to a file
-ESCAPER = """
-import os, pathlib, sys, time
-
-def escape(name, helper):
-    if os.fork() == 0:
-        os.setsid()
-        if os.fork() == 0:
-            pathlib.Path(name + ".tmp").write_text(str(os.getpid()))
-            os.rename(name + ".tmp", name + ".pid")
-            if helper:
-                os.execv(sys.executable, [sys.executable, "-c",
-                                          "import time; time.sleep(60)", "helper"])
-            time.sleep(60)
-        os._exit(0)
-    os.wait()
-
-escape("helper", True)
-escape("fork", False)
-time.sleep(60)
-"""
 
 
 def escaped(workdir: Path) -> tuple[int, int]:
@@ -46,7 +25,7 @@ def escaped(workdir: Path) -> tuple[int, int]:
 
 
 def started(tmp_path: Path) -> tuple[TargetSettings, host.DirectManager]:
-    target = bot_target(tmp_path / "remi", ESCAPER)
+    target = bot_target(tmp_path / "remi", escaper())
     return target, host.DirectManager(target, tmp_path / "state")
 
 
