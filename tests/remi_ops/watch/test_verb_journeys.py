@@ -44,12 +44,17 @@ def status(cfg: Path) -> dict[str, object]:
 @contextmanager
 def watcher_process(cfg: Path) -> Iterator[subprocess.Popen[bytes]]:
     """``remi-ops watch`` in its own process, holding the lock, until the block ends."""
-    watcher = subprocess.Popen([sys.executable, "-m", "remi_ops.cli.main", "--config",
-                                str(cfg), "watch"], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+    log = cfg.parent / "watcher.log"
+    with log.open("ab") as err:  # kept: a watcher that does not come up says why
+        watcher = subprocess.Popen([sys.executable, "-m", "remi_ops.cli.main", "--config",
+                                    str(cfg), "watch"], stdout=subprocess.DEVNULL, stderr=err)
     try:
-        wait_until(lambda: status(cfg)["watched"], timeout=15,
-                   what="the watcher holding the lock")
+        try:
+            wait_until(lambda: status(cfg)["watched"], timeout=30,
+                       what="the watcher holding the lock")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc} (watcher exit {watcher.poll()}; its log ends: "
+                                 f"{log.read_text(errors='replace')[-800:]!r})") from None
         yield watcher
     finally:
         watcher.send_signal(signal.SIGTERM)
