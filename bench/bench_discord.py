@@ -70,7 +70,7 @@ from bubabot_local.emulator import DiscordEmulator, patch_discord_py, unpatch_di
 from bubabot_local.mode import BUBABOT_ID, GUILD, QUICK_TASKS, YOU, build_world
 
 from bubabot.app import App, build_app
-from remi_ops.config import parse_settings
+from remi_ops.config_file import parse_settings
 from remi_ops.domain import LogKind
 from remi_ops.host import reap_exited_children
 from remi_ops.logs import tail as remi_logs

@@ -16,7 +16,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from remi_ops.cli.main import report_error
-from remi_ops.config import Settings, find_config, load_settings
+from remi_ops.config import Settings
+from remi_ops.config_file import find_config, load_settings
 from remi_ops.exceptions import ConfigError, RemiOpsError
 
 EXIT_OK = 0

@@ -1,26 +1,19 @@
-"""Typed, frozen settings loaded from TOML; secrets only from the environment.
+"""Typed, frozen settings; secrets only from the environment.
 
-Every problem is reported as ``path.to.field: problem``; the CLIs turn a ``ConfigError``
-into those lines on stderr and exit code 2, never a traceback.
+The models, one per TOML table. Reading a file (where it is looked for, TOML errors, the
+``path.to.field: problem`` lines) is ``remi_ops.config_file``'s.
 """
 
 from __future__ import annotations
 
 import os
-import sys
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from remi_ops.config_bounds import DAY, HOUR, MAX_SNOWFLAKE, MAX_WINDOW_S, amount, count, seconds
-from remi_ops.exceptions import ConfigError
-
-ENV_CONFIG = "BUBABOT_CONFIG"
-DEFAULT_CONFIG = Path("config/bubabot.toml")
-PYTHON_PLACEHOLDER = "{python}"
 
 #: a process exit status (what ``exit(n)`` can return)
 ExitCode = Annotated[int, count(0, 255)]
@@ -38,6 +31,12 @@ class WatchdogSettings(_Model):
     state_dir: Path = Path("~/.local/state/bubabot")
     #: seconds after which the watcher's own heartbeat in .bot_health is considered stale
     heartbeat_stale_s: Annotated[float, seconds(0, DAY)] = 180.0
+    #: a Healthchecks-style dead-man URL: pinged after each check while Remi is healthy,
+    #: ``/fail`` when not, ``/start`` when the watcher starts; empty = off. Its value is
+    #: treated as a secret (a ping URL is a credential) and redacted everywhere
+    heartbeat_url: Annotated[str, Field(pattern=r"^(https?://\S+)?$")] = ""
+    #: the longest a ping may take; a slow or dead ping server never delays a check
+    heartbeat_timeout_s: Annotated[float, seconds(0, 60)] = 10.0
 
     @model_validator(mode="after")
     def _heartbeat_outlives_a_check(self) -> WatchdogSettings:
@@ -120,6 +119,29 @@ class ScanTestSettings(_Model):
         return value
 
 
+class LogSettings(_Model):
+    """``[targets.logs]``: the logs Remi writes itself, and how all of its logs rotate.
+
+    ``logs = ["discord.log"]`` (a list) is the short form of ``files``.
+    """
+
+    #: more logs Remi writes itself (a ``logging.FileHandler``, like discord.py's
+    #: ``discord.log``), relative to workdir; stdout_log/stderr_log are always watched
+    files: tuple[Path, ...] = ()
+    #: a log (stdout_log, stderr_log and ``files``) past this size is rotated by copytruncate
+    #: (Remi keeps its append handle); 0 = never
+    max_bytes: Annotated[int, count(0, 1024**4)] = 50 * 1024 * 1024
+    #: rotated copies kept (``bot.log.1`` … ``bot.log.N``)
+    keep: Annotated[int, count(1, 100)] = 5
+
+
+class MetricsSettings(_Model):
+    """``[metrics]``: Prometheus metrics over HTTP."""
+
+    #: ``host:port`` to serve ``/metrics`` on (e.g. ``127.0.0.1:9808``); empty = off
+    listen: Annotated[str, Field(pattern=r"^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+):\d{1,5}$|^$")] = ""
+
+
 Manager = Literal["process", "systemd", "launchd"]
 _TARGET_FILES = ("stdout_log", "stderr_log", "health_file", "alert_file", "beacon_file")
 
@@ -136,9 +158,7 @@ class TargetSettings(_Model):
     pass_env: tuple[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")], ...] = ()
     stdout_log: Path = Path("bot.log")
     stderr_log: Path = Path("bot_error.log")
-    #: more logs Remi writes itself (a ``logging.FileHandler``, like discord.py's
-    #: ``discord.log``), relative to workdir; stdout_log/stderr_log are always watched
-    logs: tuple[Path, ...] = ()
+    logs: LogSettings = LogSettings()
     health_file: Path = Path(".bot_health")
     alert_file: Path = Path(".bot_alert")
     beacon_file: Path = Path(".remi_beacon.json")
@@ -178,9 +198,15 @@ class TargetSettings(_Model):
             if isinstance(value, str | Path):
                 path = Path(str(value)).expanduser()
                 data[key] = path if path.is_absolute() else workdir / path
-        if isinstance(data.get("logs"), list | tuple):
-            data["logs"] = [workdir / Path(str(p)).expanduser()
-                            if isinstance(p, str | Path) else p for p in data["logs"]]
+        logs = data.get("logs")
+        if isinstance(logs, list | tuple):  # the short form: a list of files
+            logs = {"files": logs}
+        if isinstance(logs, dict) and isinstance(logs.get("files"), list | tuple):
+            logs = {**logs, "files": [workdir / Path(str(p)).expanduser()
+                                      if isinstance(p, str | Path) else p
+                                      for p in logs["files"]]}
+        if logs is not None:
+            data["logs"] = logs
         return data
 
     def instance_key(self) -> str:
@@ -240,6 +266,7 @@ class Settings(_Model):
     targets: tuple[TargetSettings, ...]
     alerts: AlertSettings = AlertSettings()
     discord: DiscordSettings = DiscordSettings()
+    metrics: MetricsSettings = MetricsSettings()
 
     @model_validator(mode="after")
     def _unique_names(self) -> Settings:
@@ -271,119 +298,3 @@ class Settings(_Model):
     @property
     def state_dir(self) -> Path:
         return self.watchdog.state_dir
-
-
-# --------------------------------------------------------------------------- loading
-
-
-def _expand(value: str, base: Path | None) -> Path:
-    path = Path(value).expanduser()
-    if base is not None and not path.is_absolute():
-        path = base / path
-    return path
-
-
-def _resolve_paths(raw: dict[str, Any], base_dir: Path) -> dict[str, Any]:
-    """Expand ``~``, resolve relative paths (watchdog against the file, targets against workdir)."""
-    wd = raw.get("watchdog")
-    if isinstance(wd, dict) and isinstance(wd.get("state_dir"), str):
-        wd["state_dir"] = _expand(wd["state_dir"], base_dir)
-    for target in raw.get("targets") or []:
-        if not isinstance(target, dict):
-            continue
-        if isinstance(target.get("workdir"), str):
-            target["workdir"] = _expand(target["workdir"], base_dir)
-        if isinstance(target.get("command"), list):
-            target["command"] = [sys.executable if a == PYTHON_PLACEHOLDER else a
-                                 for a in target["command"]]
-        scan = target.get("scan_test")
-        if isinstance(scan, dict) and isinstance(scan.get("command"), list):
-            scan["command"] = [sys.executable if a == PYTHON_PLACEHOLDER else a
-                               for a in scan["command"]]
-    return raw
-
-
-def _format_errors(exc: ValidationError, raw: Mapping[str, Any]) -> list[str]:
-    lines = []
-    for err in exc.errors():
-        loc = list(err["loc"])
-        # name targets by their name when they have one: targets[remi].restart.backoff_max_s
-        if len(loc) >= 2 and loc[0] == "targets" and isinstance(loc[1], int):
-            targets = raw.get("targets") or []
-            name = targets[loc[1]].get("name") if loc[1] < len(targets) and isinstance(
-                targets[loc[1]], dict) else None
-            loc[1] = f"[{name}]" if isinstance(name, str) else f"[{loc[1]}]"
-        path = ".".join(str(p) for p in loc).replace(".[", "[")
-        msg = err["msg"]
-        if err["type"] == "extra_forbidden":
-            msg = "unknown key"
-        elif err["type"] == "missing":
-            msg = "required"
-        if msg.startswith("Value error, "):
-            msg = msg.removeprefix("Value error, ")
-            if ":" in msg and " " not in msg.split(":", 1)[0]:
-                field, _, rest = msg.partition(":")
-                path, msg = (f"{path}.{field}" if path else field), rest.strip()
-        lines.append(f"{path or '(file)'}: {msg}")
-    return lines
-
-
-def parse_settings(raw: Mapping[str, Any], *, base_dir: Path, source: str = "") -> Settings:
-    """Validate an already-parsed TOML document."""
-    if "token" in str(list(_walk_keys(raw))).lower():
-        raise ConfigError([f"{k}: secrets come from the environment (DISCORD_TOKEN), "
-                           "never the config file" for k in _walk_keys(raw)
-                           if "token" in k.rsplit(".", 1)[-1].lower()], source)
-    data = _resolve_paths(_deepcopy(raw), base_dir)
-    try:
-        return Settings.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(_format_errors(exc, raw), source) from None
-
-
-def load_settings(path: Path) -> Settings:
-    """Read and validate a TOML file."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError([f"{path}: cannot read ({exc.strerror})"], str(path)) from None
-    except UnicodeDecodeError:
-        raise ConfigError([f"{path}: not UTF-8 text"], str(path)) from None
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError([f"{path}: not valid TOML ({exc})"], str(path)) from None
-    return parse_settings(raw, base_dir=path.parent.resolve(), source=str(path))
-
-
-def find_config(explicit: str | os.PathLike[str] | None, environ: Mapping[str, str],
-                cwd: Path) -> Path | None:
-    """``--config``, else ``$BUBABOT_CONFIG``, else ``config/bubabot.toml``, else None (local)."""
-    if explicit:
-        return Path(explicit)
-    if environ.get(ENV_CONFIG):
-        return Path(environ[ENV_CONFIG])
-    candidate = cwd / DEFAULT_CONFIG
-    return candidate if candidate.is_file() else None
-
-
-def _walk_keys(raw: Any, prefix: str = "") -> list[str]:
-    keys: list[str] = []
-    if isinstance(raw, Mapping):
-        for k, v in raw.items():
-            path = f"{prefix}.{k}" if prefix else str(k)
-            if k != "env":  # a target's env table may legitimately name token variables
-                keys.append(path)
-                keys.extend(_walk_keys(v, path))
-    elif isinstance(raw, list):
-        for i, v in enumerate(raw):
-            keys.extend(_walk_keys(v, f"{prefix}[{i}]"))
-    return keys
-
-
-def _deepcopy(raw: Any) -> Any:
-    if isinstance(raw, Mapping):
-        return {k: _deepcopy(v) for k, v in raw.items()}
-    if isinstance(raw, list):
-        return [_deepcopy(v) for v in raw]
-    return raw

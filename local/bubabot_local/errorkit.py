@@ -15,7 +15,8 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-from remi_ops.config import Settings, parse_settings
+from remi_ops.config import Settings
+from remi_ops.config_file import parse_settings
 
 ERROR_BOT = """
 import logging, os, pathlib, sys, time

@@ -12,7 +12,8 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from remi_ops.config import Settings, parse_settings
+from remi_ops.config import Settings
+from remi_ops.config_file import parse_settings
 
 ENV_STATE_DIR = "BUBABOT_STATE_DIR"
 SIMULATOR = "bubabot_local.remi_sim"

@@ -13,7 +13,8 @@ from typing import Any, TypeVar
 
 import psutil
 
-from remi_ops.config import Settings, TargetSettings, parse_settings
+from remi_ops.config import Settings, TargetSettings
+from remi_ops.config_file import parse_settings
 
 T = TypeVar("T")
 SIM = [sys.executable, "-m", "bubabot_local.remi_sim", "run", "--heartbeat-interval-s", "0.05",

@@ -18,7 +18,8 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 from remi_ops.cli.common import EXIT_PROBLEM, EXIT_USAGE, report_error
-from remi_ops.config import Settings, find_config, load_settings
+from remi_ops.config import Settings
+from remi_ops.config_file import find_config, load_settings
 from remi_ops.exceptions import ConfigError, RemiOpsError
 from remi_ops.store.filesafety import prepare_state_dir
 

@@ -38,7 +38,7 @@ def log_streams(target: TargetSettings) -> dict[str, Path]:
     """Every log of ``target`` by stream name; a log listed twice is read once."""
     streams = {"stderr": target.stderr_log, "stdout": target.stdout_log}
     seen = set(streams.values())
-    for path in target.logs:
+    for path in target.logs.files:
         if path not in seen:
             seen.add(path)
             streams[stream_name(target, path)] = path

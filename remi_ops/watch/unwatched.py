@@ -29,7 +29,7 @@ def unwatched_logs(target: TargetSettings, pid: int) -> list[Path]:
 
 def advice(target: TargetSettings, paths: list[Path]) -> str:
     """The line to add to the target's table so the watcher reads ``paths`` too."""
-    listed = [_shown(target, p) for p in target.logs] + [_shown(target, p) for p in paths]
+    listed = [_shown(target, p) for p in target.logs.files] + [_shown(target, p) for p in paths]
     return f"logs = {json.dumps(list(dict.fromkeys(listed)))}"
 
 

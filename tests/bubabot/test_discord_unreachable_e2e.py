@@ -24,7 +24,7 @@ from bubabot_local.stackkit import until
 
 from bubabot.app import build_app
 from bubabot.link import DiscordLink
-from remi_ops.config import parse_settings
+from remi_ops.config_file import parse_settings
 from remi_ops.host import reap_exited_children
 from remi_ops.supervision.supervisor import State
 

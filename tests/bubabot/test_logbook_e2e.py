@@ -28,7 +28,7 @@ from bubabot_local.stackkit import message_text as text_of
 from bubabot_local.stackkit import until
 
 from bubabot.app import App, build_app
-from remi_ops.config import load_settings
+from remi_ops.config_file import load_settings
 from remi_ops.host import reap_exited_children
 from remi_ops.supervision.supervisor import State
 from remi_ops.watch import runbook

@@ -33,7 +33,7 @@ from bubabot_local.simkit import processes_in
 from bubabot_local.stackkit import channel_text, until
 
 from bubabot.app import App, build_app
-from remi_ops.config import load_settings
+from remi_ops.config_file import load_settings
 from remi_ops.domain import CheckTrigger
 from remi_ops.host import reap_exited_children
 from remi_ops.supervision.supervisor import State

@@ -17,14 +17,14 @@ from remi_ops.config import (
     AlertSettings,
     DiscordSettings,
     HealthSettings,
+    LogSettings,
     RestartPolicy,
     ScanTestSettings,
     Settings,
     WatchdogSettings,
-    load_settings,
-    parse_settings,
 )
 from remi_ops.config_bounds import MAX_SNOWFLAKE, Within
+from remi_ops.config_file import load_settings, parse_settings
 from remi_ops.exceptions import ConfigError
 from remi_ops.supervision.supervisor import Supervisor
 
@@ -35,6 +35,9 @@ SNOW = MAX_SNOWFLAKE
 BOUNDS: list[tuple[str, str, float, float, float]] = [
     ("watchdog", "check_interval_s", H, 0, H + 1),
     ("watchdog", "heartbeat_stale_s", D, 0, D + 1),
+    ("watchdog", "heartbeat_timeout_s", 60, 0, 61),
+    ("logs", "max_bytes", 1024**4, -1, 1024**4 + 1),
+    ("logs", "keep", 100, 0, 101),
     ("restart", "immediate_delay_s", H, -1, H + 1),
     ("restart", "backoff_initial_s", H, 0, H + 1),
     ("restart", "backoff_factor", 10, 0, 11),
@@ -78,7 +81,8 @@ BOUNDS: list[tuple[str, str, float, float, float]] = [
 ]
 SECTIONS: dict[str, type[BaseModel]] = {
     "watchdog": WatchdogSettings, "restart": RestartPolicy, "health": HealthSettings,
-    "scan_test": ScanTestSettings, "alerts": AlertSettings, "discord": DiscordSettings}
+    "scan_test": ScanTestSettings, "logs": LogSettings, "alerts": AlertSettings, "discord": DiscordSettings}
+TARGET_SECTIONS = ("restart", "health", "scan_test", "logs")
 LISTS = {"no_restart_exit_codes", "operator_role_ids", "viewer_role_ids", "allowed_channel_ids"}
 
 
@@ -87,7 +91,7 @@ def raw_with(section: str, field: str, value: float) -> dict[str, Any]:
     target: dict[str, Any] = {"name": "remi", "workdir": "/tmp", "command": ["x"]}
     raw: dict[str, Any] = {"targets": [target]}
     item = [value] if field in LISTS else value
-    if section in ("restart", "health", "scan_test"):
+    if section in TARGET_SECTIONS:
         target[section] = {field: item}
     else:
         raw[section] = {field: item}
@@ -97,7 +101,7 @@ def raw_with(section: str, field: str, value: float) -> dict[str, Any]:
 
 
 def field_path(section: str, field: str) -> str:
-    prefix = f"targets[remi].{section}" if section in ("restart", "health", "scan_test") \
+    prefix = f"targets[remi].{section}" if section in TARGET_SECTIONS \
         else section
     return f"{prefix}.{field}" + (".0" if field in LISTS else "")
 

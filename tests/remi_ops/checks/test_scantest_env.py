@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from remi_ops.config import parse_settings
+from remi_ops.config_file import parse_settings
 from remi_ops.domain import ScanOutcome
 from remi_ops.store.database import Store
 from remi_ops.testing import FakeClock, RecordingNotifier

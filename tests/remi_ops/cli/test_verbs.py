@@ -25,7 +25,7 @@ from bubabot_local.simkit import sim_config_file, sims_in
 from remi_ops.checks.healthfile import write_health_file
 from remi_ops.cli.main import main
 from remi_ops.clock import SystemClock
-from remi_ops.config import load_settings
+from remi_ops.config_file import load_settings
 from remi_ops.domain import ErrorGroup, HealthReport, LogKind, Status
 from remi_ops.host import TargetLock
 from remi_ops.logs.redact import redact_patterns

@@ -15,7 +15,8 @@ from bubabot_local.misbehaving import retitler
 from bubabot_local.simkit import bot_target, gone
 
 from remi_ops import host
-from remi_ops.config import TargetSettings, parse_settings
+from remi_ops.config import TargetSettings
+from remi_ops.config_file import parse_settings
 from remi_ops.store.database import Store
 from remi_ops.supervision.supervisor import State
 from remi_ops.testing import FakeClock, RecordingNotifier

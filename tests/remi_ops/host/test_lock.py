@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from remi_ops import host
-from remi_ops.config import Settings, TargetSettings, parse_settings
+from remi_ops.config import Settings, TargetSettings
+from remi_ops.config_file import parse_settings
 from remi_ops.exceptions import ConfigError, LockHeld
 from remi_ops.testing import wait_until as wait_for
 
@@ -35,7 +36,8 @@ time.sleep(60)
 
 LOCK_RACER = """
 import pathlib, sys, time
-from remi_ops.config import Settings, TargetSettings, parse_settings
+from remi_ops.config import Settings, TargetSettings
+from remi_ops.config_file import parse_settings
 from remi_ops.exceptions import ConfigError, LockHeld
 from remi_ops.config import TargetSettings
 from remi_ops.host import TargetLock

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from remi_ops.config import TargetSettings, load_settings
+from remi_ops.config import TargetSettings
+from remi_ops.config_file import load_settings
 from remi_ops.logs.known_secrets import MIN_SECRET_LEN, looks_secret, secret_values
 from remi_ops.logs.redact import Redactor
 

@@ -23,7 +23,7 @@ import psutil
 import pytest
 from bubabot_local.simkit import sim_config_file, sims_in
 
-from remi_ops.config import load_settings
+from remi_ops.config_file import load_settings
 from remi_ops.testing import wait_until
 from remi_ops.watch.fallback import FALLBACK_KIND
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from remi_ops.config import parse_settings
+from remi_ops.config_file import parse_settings
 from remi_ops.domain import (
     AlertKind,
     Check,

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from remi_ops.config import Settings, parse_settings
+from remi_ops.config import Settings
+from remi_ops.config_file import parse_settings
 from remi_ops.exceptions import LockHeld, StateShared
 from remi_ops.watch.watcher import Watcher
 

@@ -15,7 +15,7 @@ import pytest
 from bubabot_local.simkit import gone, write_bot
 
 from remi_ops.clock import SystemClock
-from remi_ops.config import parse_settings
+from remi_ops.config_file import parse_settings
 from remi_ops.domain import EventKind, Severity
 from remi_ops.store.database import Store
 from remi_ops.testing import RecordingNotifier, wait_until
