@@ -1,9 +1,10 @@
 """Stand-in ``launchctl`` and ``systemctl`` for testing ``remi-ops service``.
 
 Tiny Python scripts written into a folder put first on PATH: each appends its argv as
-one JSON line to ``calls.jsonl`` and answers from ``responses.json`` (by its arguments
-joined with spaces, else by its first non-option argument; exit 0 and no output when
-nothing is set), so a test asserts the exact commands a real manager would have got.
+one JSON line to ``calls.jsonl`` and answers from ``responses.json`` (by its whole argv
+joined with spaces, else up to its first non-option argument — ``systemctl --user show``
+— else by that argument alone — ``launchctl print``; exit 0 and no output when nothing
+is set), so a test asserts the exact commands a real manager would have got.
 """
 
 from __future__ import annotations
@@ -23,10 +24,11 @@ with open(here / "calls.jsonl", "a", encoding="utf-8") as fh:
 responses = json.loads((here / "responses.json").read_text()) if (
     here / "responses.json").exists() else {{}}
 args = sys.argv[1:]
-first = next((a for a in args if not a.startswith("-")), "")
+at = next((i for i, a in enumerate(args) if not a.startswith("-")), len(args))
 name = pathlib.Path(sys.argv[0]).name
-code, out = responses.get(f"{{name}} {{' '.join(args)}}",
-                          responses.get(f"{{name}} {{first}}", [0, ""]))
+keys = [" ".join([name, *args]), " ".join([name, *args[:at + 1]]),
+        " ".join([name, *args[at:at + 1]])]
+code, out = next((responses[k] for k in keys if k in responses), [0, ""])
 print(out, end="")
 sys.exit(code)
 """

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import plistlib
 import shlex
-from xml.parsers.expat import ExpatError
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from xml.parsers.expat import ExpatError
 
 from remi_ops.deploy.paths import (
     LAUNCH_DAEMONS,
