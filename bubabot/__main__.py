@@ -18,6 +18,7 @@ from pathlib import Path
 from remi_ops.cli.main import report_error
 from remi_ops.config import Settings
 from remi_ops.config_file import find_config, load_settings
+from remi_ops.envfile import load_env_file
 from remi_ops.exceptions import ConfigError, RemiOpsError
 
 EXIT_OK = 0
@@ -31,6 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default .state/local)")
     parser.add_argument("--no-console", action="store_true",
                         help="local mode: print #quick-tasks but do not read commands")
+    parser.add_argument("--env-file", help="read secrets (DISCORD_TOKEN=…) from this file, "
+                        "which must be chmod 600 (what a launchd service uses)")
     parser.add_argument("-v", "--verbose", action="store_true")
     return parser
 
@@ -70,6 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("discord").setLevel(logging.WARNING)
     try:
+        load_env_file(args.env_file)
         if os.environ.get("DISCORD_TOKEN"):
             asyncio.run(run_real(real_settings(args)))
         else:

@@ -20,6 +20,7 @@ from remi_ops.alerts.hub import jsonable
 from remi_ops.checks.healthfile import read_health_file, report_from_dict, report_to_dict
 from remi_ops.cli import admin
 from remi_ops.cli.common import EXIT_OK, exit_code, print_json, print_lines
+from remi_ops.cli.service import cmd_service
 from remi_ops.cli.verbs import Ask, carry_out
 from remi_ops.clock import SystemClock
 from remi_ops.config import Settings, TargetSettings
@@ -207,5 +208,5 @@ def cmd_scan_test(settings: Settings, args: argparse.Namespace) -> int:
 COMMANDS: dict[str, Command] = {
     "watch": cmd_watch, "status": cmd_status, "health": cmd_health, "start": cmd_start,
     "stop": cmd_stop, "restart": cmd_restart, "maintenance": cmd_maintenance,
-    "scan-test": cmd_scan_test, **admin.COMMANDS,
+    "scan-test": cmd_scan_test, "service": cmd_service, **admin.COMMANDS,
 }

@@ -17,9 +17,11 @@ from collections.abc import Sequence
 from importlib.metadata import entry_points
 from pathlib import Path
 
+from remi_ops.cli import service
 from remi_ops.cli.common import EXIT_PROBLEM, EXIT_USAGE, report_error
 from remi_ops.config import Settings
 from remi_ops.config_file import find_config, load_settings
+from remi_ops.envfile import load_env_file
 from remi_ops.exceptions import ConfigError, RemiOpsError
 from remi_ops.store.filesafety import prepare_state_dir
 
@@ -32,6 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="remi-ops", description=__doc__.splitlines()[0])
     parser.add_argument("--config", help="TOML file (else $BUBABOT_CONFIG, else "
                         "config/bubabot.toml, else the bundled local mode)")
+    parser.add_argument("--env-file", help="read secrets (KEY=value lines) from this file, "
+                        "which must be chmod 600 (what a launchd service uses)")
     parser.add_argument("-v", "--verbose", action="store_true")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -74,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     cmd("alerts", "what is firing and what is silenced", as_json=True, target=False)
     cmd("doctor", "the configuration against what runs (a log Remi writes, not watched)",
         as_json=True)
+    service.add_parser(sub)
     return parser
 
 
@@ -101,6 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings: Settings | None = None
     try:
+        load_env_file(args.env_file)
         settings = load(args)
         prepare_state_dir(settings)
         from remi_ops.cli.commands import COMMANDS  # noqa: PLC0415 - heavy imports after validation

@@ -36,6 +36,8 @@ Which module holds what (each depends only on those above it):
 * :mod:`~remi_ops.host.service_status` — what systemctl / launchctl report, parsed, and
   how an adopted Remi ended (``unit_exit``, ``job_exit``)
 * :mod:`~remi_ops.host.services` — ``SystemdManager``, ``LaunchdManager``
+* :mod:`~remi_ops.host.servicectl` — ``remi-ops service``'s ``launchctl``/``systemctl``
+  calls (``run_ctl``: never raises), and who is installing (``current_user``, ``current_uid``)
 * :mod:`~remi_ops.host.logfiles` — the files a process really writes: ``std_targets``
   (its fd 1/2, across a rename), ``open_logs``
 * :mod:`~remi_ops.host.managers` — the ``ProcessManager`` contract and ``make_manager``
