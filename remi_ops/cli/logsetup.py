@@ -116,7 +116,24 @@ def rotating_file_handler(path: Path, options: LogOptions) -> logging.Handler:
     return handler
 
 
-def configure_logging(options: LogOptions, stream: TextIO | None = None) -> None:
+class StderrHandler(logging.StreamHandler[TextIO]):
+    """To whatever ``sys.stderr`` is when a record comes (as ``logging.lastResort`` does):
+    a handler that kept the stream of its day would write into a closed one once a caller
+    swapped it (pytest's capture does, around every test)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: TextIO) -> None:
+        """Ignored: the stream is always the current ``sys.stderr``."""
+
+
+def configure_logging(options: LogOptions) -> None:
     """Install the terminal handler (and the file, when asked) on the root logger.
 
     Handlers an earlier call installed are closed and replaced; others (pytest's) are kept.
@@ -125,7 +142,7 @@ def configure_logging(options: LogOptions, stream: TextIO | None = None) -> None
     for old in [h for h in root.handlers if h.get_name() == HANDLER_NAME]:
         root.removeHandler(old)
         old.close()
-    terminal = logging.StreamHandler(stream or sys.stderr)
+    terminal = StderrHandler()
     terminal.setFormatter(make_formatter(options.format))
     handlers: list[logging.Handler] = [terminal]
     if options.file is not None:
