@@ -33,7 +33,7 @@ EXIT_OK = 0
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bubabot", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=version_line("bubabot"))
-    parser.add_argument("--config", help="TOML file (else $BUBABOT_CONFIG, else "
+    parser.add_argument("--config", metavar="PATH", help="TOML file (else $BUBABOT_CONFIG, else "
                         "config/bubabot.toml, else ~/.config/bubabot/bubabot.toml)")
     parser.add_argument("--local", action="store_true", help="local mode: an emulated "
                         "Discord and the Remi simulator, nothing real (no token needed)")
