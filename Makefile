@@ -12,8 +12,10 @@ $(STAMP): pyproject.toml local/pyproject.toml
 	$(BIN)/pip install --quiet -e ./local -e '.[dev,local]'
 	touch $(STAMP)
 
+# without DISCORD_TOKEN, local mode is asked for (--local): a config/bubabot.toml in the
+# checkout would otherwise make `bubabot` refuse to start without a token
 run: $(STAMP)  ## Run Bubabot (local mode with an emulated Discord and a simulated Remi when no DISCORD_TOKEN is set)
-	$(BIN)/bubabot $(ARGS)
+	$(BIN)/bubabot $(if $(DISCORD_TOKEN),,--local) $(ARGS)
 
 test: $(STAMP) lint typecheck unit  ## Lint, type-check, run every test and measure coverage
 

@@ -32,6 +32,7 @@ from bubabot_local.console_text import Names
 from bubabot_local.emulator import DiscordEmulator, patch_discord_py, unpatch_discord_py
 from bubabot_local.settings import local_settings
 from remi_ops import host
+from remi_ops.cli.logsetup import LogOptions, rotating_file_handler
 from remi_ops.config import Settings, TargetSettings
 
 GUILD = 1_300_000_000_000_000_001
@@ -49,7 +50,6 @@ READY_WAIT_S = 20.0
 #: simulator fall off the (emulated) gateway within seconds, as a frozen Remi would.
 HEARTBEAT_MS = 5000
 LOG_NAME = "bubabot.log"
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 @dataclass(frozen=True)
@@ -149,7 +149,8 @@ def clear_leftovers(settings: Settings) -> list[int]:
         lock.release()
 
 
-def banner(emulator: DiscordEmulator, settings: Settings, interactive: bool) -> str:
+def banner(emulator: DiscordEmulator, settings: Settings, interactive: bool,
+           log_file: Path) -> str:
     target = settings.targets[0]
     how = ("Type `help` for commands; try `/remi-health`, then `kill` or `freeze`, and watch\n"
            "Bubabot heal it. `quit` (or Ctrl-D) stops everything, the simulator included."
@@ -161,7 +162,7 @@ Bubabot local mode: nothing here talks to the real Discord.
   • Bubabot, a real discord.py bot, connected to it
   • the Remi simulator (NOT Remi), started and supervised by Bubabot, connected as "Remi (sim)"
     in {target.workdir} (its bot.log, bot_error.log, .bot_health, .bot_alert)
-  • Bubabot's state and log ({LOG_NAME}) in {settings.state_dir}
+  • Bubabot's state in {settings.state_dir}, its log in {log_file}
 This terminal shows #quick-tasks (the emulated Discord starts empty each run: alerts still
 open from an earlier run are posted again).
 {how}
@@ -170,8 +171,12 @@ open from an earlier run are posted again).
 
 async def run_local(*, state_dir: Path | None, interactive: bool, config: str | None = None,
                     stdin: TextIO | AsyncIterable[str] | None = None,
-                    stdout: TextIO | None = None, stop: asyncio.Event | None = None) -> None:
+                    stdout: TextIO | None = None, stop: asyncio.Event | None = None,
+                    log: LogOptions | None = None) -> None:
     """Run local mode until EOF/``quit`` (interactive), SIGINT/SIGTERM, or ``stop``.
+
+    Bubabot's log goes to ``log.file`` (default ``bubabot.log`` in the state dir), rotated
+    and formatted as ``log`` says; the terminal keeps #quick-tasks.
 
     ``config`` is not used: local mode always supervises the bundled simulator (a real
     Remi needs a real Discord, hence ``DISCORD_TOKEN``); it is only mentioned.
@@ -189,11 +194,14 @@ async def run_local(*, state_dir: Path | None, interactive: bool, config: str | 
     try:
         world = build_world(emulator)
         settings = settings_for(state_dir, emulator, world)
-        with logs_to_file(settings.state_dir / LOG_NAME):
+        log = log or LogOptions()
+        log_file = log.file or settings.state_dir / LOG_NAME
+        with logs_to_file(log_file, log):
             for pid in await asyncio.to_thread(clear_leftovers, settings):
                 print(f"» stopped a simulator left over from an earlier run (pid {pid})",
                       file=out, flush=True)
-            await _run_app(emulator, world, settings, interactive, stdin, out, stop)
+            await _run_app(emulator, world, settings, interactive, stdin, out, stop,
+                           log_file)
     finally:
         await emulator.stop()
         unpatch_discord_py()
@@ -201,7 +209,7 @@ async def run_local(*, state_dir: Path | None, interactive: bool, config: str | 
 
 async def _run_app(emulator: DiscordEmulator, world: World, settings: Settings,  # noqa: PLR0917 - wiring
                    interactive: bool, stdin: TextIO | AsyncIterable[str] | None, out: TextIO,
-                   stop: asyncio.Event) -> None:
+                   stop: asyncio.Event, log_file: Path) -> None:
     ready = asyncio.Event()
 
     async def on_ready(_bot: Bubabot) -> None:
@@ -210,7 +218,7 @@ async def _run_app(emulator: DiscordEmulator, world: World, settings: Settings, 
     app = build_app(settings, console=None, client_options={"guild_ready_timeout": 0.05},
                     on_ready=on_ready)
     console = Console(emulator, world.seat, LocalSimulator(app), out, quit=stop)
-    out.write(banner(emulator, settings, interactive))
+    out.write(banner(emulator, settings, interactive, log_file))
     out.flush()
     try:
         await app.start(world.bubabot_token)
@@ -269,16 +277,16 @@ class _Noise(logging.Filter):
 
 
 @contextlib.contextmanager
-def logs_to_file(path: Path) -> Iterator[None]:
-    """INFO and up to ``path``; the terminal keeps only warnings, so #quick-tasks reads well.
+def logs_to_file(path: Path, options: LogOptions) -> Iterator[None]:
+    """INFO and up to ``path`` (rotated by size, text or JSON as ``options`` say); the
+    terminal keeps only warnings, so #quick-tasks reads well.
 
     Only the terminal handlers ``bubabot``'s ``main`` installed are quietened (and only
     when not ``--verbose``); everything is restored afterwards.
     """
     root = logging.getLogger()
-    handler = logging.FileHandler(path, encoding="utf-8")
-    handler.setFormatter(logging.Formatter(LOG_FORMAT))
-    handler.setLevel(logging.INFO)
+    handler = rotating_file_handler(path, options)
+    handler.setLevel(options.level)
     quietened: list[tuple[logging.Handler, int]] = []
     noise = _Noise()
     for existing in root.handlers:

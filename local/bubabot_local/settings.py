@@ -1,7 +1,7 @@
 """The bundled local-mode configuration: supervise the Remi simulator, not a real bot.
 
-Used when no config file is found, so ``make run`` works on a fresh machine with no token
-and no Remi installed. Faster checks and a shorter hang threshold than production so a
+Used by local mode (``bubabot --local``, ``make run``), so it works on a fresh machine with
+no token and no Remi installed. Faster checks and a shorter hang threshold than production so a
 person can watch a freeze being healed within a minute.
 """
 
@@ -19,15 +19,25 @@ ENV_STATE_DIR = "BUBABOT_STATE_DIR"
 SIMULATOR = "bubabot_local.remi_sim"
 
 
+def local_state_dir(environ: Mapping[str, str]) -> Path:
+    """``$BUBABOT_STATE_DIR``, else the per-user ``$XDG_STATE_HOME/bubabot/local``
+    (``~/.local/state/bubabot/local``): never the current directory, which may be a
+    checkout, a home directory or somewhere read-only."""
+    if environ.get(ENV_STATE_DIR):
+        return Path(environ[ENV_STATE_DIR]).expanduser()
+    state_home = Path(environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
+    return state_home / "bubabot" / "local"
+
+
 def local_settings(state_dir: Path | None = None, *, discord: dict[str, object] | None = None,
                    remi_args: Sequence[str] = (), remi_env: Mapping[str, str] | None = None
                    ) -> Settings:
-    """Settings for one simulated target under ``state_dir`` (default ``./.state/local``).
+    """Settings for one simulated target under ``state_dir`` (default :func:`local_state_dir`).
 
     ``remi_args``/``remi_env`` extend the simulator's command line and environment: Bubabot's
     local mode adds ``--discord`` and the emulator's address so the simulator joins it.
     """
-    state = (state_dir or Path(os.environ.get(ENV_STATE_DIR, ".state/local"))).resolve()
+    state = (state_dir or local_state_dir(os.environ)).resolve()
     workdir = state / "remi-sim"
     workdir.mkdir(parents=True, exist_ok=True)
     raw: dict[str, object] = {

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import argparse
 import getpass
 import json
 import sys
 from collections.abc import Iterable
 from datetime import timedelta
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from remi_ops.durations import parse_duration
 from remi_ops.exceptions import ConfigError, RemiOpsError, UnknownTarget, WatcherError
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
+#: the distribution both binaries ship in: ``--version`` reports its version
+DISTRIBUTION = "bubabot"
 
 
 class UsageError(RemiOpsError):
@@ -59,3 +63,22 @@ def who() -> str:
     except (KeyError, OSError):  # a uid with no name (some containers)
         name = "unknown"
     return "cli:" + name
+
+
+def version_line(prog: str) -> str:
+    """``remi-ops 0.1.0``: the installed ``bubabot`` distribution's version."""
+    try:
+        return f"{prog} {version(DISTRIBUTION)}"
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return f"{prog} (version unknown: the {DISTRIBUTION} distribution is not installed)"
+
+
+def add_option_once(parser: argparse.ArgumentParser, *flags: str, **kwargs: Any) -> None:
+    """Add an option unless the parser already has one of its flags (then that one stays,
+    but absent unless given, so it cannot reset a value given before the subcommand)."""
+    existing = parser._option_string_actions  # private, but argparse has no public lookup
+    taken = [existing[f] for f in flags if f in existing]
+    for action in taken:
+        action.default = argparse.SUPPRESS
+    if not taken:
+        parser.add_argument(*flags, default=argparse.SUPPRESS, **kwargs)

@@ -9,43 +9,79 @@ problem, not a crash: one line naming the path, exit 1.
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sqlite3
 import sys
-from collections.abc import Sequence
-from importlib.metadata import entry_points
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from remi_ops.cli import service
-from remi_ops.cli.common import EXIT_PROBLEM, EXIT_USAGE, report_error
+from remi_ops.cli import configcmd, service
+from remi_ops.cli.common import (
+    EXIT_PROBLEM,
+    EXIT_USAGE,
+    add_option_once,
+    report_error,
+    version_line,
+)
+from remi_ops.cli.logsetup import add_log_options, configure_logging, log_options
 from remi_ops.config import Settings
-from remi_ops.config_file import find_config, load_settings
+from remi_ops.config_file import find_config, load_settings, no_config_found
 from remi_ops.envfile import load_env_file
-from remi_ops.exceptions import ConfigError, RemiOpsError
+from remi_ops.exceptions import RemiOpsError
 from remi_ops.store.filesafety import prepare_state_dir
 
-#: entry points that provide settings when no file is found (``bubabot-local`` registers one)
-DEFAULT_SETTINGS_GROUP = "remi_ops.default_settings"
 __all__ = ["build_parser", "main", "report_error"]  # report_error: bubabot's entry uses it
+
+#: subcommands that run without loading the configuration (they read or write it themselves)
+SETTINGS_FREE: dict[str, Callable[[argparse.Namespace], int]] = {
+    "config": configcmd.cmd_config,
+}
+#: what a global option means when it was not given
+GLOBAL_DEFAULTS = {"config": None, "json": False, "target": None, "env_file": None}
+#: subcommands that need the configuration but not the state directory (``service install``
+#: may run under sudo: it must not create the user's state_dir owned by root)
+NO_STATE_DIR = frozenset({"service"})
+
+
+def add_global_options(parser: argparse.ArgumentParser) -> None:
+    """``--config``, ``--json`` and the logging options, on the main parser and on every
+    subcommand: ``remi-ops --json status`` and ``remi-ops status --json`` are the same."""
+    add_option_once(parser, "--config", metavar="PATH", help="TOML file (else "
+                    "$BUBABOT_CONFIG, else config/bubabot.toml, else "
+                    "~/.config/bubabot/bubabot.toml)")
+    add_option_once(parser, "--json", action="store_true", help="machine-readable output "
+                    "(commands that have one)")
+    add_option_once(parser, "--env-file", metavar="PATH", help="read secrets (KEY=value "
+                    "lines) from this file, which must be chmod 600 (what a launchd service "
+                    "uses)")
+    add_log_options(parser)
+
+
+def share_global_options(parser: argparse.ArgumentParser) -> None:
+    """Give every subcommand (and theirs, however they were added) the global options."""
+    for action in parser._actions:  # argparse lists subparsers nowhere public
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                add_global_options(child)
+                share_global_options(child)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="remi-ops", description=__doc__.splitlines()[0])
-    parser.add_argument("--config", help="TOML file (else $BUBABOT_CONFIG, else "
-                        "config/bubabot.toml, else the bundled local mode)")
-    parser.add_argument("--env-file", help="read secrets (KEY=value lines) from this file, "
-                        "which must be chmod 600 (what a launchd service uses)")
-    parser.add_argument("-v", "--verbose", action="store_true")
+    parser.add_argument("--version", action="version", version=version_line("remi-ops"))
+    add_global_options(parser)
+    add_option_once(parser, "--target", help="target name (default: the first; for the "
+                    "commands that act on one)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     def cmd(name: str, help_text: str, *, target: bool = True, as_json: bool = False
             ) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text)
         if target:
-            p.add_argument("--target", help="target name (default: the first)")
-        if as_json:
-            p.add_argument("--json", action="store_true", help="machine-readable output")
+            add_option_once(p, "--target", help="target name (default: the first)")
+        # which of the options that may come before the subcommand apply to it
+        p.set_defaults(applies=frozenset(
+            {"target"} if target else set()) | frozenset({"json"} if as_json else set()))
         return p
 
     cmd("status", "what is running and in which state", as_json=True)
@@ -79,36 +115,52 @@ def build_parser() -> argparse.ArgumentParser:
     cmd("doctor", "the configuration against what runs (a log Remi writes, not watched)",
         as_json=True)
     service.add_parser(sub)
+    configcmd.add_config_command(cmd("config", "check the configuration, or write the "
+                                     "example one", target=False, as_json=True))
+    share_global_options(parser)
     return parser
 
 
+def parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse, fill in the global options not given, and refuse one that does not apply
+    (``remi-ops --target x watch`` would otherwise watch every target, silently)."""
+    args = parser.parse_args(argv)  # argparse exits 2 on usage errors by itself
+    applies: frozenset[str] | None = getattr(args, "applies", None)
+    for option in ("target", "json"):
+        if applies is not None and option not in applies and hasattr(args, option):
+            parser.error(f"--{option} does not apply to `{args.command}`")
+    for dest, default in GLOBAL_DEFAULTS.items():
+        if not hasattr(args, dest):
+            setattr(args, dest, default)
+    return args
+
+
 def load(args: argparse.Namespace) -> Settings:
+    """The configuration that ``--config``/``$BUBABOT_CONFIG``/the usual places name; none
+    found is a configuration error listing where it looked (never a silent local mode)."""
     path = find_config(args.config, os.environ, Path.cwd())
     if path is None:
-        return bundled_settings()
+        raise no_config_found(os.environ, Path.cwd())
     return load_settings(path)
 
 
-def bundled_settings() -> Settings:
-    """Settings a plug-in bundles for running without a file (Bubabot's local mode)."""
-    for entry in entry_points(group=DEFAULT_SETTINGS_GROUP):
-        factory = entry.load()
-        settings: Settings = factory()
-        return settings
-    raise ConfigError(["(file): no configuration found (--config, $BUBABOT_CONFIG or "
-                       "config/bubabot.toml; see config/bubabot.example.toml)"])
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)  # argparse exits 2 on usage errors by itself
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = parse(build_parser(), argv)
+    log_opts = log_options(args)
+    try:
+        configure_logging(log_opts)
+    except OSError as exc:
+        print(f"remi-ops: --log-file {log_opts.file}: cannot write ({exc.strerror or exc})",
+              file=sys.stderr)
+        return EXIT_USAGE
     settings: Settings | None = None
     try:
         load_env_file(args.env_file)
+        if args.command in SETTINGS_FREE:
+            return SETTINGS_FREE[args.command](args)
         settings = load(args)
-        prepare_state_dir(settings)
+        if args.command not in NO_STATE_DIR:
+            prepare_state_dir(settings)
         from remi_ops.cli.commands import COMMANDS  # noqa: PLC0415 - heavy imports after validation
 
         code: int = COMMANDS[args.command](settings, args)

@@ -16,9 +16,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from remi_ops.cli.common import EXIT_OK, UsageError, exit_code, print_json, print_lines
+from remi_ops.cli.common import EXIT_OK, exit_code, print_json, print_lines
 from remi_ops.config import Settings
-from remi_ops.config_file import config_candidates, find_config
+from remi_ops.config_file import find_config, no_config_found
 from remi_ops.deploy.oldjobs import OldJob, SearchPlaces, find_old_jobs, retire_steps
 from remi_ops.deploy.paths import MANAGERS, ServiceSpec, default_manager
 from remi_ops.deploy.units import launchd_note, render
@@ -72,11 +72,8 @@ def cmd_service(settings: Settings, args: argparse.Namespace) -> int:
 def service_spec(args: argparse.Namespace) -> ServiceSpec:
     """The service the arguments ask for, with this interpreter and this configuration."""
     found = find_config(args.config, os.environ, Path.cwd())
-    if found is None:
-        looked = ", ".join(str(c) for c in config_candidates(os.environ, Path.cwd()))
-        raise UsageError("a service needs a configuration file, and none was found "
-                         f"(--config, $BUBABOT_CONFIG, {looked}); `remi-ops config init` "
-                         "writes one")
+    if found is None:  # main loads the same file first; this is for direct callers
+        raise no_config_found(os.environ, Path.cwd())
     user = servicectl.current_user()
     return ServiceSpec(manager=args.manager or default_manager(),
                        config=Path(found).expanduser().absolute(), python=sys.executable,

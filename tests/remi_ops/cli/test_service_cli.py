@@ -245,7 +245,8 @@ def test_without_a_config_file_a_service_is_refused(
     monkeypatch.chdir(box.tmp)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(box.tmp / "xdg"))
     assert main(["service", "print"]) == 2
-    assert "a service needs a configuration file" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "no configuration found" in err and "remi-ops config init" in err
 
 
 # --------------------------------------------------------------------------- adoption
