@@ -22,7 +22,9 @@ from remi_ops.metrics.tallies import ErrorTally, RestartTally, error_tally, rest
 if TYPE_CHECKING:
     from remi_ops.alerts.hub import AlertHub
     from remi_ops.alerts.outbox import Outbox
+    from remi_ops.beacon import BeaconReading
     from remi_ops.clock import Clock
+    from remi_ops.domain import ProcessIdentity
     from remi_ops.store.database import Store
     from remi_ops.watch.target import TargetWatch
 
@@ -96,10 +98,14 @@ def read_target(watch: TargetWatch) -> TargetReading:
 
 
 def remi_loop_lag(watch: TargetWatch) -> float | None:
-    """How late Remi's event loop is now: the last beat's lag, or, while it is blocked,
-    how long it has been (the 850-s freeze shows as 850, not as the last good beat)."""
     ident = watch.supervisor.process
-    beacon = watch.observer.beacon() if ident is not None else None
+    return loop_lag_of(ident, watch.observer.beacon() if ident is not None else None)
+
+
+def loop_lag_of(ident: ProcessIdentity | None, beacon: BeaconReading | None) -> float | None:
+    """How late Remi's event loop is now: the last beat's lag, or, while it is blocked,
+    how long it has been (the 850-s freeze shows as 850, not as the last good beat).
+    None without a running process or a beacon of its own."""
     if ident is None or beacon is None or beacon.stopped or beacon.pid not in (None, ident.pid):
         return None
     return max(beacon.loop_lag_s, beacon_blocked_s(beacon))
