@@ -41,6 +41,7 @@ class WatcherMetrics:
         self.server: MetricsServer | None = None
         self._lock = threading.Lock()
         self._latest: Snapshot | None = None
+        self._failing = False
 
     @property
     def enabled(self) -> bool:
@@ -64,9 +65,24 @@ class WatcherMetrics:
         self.server = await asyncio.to_thread(MetricsServer.start, self.registry, self.listen)
 
     async def refresh(self) -> None:
-        """Take a snapshot off the loop and publish it (the loop's heartbeat for scrapes)."""
+        """Take a snapshot off the loop and publish it (the loop's heartbeat for scrapes).
+
+        When it cannot be taken (a state database that fails), the last one stays
+        published, its heartbeat ageing for the rule that watches it; said once, not every
+        two seconds.
+        """
         failures = dict(self.watched.outbox.failures)  # the outbox counts on the loop
-        snapshot = await asyncio.to_thread(take_snapshot, self.watched, failures)
+        try:
+            snapshot = await asyncio.to_thread(take_snapshot, self.watched, failures)
+        except Exception as exc:  # the watcher goes on; the metrics show their age
+            if not self._failing:
+                log.warning("metrics: cannot refresh (%s: %s); serving the last values",
+                            type(exc).__name__, exc)
+            self._failing = True
+            return
+        if self._failing:
+            log.info("metrics: refreshing again")
+        self._failing = False
         with self._lock:
             self._latest = snapshot
 

@@ -17,6 +17,7 @@ from remi_ops.metrics.collector import WatcherCollector
 from remi_ops.metrics.server import ListenAddress, MetricsServer
 from remi_ops.metrics.snapshot import Snapshot, TargetReading, loop_lag_of
 from remi_ops.metrics.tallies import RestartTally
+from remi_ops.watch.watcher import Watcher
 
 REMI = ProcessIdentity(pid=4242, create_time=1_700_000_000.0, cmdline=("python", "main.py"))
 
@@ -106,3 +107,24 @@ def test_a_stopped_remi() -> None:
     assert seen.value("remi_ops_restart_failures_total", target="remi", trigger="crash") == 1
     assert seen.value("remi_ops_restarts_total", target="remi", trigger="hang") == 0
     assert seen.value("remi_ops_watcher_heartbeat_timestamp_seconds") == 1_700_000_100.0
+
+
+async def test_a_failing_store_keeps_the_last_snapshot_and_says_so_once(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The heartbeat stops moving (a rule sees it); the log gets one line, not one per 2 s."""
+    watcher = Watcher(parse_settings({
+        "watchdog": {"state_dir": str(tmp_path / "state")},
+        "targets": [{"name": "remi", "workdir": str(tmp_path), "command": ["true"]}],
+        "metrics": {"listen": f"127.0.0.1:{free_port()}"}}, base_dir=tmp_path),
+        console=None)
+    await watcher.metrics.refresh()
+    first = watcher.metrics.latest()
+    assert first is not None and first.targets[0].name == "remi"
+    watcher.store.close()  # every read now fails
+    for _ in range(3):
+        await watcher.metrics.refresh()
+    assert watcher.metrics.latest() is first
+    warnings = [r.getMessage() for r in caplog.records if r.name == "remi_ops.metrics.exporter"]
+    assert len(warnings) == 1
+    assert warnings[0].startswith("metrics: cannot refresh (ProgrammingError: ")
+    watcher.close()
