@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 from bubabot.access import Actor
 from bubabot.looplag import LoopLagMonitor
+from bubabot.metrics import LoopLagCollector
 from bubabot.service import HealthView
 from remi_ops.alerts.model import AlertLine, Silence
 from remi_ops.domain import ErrorGroup, RestartReport, ScanResult
@@ -46,6 +47,7 @@ class WatcherService:
     def bind(self, watcher: Watcher) -> None:
         """The bot is built before the engine (the engine's Discord sink needs the bot)."""
         self._watcher = watcher
+        watcher.metrics.register(LoopLagCollector(self.lag))  # on /metrics beside the engine's
 
     @property
     def watcher(self) -> Watcher:

@@ -141,6 +141,13 @@ class MetricsSettings(_Model):
     #: ``host:port`` to serve ``/metrics`` on (e.g. ``127.0.0.1:9808``); empty = off
     listen: Annotated[str, Field(pattern=r"^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+):\d{1,5}$|^$")] = ""
 
+    @field_validator("listen")
+    @classmethod
+    def _tcp_port(cls, value: str) -> str:
+        if value and not 1 <= int(value.rpartition(":")[2]) <= 65535:
+            raise ValueError("the port must be from 1 to 65535 (e.g. 127.0.0.1:9808)")
+        return value
+
 
 Manager = Literal["process", "systemd", "launchd"]
 _TARGET_FILES = ("stdout_log", "stderr_log", "health_file", "alert_file", "beacon_file")

@@ -102,6 +102,7 @@ class Outbox:
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
         self._sink_backoff = {name: _Backoff() for name in names}
         self._row_backoff: dict[int, _Backoff] = {}
+        self.failures = dict.fromkeys(names, 0)  # failed delivery attempts (the metrics')
         self._backlog: list[Notification] = []
         self.journal = JournalReader(store)  # journaled events, each taken once
         #: sinks another process delivers (Bubabot's "discord" for a command line acting
@@ -229,6 +230,7 @@ class Outbox:
                     continue
                 outcome = await self._deliver(sink, row)
                 counts[outcome] += 1
+                self.failures[sink.name] += outcome != "ok"
                 if outcome == "sink_down":
                     dues.append(state.not_before - self.clock.monotonic())
                     return self._report(counts, dues)

@@ -21,6 +21,7 @@ from remi_ops.clock import Clock, SystemClock
 from remi_ops.config import Settings
 from remi_ops.domain import Event, EventKind, Severity
 from remi_ops.exceptions import UnknownTarget
+from remi_ops.metrics.exporter import REFRESH_INTERVAL_S, WatcherMetrics
 from remi_ops.store.database import Store
 from remi_ops.store.filesafety import prepare_state_dir
 from remi_ops.watch.loops import due_loop, exit_waiter, periodic
@@ -58,6 +59,8 @@ class Watcher:
                                             environ=environ)
                         for t in settings.targets}
         self.locks: list[host.TargetLock] = []
+        #: ``[metrics] listen``: served from ``start`` to ``close`` (Bubabot adds collectors)
+        self.metrics = WatcherMetrics(self, settings.metrics.listen)
         #: True once ``start`` ran: this process supervises (a check may act); a command
         #: line assembling a Watcher for one verb only looks
         self.supervising = False
@@ -91,7 +94,9 @@ class Watcher:
         self.locks += taken
 
     async def start(self) -> None:
-        """Adopt or start every target (off the loop)."""
+        """Serve the metrics (a port in use refuses the start), then adopt or start every
+        target (off the loop)."""
+        await self.metrics.start()
         self.supervising = True
         for watch in self.watches.values():
             await asyncio.to_thread(watch.startup)
@@ -105,6 +110,8 @@ class Watcher:
             periodic(COMMIT_INTERVAL_S, stopping, self.hub.commit, "alert commit"),
             periodic(PROBE_INTERVAL_S, stopping, self.serve_requests, "operator requests"),
             periodic(PRUNE_INTERVAL_S, stopping, self.prune_outbox, "outbox prune")]
+        if self.metrics.enabled:
+            jobs.append(periodic(REFRESH_INTERVAL_S, stopping, self.metrics.refresh, "metrics"))
         for watch in self.watches.values():
             jobs += [exit_waiter(watch, stopping), due_loop(watch, stopping),
                      periodic(PROBE_INTERVAL_S, stopping, _thread(watch.probe),
@@ -153,6 +160,7 @@ class Watcher:
                 await self.settle()
 
     def close(self) -> None:
+        self.metrics.stop()
         for lock in self.locks:
             lock.release()
         self.locks.clear()
