@@ -7,6 +7,7 @@ The models, one per TOML table. Reading a file (where it is looked for, TOML err
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -34,9 +35,16 @@ class WatchdogSettings(_Model):
     #: a Healthchecks-style dead-man URL: pinged after each check while Remi is healthy,
     #: ``/fail`` when not, ``/start`` when the watcher starts; empty = off. Its value is
     #: treated as a secret (a ping URL is a credential) and redacted everywhere
-    heartbeat_url: Annotated[str, Field(pattern=r"^(https?://\S+)?$")] = ""
+    heartbeat_url: str = ""
     #: the longest a ping may take; a slow or dead ping server never delays a check
     heartbeat_timeout_s: Annotated[float, seconds(0, 60)] = 10.0
+
+    @field_validator("heartbeat_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if value and not re.fullmatch(r"https?://\S+", value):  # never echo it: a credential
+            raise ValueError("must be an http:// or https:// URL (a ping URL)")
+        return value
 
     @model_validator(mode="after")
     def _heartbeat_outlives_a_check(self) -> WatchdogSettings:
@@ -110,7 +118,6 @@ class ScanTestSettings(_Model):
     @field_validator("expect_pattern")
     @classmethod
     def _valid_regex(cls, value: str) -> str:
-        import re  # noqa: PLC0415 - only needed to validate
 
         try:
             re.compile(value)
@@ -139,11 +146,13 @@ class MetricsSettings(_Model):
     """``[metrics]``: Prometheus metrics over HTTP."""
 
     #: ``host:port`` to serve ``/metrics`` on (e.g. ``127.0.0.1:9808``); empty = off
-    listen: Annotated[str, Field(pattern=r"^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+):\d{1,5}$|^$")] = ""
+    listen: str = ""
 
     @field_validator("listen")
     @classmethod
-    def _tcp_port(cls, value: str) -> str:
+    def _host_and_port(cls, value: str) -> str:
+        if value and not re.fullmatch(r"(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+):\d{1,5}", value):
+            raise ValueError("must be host:port, e.g. 127.0.0.1:9808 or [::1]:9808")
         if value and not 1 <= int(value.rpartition(":")[2]) <= 65535:
             raise ValueError("the port must be from 1 to 65535 (e.g. 127.0.0.1:9808)")
         return value
