@@ -118,7 +118,6 @@ class ScanTestSettings(_Model):
     @field_validator("expect_pattern")
     @classmethod
     def _valid_regex(cls, value: str) -> str:
-
         try:
             re.compile(value)
         except re.error as exc:
