@@ -112,6 +112,7 @@ class TargetWatch:
 
     def startup(self) -> None:
         """Adopt a running Remi or start one; restore what survives a watcher restart."""
+        self.intake.rotating = True  # the watcher rotates Remi's logs; a bystander never
         self.attach(start=True)
 
     def attach(self, *, start: bool = False) -> None:
