@@ -165,7 +165,7 @@ class TargetWatch:
             acted.extend(self._act(actions, report))
             self.last_report = report
             self._close(acted, obs, report)
-            log.debug("%s: check (%s) → %s", self.name, trigger, report.status)
+            log.debug("check (%s) → %s", trigger, report.status, extra={"target": self.name})
             return report
 
     def look(self) -> HealthReport:
