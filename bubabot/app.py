@@ -68,6 +68,9 @@ class App:
                                    misfire_grace_time=MISFIRE_GRACE_S,
                                    next_run_time=datetime.now(UTC))
         self.scheduler.add_listener(self.on_job_event, EVENT_JOB_ERROR | EVENT_JOB_MISSED)
+        # APScheduler says "Running job" and "executed successfully" at INFO for every
+        # check: two lines a minute that say nothing (errors and misses still come here)
+        logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)
         self.scheduler.start()
 
     async def start(self, token: str) -> None:

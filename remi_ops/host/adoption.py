@@ -103,8 +103,9 @@ def expected_uid(target: TargetSettings) -> int | None:
     try:
         return pwd.getpwnam(target.process_user).pw_uid
     except KeyError:
-        log.warning("%s: process_user %r is not a user on this machine; no process will "
-                    "be taken for the target", target.name, target.process_user)
+        log.warning("process_user %r is not a user on this machine; no process will "
+                    "be taken for the target", target.process_user,
+                    extra={"target": target.name})
         return None
 
 

@@ -66,9 +66,9 @@ class DirectManager(BaseManager):
         ours = self._spawn_ids()
         escaped = [i for i in found if ours and spawn_id_of(i.pid) in ours]
         if escaped:
-            log.warning("%s: pids %s carry the marker of the Remi we started, which is "
+            log.warning("pids %s carry the marker of the Remi we started, which is "
                         "gone: escaped children, not adopted (swept at the next start)",
-                        self.target.name, [i.pid for i in escaped])
+                        [i.pid for i in escaped], extra={"target": self.target.name})
         return [i for i in found if i not in escaped]
 
     def known_child(self) -> ProcessIdentity | None:
@@ -83,8 +83,8 @@ class DirectManager(BaseManager):
         """Adopt what runs; else sweep the last spawn's leftovers and spawn a fresh Remi."""
         running = self.find()
         if running:
-            log.info("%s: already running as pid %s; not starting another",
-                     self.target.name, running[0].pid)
+            log.info("already running as pid %s; not starting another",
+                     running[0].pid, extra={"target": self.target.name})
             return running[0]
         self._sweep(self._spawn_ids(), self.target.restart.stop_grace_s)
         ident = spawn(self.target, self._extra_env)
@@ -123,9 +123,9 @@ class DirectManager(BaseManager):
         except OSError as exc:
             if kind not in self._hint_failures:
                 self._hint_failures.add(kind)
-                log.warning("%s: cannot %s the pidfile %s (%s); Remi is supervised anyway, "
+                log.warning("cannot %s the pidfile %s (%s); Remi is supervised anyway, "
                             "but a watcher started later will not know it started it",
-                            self.target.name, kind, self.pidfile, exc)
+                            kind, self.pidfile, exc, extra={"target": self.target.name})
         else:
             self._hint_failures.discard(kind)
 
@@ -158,8 +158,8 @@ class DirectManager(BaseManager):
         if not left:
             return ()
         pids = tuple(i.pid for i in left)
-        log.warning("%s: sweeping %d escaped process(es) of a Remi we started: pids %s",
-                    self.target.name, len(pids), list(pids))
+        log.warning("sweeping %d escaped process(es) of a Remi we started: pids %s",
+                    len(pids), list(pids), extra={"target": self.target.name})
         for escaped in left:
             stop(escaped, grace_s, target_name=self.target.name)
         self._swept += pids

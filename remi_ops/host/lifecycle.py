@@ -123,7 +123,7 @@ def spawn(target: TargetSettings, extra_env: Mapping[str, str] | None = None) ->
     _await_exec(target.name, popen.pid)
     ident = replace(_identity_of_child(target.name, popen, argv), spawn_id=spawn_id)
     _CHILDREN.add(ident, popen)
-    log.info("%s: started pid %s: %s", target.name, ident.pid, " ".join(argv))
+    log.info("started pid %s: %s", ident.pid, " ".join(argv), extra={"target": target.name})
     return ident
 
 
@@ -162,8 +162,8 @@ def _await_exec(name: str, pid: int) -> None:
             if proc.status() == psutil.STATUS_ZOMBIE:
                 return
             if time.monotonic() >= deadline:
-                log.warning("%s: pid %s did not show its command line within %.0fs of "
-                            "its start", name, pid, EXEC_VISIBLE_S)
+                log.warning("pid %s did not show its command line within %.0fs of "
+                            "its start", pid, EXEC_VISIBLE_S, extra={"target": name})
                 return
             time.sleep(_EXEC_POLL_S)
     except (*GONE, OSError):  # ended, or not ours to read: nothing to wait for

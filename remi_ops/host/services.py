@@ -103,8 +103,8 @@ class _ServiceManager(BaseManager):
         try:
             ended = _poll(lambda: self._exit_of(ident.pid), EXIT_STATUS_WAIT_S)
         except ProcessError as exc:
-            log.warning("%s: how pid %s ended is unknown: %s", self.target.name, ident.pid,
-                        exc.detail)
+            log.warning("how pid %s ended is unknown: %s", ident.pid, exc.detail,
+                        extra={"target": self.target.name})
             return info
         if ended is None:
             return info
@@ -118,8 +118,8 @@ class _ServiceManager(BaseManager):
 
     def _stop_stray(self, ident: ProcessIdentity, grace_s: float) -> StopResult:
         """A copy running outside the service manager is stopped directly, tree and all."""
-        log.warning("%s: stopping pid %s, which runs outside its service manager",
-                    self.target.name, ident.pid)
+        log.warning("stopping pid %s, which runs outside its service manager",
+                    ident.pid, extra={"target": self.target.name})
         return stop(ident, grace_s, target_name=self.target.name)
 
     def _strays(self, main_pid: int) -> list[ProcessIdentity]:
@@ -267,8 +267,8 @@ class LaunchdManager(_ServiceManager):
         self._ctl(["kill", "SIGTERM", self.service])
         if wait_gone(current, grace_s) is not None:
             return self._verify_gone(current, started)
-        log.warning("%s: pid %s ignored SIGTERM for %.1fs; sending SIGKILL",
-                    self.target.name, current.pid, grace_s)
+        log.warning("pid %s ignored SIGTERM for %.1fs; sending SIGKILL",
+                    current.pid, grace_s, extra={"target": self.target.name})
         if is_alive(current) and self._main_pid() == current.pid:
             self._ctl(["kill", "SIGKILL", self.service])  # only ever the job's current pid
         wait_gone(current, KILL_WAIT_S)

@@ -72,8 +72,9 @@ def stop(ident: ProcessIdentity, grace_s: float, *, target_name: str = "") -> St
     alive = _wait_gone(members, grace_s)
     killed = bool(alive)
     if alive:
-        log.warning("%s: %d process(es) ignored SIGTERM for %.1fs; sending SIGKILL",
-                    label, len(alive), grace_s)
+        log.warning("%d process(es) of pid %s ignored SIGTERM for %.1fs; sending SIGKILL",
+                    len(alive), ident.pid, grace_s,
+                    extra={"target": target_name} if target_name else None)
         _signal_all(alive, signal.SIGKILL, ident, label)
         alive = _wait_gone(alive, KILL_WAIT_S)
     if alive:

@@ -41,5 +41,6 @@ def skip_in_missing_workdir(path: Path, workdir: Path | None, target: str) -> bo
         if path in _SAID:
             return True
         _SAID.add(path)
-    log.warning("%s: not writing %s: %s (the watcher never creates it)", target, path, problem)
+    log.warning("not writing %s: %s (the watcher never creates it)", path, problem,
+                extra={"target": target})
     return True

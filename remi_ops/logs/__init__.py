@@ -2,6 +2,8 @@
 tracebacks, error groups, and redaction where the text is made.
 
     tail          incremental reads with persisted positions (rotation, truncation, partial lines)
+    position      where a tailer stopped (``LogPosition``) and what one read found (``TailChunk``)
+    rotate        size rotation of Remi's logs by copytruncate, right after a read
     lines         complete, bounded lines from a byte stream (the partial last line held)
     holdback      where the record still being written starts, and when it is finished
     headers       the log layouts discord.py and ``logging`` write, and decoding

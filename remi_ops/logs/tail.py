@@ -29,99 +29,20 @@ A bulk reader (a first scan of a big file) is fastest with ``max_bytes`` of one 
 
 from __future__ import annotations
 
-import hashlib
 import io
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
-from functools import cached_property
+from dataclasses import replace
 from pathlib import Path
 
 from remi_ops.logs.lines import CUT_MARKER, LineReader
+from remi_ops.logs.position import HEAD_BYTES, LogPosition, TailChunk, head_hash
 
 __all__ = ["CUT_MARKER", "LogPosition", "TailChunk", "Tailer"]
 
-HEAD_BYTES = 128
 DEFAULT_INITIAL_READ = 4 * 1024 * 1024
 DEFAULT_MAX_LINE = 64 * 1024
 DEFAULT_MAX_READ = 16 * 1024 * 1024
 _BLOCK = 4 * 1024 * 1024
-
-
-def _head_hash(data: bytes) -> str:
-    return hashlib.blake2b(data, digest_size=8).hexdigest()
-
-
-@dataclass(frozen=True, slots=True)
-class LogPosition:
-    """Where a tailer stopped in one file; the store persists it as a dict.
-
-    ``offset`` is the start of the first line not yet returned. ``inode == 0`` means the
-    file did not exist when we attached (so all of it is new once it appears).
-    ``skipping`` means ``offset`` lies inside an over-long line whose head was returned.
-    """
-
-    path: str
-    dev: int = 0
-    inode: int = 0
-    offset: int = 0
-    head_len: int = 0
-    head_hash: str = ""
-    skipping: bool = False
-
-    def to_dict(self) -> dict[str, object]:
-        """A JSON-friendly dict."""
-        return {"path": self.path, "dev": self.dev, "inode": self.inode, "offset": self.offset,
-                "head_len": self.head_len, "head_hash": self.head_hash,
-                "skipping": self.skipping}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, object]) -> LogPosition:
-        """Rebuild a position; raises ``ValueError`` on a malformed dict."""
-        try:
-            pos = cls(path=str(data["path"]), dev=_int(data.get("dev", 0)),
-                      inode=_int(data.get("inode", 0)), offset=_int(data.get("offset", 0)),
-                      head_len=_int(data.get("head_len", 0)),
-                      head_hash=str(data.get("head_hash", "")),
-                      skipping=bool(data.get("skipping", False)))
-        except KeyError as exc:
-            raise ValueError(f"log position: missing {exc.args[0]!r}") from None
-        if min(pos.offset, pos.head_len, pos.inode, pos.dev) < 0:
-            raise ValueError("log position: negative field")
-        return pos
-
-
-def _int(value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise ValueError(f"log position: not an integer: {value!r}")
-    return int(value)
-
-
-@dataclass(frozen=True)
-class TailChunk:
-    """What one :meth:`Tailer.read_new` found.
-
-    ``data`` holds complete lines, each ending in ``\\n`` (cut lines end in the marker);
-    ``lines`` is the decoded view. ``more`` means the read stopped at ``max_bytes``.
-    """
-
-    data: bytes
-    position: LogPosition
-    rotated: bool = False
-    truncated: bool = False
-    skipped_bytes: int = 0
-    more: bool = False
-    created: bool = False
-
-    @cached_property
-    def lines(self) -> list[str]:
-        """The new complete lines, decoded as UTF-8 (invalid bytes replaced), no newline."""
-        if not self.data:
-            return []
-        text = self.data.decode("utf-8", "replace")
-        if "\r" in text:
-            text = text.replace("\r\n", "\n")
-        return text.split("\n")[:-1]
 
 
 class Tailer:
@@ -156,6 +77,32 @@ class Tailer:
     def position(self) -> LogPosition | None:
         """The committed position (start of the first line not yet returned)."""
         return self._pos
+
+    @property
+    def read_offset(self) -> int:
+        """How far the file being read has been read (a partial last line included)."""
+        return self._read_offset
+
+    def continue_after_copy(self, copy: Path, size: int) -> TailChunk:
+        """Our file was copied to ``copy`` (its first ``size`` bytes) and truncated to 0
+        (:mod:`remi_ops.logs.rotate`): what came after our last read is read from the
+        copy, then the emptied file from its start; a partial last line carries over.
+
+        The committed offset is 0 (the emptied file): a partial line begun before the
+        truncation lives only in memory until its newline arrives.
+        """
+        assert self._pos is not None
+        data = b""
+        try:
+            with open(copy, "rb", buffering=0) as f:
+                st = os.fstat(f.fileno())
+                data, _more = self._read_blocks(f, size, max(1, size - self._read_offset))
+            self._drained = (*_identity(st), st.st_mtime, st.st_size)  # never again
+        except OSError:
+            pass  # the copy vanished at once: its unread rest is gone with it
+        self._pos = replace(self._pos, head_len=0, head_hash="")
+        self._read_offset, self._empty_at, self._file = 0, None, self.path
+        return TailChunk(data, self._commit(), skipped_bytes=self._take_skipped())
 
     def read_new(self, max_bytes: int = DEFAULT_MAX_READ) -> TailChunk:
         """Complete lines appended since the last call, reading at most ``max_bytes``."""
@@ -268,7 +215,7 @@ class Tailer:
             with open(copy, "rb", buffering=0) as f:
                 st = os.fstat(f.fileno())
                 if (_identity(st) == (pos.dev, pos.inode) or st.st_size <= self._read_offset
-                        or _head_hash(f.read(pos.head_len)) != pos.head_hash):
+                        or head_hash(f.read(pos.head_len)) != pos.head_hash):
                     return b""
                 data, _more = self._read_blocks(f, st.st_size, max_bytes)
         except OSError:
@@ -343,12 +290,12 @@ class Tailer:
     def _commit(self, st: os.stat_result | None = None) -> LogPosition:
         """Record the committed offset (before the pending partial line) and the head."""
         assert self._pos is not None
-        offset = self._read_offset - len(self._reader.pending)
+        offset = max(0, self._read_offset - len(self._reader.pending))
         pos = replace(self._pos, offset=offset, skipping=self._reader.skipping)
         if st is not None and pos.head_len < HEAD_BYTES and st.st_size > pos.head_len:
             head = self._read_head()
             if head is not None:
-                pos = replace(pos, head_len=len(head), head_hash=_head_hash(head))
+                pos = replace(pos, head_len=len(head), head_hash=head_hash(head))
         self._pos = pos
         return pos
 
@@ -356,7 +303,7 @@ class Tailer:
         if pos.head_len == 0:
             return True
         head = self._read_head(pos.head_len)
-        return head is not None and len(head) == pos.head_len and _head_hash(head) == pos.head_hash
+        return head is not None and len(head) == pos.head_len and head_hash(head) == pos.head_hash
 
     def _read_head(self, n: int = HEAD_BYTES) -> bytes | None:
         try:

@@ -115,7 +115,7 @@ class ActionRunner:
             self._note(EventKind.STOP_FAILED, Severity.PAGE,
                        f"stop failed: {type(exc).__name__}: {self.redact(str(exc))}", {})
         self.supervisor.process = None
-        log.info("%s: stopped (%s)", self.target.name, action.reason)
+        log.info("stopped (%s)", action.reason, extra={"target": self.target.name})
         self._report_swept()
 
     def _restart(self, action: Action) -> RestartReport:
@@ -172,7 +172,7 @@ class ActionRunner:
         held = self.supervisor.workdir_missing
         if not held or not Path(held).is_dir():
             return []
-        log.info("%s: workdir %s exists again; starting", self.target.name, held)
+        log.info("workdir %s exists again; starting", held, extra={"target": self.target.name})
         return self.supervisor.workdir_back(self.clock.now(), self.clock.monotonic())
 
     def _carry_out_restart(self, old: ProcessIdentity | None, grace_s: float) -> ProcessIdentity:
@@ -206,7 +206,7 @@ class ActionRunner:
         if self.fallback is not None:
             self.fallback.report(where, exc, self.redact(str(exc)))
         else:
-            log.error("%s: %s failed: %s", self.target.name, where, exc, exc_info=exc)
+            log.error("%s failed: %s", where, exc, exc_info=exc, extra={"target": self.target.name})
 
     def _note(self, kind: EventKind, severity: Severity, summary: str,
               data: dict[str, object]) -> None:

@@ -37,8 +37,8 @@ class FallbackAlerts:
 
     def report(self, where: str, exc: BaseException, redacted: str) -> None:
         """Log ``exc`` and append one critical line for it, unless already said."""
-        log.error("%s: %s failed: %s: %s", self.target, where, type(exc).__name__, redacted,
-                  exc_info=exc)
+        log.error("%s failed: %s: %s", where, type(exc).__name__, redacted, exc_info=exc,
+                  extra={"target": self.target})
         key = f"{where}:{type(exc).__name__}"
         if key in self._said or skip_in_missing_workdir(self.alert_file, self.workdir,
                                                         self.target):
@@ -51,8 +51,8 @@ class FallbackAlerts:
                           "level": "critical", "message": message, "kind": FALLBACK_KIND,
                           "where": where})
         except OSError as write_exc:  # the log line above is then the only trace
-            log.error("%s: could not write %s either: %s", self.target, self.alert_file,
-                      write_exc)
+            log.error("could not write %s either: %s", self.alert_file, write_exc,
+                      extra={"target": self.target})
             return
         self._said.add(key)
 

@@ -9,6 +9,11 @@ callback (the watch stores both in one transaction), so a watcher killed at any 
 neither loses nor double-counts a record. The record still being written is held back
 (its bytes are not parsed, and the saved position stays before them) until it is
 finished: see :mod:`remi_ops.logs.holdback`.
+
+The watcher that holds the target's lock (``rotating``) also rotates each log past
+``[targets.logs] max_bytes`` right after reading it to its end, and reads what came in
+between from the copy (:mod:`remi_ops.logs.rotate`); a bystander (``remi-ops health``
+with no watcher, one command-line verb) only reads.
 """
 
 from __future__ import annotations
@@ -23,7 +28,8 @@ from remi_ops.config import TargetSettings
 from remi_ops.domain import LogKind, LogRecord
 from remi_ops.logs.holdback import is_finished, last_record_start
 from remi_ops.logs.parse import LogParser, gateway_state
-from remi_ops.logs.tail import CUT_MARKER, LogPosition, Tailer
+from remi_ops.logs.rotate import LogRotation
+from remi_ops.logs.tail import CUT_MARKER, LogPosition, TailChunk, Tailer
 
 log = logging.getLogger(__name__)
 STREAMS = ("stderr", "stdout")
@@ -76,6 +82,9 @@ class LogIntake:
             # Remi's own INFO lines are skipped undecoded; discord.py's are kept (gateway)
             self.parsers[stream] = LogParser(source=stream, keep_info=False)
         self._kept = self.positions()
+        self._rotation = LogRotation(target.name, target.logs)
+        #: rotate logs past ``max_bytes`` (only the watcher holding the target's lock)
+        self.rotating = False
         self._unsaved: list[LogRecord] = []
         self.pending: list[LogRecord] = []
         self.gateway = ""
@@ -93,15 +102,20 @@ class LogIntake:
         fresh: list[LogRecord] = []
         for stream, tailer in self.tailers.items():
             tailer.follow = follow.get(stream)
-            fresh.extend(self._read_stream(stream, tailer))
+            chunk = tailer.read_new()
+            fresh.extend(self._parse(stream, chunk))
+            if self.rotating and self._rotation.due(tailer, chunk):
+                rest = self._rotation.rotate_after_read(tailer)
+                if rest is not None:
+                    fresh.extend(self._parse(stream, rest))
         if fresh:
             self.gateway = gateway_state(fresh) or self.gateway
             self.pending.extend(fresh)
             if len(self.pending) > MAX_PENDING_RECORDS:
                 dropped = len(self.pending) - MAX_PENDING_RECORDS
-                log.warning("%s: %d log records since the last check; the oldest %d are "
-                            "not assessed (their error groups are counted)", self.name,
-                            len(self.pending), dropped)
+                log.warning("%d log records since the last check; the oldest %d are not "
+                            "assessed (their error groups are counted)",
+                            len(self.pending), dropped, extra={"target": self.name})
                 del self.pending[:dropped]
         self._hand_over(fresh)
         return fresh
@@ -117,8 +131,7 @@ class LogIntake:
         self._keep(batch, positions)
         self._unsaved, self._kept = [], positions
 
-    def _read_stream(self, stream: str, tailer: Tailer) -> list[LogRecord]:
-        chunk = tailer.read_new()
+    def _parse(self, stream: str, chunk: TailChunk) -> list[LogRecord]:
         parser, now = self.parsers[stream], self._now_epoch()
         if chunk.data or stream not in self._grew:
             self._grew[stream] = now

@@ -23,14 +23,15 @@ EXIT_RETRY_MAX_S = 30.0
 
 
 async def guarded(name: str, step: Callable[[], Awaitable[object]],
-                  on_error: Callable[[str, BaseException], None] | None = None) -> None:
+                  on_error: Callable[[str, BaseException], None] | None = None,
+                  target: str | None = None) -> None:
     """Run one step; an error is logged (and reported) instead of killing the loop."""
     try:
         await step()
     except asyncio.CancelledError:
         raise
     except Exception as exc:
-        log.exception("%s failed", name)
+        log.exception("%s failed", name, extra={"target": target} if target else None)
         if on_error is not None:
             on_error(name, exc)
 
@@ -57,7 +58,7 @@ async def exit_waiter(watch: TargetWatch, stopping: asyncio.Event) -> None:
             if info is not None:
                 await asyncio.to_thread(watch.handle_exit, info)
         except Exception:
-            log.exception("%s: waiting for or handling an exit failed", watch.name)
+            log.exception("waiting for or handling an exit failed", extra={"target": watch.name})
             failures += 1
             await _pause(stopping, exit_retry_delay(failures))
         else:
@@ -76,10 +77,11 @@ async def _pause(stopping: asyncio.Event, seconds: float) -> None:
 
 async def periodic(interval_s: float, stopping: asyncio.Event,
                    step: Callable[[], Awaitable[object]], name: str,
-                   on_error: Callable[[str, BaseException], None] | None = None) -> None:
+                   on_error: Callable[[str, BaseException], None] | None = None, *,
+                   target: str | None = None) -> None:
     """Run ``step`` every ``interval_s`` seconds until ``stopping`` is set."""
     while not stopping.is_set():
-        await guarded(name, step, on_error)
+        await guarded(name, step, on_error, target)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stopping.wait(), interval_s)
 
@@ -94,11 +96,13 @@ async def due_loop(watch: TargetWatch, stopping: asyncio.Event) -> None:
         if stopping.is_set():
             return
         if watch.seconds_until_due() == 0 or watch.supervisor.maintenance_until is not None:
-            await guarded(f"{watch.name}: tick", lambda: asyncio.to_thread(watch.tick))
+            await guarded(f"{watch.name}: tick", lambda: asyncio.to_thread(watch.tick),
+                          target=watch.name)
         if watch.recheck_due():
             await guarded(f"{watch.name}: check", lambda: asyncio.to_thread(
-                watch.check, CheckTrigger.AFTER_RESTART))
+                watch.check, CheckTrigger.AFTER_RESTART), target=watch.name)
         if watch.scan_due():
             await guarded(f"{watch.name}: scan test",
                           lambda: asyncio.to_thread(watch.scan_test,
-                                                    CheckTrigger.AFTER_RESTART))
+                                                    CheckTrigger.AFTER_RESTART),
+                          target=watch.name)

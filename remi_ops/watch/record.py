@@ -77,7 +77,7 @@ def record_health(settings: Settings, target: TargetSettings, report: HealthRepo
                           watcher_beat=now,
                           check_interval_s=settings.watchdog.check_interval_s)
     except OSError as exc:
-        log.warning("%s: cannot write %s: %s", target.name, target.health_file, exc)
+        log.warning("cannot write %s: %s", target.health_file, exc, extra={"target": target.name})
 
 
 class JournaledNotifier:

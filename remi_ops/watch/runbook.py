@@ -227,7 +227,7 @@ async def resolve(watcher: Watcher, target: str | None, fingerprint: str,
     group = await asyncio.to_thread(mark)
     # its alert resolves too, so a regression is posted anew rather than a count edited
     await watcher.hub.declare_over(AlertKey(watch.name, AlertKind.ERROR_GROUP, fingerprint))
-    log.info("%s: error group %s marked fixed by %s", watch.name, fingerprint, who)
+    log.info("error group %s marked fixed by %s", fingerprint, who, extra={"target": watch.name})
     return Resolution(group, who)
 
 

@@ -62,7 +62,8 @@ def _audited_args(req: spool.Request) -> dict[str, object]:
 
 
 async def refuse(watcher: Watcher, req: spool.Request, why: str) -> None:
-    log.warning("refused request %s (%s by %s): %s", req.id, req.action, req.who, why)
+    log.warning("refused request %s (%s by %s): %s", req.id, req.action, req.who, why,
+                extra={"target": req.target})
     await audit.refused(watcher, req.who, req.action, req.target, why, request_id=req.id,
                         arguments={**req.args, "stated_who": req.stated_who,
                                    "workdir": req.workdir})

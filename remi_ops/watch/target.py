@@ -112,6 +112,7 @@ class TargetWatch:
 
     def startup(self) -> None:
         """Adopt a running Remi or start one; restore what survives a watcher restart."""
+        self.intake.rotating = True  # the watcher rotates Remi's logs; a bystander never
         self.attach(start=True)
 
     def attach(self, *, start: bool = False) -> None:
@@ -164,7 +165,7 @@ class TargetWatch:
             acted.extend(self._act(actions, report))
             self.last_report = report
             self._close(acted, obs, report)
-            log.debug("%s: check (%s) → %s", self.name, trigger, report.status)
+            log.debug("check (%s) → %s", trigger, report.status, extra={"target": self.name})
             return report
 
     def look(self) -> HealthReport:

@@ -115,11 +115,11 @@ class Watcher:
         for watch in self.watches.values():
             jobs += [exit_waiter(watch, stopping), due_loop(watch, stopping),
                      periodic(PROBE_INTERVAL_S, stopping, _thread(watch.probe),
-                              f"{watch.name}: probe", self.job_failed)]
+                              f"{watch.name}: probe", self.job_failed, target=watch.name)]
             if with_checks:
                 jobs.append(periodic(self.settings.watchdog.check_interval_s, stopping,
                                      _thread(watch.check), f"{watch.name}: check",
-                                     self.job_failed))
+                                     self.job_failed, target=watch.name))
         return jobs
 
     def job_failed(self, name: str, exc: BaseException) -> None:
