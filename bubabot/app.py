@@ -26,7 +26,6 @@ from bubabot.looplag import LoopLagMonitor
 from bubabot.sink import DiscordSink
 from bubabot.watcher_service import WatcherService
 from remi_ops.config import Settings
-from remi_ops.domain import CheckTrigger
 from remi_ops.watch.watcher import Watcher
 
 log = logging.getLogger(__name__)
@@ -49,8 +48,8 @@ class App:
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def run_check(self, target: str) -> None:
-        """The scheduled job: one check of one target, off the loop."""
-        await asyncio.to_thread(self.watcher.watch(target).check, CheckTrigger.SCHEDULE)
+        """The scheduled job: one check of one target, off the loop (then the dead-man ping)."""
+        await self.watcher.scheduled_check(target)
 
     def on_job_event(self, event: JobExecutionEvent) -> None:
         """A job error or a missed run becomes an alert, not a silent log line."""

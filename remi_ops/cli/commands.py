@@ -25,10 +25,11 @@ from remi_ops.cli.verbs import Ask, carry_out
 from remi_ops.clock import SystemClock
 from remi_ops.config import Settings, TargetSettings
 from remi_ops.domain import HealthReport
-from remi_ops.durations import format_duration, parse_duration
-from remi_ops.exceptions import RemiOpsError
+from remi_ops.durations import parse_duration
+from remi_ops.exceptions import RemiOpsError, WatcherError
 from remi_ops.host.workdir import workdir_problem
 from remi_ops.store.database import Store
+from remi_ops.watch.next_start import NextStart, next_start
 from remi_ops.watch.presence import Presence, presence
 from remi_ops.watch.results import ControlResult, HealthResult, MaintenanceResult
 from remi_ops.watch.unwatched import doctor_lines
@@ -81,41 +82,39 @@ def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
     """A look from outside (processes, the persisted supervisor, the watcher): no lock."""
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     with Store.open(settings.state_dir / STORE_NAME, CLOCK) as store:
-        docs = [_status_of(settings, target, store) for target in _targets(settings, args)]
+        looks = [_status_of(settings, target, store) for target in _targets(settings, args)]
     if args.json:
-        print_json(docs)
-    for d in [] if args.json else docs:
+        print_json([d for d, _, _ in looks])
+    for d, seen, retry in [] if args.json else looks:
         pids = ", ".join(map(str, d["pids"])) or "-"
         print(f"{d['target']}: {'running' if d['running'] else 'NOT running'} (pid {pids}) "
-              f"· supervisor {d['supervisor_state']} · watcher {_watcher_word(d)} · "
-              f"last health {d['last_health'] or '-'}"
+              f"· supervisor {d['supervisor_state']} · "
+              + (f"{retry.words()} · " if retry else "")
+              + f"{seen.words()} · last health {d['last_health'] or '-'}"
               + (f" · {d['problem']}" if d["problem"] else ""))
-    return exit_code(all(d["running"] for d in docs))
+    # Remi down, or nobody (alive) watching it: either way not all well
+    return exit_code(all(d["running"] and seen.alive for d, seen, _ in looks))
 
 
-def _status_of(settings: Settings, target: TargetSettings, store: Store) -> dict[str, Any]:
+def _status_of(settings: Settings, target: TargetSettings,
+               store: Store) -> tuple[dict[str, Any], Presence, NextStart | None]:
     manager = host.make_manager(target, settings.state_dir)
     running = manager.find()
     snap = manager.snapshot(running[0]) if running else None
     state = store.get_state(f"supervisor:{target.name}") or {}  # as the supervisor saved it
     health = read_health_file(target.health_file) or {}
-    seen = presence(settings, target, CLOCK.now())
-    return {"target": target.name, "running": bool(running), "pids": [p.pid for p in running],
-            "uptime_s": round(snap.uptime_s, 1) if snap else None,
-            "supervisor_state": state.get("state", "unknown"),
-            "supervisor_reason": state.get("reason", ""),
-            "watched": seen.running, "watcher_stale": seen.stale,
-            "watcher_heartbeat_age_s": seen.heartbeat_age_s,
-            "last_health": health.get("status"), "last_check_at": health.get("checked_at"),
-            "problem": workdir_problem(target.workdir)}
-
-
-def _watcher_word(doc: dict[str, Any]) -> str:
-    if not doc["watched"]:
-        return "NOT running"
-    if doc["watcher_stale"]:
-        return f"STALE (heartbeat {format_duration(doc['watcher_heartbeat_age_s'])} old)"
-    return "running"
+    now = CLOCK.now()
+    seen, retry = presence(settings, target, now), next_start(state, now)
+    doc = {"target": target.name, "running": bool(running), "pids": [p.pid for p in running],
+           "uptime_s": round(snap.uptime_s, 1) if snap else None,
+           "supervisor_state": state.get("state", "unknown"),
+           "supervisor_reason": state.get("reason", ""),
+           "next_start": retry.to_dict() if retry else None,
+           "watched": seen.running, "watcher_stale": seen.stale,
+           "watcher_heartbeat_age_s": seen.heartbeat_age_s, "watcher": seen.to_dict(),
+           "last_health": health.get("status"), "last_check_at": health.get("checked_at"),
+           "problem": workdir_problem(target.workdir)}
+    return doc, seen, retry
 
 
 # ---------------------------------------------------------------------------- health
@@ -125,23 +124,32 @@ def cmd_health(settings: Settings, args: argparse.Namespace) -> int:
     """A check now, by the watcher if it is alive, else here; exit 0 only when healthy."""
     checked = [_health_of(settings, t) for t in _targets(settings, args)]
     if args.json:
-        print_json([report_to_dict(report) for report, _ in checked])
-    for report, result in [] if args.json else checked:
+        print_json([{**report_to_dict(report), "watcher": seen.to_dict()}
+                    for report, _, seen in checked])
+    for report, result, _ in [] if args.json else checked:
         print_lines(text.health_lines(report, result))
     if not args.json:  # advice: a log Remi writes that nobody reads
         print_lines([line for target in _targets(settings, args)
                      for line in doctor_lines(target, settings.state_dir)])
-    return exit_code(all(report.healthy for report, _ in checked))
+    return exit_code(all(report.healthy for report, _, _ in checked))
 
 
 def _health_of(settings: Settings,
-               target: TargetSettings) -> tuple[HealthReport, HealthResult | None]:
+               target: TargetSettings) -> tuple[HealthReport, HealthResult | None, Presence]:
     before = presence(settings, target, CLOCK.now())
     if before.stale:  # it would not answer: its last report, and that it is stuck
-        return _with_watcher_finding(_last_report(target), before), None
+        return _with_watcher_finding(_last_report(target), before), None, before
     # a look, not a check: with no watcher running it acts on nothing and records nothing
-    result: HealthResult = carry_out(settings, Ask("health", target.name, attach=False))
-    return _with_watcher_finding(result.report, presence(settings, target, CLOCK.now())), result
+    try:
+        result: HealthResult = carry_out(settings, Ask("health", target.name, attach=False))
+    except WatcherError:
+        frozen = presence(settings, target, CLOCK.now())
+        if not frozen.stale:
+            raise
+        # it froze while we asked (the request was withdrawn): as if it had been before
+        return _with_watcher_finding(_last_report(target), frozen), None, frozen
+    after = presence(settings, target, CLOCK.now())
+    return _with_watcher_finding(result.report, after), result, after
 
 
 def _last_report(target: TargetSettings) -> HealthReport:

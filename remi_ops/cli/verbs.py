@@ -16,13 +16,14 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from remi_ops.cli.common import who
 from remi_ops.config import Settings
 from remi_ops.exceptions import LockHeld, WatcherError
 from remi_ops.watch import spool, verb_calls
-from remi_ops.watch.presence import watcher_running
+from remi_ops.watch.presence import stuck_watcher, watcher_running
 from remi_ops.watch.serve import orphan_fate
 from remi_ops.watch.watcher import Watcher
 
@@ -98,6 +99,10 @@ def ask_watcher(settings: Settings, ask: Ask, timeout_s: float = REQUEST_TIMEOUT
                 raise _LockFreed
             if spool.claim_orphan(state_dir, request_id):
                 raise WatcherError(ask.action, _fate(settings, request_id))
+        if stuck := stuck_watcher(settings, _scope(ask), datetime.now(UTC)):  # frozen
+            fate = ("the request was withdrawn" if spool.withdraw(state_dir, request_id)
+                    else "it took the request and may carry it out if it comes back")
+            raise WatcherError(ask.action, f"{stuck}; {fate}")
         if time.monotonic() >= deadline:
             fate = ("the request was withdrawn" if spool.withdraw(state_dir, request_id)
                     else "it took the request and may still carry it out")

@@ -16,6 +16,7 @@ import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 
@@ -58,8 +59,10 @@ def looks_secret(name: str) -> bool:
     return name.upper() not in NOT_SECRET_NAMES and SECRET_NAME.search(name) is not None
 
 
-def secret_values(target: TargetSettings | None, environ: Mapping[str, str]) -> tuple[str, ...]:
-    """Every exact secret value to redact for ``target``, longest first.
+def secret_values(target: TargetSettings | None, environ: Mapping[str, str],
+                  config: Iterable[str] = ()) -> tuple[str, ...]:
+    """Every exact secret value to redact for ``target``, longest first; ``config`` are the
+    settings that are credentials (:func:`config_secrets`).
 
     Reads the target's dotenv file(s): call it off the event loop.
     """
@@ -71,7 +74,15 @@ def secret_values(target: TargetSettings | None, environ: Mapping[str, str]) -> 
         sources += [read_env_file(path) for path in env_files(target)]
     values = {value for source in sources for name, value in source.items()
               if name in listed or looks_secret(name)}
-    return usable(values)
+    return usable(values | set(config))
+
+
+def config_secrets(heartbeat_url: str) -> tuple[str, ...]:
+    """Secrets that live in the TOML file rather than the environment: the dead-man ping URL
+    (``[watchdog] heartbeat_url``; whoever has it can ping "all well"), whole and its path
+    alone (the credential, whatever host it is shown with)."""
+    path = urlsplit(heartbeat_url).path.strip("/")
+    return usable(v for v in (heartbeat_url, path) if v)
 
 
 def usable(values: Iterable[str]) -> tuple[str, ...]:

@@ -20,7 +20,7 @@ import random
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from remi_ops.config import RestartPolicy
@@ -61,6 +61,7 @@ class Supervisor:
     started_mono: float | None = None
     backoff_level: int = 0
     next_attempt_mono: float | None = None
+    next_attempt_at: datetime | None = None  # the same, for people (``remi-ops status``)
     maintenance_until: datetime | None = None
     #: crash restarts (deaths, hangs) within the budget window; people's restarts are not here
     restarts_mono: deque[float] = field(default_factory=deque)
@@ -312,11 +313,13 @@ class Supervisor:
             stable = not self.restarts_mono  # first crash ever seen: be quick
         delay = self.next_delay(stable)
         self.next_attempt_mono, self.retry_reason = mono + delay, how
+        self.next_attempt_at = now + timedelta(seconds=delay)
         self._change_state(S.BACKOFF, now, f"{how}; restarting in {delay:.1f}s", delay_s=delay)
         return self.tick(now, mono)
 
     def _give_up(self, now: datetime, mono: float, why: str, **data: Any) -> None:
         self.next_attempt_mono = mono + self.policy.gave_up_retry_s
+        self.next_attempt_at = now + timedelta(seconds=self.policy.gave_up_retry_s)
         self._change_state(S.GAVE_UP, now, why, **data)
         retry_min = self.policy.gave_up_retry_s / 60
         self.note(now, EventKind.ESCALATION, Severity.PAGE,
@@ -342,7 +345,18 @@ class Supervisor:
                 "since": self.since.isoformat() if self.since else None,
                 "backoff_level": self.backoff_level,
                 "maintenance_until": (self.maintenance_until.isoformat()
-                                      if self.maintenance_until else None)}
+                                      if self.maintenance_until else None),
+                **self._next_attempt()}
+
+    def _next_attempt(self) -> dict[str, Any]:
+        """When a backoff (or a slow retry after giving up) starts it next, and which crash
+        restart within the budget's window that will be (``remi-ops status`` shows it)."""
+        waiting = self.state in (S.BACKOFF, S.GAVE_UP) and self.next_attempt_mono is not None
+        if not waiting or self.next_attempt_at is None:
+            return {}
+        return {"next_attempt_at": self.next_attempt_at.isoformat(),
+                "attempt": len(self.restarts_mono) + 1,
+                "budget_restarts": self.policy.budget_restarts}
 
     def restore(self, data: dict[str, Any]) -> None:
         """Bring back an operator stop, maintenance and the backoff level after a restart."""

@@ -3,13 +3,18 @@
 The singleton lock says a watcher process exists; the heartbeat it writes into
 ``.bot_health`` with every check says it still works. A watcher whose heartbeat is older
 than ``[watchdog] heartbeat_stale_s`` holds the lock but restarts nothing: as bad as no
-watcher, and worse for being invisible. ``remi-ops status`` and ``health`` say so.
+watcher, and worse for being invisible. ``remi-ops status`` and ``health`` say so ("watcher
+stale (last beat 12s ago)", "watcher not running") and exit 1; a command line that handed a
+verb to a watcher stops waiting for it once it turns stale (:func:`stuck_watcher`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
+from typing import Any
 
 from remi_ops import host
 from remi_ops.checks.healthfile import read_health_file
@@ -17,6 +22,12 @@ from remi_ops.config import Settings, TargetSettings
 from remi_ops.domain import Check, Finding, Status
 from remi_ops.durations import format_duration
 from remi_ops.exceptions import LockHeld
+
+
+class WatcherState(StrEnum):
+    RUNNING = "running"
+    STALE = "stale"  # holds the lock, but its heartbeat is too old: frozen or stuck
+    NOT_RUNNING = "not running"
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,19 +50,37 @@ class Presence:
     def alive(self) -> bool:
         return self.running and not self.stale
 
+    @property
+    def state(self) -> WatcherState:
+        if not self.running:
+            return WatcherState.NOT_RUNNING
+        return WatcherState.STALE if self.stale else WatcherState.RUNNING
+
+    def words(self) -> str:
+        """"watcher running", "watcher not running", "watcher stale (last beat 12s ago)"."""
+        if self.stale:
+            return f"watcher stale (last beat {format_duration(self.heartbeat_age_s)} ago)"
+        return f"watcher {self.state}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """What ``--json`` carries: ``{"state": "stale", "last_beat_age_s": 12.3, …}``."""
+        age = self.heartbeat_age_s
+        return {"state": str(self.state), "pid": self.watcher_pid,
+                "last_beat_age_s": None if age is None else round(age, 1),
+                "stale_after_s": self.stale_after_s}
+
     def finding(self) -> Finding | None:
         """The ``watcher`` finding a health report gets when nobody really watches."""
         if not self.running:
             return Finding(Check.WATCHER, Status.DEGRADED,
-                           "no watcher is running (remi-ops watch / bubabot): nobody will "
+                           "watcher not running (remi-ops watch / bubabot): nobody will "
                            f"restart {self.target}")
         if self.stale:
-            pid = f" (pid {self.watcher_pid})" if self.watcher_pid else ""
+            pid = f"pid {self.watcher_pid} " if self.watcher_pid else ""
             return Finding(Check.WATCHER, Status.DEGRADED,
-                           f"the watcher{pid} is stale: its last heartbeat is "
-                           f"{format_duration(self.heartbeat_age_s)} old (more than "
-                           f"{format_duration(self.stale_after_s)}); it is stuck and will "
-                           f"not restart {self.target}")
+                           f"{self.words()}: more than "
+                           f"{format_duration(self.stale_after_s)}; it ({pid}holds the lock) "
+                           f"is stuck or frozen and will not restart {self.target}")
         return None
 
 
@@ -79,3 +108,13 @@ def presence(settings: Settings, target: TargetSettings, now: datetime) -> Prese
             age, pid = None, None  # a hand-edited or foreign file: no heartbeat to judge
     return Presence(target.name, watcher_running(settings, target.name), age,
                     settings.watchdog.heartbeat_stale_s, pid)
+
+
+def stuck_watcher(settings: Settings, names: Iterable[str], now: datetime) -> str | None:
+    """"remi: watcher stale (last beat 12s ago)" for the first of ``names`` whose watcher is
+    stale, else None: a request handed to it will not be answered."""
+    for name in names:
+        seen = presence(settings, settings.target(name), now)
+        if seen.stale:
+            return f"{name}: {seen.words()}"
+    return None

@@ -46,7 +46,7 @@ from remi_ops.domain import (
     Trigger,
 )
 from remi_ops.logs.error_groups import ErrorAggregator
-from remi_ops.logs.known_secrets import secret_values
+from remi_ops.logs.known_secrets import config_secrets, secret_values
 from remi_ops.logs.redact import Redactor
 from remi_ops.store.database import Store
 from remi_ops.supervision.policy import spends_budget
@@ -82,7 +82,8 @@ class TargetWatch:
         self.notifier = notifier
         self.manager = manager or host.make_manager(target, settings.state_dir)
         self.redact = Redactor(secret_values(target, environ if environ is not None
-                                             else os.environ))
+                                             else os.environ,
+                                             config_secrets(settings.watchdog.heartbeat_url)))
         self.supervisor = Supervisor(target.name, target.restart)
         self.assessor = HealthAssessor(target.health, workdir=target.workdir, redact=self.redact)
         self.lock = threading.RLock()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import sys
 from collections.abc import Coroutine, Iterable, Mapping, Sequence
@@ -19,11 +20,13 @@ from remi_ops.alerts.hub import AlertHub
 from remi_ops.alerts.outbox import ConsoleSink, FileSink, Outbox, Sink
 from remi_ops.clock import Clock, SystemClock
 from remi_ops.config import Settings
-from remi_ops.domain import Event, EventKind, Severity
+from remi_ops.domain import CheckTrigger, Event, EventKind, Severity
 from remi_ops.exceptions import UnknownTarget
+from remi_ops.logs.redact import Redactor
 from remi_ops.metrics.exporter import REFRESH_INTERVAL_S, WatcherMetrics
 from remi_ops.store.database import Store
 from remi_ops.store.filesafety import prepare_state_dir
+from remi_ops.watch.deadman import DeadmanPing
 from remi_ops.watch.loops import due_loop, exit_waiter, periodic
 from remi_ops.watch.record import JournaledNotifier
 from remi_ops.watch.serve import serve_requests
@@ -58,6 +61,10 @@ class Watcher:
                                             notifier=JournaledNotifier(self.hub),
                                             environ=environ)
                         for t in settings.targets}
+        self.deadman = DeadmanPing(settings.watchdog.heartbeat_url,
+                                   settings.watchdog.heartbeat_timeout_s,
+                                   redact=Redactor(s for w in self.watches.values()
+                                                   for s in w.redact.secrets))
         self.locks: list[host.TargetLock] = []
         #: ``[metrics] listen``: served from ``start`` to ``close`` (Bubabot adds collectors)
         self.metrics = WatcherMetrics(self, settings.metrics.listen)
@@ -100,6 +107,7 @@ class Watcher:
         self.supervising = True
         for watch in self.watches.values():
             await asyncio.to_thread(watch.startup)
+        self.deadman.started()
         await self.hub.commit()
 
     def background(self, stopping: asyncio.Event, *,
@@ -109,7 +117,8 @@ class Watcher:
             self.outbox.run(stopping),
             periodic(COMMIT_INTERVAL_S, stopping, self.hub.commit, "alert commit"),
             periodic(PROBE_INTERVAL_S, stopping, self.serve_requests, "operator requests"),
-            periodic(PRUNE_INTERVAL_S, stopping, self.prune_outbox, "outbox prune")]
+            periodic(PRUNE_INTERVAL_S, stopping, self.prune_outbox, "outbox prune"),
+            self.deadman.run(stopping)]
         if self.metrics.enabled:
             jobs.append(periodic(REFRESH_INTERVAL_S, stopping, self.metrics.refresh, "metrics"))
         for watch in self.watches.values():
@@ -118,9 +127,16 @@ class Watcher:
                               f"{watch.name}: probe", self.job_failed, target=watch.name)]
             if with_checks:
                 jobs.append(periodic(self.settings.watchdog.check_interval_s, stopping,
-                                     _thread(watch.check), f"{watch.name}: check",
+                                     functools.partial(self.scheduled_check, watch.name),
+                                     f"{watch.name}: check",
                                      self.job_failed, target=watch.name))
         return jobs
+
+    async def scheduled_check(self, name: str) -> None:
+        """One scheduled check of one target (off the loop), then the dead-man ping says
+        how every target is (``remi_ops.watch.deadman``; it never waits on the ping)."""
+        await asyncio.to_thread(self.watch(name).check, CheckTrigger.SCHEDULE)
+        self.deadman.checked(w.last_report for w in self.watches.values())
 
     def job_failed(self, name: str, exc: BaseException) -> None:
         """A job error becomes an alert instead of a silent log line."""
