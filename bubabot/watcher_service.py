@@ -24,6 +24,7 @@ from bubabot.access import Actor
 from bubabot.looplag import LoopLagMonitor
 from bubabot.service import HealthView
 from remi_ops.alerts.model import AlertLine, Silence
+from remi_ops.alerts.testalert import DeliveryReport, send_test_alert
 from remi_ops.domain import ErrorGroup, RestartReport, ScanResult
 from remi_ops.store.records import AuditEntry, HistoryItem
 from remi_ops.watch import runbook
@@ -124,6 +125,12 @@ class WatcherService:
         return await self._audited(
             actor, "resolve", target, {"fingerprint": fingerprint},
             lambda: runbook.resolve(self.watcher, target, fingerprint, actor.label))
+
+    async def test_alert(self, target: str | None, actor: Actor) -> DeliveryReport:
+        name = self._name(target)
+        return await self._audited(actor, "test alert", name, {},
+                                   lambda: send_test_alert(self.watcher.outbox, name,
+                                                           actor.label))
 
     async def audit(  # noqa: PLR0917 - the audit record's columns, in order
             self, actor: Actor, action: str, target: str | None,
