@@ -81,7 +81,8 @@ BOUNDS: list[tuple[str, str, float, float, float]] = [
 ]
 SECTIONS: dict[str, type[BaseModel]] = {
     "watchdog": WatchdogSettings, "restart": RestartPolicy, "health": HealthSettings,
-    "scan_test": ScanTestSettings, "logs": LogSettings, "alerts": AlertSettings, "discord": DiscordSettings}
+    "scan_test": ScanTestSettings, "logs": LogSettings, "alerts": AlertSettings,
+    "discord": DiscordSettings}
 TARGET_SECTIONS = ("restart", "health", "scan_test", "logs")
 LISTS = {"no_restart_exit_codes", "operator_role_ids", "viewer_role_ids", "allowed_channel_ids"}
 
