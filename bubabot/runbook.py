@@ -25,6 +25,7 @@ from bubabot.health_embed import health_embed
 from bubabot.interact import Gate, reply, reply_error
 from bubabot.service import OpsService
 from remi_ops.alerts.model import AlertLine
+from remi_ops.alerts.testalert import report_lines
 from remi_ops.alerts.text import history_evidence
 from remi_ops.config import DiscordSettings
 from remi_ops.durations import format_duration, parse_duration
@@ -154,6 +155,27 @@ class Runbook:
         await self.gate.record(actor, "scan test", name, {"via": via},
                                f"{result.outcome} in {format_duration(result.duration_s)}",
                                ok=result.ok, duration_s=time.monotonic() - started)
+
+    async def test_alert(self, interaction: discord.Interaction, actor: Actor,
+                         target: str | None, *, via: str) -> None:
+        """A marked test notification through every sink; the person learns which got it."""
+        name = await self.known_target(interaction, target)
+        if name is None:
+            return
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        started = time.monotonic()
+        try:
+            report = await self.service.test_alert(name, actor)
+        except Exception as error:
+            await self._failed(interaction, actor, "test alert", name, arguments={"via": via},
+                               error=error, started=started)
+            return
+        lines = [render.clip(line, 300) for line in report_lines(report)]
+        icon = "✅" if report.ok else "⚠️"
+        await reply(interaction, render.clip(f"{icon} " + "\n".join(lines), render.CONTENT_MAX),
+                    ephemeral=True)
+        await self.gate.record(actor, "test alert", name, {"via": via}, report.summary(),
+                               ok=report.ok, duration_s=time.monotonic() - started)
 
     async def silence(self, interaction: discord.Interaction, actor: Actor,
                       target: str | None, *, kind: str | None, fingerprint: str | None,

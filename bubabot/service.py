@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from bubabot.access import Actor
 from remi_ops.alerts.model import AlertLine, Silence
+from remi_ops.alerts.testalert import DeliveryReport
 from remi_ops.domain import ErrorGroup, HealthReport, RestartReport, ScanResult
 from remi_ops.store.records import AuditEntry, HistoryItem
 from remi_ops.watch.results import MaintenanceResult, Resolution, RestartTally
@@ -86,6 +87,10 @@ class OpsService(Protocol):
         """Mark an error group fixed; if it happens again it is reported as a regression.
 
         Raises ``UnknownErrorGroup`` when the target has no such group."""
+        ...
+
+    async def test_alert(self, target: str | None, actor: Actor) -> DeliveryReport:
+        """Send a marked test notification through every sink now; report each sink."""
         ...
 
     async def audit(  # noqa: PLR0917 - the audit record's columns, in order

@@ -25,6 +25,7 @@ from bubabot.looplag import LoopLagMonitor
 from bubabot.metrics import LoopLagCollector
 from bubabot.service import HealthView
 from remi_ops.alerts.model import AlertLine, Silence
+from remi_ops.alerts.testalert import DeliveryReport, send_test_alert
 from remi_ops.domain import ErrorGroup, RestartReport, ScanResult
 from remi_ops.store.records import AuditEntry, HistoryItem
 from remi_ops.watch import runbook
@@ -126,6 +127,12 @@ class WatcherService:
         return await self._audited(
             actor, "resolve", target, {"fingerprint": fingerprint},
             lambda: runbook.resolve(self.watcher, target, fingerprint, actor.label))
+
+    async def test_alert(self, target: str | None, actor: Actor) -> DeliveryReport:
+        name = self._name(target)
+        return await self._audited(actor, "test alert", name, {},
+                                   lambda: send_test_alert(self.watcher.outbox, name,
+                                                           actor.label))
 
     async def audit(  # noqa: PLR0917 - the audit record's columns, in order
             self, actor: Actor, action: str, target: str | None,

@@ -1,4 +1,5 @@
-"""Commands that act on Remi: /remi-restart, /remi-maintenance, /remi-scan-test."""
+"""Commands that act on Remi: /remi-restart, /remi-maintenance, /remi-scan-test, and
+/remi-test-alert (does an alert reach #quick-tasks?)."""
 
 from __future__ import annotations
 
@@ -51,3 +52,12 @@ class ControlCog(commands.Cog, name="Control"):
                         target: str | None = None) -> None:
         await self.runbook.scan_test(interaction, actor_of(interaction.user), target,
                                      via="/remi-scan-test")
+
+    @app_commands.command(name="remi-test-alert", extras=tier(Tier.OPERATE),
+                          description="Send a marked test alert through every alert sink now")
+    @app_commands.describe(target=TARGET_HELP)
+    @app_commands.autocomplete(target=target_autocomplete)
+    async def test_alert(self, interaction: discord.Interaction,
+                         target: str | None = None) -> None:
+        await self.runbook.test_alert(interaction, actor_of(interaction.user), target,
+                                      via="/remi-test-alert")

@@ -21,15 +21,18 @@ class FaultInjection(EmulatorServer):
         status: int = 429,
         retry_after: float = 0.05,
         route_prefix: str | None = None,
+        *,
+        global_limit: bool = False,
     ) -> None:
         """Answer the next `n` REST requests (under `route_prefix`, e.g. "/channels/") with
         `status` (400-599). discord.py's HTTP client retries 429 after `retry_after` and
         500/502/504 after 1 s, 3 s, …; other statuses raise (403 → Forbidden, 404 → NotFound,
         503 → DiscordServerError). Its webhook adapter (interaction callbacks, follow-ups)
-        retries every 5xx, 503 included."""
+        retries every 5xx, 503 included. `global_limit` makes a 429 the global one
+        (`"global": true`, `X-RateLimit-Global`), as Discord answers past 50 requests/s."""
         if not 400 <= status <= 599:
             raise EmulatorError(f"status {status} is not an error status")
-        self._state.faults.append(FaultRule(n, status, retry_after, route_prefix))
+        self._state.faults.append(FaultRule(n, status, retry_after, route_prefix, global_limit))
 
     async def outage(self) -> None:
         """Drop every gateway socket and refuse REST (503) and new sockets until the end."""

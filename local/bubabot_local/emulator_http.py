@@ -117,9 +117,12 @@ def fault_response(rule: FaultRule, method: str, api_path: str) -> web.Response:
         "X-RateLimit-Reset": f"{time.time() + retry_after:.3f}",
         "X-RateLimit-Reset-After": f"{retry_after:.3f}",
         "X-RateLimit-Bucket": hashlib.sha256(route.encode()).hexdigest()[:32],
-        "X-RateLimit-Scope": "user",
+        "X-RateLimit-Scope": "global" if rule.global_limit else "user",
     }
-    body = {"message": "You are being rate limited.", "retry_after": retry_after, "global": False}
+    if rule.global_limit:
+        headers["X-RateLimit-Global"] = "true"
+    body = {"message": "You are being rate limited.", "retry_after": retry_after,
+            "global": rule.global_limit}
     return json_response(body, 429, headers)
 
 

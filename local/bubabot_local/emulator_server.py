@@ -13,6 +13,7 @@ from typing import Self
 from aiohttp import WSCloseCode, web
 
 from bubabot_local.discord_patch import emulator_env, patch_discord_py
+from bubabot_local.emulator_channel_webhooks import ChannelWebhooks
 from bubabot_local.emulator_driver import InteractionDriver
 from bubabot_local.emulator_gateway import Gateway
 from bubabot_local.emulator_rest import RestApi
@@ -48,7 +49,8 @@ class EmulatorServer:
             enforce_heartbeats=enforce_heartbeats,
         )
         self._rest = RestApi(self._state, lambda: self.gateway_url, self._gateway.broadcast)
-        self._webhooks = WebhookApi(self._state)
+        self._channel_hooks = ChannelWebhooks(self._state)
+        self._webhooks = WebhookApi(self._state, self._channel_hooks)
         self._driver = InteractionDriver(self._state, self._gateway)
         self._runner: web.AppRunner | None = None
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from bubabot_local.emulator_channel_webhooks import ChannelWebhook
 from bubabot_local.emulator_messages import Message
 from bubabot_local.emulator_server import EmulatorServer
 from bubabot_local.emulator_state import EmulatorError
@@ -117,3 +118,8 @@ class WorldSetup(EmulatorServer):
         bot = self._state.bot_for_user(author_id)
         application_id = None if bot is None else bot.application_id
         return self._state.create_message(channel_id, author, fields, application_id=application_id)
+
+    def add_channel_webhook(self, channel_id: int, name: str = "Bubabot alerts") -> ChannelWebhook:
+        """A webhook for ``channel_id``, as a person creates one in the channel's settings;
+        its ``url`` is what ``DISCORD_WEBHOOK_URL`` holds."""
+        return self._channel_hooks.create(channel_id, name)

@@ -70,6 +70,7 @@ class FaultRule:
     status: int
     retry_after: float
     route_prefix: str | None
+    global_limit: bool = False  # a 429 of the global limit (every route), not a bucket's
 
     def matches(self, api_path: str) -> bool:
         """`api_path` is the path after /api/v10, e.g. /channels/1/messages."""

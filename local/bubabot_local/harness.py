@@ -23,6 +23,7 @@ from bubabot.service import HealthView, OpsService
 from bubabot.sink import DiscordSink
 from bubabot_local.emulator import DiscordEmulator, Interaction, Message
 from remi_ops.alerts.model import AlertKey, AlertLine, LineState, Silence
+from remi_ops.alerts.testalert import DeliveryReport, SinkDelivery
 from remi_ops.config import DiscordSettings
 from remi_ops.domain import (
     Check,
@@ -168,6 +169,13 @@ class FakeService:
         if fingerprint != group.fingerprint:
             raise UnknownErrorGroup(name, fingerprint)
         return Resolution(dataclasses.replace(group, resolved_at=NOW), actor.label)
+
+    async def test_alert(self, target: str | None, actor: Actor) -> DeliveryReport:
+        """The file and the bot sink delivered it (a canned answer)."""
+        name = await self._enter("test_alert", target, actor=actor)
+        return DeliveryReport("0" * 32, name, "TEST — this is a test alert, no action needed",
+                              (SinkDelivery("file", True, ref="0" * 32),
+                               SinkDelivery("discord", True, ref="1234")))
 
     async def audit(self, actor: Actor, action: str, target: str | None,
                     arguments: Mapping[str, Any], result: str, ok: bool,

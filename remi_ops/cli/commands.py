@@ -11,16 +11,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import os
 from collections.abc import Callable
 from typing import Any
 
 from remi_ops import host
 from remi_ops.alerts import text
 from remi_ops.alerts.hub import jsonable
+from remi_ops.alerts.sink_plugins import connect_replies, extra_sinks
 from remi_ops.checks.healthfile import read_health_file, report_from_dict, report_to_dict
 from remi_ops.cli import admin
 from remi_ops.cli.common import EXIT_OK, exit_code, print_json, print_lines
 from remi_ops.cli.service import cmd_service
+from remi_ops.cli.testalert import cmd_test_alert
 from remi_ops.cli.verbs import Ask, carry_out
 from remi_ops.clock import SystemClock
 from remi_ops.config import Settings, TargetSettings
@@ -55,9 +58,11 @@ def _output(args: argparse.Namespace, value: Any, line: str) -> None:
 
 
 def cmd_watch(settings: Settings, args: argparse.Namespace) -> int:
-    """Run until SIGINT/SIGTERM, printing each notification on the console."""
+    """Run until SIGINT/SIGTERM, printing each notification on the console (and posting it
+    through the plug-in sinks configured, e.g. a Discord webhook)."""
     del args
-    watcher = Watcher(settings)
+    watcher = Watcher(settings, extra_sinks=extra_sinks(settings, os.environ))
+    connect_replies(watcher.outbox)
     try:
         watcher.acquire_locks()
         asyncio.run(_watch(watcher))
@@ -216,5 +221,6 @@ def cmd_scan_test(settings: Settings, args: argparse.Namespace) -> int:
 COMMANDS: dict[str, Command] = {
     "watch": cmd_watch, "status": cmd_status, "health": cmd_health, "start": cmd_start,
     "stop": cmd_stop, "restart": cmd_restart, "maintenance": cmd_maintenance,
-    "scan-test": cmd_scan_test, "service": cmd_service, **admin.COMMANDS,
+    "scan-test": cmd_scan_test, "service": cmd_service, "test-alert": cmd_test_alert,
+    **admin.COMMANDS,
 }

@@ -112,6 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
     cmd("ack", "acknowledge an alert (stops repeats)", target=False, as_json=True).add_argument(
         "alert", help="alert id, key (target/kind[/fingerprint]) or message key")
     cmd("alerts", "what is firing and what is silenced", as_json=True, target=False)
+    cmd("test-alert", "send a marked test notification through every sink: exit 0 when "
+        "all delivered it", as_json=True)
     cmd("doctor", "the configuration against what runs (a log Remi writes, not watched)",
         as_json=True)
     service.add_parser(sub)

@@ -12,6 +12,7 @@ the watcher, so a later ``start`` — with or without a watcher — undoes a ``s
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from remi_ops.alerts.sink_plugins import connect_replies, extra_sinks, plugged_in
 from remi_ops.cli.common import who
 from remi_ops.config import Settings
 from remi_ops.exceptions import LockHeld, WatcherError
@@ -48,7 +50,8 @@ class Ask:
 def carry_out(settings: Settings, ask: Ask) -> Any:
     """The verb's value, from the running watcher when there is one, else done here."""
     while True:
-        watcher = Watcher(settings, console=None)
+        watcher = Watcher(settings, console=None, extra_sinks=extra_sinks(settings, os.environ))
+        connect_replies(watcher.outbox)
         try:
             try:
                 watcher.acquire_locks(_scope(ask))
@@ -70,7 +73,8 @@ def _scope(ask: Ask) -> Sequence[str]:
 
 
 async def _here(watcher: Watcher, ask: Ask) -> Any:
-    if watcher.settings.discord.alert_channel_id:  # Bubabot posts it when it runs again
+    # Bubabot posts it when it runs again, unless a plug-in sink (the webhook) posts it now
+    if watcher.settings.discord.alert_channel_id and not plugged_in(watcher.outbox):
         watcher.outbox.deferred_sinks = (DISCORD_SINK,)
     if ask.attach:
         await asyncio.to_thread(watcher.watch(ask.target).attach)

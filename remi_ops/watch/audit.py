@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from remi_ops.alerts.model import AlertLine, Silence
+from remi_ops.alerts.testalert import DeliveryReport
 from remi_ops.alerts.text import (
     control_text,
     maintenance_text,
@@ -40,9 +41,10 @@ T = TypeVar("T")
 
 #: the verbs that change something, and so are audited (health only looks)
 AUDITED = frozenset({"restart", "stop", "start", "scan_test", "maintenance", "end_maintenance",
-                     "silence", "ack", "resolve"})
-#: what a command-line action is announced with (restart and scan test have their own)
-ANNOUNCED = AUDITED - {"restart", "scan_test"}
+                     "silence", "ack", "resolve", "test_alert"})
+#: what a command-line action is announced with (restart, scan test and the test alert
+#: have their own)
+ANNOUNCED = AUDITED - {"restart", "scan_test", "test_alert"}
 
 
 async def audited(watcher: Watcher, who: str, action: str, target: str | None,  # noqa: PLR0917 - the audit row's columns
@@ -110,6 +112,8 @@ def outcome_of(value: object) -> tuple[str, bool]:
         return silence_text(value), True
     if isinstance(value, Resolution):
         return resolution_text(value), True
+    if isinstance(value, DeliveryReport):
+        return value.summary(), value.ok
     if isinstance(value, list) and all(isinstance(v, AlertLine) for v in value):
         return f"{len(value)} alert(s) acknowledged", True
     return str(value)[:500], True

@@ -30,7 +30,7 @@ from remi_ops.atomicfile import write_json_atomically
 
 #: the runbook verbs a running watcher carries out for the command line
 ACTIONS = frozenset({"health", "start", "stop", "restart", "scan_test", "maintenance",
-                     "end_maintenance", "silence", "ack", "resolve"})
+                     "end_maintenance", "silence", "ack", "resolve", "test_alert"})
 TAKEN, SETTLED = ".taken", ".settled"
 
 

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from remi_ops.alerts.model import AlertLine, Silence
+from remi_ops.alerts.testalert import DeliveryReport, send_test_alert
 from remi_ops.domain import RestartReport, ScanResult
 from remi_ops.watch import runbook
 from remi_ops.watch.audit import AUDITED, audited
@@ -27,6 +28,11 @@ Verb = Callable[["Watcher", str, Mapping[str, Any], str], Awaitable[Any]]
 
 def _reason(args: Mapping[str, Any]) -> str:
     return str(args.get("reason", ""))
+
+
+async def _test_alert(watcher: Watcher, target: str, who: str) -> DeliveryReport:
+    """A marked test notification through every sink of this process (no incident)."""
+    return await send_test_alert(watcher.outbox, watcher.watch(target).name, who)
 
 
 VERBS: dict[str, Verb] = {
@@ -44,6 +50,7 @@ VERBS: dict[str, Verb] = {
     "ack": lambda w, target, args, who: runbook.ack(w, str(args["ref"]), who),
     "resolve": lambda w, target, args, who: runbook.resolve(w, target, str(args["fingerprint"]),
                                                             who),
+    "test_alert": lambda w, target, args, who: _test_alert(w, target, who),
 }
 
 #: the type of each verb's value, for decoding a watcher's answer
@@ -51,7 +58,7 @@ ANSWERS: dict[str, Any] = {
     "health": HealthResult, "restart": RestartReport, "stop": ControlResult,
     "start": ControlResult, "scan_test": ScanResult, "maintenance": MaintenanceResult,
     "end_maintenance": MaintenanceResult, "silence": Silence, "ack": list[AlertLine],
-    "resolve": Resolution,
+    "resolve": Resolution, "test_alert": DeliveryReport,
 }
 
 

@@ -17,7 +17,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(10)]
 
 FINGERPRINT = "3f2a9c0d1e4b5a69"  # the fake service's one error group
 COMMANDS = ["remi-ack", "remi-errors", "remi-health", "remi-history", "remi-maintenance",
-            "remi-resolve", "remi-restart", "remi-scan-test", "remi-silence"]
+            "remi-resolve", "remi-restart", "remi-scan-test", "remi-silence", "remi-test-alert"]
 
 
 # --- login and sync ------------------------------------------------------------------------

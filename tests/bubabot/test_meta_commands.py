@@ -24,6 +24,7 @@ MUTATIONS: dict[str, tuple[dict[str, object], str | None]] = {
     "remi-silence": ({"duration": "1h", "reason": "meta"}, None),
     "remi-ack": ({"ref": "remi/hang"}, None),
     "remi-resolve": ({"fingerprint": "3f2a9c0d1e4b5a69"}, None),
+    "remi-test-alert": ({}, None),
 }
 #: commands whose public result already says who did what: no separate audit line
 FOLDED_INTO_RESULT = frozenset({"remi-restart"})

@@ -14,6 +14,7 @@ from bubabot_local.simkit import sim_settings
 
 from remi_ops.alerts.hub import jsonable
 from remi_ops.alerts.model import AlertKey, AlertLine, LineState, Silence
+from remi_ops.alerts.testalert import DeliveryReport, SinkDelivery
 from remi_ops.domain import (
     Check,
     ErrorGroup,
@@ -72,6 +73,9 @@ VALUES: dict[str, Any] = {
                       LineState.FIRING, Severity.WARNING, "NameError", NOW, None, 3, "cli:ana",
                       {"evidence": "Traceback", "count": 3})],
     "resolve": Resolution(GROUP, "discord:1 (jordan)"),
+    "test_alert": DeliveryReport("0" * 32, "remi", "TEST — no action needed",
+                                 (SinkDelivery("file", True, "0" * 32),
+                                  SinkDelivery("webhook", False, None, "Discord answered 503"))),
 }
 
 
