@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 
 Renderer = Callable[[Notification], discord.Embed]
 #: notifications that may ping the on-call role when they are pages
+#: how long a delivery waits for the first login (READY) before calling Discord unavailable
+LOGIN_WAIT_S = 10.0
 PAGING_TYPES = (NotificationType.FIRING, NotificationType.REPEAT)
 
 
@@ -61,7 +63,7 @@ class DiscordSink:
     async def deliver(self, n: Notification, previous_ref: str | None) -> str | None:
         if answered_in_discord(n):
             return None
-        if self.client.is_closed() or self.client.user is None:
+        if not await self._logged_in():
             raise SinkUnavailable("the Discord client is not logged in")
         embed, view = self.render(n), alert_view(n)
         try:
@@ -79,6 +81,18 @@ class DiscordSink:
             raise self._unavailable(error) from error
         except (aiohttp.ClientError, OSError, TimeoutError) as error:
             raise SinkUnavailable(f"cannot reach Discord: {error!r}") from error
+
+    async def _logged_in(self) -> bool:
+        """Logged in, or soon: the outbox starts with the bot, before its first READY, and an
+        alert waiting out those seconds is not an outage worth a warning."""
+        if self.client.is_closed():
+            return False
+        if self.client.user is None:
+            try:
+                await asyncio.wait_for(self.client.wait_until_ready(), LOGIN_WAIT_S)
+            except (TimeoutError, RuntimeError):  # RuntimeError: login has not even begun
+                return False
+        return self.client.user is not None
 
     async def _post(self, n: Notification, embed: discord.Embed,
                     view: discord.ui.View | None) -> str:
