@@ -68,15 +68,16 @@ class ScanJob:
     tz: tzinfo = UTC  # the zone of the log's timestamps
 
 
-def scan_file(job: ScanJob, *, workers: int = 1) -> ScanSummary:
+def scan_file(job: ScanJob, *, workers: int = 1,
+              min_parallel_bytes: int = PARALLEL_MIN_BYTES) -> ScanSummary:
     """Parse ``job.path`` from its start into error groups, with up to ``workers``
-    processes (one when the file is smaller than :data:`PARALLEL_MIN_BYTES`).
+    processes (one when the file is smaller than ``min_parallel_bytes``).
 
     An unfinished last line (no newline yet) is left out, as the tailer leaves it for the
     next read.
     """
     size = job.path.stat().st_size
-    cuts = split_points(job.path, size, workers) if size >= PARALLEL_MIN_BYTES else []
+    cuts = split_points(job.path, size, workers) if size >= min_parallel_bytes else []
     bounds = [0, *cuts, size]
     ranges = list(itertools.pairwise(bounds))
     if len(ranges) == 1:
@@ -140,7 +141,8 @@ def split_points(path: Path, size: int, workers: int) -> list[int]:
     cuts: list[int] = []
     with open(path, "rb") as f:
         for i in range(1, max(1, workers)):
-            cut = header_at_or_after(f, size * i // workers)
+            offset = size * i // workers
+            cut = header_at_or_after(f, offset) if offset > 0 else None
             if cut is not None and cut < size and (not cuts or cut > cuts[-1]):
                 cuts.append(cut)
     return cuts
