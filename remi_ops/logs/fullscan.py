@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import multiprocessing
+import time
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -47,6 +48,7 @@ class ScanSummary:
     records: int = 0
     order: tuple[str, ...] = ()
     by_fingerprint: dict[str, ErrorGroup] = field(default_factory=dict)
+    cpu_s: float = 0.0  # CPU seconds the parsing took, in all processes
 
     @property
     def groups(self) -> tuple[ErrorGroup, ...]:
@@ -91,6 +93,7 @@ def scan_file(job: ScanJob, *, workers: int = 1,
 
 def scan_range(job: ScanJob, start: int, end: int) -> ScanSummary:
     """Parse the bytes ``[start, end)`` of the file (``start`` at a line's start)."""
+    cpu = time.process_time()
     parser = LogParser(source=job.source, tz=job.tz, keep_info=False)
     aggregator = ErrorAggregator(job.target, job.redact)
     reader = LineReader(MAX_LINE_BYTES)
@@ -108,15 +111,15 @@ def scan_range(job: ScanJob, start: int, end: int) -> ScanSummary:
     records += len(batch)
     order += aggregator.fold(batch, now).new
     groups = {fp: g for fp in order if (g := aggregator.group(fp)) is not None}
-    return ScanSummary(records, tuple(order), groups)
+    return ScanSummary(records, tuple(order), groups, time.process_time() - cpu)
 
 
 def merge(parts: Iterable[ScanSummary]) -> ScanSummary:
     """Ranges' summaries, in file order, as one pass over the whole file would give it."""
-    records, order = 0, []
+    records, order, cpu = 0, [], 0.0
     groups: dict[str, ErrorGroup] = {}
     for part in parts:
-        records += part.records
+        records, cpu = records + part.records, cpu + part.cpu_s
         for fp in part.order:
             group = part.by_fingerprint[fp]
             old = groups.get(fp)
@@ -125,7 +128,7 @@ def merge(parts: Iterable[ScanSummary]) -> ScanSummary:
                 groups[fp] = group
             else:
                 groups[fp] = later_batch(old, group)
-    return ScanSummary(records, tuple(order), groups)
+    return ScanSummary(records, tuple(order), groups, cpu)
 
 
 def later_batch(old: ErrorGroup, new: ErrorGroup) -> ErrorGroup:
