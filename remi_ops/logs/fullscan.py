@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from remi_ops.domain import ErrorGroup
-from remi_ops.logs.error_groups import ErrorAggregator
+from remi_ops.logs.group_counts import GroupCounts
 from remi_ops.logs.headers import clean_line, parse_header
 from remi_ops.logs.lines import LineReader
 from remi_ops.logs.parse import LogParser
@@ -95,10 +95,9 @@ def scan_range(job: ScanJob, start: int, end: int) -> ScanSummary:
     """Parse the bytes ``[start, end)`` of the file (``start`` at a line's start)."""
     cpu = time.process_time()
     parser = LogParser(source=job.source, tz=job.tz, keep_info=False)
-    aggregator = ErrorAggregator(job.target, job.redact)
+    counts = GroupCounts()
     reader = LineReader(MAX_LINE_BYTES)
     records, now = 0, job.now
-    order: list[str] = []
     with open(job.path, "rb") as f:
         f.seek(start)
         left = end - start
@@ -106,12 +105,13 @@ def scan_range(job: ScanJob, start: int, end: int) -> ScanSummary:
             left -= len(block)
             batch = parser.feed_bytes(reader.feed(block))
             records += len(batch)
-            order += aggregator.fold(batch, now).new
+            counts.add(batch, now)
     batch = parser.flush()  # the last record ends where the range does
     records += len(batch)
-    order += aggregator.fold(batch, now).new
-    groups = {fp: g for fp in order if (g := aggregator.group(fp)) is not None}
-    return ScanSummary(records, tuple(order), groups, time.process_time() - cpu)
+    counts.add(batch, now)
+    groups = counts.groups(job.target, job.redact)
+    order = tuple(groups)
+    return ScanSummary(records, order, groups, time.process_time() - cpu)
 
 
 def merge(parts: Iterable[ScanSummary]) -> ScanSummary:
