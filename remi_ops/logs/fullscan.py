@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import itertools
 import multiprocessing
+import sys
+import threading
 import time
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
@@ -170,7 +172,15 @@ def header_at_or_after(f: BinaryIO, offset: int) -> int | None:
 
 
 def _context() -> multiprocessing.context.BaseContext:
-    """Worker processes that do not inherit the caller's threads (a watcher has some):
-    forkserver where there is one (Linux), else spawn (macOS, Windows)."""
+    """How to start the workers. Fork is the cheapest (nothing to import), but safe only
+    when this process runs no other thread (a thread could hold a lock at the fork) and
+    not on macOS (its system libraries forbid it): then forkserver, whose server imports
+    this module once for all workers, or spawn where there is no forkserver."""
     methods = multiprocessing.get_all_start_methods()
-    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    if sys.platform == "linux" and threading.active_count() == 1 and "fork" in methods:
+        return multiprocessing.get_context("fork")
+    if "forkserver" not in methods:
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__])
+    return context

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import threading
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -16,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from remi_ops.domain import LogKind
+from remi_ops.logs import fullscan
 from remi_ops.logs.error_groups import ErrorAggregator, LogParser
 from remi_ops.logs.fullscan import (
     ScanJob,
@@ -26,6 +28,7 @@ from remi_ops.logs.fullscan import (
     scan_range,
     split_points,
 )
+from remi_ops.logs.group_counts import GroupCounts
 from remi_ops.logs.headers import clean_line, parse_header
 from remi_ops.logs.redact import Redactor
 
@@ -116,6 +119,21 @@ def test_a_bigger_log_in_two_processes_gives_the_present_groups(tmp_path: Path) 
     assert_same(scan_file(job(path)), expected)
 
 
+def test_with_another_thread_running_workers_do_not_fork_from_it(tmp_path: Path) -> None:
+    """A watcher has threads: the workers then come from a forkserver, same groups."""
+    path = tmp_path / "big.log"
+    bigger_log(path, repeats=500)
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait, daemon=True)
+    other.start()
+    try:
+        assert fullscan._context().get_start_method() != "fork"
+        assert_same(scan_file(job(path), workers=2, min_parallel_bytes=0), present_path(path))
+    finally:
+        stop.set()
+        other.join()
+
+
 def test_a_cut_point_is_a_header_line_not_a_traceback_line(tmp_path: Path) -> None:
     """Past the middle of a traceback the next cut is the next record's header."""
     path = tmp_path / "tb.log"
@@ -169,3 +187,19 @@ def test_ranges_cut_at_any_headers_merge_into_the_present_groups(
     bounds = [0, *cuts, pos]
     parts = [scan_range(job(path), a, b) for a, b in itertools.pairwise(bounds)]
     assert_same(merge(parts), present_path(path))
+
+
+def test_group_counts_are_bounded_like_the_aggregator(tmp_path: Path) -> None:
+    """Past max_groups the groups seen longest ago are forgotten, as the aggregator does."""
+    text = "".join(f"[2026-01-24 03:00:{i:02d}] [ERROR   ] remi.scan: failure kind {chr(65 + i)}\n"
+                   for i in range(6))
+    parser = LogParser()
+    records = parser.feed(text) + parser.flush()
+    counts = GroupCounts(max_groups=2)
+    counts.add(records, NOW)
+    aggregator = ErrorAggregator("remi", Redactor(()), max_groups=2)
+    aggregator.fold(records, NOW)
+    kept = counts.groups("remi", Redactor(()))
+    assert len(kept) == 2
+    assert tuple(sorted(kept.values(), key=lambda g: g.last_seen, reverse=True)) \
+        == aggregator.groups()
