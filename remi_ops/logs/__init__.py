@@ -9,7 +9,10 @@ tracebacks, error groups, and redaction where the text is made.
     headers       the log layouts discord.py and ``logging`` write, and decoding
     bodies        the lines after a header: tracebacks, classification
     parse         ``LogParser``: bytes → ``LogRecord``s
-    scan          the bulk path for large appends
+    scan          the bulk path for large appends: a lazy search for records of interest
+    body_shapes   traceback bodies parsed once per shape (exception messages blanked out)
+    fullscan      a whole log file into error groups, in worker processes for a big one
+    group_counts  occurrences per group for a full scan (no tally per batch)
     kinds         log kinds and the policy each has
     tracebacks    chained tracebacks, frames, the loop thread's stack
     error_groups  Sentry-style fingerprints and per-check aggregation

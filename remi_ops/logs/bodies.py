@@ -155,11 +155,19 @@ def analyze(lines: list[str], owner: bool) -> RecordBody:
         MOST_RECENT in x and TB_EXC.match(x) for x in tb_lines))
     if not has_exc:
         return RecordBody(extra, traceback, blocks, False, None, parts)
+    main, fatal, timeout = exception_facts(blocks)
+    return RecordBody(extra, traceback, blocks, True, main, parts, fatal, timeout)
+
+
+def exception_facts(blocks: tuple[ExceptionBlock, ...]) -> tuple[ExceptionBlock | None, bool,
+                                                                  bool]:
+    """The exception to show, whether the chain is fatal (restarting cannot help), and
+    whether the exception shown is a timeout: what an exception traceback's messages say."""
     main = main_block(blocks)
     fatal = any(FATAL.search(b.title) for b in blocks if b.exc_type)
     timeout = main is not None and (is_timeout_type(main.exc_type)
                                     or "timed out" in main.exc_message)
-    return RecordBody(extra, traceback, blocks, True, main, parts, fatal, timeout)
+    return main, fatal, timeout
 
 
 _NO_BODY = RecordBody("", "", (), False, None, ())

@@ -28,6 +28,7 @@ from remi_ops.logs.bodies import (
     classify,
     splits,
 )
+from remi_ops.logs.body_shapes import BodyShapes
 from remi_ops.logs.headers import Header, clean_line, decode_lines, parse_header
 from remi_ops.logs.kinds import gateway_state
 from remi_ops.logs.scan import scan_bytes
@@ -57,6 +58,7 @@ class LogParser:
         self._fresh = True  # nothing read yet: a leading "File" line is a cut traceback
         self._ts_cache: tuple[str, datetime | None] = ("", None)
         self._bodies: dict[bytes, RecordBody] = {}
+        self._shapes = BodyShapes(self._parse_body)  # on a miss: bodies of the same shape
         #: fast path (:mod:`remi_ops.logs.scan`): the last skipped record, kept in case the
         #: next chunk starts with lines that continue it
         self.carry = b""
@@ -148,7 +150,7 @@ class LogParser:
         """
         parsed = self._bodies.get(body)
         if parsed is None:
-            parsed = self._parse_body(body)
+            parsed = self._shapes.parse(body.decode("utf-8", "replace"))
             if parsed is None:
                 return False
             if len(body) <= _BODY_CACHE_TEXT:
@@ -165,9 +167,8 @@ class LogParser:
         return True
 
     @staticmethod
-    def _parse_body(body: bytes) -> RecordBody | None:
+    def _parse_body(text: str) -> RecordBody | None:
         """What feeding the lines to an owner record would build; None if one splits it."""
-        text = body.decode("utf-8", "replace")
         if "\x1b" in text:
             text = strip_ansi(text)
         lines = text.split("\n")

@@ -2,15 +2,18 @@
 
 Almost every line of a healthy log is an INFO/DEBUG record of the bot's own loggers,
 and the classifier never turns those into anything but INFO. So instead of decoding and
-parsing every line, the bytes are searched for a few needles (levels that matter, the
-``discord`` loggers, ``Traceback``) at C speed, and only the records around a hit are
-parsed line by line, from their header to the next header. The result equals the
-line-by-line parser's output without its INFO records (a property test checks it).
+parsing every line, the bytes are searched for what a record of interest must contain (a
+level that matters, a ``discord`` logger, ``Traceback``) at C speed, and only the records
+around a hit are parsed, from their header to the next header. The search is lazy: it goes
+on from where the last parsed record ended, so the many ``discord`` and ``Error`` inside a
+traceback are never visited (:class:`_Hits`). The result equals the line-by-line parser's
+output without its INFO records (a property test checks it).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from remi_ops.logs.headers import Header, decode_lines, parse_header
@@ -23,6 +26,12 @@ if TYPE_CHECKING:
 #: A record is worth parsing only if one of these occurs in it (see remi_ops.logs.kinds).
 NEEDLES = (b"Traceback (most recent call last):", b"WARNING", b"ERROR", b"CRITICAL",
            b"discord")
+#: The loud levels share the letter R, which INFO and DEBUG lack: one memchr pass for R
+#: finds them all (each word has one R at a known place), cheaper than three word searches.
+_LEVELS = ((b"ERROR", 1), (b"WARNING", 2), (b"CRITICAL", 1))
+#: R's that are not in a level word (Remi's own INFO text may have many) before a window
+#: goes back to searching the words themselves
+_R_MISSES_PER_WINDOW = 2048
 _HEADER_FIRST = frozenset(b"[0123456789DIWEC\x1b")
 _MAYBE_HEADER = re.compile(rb"\n(?=[\[0-9DIWEC\x1b])")
 _WINDOW = 4 * 1024 * 1024
@@ -64,11 +73,10 @@ class _Window:
                 parser.feed_line(line, self.out)
             pos = self._feed_until_header(pos, first=False)
         parser.mark_read()
-        for hit in self._hits(pos):
-            if hit < pos:
-                continue  # inside a record already parsed
-            line_start = self.data.rfind(b"\n", self.start, hit) + 1 or self.start
-            record_start = self._record_start(max(line_start, self.start), pos)
+        hits = _Hits(self.data, self.end)
+        while (hit := hits.next(pos)) < self.end:
+            line_start = self.data.rfind(b"\n", pos, hit) + 1 or pos
+            record_start = self._record_start(max(line_start, pos), pos)
             if record_start > pos:
                 parser.finish(self.out)  # what lies between were INFO records: skipped
             pos = self._record(record_start)
@@ -100,17 +108,6 @@ class _Window:
                 return end
             b = m.start() + 1
         return end
-
-    def _hits(self, pos: int) -> list[int]:
-        found: list[int] = []
-        find, end = self.data.find, self.end
-        for needle in NEEDLES:
-            i = find(needle, pos, end)
-            while i >= 0:
-                found.append(i)
-                i = find(needle, i + len(needle), end)
-        found.sort()
-        return found
 
     def _line_end(self, a: int) -> int:
         e = self.data.find(b"\n", a, self.end)
@@ -150,3 +147,49 @@ class _Window:
             feed(data[a:e].decode("utf-8", "replace"), out)
             a = e + 1
         return self.end
+
+
+class _Hits:
+    """Where the next record of interest may be, searched lazily from a position.
+
+    Each needle's next occurrence is remembered and searched again only once the parse
+    has gone past it, so text inside records already parsed is never searched twice.
+    """
+
+    def __init__(self, data: bytes, end: int) -> None:
+        self.data = data
+        self.end = end
+        self._misses = 0
+        self._next = [-1, -1, -1]  # traceback, discord, a loud level
+        self._find = (self._word(NEEDLES[0]), self._word(NEEDLES[4]), self._level)
+
+    def next(self, pos: int) -> int:
+        """The first hit at or after ``pos`` (``end`` when there is none)."""
+        nexts = self._next
+        for k, at in enumerate(nexts):
+            if at < pos:
+                nexts[k] = self._find[k](pos)
+        return min(nexts)
+
+    def _word(self, needle: bytes) -> Callable[[int], int]:
+        find, end = self.data.find, self.end
+
+        def next_word(pos: int) -> int:
+            i = find(needle, pos, end)
+            return end if i < 0 else i
+        return next_word
+
+    def _level(self, pos: int) -> int:
+        """The next WARNING, ERROR or CRITICAL, found through their R."""
+        data, end = self.data, self.end
+        while self._misses <= _R_MISSES_PER_WINDOW:
+            i = data.find(b"R", pos, end)
+            if i < 0:
+                return end
+            for word, offset in _LEVELS:
+                if i - offset >= pos and data.startswith(word, i - offset):
+                    return i - offset
+            self._misses += 1
+            pos = i + 1
+        found = [data.find(word, pos, end) for word in NEEDLES[1:4]]
+        return min((i for i in found if i >= 0), default=end)
