@@ -90,7 +90,15 @@ async def stop(watcher: subprocess.Popen[bytes]) -> None:
 
 async def test_a_killed_remi_is_reported_in_quick_tasks_through_the_webhook(
         emulator: DiscordEmulator, hook: ChannelWebhook, cfg: Path) -> None:
-    """Death alert, then the restart report linking to it: posted by the webhook."""
+    """Death alert, then the restart report linking to it: posted by the webhook.
+
+    The restart waits 3 s, so the death is still true when the watcher acts on it and its
+    alert is posted first. (Restarted at once, a check may see the new Remi before the
+    restart is reported; then the report alone tells the story, by design: one outage, one
+    message, and which of the two a busy machine gives is timing.)"""
+    text = cfg.read_text(encoding="utf-8")
+    cfg.write_text(text.replace("stop_grace_s = 2", "stop_grace_s = 2\nimmediate_delay_s = 3"),
+                   encoding="utf-8")
     watcher = await start_watcher(cfg, hook)
     try:
         await until(lambda: len(sims_in(cfg.parent / "remi")) == 1, timeout=30,
