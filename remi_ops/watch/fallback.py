@@ -4,8 +4,9 @@ When a restart, a stop or the record step after it raises (a read-only state_dir
 damaged database, a full disk), the alert engine and its outbox live in that very SQLite
 file, so the failure is told through a path that needs none of it: the log, and one JSON
 line appended to the target's ``.bot_alert`` in the format ``alerts.outbox.FileSink``
-writes (ts, target, level, message, plus ``kind``). Each distinct failure is written once
-until the act path works again, so a retry loop never floods the file.
+writes (ts, target, level, message, plus ``kind``). Each distinct cause is written once
+until every step it broke works again, so a retry loop never floods the file, and one
+damaged database failing two steps a few milliseconds apart is one line, not two.
 """
 
 from __future__ import annotations
@@ -33,16 +34,19 @@ class FallbackAlerts:
     clock: Clock
     #: the target's workdir: never created to hold the alert file
     workdir: Path | None = None
-    _said: set[str] = field(default_factory=set)
+    #: cause (exception type + redacted text) → the steps it failed, since said
+    _said: dict[str, set[str]] = field(default_factory=dict)
 
     def report(self, where: str, exc: BaseException, redacted: str) -> None:
         """Log ``exc`` and append one critical line for it, unless already said."""
         log.error("%s failed: %s: %s", where, type(exc).__name__, redacted, exc_info=exc,
                   extra={"target": self.target})
-        key = f"{where}:{type(exc).__name__}"
-        if key in self._said or skip_in_missing_workdir(self.alert_file, self.workdir,
-                                                        self.target):
-            return  # said already, or its file would create a missing workdir
+        cause = f"{type(exc).__name__}: {redacted}"
+        if cause in self._said:
+            self._said[cause].add(where)
+            return  # said already (perhaps by another step it broke)
+        if skip_in_missing_workdir(self.alert_file, self.workdir, self.target):
+            return  # its file would create a missing workdir
         message = (f"{self.target}: {where} failed ({type(exc).__name__}: {redacted}); "
                    "the watchdog keeps Remi running and retries with backoff, "
                    "but a human should look")
@@ -54,11 +58,13 @@ class FallbackAlerts:
             log.error("could not write %s either: %s", self.alert_file, write_exc,
                       extra={"target": self.target})
             return
-        self._said.add(key)
+        self._said[cause] = {where}
 
     def recovered(self, *wheres: str) -> None:
-        """These steps worked again: a new failure of theirs is news again."""
-        self._said = {key for key in self._said if key.split(":", 1)[0] not in wheres}
+        """These steps worked again: a cause none of whose steps still fail is news again."""
+        for steps in self._said.values():
+            steps.difference_update(wheres)
+        self._said = {cause: steps for cause, steps in self._said.items() if steps}
 
     def _append(self, record: dict[str, str]) -> None:
         line = (json.dumps(record, ensure_ascii=False) + "\n").encode()

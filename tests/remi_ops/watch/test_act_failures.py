@@ -116,5 +116,7 @@ def test_a_damaged_database_does_not_keep_remi_down(cfg: Path) -> None:
         wait_until(lambda: fallback_lines(alert_file), timeout=10, what="the fallback line")
         assert cpu_share(watcher, MEASURE_S) < CPU_SHARE_BOUND
     [line] = fallback_lines(alert_file)  # said once, though every record since failed
-    assert line["level"] == "critical" and line["where"] == "recording"
+    # the first step the damage broke: recording, or (a busy machine) the log read before it
+    assert line["level"] == "critical"
+    assert line["where"] in ("recording", "reading the log after an exit")
     assert "database disk image is malformed" in line["message"]
