@@ -34,7 +34,11 @@ def program_argv(spec: ServiceSpec) -> list[str]:
     module = "bubabot" if spec.bot else "remi_ops.cli.main"
     argv = [spec.python, "-m", module, "--config", str(spec.config)]
     if spec.manager == "launchd":
-        argv += ["--env-file", str(spec.env_file)]
+        # launchd never rotates StandardOutPath/StandardErrorPath: the log goes to a file
+        # the program rotates itself (those two then get warnings and notifications only);
+        # systemd's journal rotates what it is given
+        argv += ["--env-file", str(spec.env_file),
+                 "--log-file", str(spec.log_dir / f"{spec.role}.log")]
     return argv if spec.bot else [*argv, "watch"]
 
 

@@ -37,7 +37,8 @@ def test_the_launch_agent_parses_and_has_every_key(tmp_path: Path) -> None:
     assert job["ProgramArguments"] == [
         sys.executable, "-m", "remi_ops.cli.main", "--config",
         str(tmp_path / "my conf" / "bubabot.toml"), "--env-file",
-        str(home / ".config" / "bubabot" / "env"), "watch"]
+        str(home / ".config" / "bubabot" / "env"),
+        "--log-file", str(home / "Library/Logs/bubabot/watch.log"), "watch"]
     assert job["KeepAlive"] is True and job["RunAtLoad"] is True
     assert job["ProcessType"] == "Interactive" and job["ThrottleInterval"] == 10
     assert job["StandardOutPath"] == str(home / "Library/Logs/bubabot/watch.out.log")
@@ -73,7 +74,10 @@ def test_the_bot_service_runs_bubabot(tmp_path: Path) -> None:
     job = plistlib.loads(launchd_plist(spec(tmp_path, bot=True)).encode())
     assert job["Label"] == "com.bubabot.bot"
     assert job["ProgramArguments"][1:3] == ["-m", "bubabot"]
-    assert job["ProgramArguments"][-2] == "--env-file"
+    assert job["ProgramArguments"][-4] == "--env-file"
+    # launchd never rotates StandardOutPath: the program rotates its own log
+    assert job["ProgramArguments"][-2:] == ["--log-file", job["StandardOutPath"].replace(
+        "bot.out.log", "bot.log")]
     assert job["StandardOutPath"].endswith("bot.out.log")
 
 
