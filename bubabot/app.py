@@ -50,7 +50,7 @@ class App:
 
     async def run_check(self, target: str) -> None:
         """The scheduled job: one check of one target, off the loop."""
-        await asyncio.to_thread(self.watcher.watch(target).check, CheckTrigger.SCHEDULE)
+        await self.watcher.check(target, CheckTrigger.SCHEDULE)
 
     def on_job_event(self, event: JobExecutionEvent) -> None:
         """A job error or a missed run becomes an alert, not a silent log line."""

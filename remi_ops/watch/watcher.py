@@ -19,10 +19,12 @@ from remi_ops.alerts.hub import AlertHub
 from remi_ops.alerts.outbox import ConsoleSink, FileSink, Outbox, Sink
 from remi_ops.clock import Clock, SystemClock
 from remi_ops.config import Settings
-from remi_ops.domain import Event, EventKind, Severity
+from remi_ops.domain import CheckTrigger, Event, EventKind, HealthReport, Severity
 from remi_ops.exceptions import UnknownTarget
+from remi_ops.host.exitwatch import ExitWatch
 from remi_ops.store.database import Store
 from remi_ops.store.filesafety import prepare_state_dir
+from remi_ops.watch.executors import Executors
 from remi_ops.watch.loops import due_loop, exit_waiter, periodic
 from remi_ops.watch.record import JournaledNotifier
 from remi_ops.watch.serve import serve_requests
@@ -58,6 +60,9 @@ class Watcher:
                                             environ=environ)
                         for t in settings.targets}
         self.locks: list[host.TargetLock] = []
+        #: the pools checks run in, and the one waiter for every target's death
+        self.executors = Executors(len(self.watches))
+        self.exits = ExitWatch(clock=self.clock)
         #: True once ``start`` ran: this process supervises (a check may act); a command
         #: line assembling a Watcher for one verb only looks
         self.supervising = False
@@ -94,7 +99,7 @@ class Watcher:
         """Adopt or start every target (off the loop)."""
         self.supervising = True
         for watch in self.watches.values():
-            await asyncio.to_thread(watch.startup)
+            await self.executors.check(watch.name, watch.startup)
         await self.hub.commit()
 
     def background(self, stopping: asyncio.Event, *,
@@ -106,14 +111,25 @@ class Watcher:
             periodic(PROBE_INTERVAL_S, stopping, self.serve_requests, "operator requests"),
             periodic(PRUNE_INTERVAL_S, stopping, self.prune_outbox, "outbox prune")]
         for watch in self.watches.values():
-            jobs += [exit_waiter(watch, stopping), due_loop(watch, stopping),
-                     periodic(PROBE_INTERVAL_S, stopping, _thread(watch.probe),
+            jobs += [exit_waiter(watch, stopping, self.exits, self.executors),
+                     due_loop(watch, stopping, self.executors),
+                     periodic(PROBE_INTERVAL_S, stopping, self._in_lane(watch, watch.probe),
                               f"{watch.name}: probe", self.job_failed)]
             if with_checks:
                 jobs.append(periodic(self.settings.watchdog.check_interval_s, stopping,
-                                     _thread(watch.check), f"{watch.name}: check",
+                                     self._in_lane(watch, watch.check), f"{watch.name}: check",
                                      self.job_failed))
         return jobs
+
+    def _in_lane(self, watch: TargetWatch, fn: Any) -> Any:
+        async def step() -> object:
+            return await self.executors.check(watch.name, fn)
+        return step
+
+    async def check(self, name: str, trigger: CheckTrigger) -> HealthReport:
+        """One check of ``name`` in its lane of the checks pool (Bubabot's schedule)."""
+        watch = self.watch(name)
+        return await self.executors.check(watch.name, watch.check, trigger)
 
     def job_failed(self, name: str, exc: BaseException) -> None:
         """A job error becomes an alert instead of a silent log line."""
@@ -157,10 +173,6 @@ class Watcher:
             lock.release()
         self.locks.clear()
         self.store.close()
+        self.exits.close()
+        self.executors.close()
         host.reap_exited_children()
-
-
-def _thread(fn: Any) -> Any:
-    async def step() -> object:
-        return await asyncio.to_thread(fn)
-    return step
