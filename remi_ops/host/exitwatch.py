@@ -69,6 +69,7 @@ class _Watched:
     waiters: set[asyncio.Future[ExitInfo]] = field(default_factory=set)
     fd: int | None = None  # the pidfd, while registered with the loop
     info: ExitInfo | None = None  # how it ended, once it has
+    registered: asyncio.Future[None] | None = None  # the kernel handle being taken
 
 
 class ExitWatch:
@@ -98,12 +99,14 @@ class ExitWatch:
     async def exited(self, ident: ProcessIdentity) -> ExitInfo:
         """Wait until the process ``ident`` names has ended; how it ended."""
         loop = self._bind()
-        entry = await self._entry(ident)
-        if entry.info is not None:  # ended before (or while) it was registered
-            return entry.info
+        entry = self._claim(ident)
         fut: asyncio.Future[ExitInfo] = loop.create_future()
         entry.waiters.add(fut)
         try:
+            if entry.registered is not None:  # shared: one await giving up stops no other
+                await asyncio.shield(entry.registered)
+            if entry.info is not None:  # ended before (or while) it was registered
+                return entry.info
             return await fut
         finally:
             entry.waiters.discard(fut)
@@ -141,7 +144,7 @@ class ExitWatch:
         self._closed.clear()
         return loop
 
-    async def _entry(self, ident: ProcessIdentity) -> _Watched:
+    def _claim(self, ident: ProcessIdentity) -> _Watched:
         """The registration for ``ident``: shared by every await, made once."""
         with self._lock:
             entry = self._watched.get(ident.pid)
@@ -154,14 +157,17 @@ class ExitWatch:
             self._watched[ident.pid] = entry
         if self.mode == "poll":
             self._start_poller()
-            return entry
+        else:
+            entry.registered = asyncio.ensure_future(self._registration(entry))
+        return entry
+
+    async def _registration(self, entry: _Watched) -> None:
         if self._worker is None:
             self._worker = ThreadPoolExecutor(1, thread_name_prefix="remi-exitwatch")
         assert self._loop is not None
         alive = await self._loop.run_in_executor(self._worker, self._register, entry)
         if not alive:
             self._finish(entry)
-        return entry
 
     def _register(self, entry: _Watched) -> bool:
         """Take the kernel handle, then check identity; False: it has already ended."""
@@ -181,13 +187,25 @@ class ExitWatch:
             os.close(fd)
             return False
         entry.fd = fd
-        assert self._loop is not None
-        self._loop.call_soon_threadsafe(self._add_reader, entry)
+        loop = self._loop
+        try:
+            if loop is None:
+                raise RuntimeError("closed")
+            loop.call_soon_threadsafe(self._add_reader, entry)
+        except RuntimeError:  # the watch (or its loop) closed while the handle was taken
+            entry.fd = None
+            os.close(fd)
         return True
 
     def _add_reader(self, entry: _Watched) -> None:
-        if entry.fd is None or self._loop is None:
-            return  # forgotten (or closed) before the loop got to it
+        with self._lock:
+            wanted = self._watched.get(entry.ident.pid) is entry
+        if entry.fd is None or self._loop is None or self._loop.is_closed():
+            return
+        if not wanted:  # nobody awaits it any more (forgotten while the handle was taken)
+            fd, entry.fd = entry.fd, None
+            os.close(fd)
+            return
         self._loop.add_reader(entry.fd, self._finish, entry)
 
     def _forget(self, entry: _Watched) -> None:

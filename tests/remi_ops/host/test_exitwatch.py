@@ -136,6 +136,22 @@ async def test_an_await_given_up_unregisters_the_process(
     exits.close()
 
 
+async def test_an_await_cancelled_while_it_registers_leaves_nothing(
+        tmp_path: Path, exits: ExitWatch, spawned: list[ProcessIdentity]) -> None:
+    fds_before = open_fds()
+    ident = host.spawn(bot_target(tmp_path / "remi", SLEEPER))
+    spawned.append(ident)
+    waiting = asyncio.ensure_future(exits.exited(ident))
+    await asyncio.sleep(0)  # registered, its kernel handle being taken in a thread
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    for _ in range(100):  # the handle arrives after the await gave up; it is let go
+        await asyncio.sleep(0.02)
+    assert exits.watching() == 0 and open_fds() <= fds_before
+    exits.close()
+
+
 @pytest.mark.skipif(best_mode() != "pidfd", reason="pidfd is Linux ≥ 5.3")
 async def test_pidfd_waits_with_no_thread_at_all(tmp_path: Path,
                                                  spawned: list[ProcessIdentity]) -> None:
