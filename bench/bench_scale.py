@@ -295,17 +295,16 @@ def show(results: dict[int, dict[str, Figures]]) -> None:
                   f"{med(f.back):>9.3f}s{p95(f.back):>7.3f}s{lag}{f.cpu_pct:>10.2f}%"
                   f"{f.cpu_pct / n:>8.3f}%{f.rss_mb:>8.1f}")
     print("\nratios remi-ops / supervisord (below 1: remi-ops is better)")
-    print(f"{'targets':>7}{'noticed':>10}{'back':>8}{'idle CPU':>10}{'RSS':>7}")
+    print(f"{'targets':>7}{'noticed':>11}{'back':>11}{'idle CPU':>11}{'RSS':>8}")
     for n, by_system in results.items():
         ops, sup = by_system["remi-ops"], by_system["supervisord"]
-        print(f"{n:>7}{med(ops.noticed) / med(sup.noticed):>9.2f}x"
-              f"{med(ops.back) / med(sup.back):>7.2f}x"
-              f"{ratio(ops.cpu_pct, sup.cpu_pct):>10}"
-              f"{ops.rss_mb / sup.rss_mb:>6.2f}x")
+        print(f"{n:>7}{ratio(med(ops.noticed), med(sup.noticed)):>11}"
+              f"{ratio(med(ops.back), med(sup.back)):>11}"
+              f"{ratio(ops.cpu_pct, sup.cpu_pct):>11}{ratio(ops.rss_mb, sup.rss_mb):>8}")
 
 
 def ratio(ours: float, theirs: float) -> str:
-    return f"{ours / theirs:.1f}x" if theirs > 0 else "n/a"
+    return f"{ours / theirs:.2f}x" if theirs > 0 else "n/a"
 
 
 def main() -> None:
