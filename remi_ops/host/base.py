@@ -39,6 +39,11 @@ class BaseManager:
                   cancel: threading.Event | None = None) -> ExitInfo | None:
         return wait_exit(ident, timeout, cancel=cancel, clock=self.clock)
 
+    def exit_status(self, info: ExitInfo) -> ExitInfo:
+        """How a death the shared waiter saw really ended, where more can be learnt:
+        the kernel told ours already; a service manager may know an adopted one's."""
+        return info
+
     def request_dump(self, ident: ProcessIdentity) -> bool:
         return send_dump_signal(ident)
 

@@ -98,12 +98,17 @@ class _ServiceManager(BaseManager):
         control tool fails: a death is never held back for want of its exit status.
         """
         info = super().wait_exit(ident, timeout, cancel)
-        if info is None or info.known:
+        return info if info is None else self.exit_status(info)
+
+    def exit_status(self, info: ExitInfo) -> ExitInfo:
+        """Ask the service manager how its main process ended (code or signal); unknown
+        when it has not recorded it within a moment, or when its control tool fails."""
+        if info.known:
             return info
         try:
-            ended = _poll(lambda: self._exit_of(ident.pid), EXIT_STATUS_WAIT_S)
+            ended = _poll(lambda: self._exit_of(info.pid), EXIT_STATUS_WAIT_S)
         except ProcessError as exc:
-            log.warning("how pid %s ended is unknown: %s", ident.pid, exc.detail,
+            log.warning("how pid %s ended is unknown: %s", info.pid, exc.detail,
                         extra={"target": self.target.name})
             return info
         if ended is None:

@@ -12,6 +12,7 @@
     record      the one place a watch writes its history (and the events announcing it)
     watcher     ``Watcher``: store, alerts and one watch per target, wired once
     loops       deaths as events, due actions, probes, periodic steps (all off the loop)
+    executors   the watcher's own pools (checks in per-target lanes, deaths, scans)
     spool       ``remi-ops`` asks a running watcher through a spool directory
     serve       the watcher's side of the spool: refusals, orphans, answers
     audit       audit first: a "requested" row before a person's action, then its result

@@ -1,7 +1,9 @@
 """The async driver: deaths as events, the periodic check, liveness probes, due actions.
 
-Blocking work (every ``TargetWatch`` method) runs in worker threads, so the loop that
-drives it — the headless ``remi-ops watch`` or Bubabot's — never blocks.
+Blocking work (every ``TargetWatch`` method) runs in the watcher's own pools
+(:mod:`remi_ops.watch.executors`), so the loop that drives it — the headless
+``remi-ops watch`` or Bubabot's — never blocks, and no check queues behind a wait.
+Deaths come from the shared :class:`~remi_ops.host.exitwatch.ExitWatch`: no thread waits.
 """
 
 from __future__ import annotations
@@ -10,11 +12,17 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
-from remi_ops.domain import CheckTrigger
+from remi_ops import host
+from remi_ops.domain import CheckTrigger, ExitInfo, ProcessIdentity
+from remi_ops.host.exitwatch import ExitWatch
+from remi_ops.watch.executors import Executors
 from remi_ops.watch.target import TargetWatch
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+#: how often the exit waiter re-reads which process is current (a change wakes it too)
 EXIT_WAIT_SLICE_S = 1.0
 #: after a failed exit handling, wait this long (doubling up to the cap) before the next
 #: try: a dead process is "exited" again at once, so without it the waiter spins hot
@@ -36,8 +44,14 @@ async def guarded(name: str, step: Callable[[], Awaitable[object]],
             on_error(name, exc)
 
 
-async def exit_waiter(watch: TargetWatch, stopping: asyncio.Event) -> None:
-    """Wait on the supervised process; its death is handled within a second."""
+async def exit_waiter(watch: TargetWatch, stopping: asyncio.Event,
+                      exits: ExitWatch | None = None, pools: Executors | None = None) -> None:
+    """Await the supervised process's death and hand it to the watch.
+
+    With ``exits`` (the watcher's shared waiter) nothing waits in a thread: the death is
+    an event on the loop. A manager it cannot watch (no real pid: a test fake) is waited
+    the old way, in 1-s slices, in a thread of the ``waits`` pool.
+    """
     changed = asyncio.Event()
     loop = asyncio.get_running_loop()
 
@@ -45,24 +59,85 @@ async def exit_waiter(watch: TargetWatch, stopping: asyncio.Event) -> None:
         loop.call_soon_threadsafe(changed.set)
 
     watch.on_change = wake
+    manager = watch.manager
+    shared = exits if isinstance(manager, host.BaseManager) else None
+    pending: _Pending | None = None
     failures = 0
-    while not stopping.is_set():
-        ident = watch.supervisor.process
-        if ident is None:
-            changed.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(changed.wait(), EXIT_WAIT_SLICE_S)
-            continue
-        try:
-            info = await asyncio.to_thread(watch.manager.wait_exit, ident, EXIT_WAIT_SLICE_S)
-            if info is not None:
-                await asyncio.to_thread(watch.handle_exit, info)
-        except Exception:
-            log.exception("waiting for or handling an exit failed", extra={"target": watch.name})
-            failures += 1
-            await _pause(stopping, exit_retry_delay(failures))
-        else:
-            failures = 0
+    try:
+        while not stopping.is_set():
+            ident = watch.supervisor.process
+            if pending is not None and pending.ident != ident:
+                pending.task.cancel()  # another process now (restart, stop): let it go
+                pending = None
+            if ident is None:
+                await _until(changed, EXIT_WAIT_SLICE_S)
+                continue
+            try:
+                if shared is not None and isinstance(manager, host.BaseManager):
+                    pending = pending or _Pending(ident, shared, changed)
+                    info = await pending.result(changed)
+                    if info is not None:
+                        pending = None
+                        info = await _death(pools, manager.exit_status, info)
+                else:
+                    info = await _sliced(pools, watch, ident)
+                if info is not None:
+                    await _death(pools, watch.handle_exit, info)
+            except Exception:
+                log.exception("waiting for or handling an exit failed",
+                              extra={"target": watch.name})
+                pending = None
+                failures += 1
+                await _pause(stopping, exit_retry_delay(failures))
+            else:
+                failures = 0
+    finally:
+        if pending is not None:
+            pending.task.cancel()
+
+
+class _Pending:
+    """One await of the shared waiter for one process, kept across wake-ups."""
+
+    def __init__(self, ident: ProcessIdentity, exits: ExitWatch, changed: asyncio.Event) -> None:
+        self.ident = ident
+        self.task = asyncio.ensure_future(exits.exited(ident))
+        self.task.add_done_callback(lambda _: changed.set())
+
+    async def result(self, changed: asyncio.Event) -> ExitInfo | None:
+        """Its exit once it came; None when woken (or a slice passed) before that."""
+        if not self.task.done():
+            await _until(changed, EXIT_WAIT_SLICE_S)
+        return self.task.result() if self.task.done() else None
+
+
+async def _until(event: asyncio.Event, timeout_s: float) -> None:
+    """Wait for ``event`` (then clear it) or ``timeout_s``, whichever comes first."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(event.wait(), timeout_s)
+    event.clear()
+
+
+async def _sliced(pools: Executors | None, watch: TargetWatch,
+                  ident: ProcessIdentity) -> ExitInfo | None:
+    """The old way, for a manager the shared waiter cannot watch: a thread, 1-s slices."""
+    if pools is None:
+        return await asyncio.to_thread(watch.manager.wait_exit, ident, EXIT_WAIT_SLICE_S)
+    return await pools.wait(watch.manager.wait_exit, ident, EXIT_WAIT_SLICE_S)
+
+
+async def _death(pools: Executors | None, fn: Callable[..., T], *args: Any) -> T:
+    """A death's handling: in the deaths pool, never queued behind routine checks."""
+    if pools is None:
+        return await asyncio.to_thread(fn, *args)
+    return await pools.death(fn, *args)
+
+
+async def _run(pools: Executors | None, target: str, fn: Callable[..., T], *args: Any) -> T:
+    """``fn(*args)`` in the target's lane of the checks pool (a thread of its own without)."""
+    if pools is None:
+        return await asyncio.to_thread(fn, *args)
+    return await pools.check(target, fn, *args)
 
 
 def exit_retry_delay(failures: int) -> float:
@@ -86,7 +161,8 @@ async def periodic(interval_s: float, stopping: asyncio.Event,
             await asyncio.wait_for(stopping.wait(), interval_s)
 
 
-async def due_loop(watch: TargetWatch, stopping: asyncio.Event) -> None:
+async def due_loop(watch: TargetWatch, stopping: asyncio.Event,
+                   pools: Executors | None = None) -> None:
     """Carry out backoff retries and post-restart scan tests when they fall due."""
     while not stopping.is_set():
         wait = watch.seconds_until_due()
@@ -96,13 +172,17 @@ async def due_loop(watch: TargetWatch, stopping: asyncio.Event) -> None:
         if stopping.is_set():
             return
         if watch.seconds_until_due() == 0 or watch.supervisor.maintenance_until is not None:
-            await guarded(f"{watch.name}: tick", lambda: asyncio.to_thread(watch.tick),
+            await guarded(f"{watch.name}: tick", lambda: _run(pools, watch.name, watch.tick),
                           target=watch.name)
         if watch.recheck_due():
-            await guarded(f"{watch.name}: check", lambda: asyncio.to_thread(
-                watch.check, CheckTrigger.AFTER_RESTART), target=watch.name)
+            await guarded(f"{watch.name}: check", lambda: _run(
+                pools, watch.name, watch.check, CheckTrigger.AFTER_RESTART), target=watch.name)
         if watch.scan_due():
-            await guarded(f"{watch.name}: scan test",
-                          lambda: asyncio.to_thread(watch.scan_test,
-                                                    CheckTrigger.AFTER_RESTART),
+            await guarded(f"{watch.name}: scan test", lambda: _scan(pools, watch),
                           target=watch.name)
+
+
+async def _scan(pools: Executors | None, watch: TargetWatch) -> object:
+    if pools is None:
+        return await asyncio.to_thread(watch.scan_test, CheckTrigger.AFTER_RESTART)
+    return await pools.scan(watch.name, watch.scan_test, CheckTrigger.AFTER_RESTART)

@@ -20,13 +20,15 @@ from remi_ops.alerts.hub import AlertHub
 from remi_ops.alerts.outbox import ConsoleSink, FileSink, Outbox, Sink
 from remi_ops.clock import Clock, SystemClock
 from remi_ops.config import Settings
-from remi_ops.domain import CheckTrigger, Event, EventKind, Severity
+from remi_ops.domain import CheckTrigger, Event, EventKind, HealthReport, Severity
 from remi_ops.exceptions import UnknownTarget
+from remi_ops.host.exitwatch import ExitWatch
 from remi_ops.logs.redact import Redactor
 from remi_ops.metrics.exporter import REFRESH_INTERVAL_S, WatcherMetrics
 from remi_ops.store.database import Store
 from remi_ops.store.filesafety import prepare_state_dir
 from remi_ops.watch.deadman import DeadmanPing
+from remi_ops.watch.executors import Executors
 from remi_ops.watch.loops import due_loop, exit_waiter, periodic
 from remi_ops.watch.record import JournaledNotifier
 from remi_ops.watch.serve import serve_requests
@@ -68,6 +70,9 @@ class Watcher:
         self.locks: list[host.TargetLock] = []
         #: ``[metrics] listen``: served from ``start`` to ``close`` (Bubabot adds collectors)
         self.metrics = WatcherMetrics(self, settings.metrics.listen)
+        #: the pools checks run in, and the one waiter for every target's death
+        self.executors = Executors(len(self.watches))
+        self.exits = ExitWatch(clock=self.clock)
         #: True once ``start`` ran: this process supervises (a check may act); a command
         #: line assembling a Watcher for one verb only looks
         self.supervising = False
@@ -106,7 +111,7 @@ class Watcher:
         await self.metrics.start()
         self.supervising = True
         for watch in self.watches.values():
-            await asyncio.to_thread(watch.startup)
+            await self.executors.check(watch.name, watch.startup)
         self.deadman.started()
         await self.hub.commit()
 
@@ -122,8 +127,9 @@ class Watcher:
         if self.metrics.enabled:
             jobs.append(periodic(REFRESH_INTERVAL_S, stopping, self.metrics.refresh, "metrics"))
         for watch in self.watches.values():
-            jobs += [exit_waiter(watch, stopping), due_loop(watch, stopping),
-                     periodic(PROBE_INTERVAL_S, stopping, _thread(watch.probe),
+            jobs += [exit_waiter(watch, stopping, self.exits, self.executors),
+                     due_loop(watch, stopping, self.executors),
+                     periodic(PROBE_INTERVAL_S, stopping, self._in_lane(watch, watch.probe),
                               f"{watch.name}: probe", self.job_failed, target=watch.name)]
             if with_checks:
                 jobs.append(periodic(self.settings.watchdog.check_interval_s, stopping,
@@ -132,10 +138,21 @@ class Watcher:
                                      self.job_failed, target=watch.name))
         return jobs
 
+    def _in_lane(self, watch: TargetWatch, fn: Any) -> Any:
+        async def step() -> object:
+            return await self.executors.check(watch.name, fn)
+        return step
+
+    async def check(self, name: str, trigger: CheckTrigger) -> HealthReport:
+        """One check of ``name`` in its lane of the checks pool."""
+        watch = self.watch(name)
+        return await self.executors.check(watch.name, watch.check, trigger)
+
     async def scheduled_check(self, name: str) -> None:
-        """One scheduled check of one target (off the loop), then the dead-man ping says
-        how every target is (``remi_ops.watch.deadman``; it never waits on the ping)."""
-        await asyncio.to_thread(self.watch(name).check, CheckTrigger.SCHEDULE)
+        """One scheduled check of one target (in its lane; Bubabot's schedule and the
+        headless loop both), then the dead-man ping says how every target is
+        (``remi_ops.watch.deadman``; it never waits on the ping)."""
+        await self.check(name, CheckTrigger.SCHEDULE)
         self.deadman.checked(w.last_report for w in self.watches.values())
 
     def job_failed(self, name: str, exc: BaseException) -> None:
@@ -181,10 +198,6 @@ class Watcher:
             lock.release()
         self.locks.clear()
         self.store.close()
+        self.exits.close()
+        self.executors.close()
         host.reap_exited_children()
-
-
-def _thread(fn: Any) -> Any:
-    async def step() -> object:
-        return await asyncio.to_thread(fn)
-    return step

@@ -7,6 +7,7 @@ small real service process alive, so the managers' identity checks see real pids
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -27,6 +28,7 @@ from bubabot_local.simkit import (
 
 from remi_ops.exceptions import ProcessError
 from remi_ops.host import services
+from remi_ops.host.exitwatch import ExitWatch
 from remi_ops.testing import wait_until as wait_for
 
 pytestmark = pytest.mark.integration
@@ -394,3 +396,24 @@ def test_systemd_exit_of_another_main_pid_stays_unknown(tmp_path: Path, ctl: Ctl
     info = manager.wait_exit(ident, 5)
     assert info is not None
     assert (info.returncode, info.known) == (None, False)
+
+
+async def test_a_units_main_process_is_awaited_by_the_shared_waiter(
+        tmp_path: Path, ctl: Ctl) -> None:
+    """The unit's MainPID is watched like any process (pidfd or polling, no thread per
+    target); how it ended is then asked of systemd, as ``wait_exit`` does."""
+    manager = services.SystemdManager(systemd_target(tmp_path))
+    ident = manager.start()
+    exits = ExitWatch()
+    try:
+        waiting = asyncio.ensure_future(exits.exited(ident))
+        await asyncio.sleep(0.2)
+        assert not waiting.done()
+        ctl.update(code=2, status=9)  # what systemd will have recorded for that main pid
+        os.kill(ident.pid, signal.SIGKILL)
+        seen = await asyncio.wait_for(waiting, 20)
+        assert (seen.pid, seen.known) == (ident.pid, False)  # not our child
+        info = await asyncio.to_thread(manager.exit_status, seen)
+        assert (info.returncode, info.signal, info.known) == (-9, 9, True)
+    finally:
+        exits.close()
