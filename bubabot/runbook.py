@@ -174,8 +174,10 @@ class Runbook:
         icon = "✅" if report.ok else "⚠️"
         await reply(interaction, render.clip(f"{icon} " + "\n".join(lines), render.CONTENT_MAX),
                     ephemeral=True)
+        # stored, not posted: the test notification itself says who asked for it
         await self.gate.record(actor, "test alert", name, {"via": via}, report.summary(),
-                               ok=report.ok, duration_s=time.monotonic() - started)
+                               ok=report.ok, duration_s=time.monotonic() - started,
+                               post=False)
 
     async def silence(self, interaction: discord.Interaction, actor: Actor,
                       target: str | None, *, kind: str | None, fingerprint: str | None,
