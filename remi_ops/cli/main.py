@@ -97,8 +97,11 @@ def build_parser() -> argparse.ArgumentParser:
     cmd("watch", "the headless watchdog (what launchd + watchdog.sh did, done right)",
         target=False)
     cmd("health", "check now: exit 0 healthy, 1 issues", as_json=True)
-    cmd("errors", "error groups", as_json=True).add_argument(
-        "--since", default="24h", help="e.g. 1h, 7d, or 'all'")
+    errors = cmd("errors", "error groups", as_json=True)
+    errors.add_argument("--since", default="24h", help="e.g. 1h, 7d, or 'all'")
+    errors.add_argument("--file", type=Path, metavar="LOG", help="read this log file whole "
+                        "instead (e.g. a bot_error.log from before Bubabot watched it; "
+                        "nothing is stored; a big file is read on every core)")
     cmd("scan-test", "run the /scan smoke test now: exit 0 passed, 1 otherwise", as_json=True)
     cmd("resolve", "mark an error group fixed: if it happens again, it is a regression",
         as_json=True).add_argument("fingerprint", help="as `remi-ops errors` shows it")
