@@ -22,16 +22,23 @@ The file (schema 1)::
      "interval_s": 2.0, "blocked_for_s": <now − last beat − interval; 0 within a grace of
      half an interval (≤ 1 s)>, "stuck_stack": <text or null>, "stopped": <clean stop>}
 
-Reading it (``read_beacon``): ``written_at`` fresh but ``last_beat_at`` stale means the loop
-is blocked; everything stale means the process is frozen, stopped or dead.
+Reading it (``read_beacon``, from ``remi_ops.beacon_reader``): ``written_at`` fresh but
+``last_beat_at`` stale means the loop is blocked; everything stale means the process is
+frozen, stopped or dead. ``python -m remi_ops.beacon check`` turns one reading into an exit
+code for a Kubernetes liveness probe, a Docker ``HEALTHCHECK`` or a Nomad script check
+(``remi_ops.beacon_check``).
+
+Under systemd (``$NOTIFY_SOCKET`` set), each beat the loop makes also sends ``WATCHDOG=1``,
+and the first sends ``READY=1`` (``remi_ops.sdnotify``), for ``Type=notify`` and
+``WatchdogSec=``. Only the loop pings, never the writer thread: a blocked loop goes silent.
 
 ``start`` also registers ``faulthandler`` on SIGUSR1, so ``kill -USR1 <pid>`` dumps every
 thread's stack to stderr (Remi's ``bot_error.log``).
 
-This module imports nothing outside the standard library except ``remi_ops.atomicfile``,
-which is standard-library only itself (a test enforces both), so Remi needs no dependency
-for it: copy ``beacon.py`` and ``atomicfile.py`` into Remi as ``remi_ops/`` if it does not
-install ``remi_ops``.
+This module and its companions (``atomicfile``, ``beacon_reader``, ``beacon_check``,
+``sdnotify``) import nothing outside the standard library (a test enforces it), so Remi
+needs no dependency for them: copy those five files into Remi as ``remi_ops/`` (with an
+empty ``__init__.py``) if it does not install ``remi_ops``.
 """
 
 from __future__ import annotations
@@ -47,48 +54,40 @@ import sys
 import threading
 import time
 import traceback
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from remi_ops.atomicfile import write_atomically
+from remi_ops.beacon_reader import (
+    DEFAULT_FILE,
+    ENV_FILE,
+    SCHEMA,
+    BeaconReading,
+    beacon_path,
+    read_beacon,
+)
+from remi_ops.sdnotify import READY, WATCHDOG, Notifier
 
-SCHEMA = 1
-ENV_FILE = "REMI_BEACON_FILE"
+__all__ = ["DEFAULT_FILE", "ENV_DUMP_AFTER", "ENV_FILE", "ENV_INTERVAL", "SCHEMA",
+           "BeaconReading", "read_beacon", "running_path", "start", "stop"]
+
 ENV_INTERVAL = "REMI_BEACON_INTERVAL_S"
 ENV_DUMP_AFTER = "REMI_BEACON_DUMP_AFTER_S"
-DEFAULT_FILE = ".remi_beacon.json"
 DEFAULT_INTERVAL_S = 2.0
 DEFAULT_DUMP_AFTER_S = 5.0
 #: innermost frames kept in ``stuck_stack``; the blocking call is at the bottom
 STACK_LIMIT = 40
 STACK_HEADER = "Loop thread stack (most recent call last):\n"
 
-_NUMBER_FIELDS = ("written_at", "last_beat_at", "loop_lag_s", "max_lag_s", "interval_s",
-                  "blocked_for_s")
-
-
-@dataclass(frozen=True, slots=True)
-class BeaconReading:
-    """One reading of a beacon file, aged against the reader's clock."""
-
-    pid: int | None
-    age_s: float  # now − written_at: how long since the writer thread last wrote
-    beat_age_s: float  # now − last_beat_at: how long since the loop last ran its beat
-    loop_lag_s: float  # how late the last beat ran
-    max_lag_s: float  # the worst lag between the last two writes
-    blocked_for_s: float  # at write time: how long the loop had been overdue (0 = on time)
-    interval_s: float
-    stuck_stack: str | None  # the loop thread's stack while blocked, else None
-    stopped: bool = False  # the beacon was stopped cleanly (the bot shut down)
-
 
 class _Beacon:
     """One running beacon: the loop-side beat and the writer thread."""
 
     def __init__(self, path: Path, loop: asyncio.AbstractEventLoop, interval_s: float,
-                 dump_after_s: float) -> None:
+                 dump_after_s: float, notifier: Notifier | None = None) -> None:
         self.path = path
+        self.notifier = notifier
+        self._ready_sent = False
         self.loop = loop
         self.interval_s = interval_s
         self.dump_after_s = dump_after_s
@@ -122,7 +121,20 @@ class _Beacon:
             self._last_beat_wall = time.time()
             self._expected_mono = now + self.interval_s
         if not self._stop.is_set():
+            self._tell_systemd()
             self._handle = self.loop.call_later(self.interval_s, self._beat)
+
+    def _tell_systemd(self) -> None:
+        """On the loop, from the beat it just ran: ``READY=1`` once, then ``WATCHDOG=1``.
+
+        Only a beat the loop actually made pings, so ``WatchdogSec=`` sees a blocked loop
+        as silence (the writer thread keeps writing the file, but never pings).
+        """
+        if self.notifier is None:
+            return
+        if not self._ready_sent:
+            self._ready_sent = self.notifier.send(READY)
+        self.notifier.send(WATCHDOG)
 
     # ------------------------------------------------------------------ thread side
 
@@ -173,6 +185,8 @@ class _Beacon:
         if self._thread.is_alive() and self._thread is not threading.current_thread():
             self._thread.join(timeout=max(1.0, self.interval_s * 2))
         self.write(stopped=True)
+        if self.notifier is not None:
+            self.notifier.close()
 
     def _on_loop_thread(self) -> bool:
         with contextlib.suppress(RuntimeError):
@@ -201,9 +215,10 @@ def start(path: str | os.PathLike[str] | None = None, *, interval_s: float | Non
             return _current.path
         if _current is not None:
             _current.finish()
-        beacon = _Beacon(_resolve_path(path), loop,
+        beacon = _Beacon(beacon_path(path), loop,
                          _setting(interval_s, ENV_INTERVAL, DEFAULT_INTERVAL_S),
-                         _setting(dump_after_s, ENV_DUMP_AFTER, DEFAULT_DUMP_AFTER_S))
+                         _setting(dump_after_s, ENV_DUMP_AFTER, DEFAULT_DUMP_AFTER_S),
+                         Notifier.from_environment())
         beacon.begin()
         _current = beacon
     _register_stack_dump()
@@ -226,54 +241,7 @@ def running_path() -> Path | None:
     return beacon.path if beacon is not None else None
 
 
-# --------------------------------------------------------------------------- reader
-
-
-def read_beacon(path: str | os.PathLike[str], now_epoch: float) -> BeaconReading | None:
-    """Read a beacon file; None when it is missing, garbled, partial or of another schema."""
-    try:
-        doc = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError):
-        return None
-    try:
-        return _reading_from(doc, now_epoch)
-    except (KeyError, TypeError, ValueError):
-        return None
-
-
-def _reading_from(doc: Any, now_epoch: float) -> BeaconReading | None:
-    if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
-        return None
-    numbers = {name: _number(doc[name]) for name in _NUMBER_FIELDS}
-    pid = doc.get("pid")
-    stack = doc.get("stuck_stack")
-    return BeaconReading(
-        pid=pid if isinstance(pid, int) and not isinstance(pid, bool) else None,
-        age_s=max(0.0, now_epoch - numbers["written_at"]),
-        beat_age_s=max(0.0, now_epoch - numbers["last_beat_at"]),
-        loop_lag_s=numbers["loop_lag_s"],
-        max_lag_s=numbers["max_lag_s"],
-        blocked_for_s=numbers["blocked_for_s"],
-        interval_s=numbers["interval_s"],
-        stuck_stack=stack if isinstance(stack, str) and stack else None,
-        stopped=doc.get("stopped") is True,
-    )
-
-
-def _number(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError("not a number")
-    if not math.isfinite(value):
-        raise ValueError("not finite")
-    return float(value)
-
-
 # --------------------------------------------------------------------------- helpers
-
-
-def _resolve_path(path: str | os.PathLike[str] | None) -> Path:
-    chosen = path if path is not None else os.environ.get(ENV_FILE) or DEFAULT_FILE
-    return Path(chosen).expanduser().absolute()
 
 
 def _setting(value: float | None, env_name: str, default: float) -> float:
@@ -321,3 +289,9 @@ def _unregister_stack_dump() -> None:
     if usr1 is not None:
         with contextlib.suppress(AttributeError, RuntimeError, ValueError):
             faulthandler.unregister(usr1)
+
+
+if __name__ == "__main__":  # ``python -m remi_ops.beacon check``: the health-check command
+    from remi_ops.beacon_check import main
+
+    sys.exit(main())

@@ -231,7 +231,8 @@ def test_read_beacon_survives_binary_garbage(tmp_path: Path) -> None:
 
 
 #: what the beacon may import besides the standard library: itself stdlib-only
-BEACON_COMPANIONS = {"remi_ops.atomicfile": ROOT / "remi_ops" / "atomicfile.py"}
+BEACON_COMPANIONS = {f"remi_ops.{name}": ROOT / "remi_ops" / f"{name}.py"
+                     for name in ("atomicfile", "beacon_reader", "beacon_check", "sdnotify")}
 
 
 def _imported_modules(path: Path) -> set[str]:
