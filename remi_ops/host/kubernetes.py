@@ -115,8 +115,18 @@ class KubernetesManager:
     # ---------------------------------------------------------------- acting
 
     def restart(self, ident: ProcessIdentity | None, grace_s: float) -> ProcessIdentity:
-        """A rollout restart (refused while paused), then the wait for it to finish."""
+        """A rollout restart (refused while paused), then the wait for it to finish.
+
+        Not after a crash kubelet already answered: the container that died was replaced in
+        place (restartPolicy Always), and a rollout on top would be a second restart.
+        """
         del grace_s  # the pod's terminationGracePeriodSeconds governs the stop
+        if ident is not None and not self._still_running(ident):
+            fresh = [i for i in self.find() if i.spawn_id != ident.spawn_id]
+            if fresh:
+                log.info("kubelet already restarted %s; no rollout", ident.spawn_id,
+                         extra={"target": self.target.name})
+                return fresh[0]
         workload = self.workload()
         if workload.get("spec", {}).get("paused"):
             raise ProcessError(self.target.name, "restart",
@@ -179,6 +189,10 @@ class KubernetesManager:
 
     def _run_of(self, ident: ProcessIdentity) -> Container | None:
         return next((c for c in self.containers() if c.container_id == ident.spawn_id), None)
+
+    def _still_running(self, ident: ProcessIdentity) -> bool:
+        run = self._run_of(ident)
+        return run is not None and run.running
 
     def _patch(self, body: dict[str, Any], operation: str) -> None:
         self._call(operation, lambda: self.api.patch(

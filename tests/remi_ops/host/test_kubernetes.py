@@ -110,6 +110,19 @@ async def test_restart_is_kubectls_rollout_restart(kube: KubeEmulator,
                                 "kubectl.kubernetes.io/restartedAt": "2026-01-24T10:00:00Z"}
 
 
+async def test_a_crash_kubelet_already_restarted_is_not_restarted_again(
+        kube: KubeEmulator, manager: KubernetesManager) -> None:
+    """restartPolicy Always: kubelet replaced the dead container in place; the watcher's
+    restart after the death takes that one instead of rolling the workload again."""
+    dead = (await asyncio.to_thread(manager.find))[0]
+    kube.crash(kube.pods[0]["metadata"]["name"], reason="Error", exit_code=1)
+    new = await asyncio.to_thread(manager.restart, dead, 10.0)
+    assert new.spawn_id != dead.spawn_id
+    assert kube.patches == []  # no rollout on top of kubelet's restart
+    again = await asyncio.to_thread(manager.restart, new, 10.0)  # a running one: a rollout
+    assert again.spawn_id != new.spawn_id and len(kube.patches) == 1
+
+
 async def test_a_paused_rollout_is_refused(kube: KubeEmulator,
                                            manager: KubernetesManager) -> None:
     kube.paused = True
