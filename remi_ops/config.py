@@ -157,7 +157,7 @@ class MetricsSettings(_Model):
         return value
 
 
-Manager = Literal["process", "systemd", "launchd"]
+Manager = Literal["process", "systemd", "launchd", "kubernetes"]
 _TARGET_FILES = ("stdout_log", "stderr_log", "health_file", "alert_file", "beacon_file")
 
 
@@ -184,6 +184,16 @@ class TargetSettings(_Model):
     user_unit: bool = True
     #: launchd label (``com.remi.bot``), for manager = "launchd"
     label: str = ""
+    #: for manager = "kubernetes": the namespace, the workload (a Deployment or a
+    #: StatefulSet), the container Remi runs in, and the kubeconfig context (empty: the
+    #: current context, or the pod's service account when Bubabot runs in the cluster)
+    namespace: str = ""
+    deployment: str = ""
+    statefulset: str = ""
+    container: str = ""
+    context: str = ""
+    #: how long a rollout restart may take to finish before it is reported as failed
+    rollout_timeout_s: Annotated[float, seconds(0, HOUR)] = 300.0
     #: paths (relative to workdir) whose change means "a fix landed": rerun the scan test
     watch_paths: tuple[Path, ...] = ()
     #: the user Remi runs as if not the watcher's (never a user switch at start); a process
@@ -228,6 +238,9 @@ class TargetSettings(_Model):
         """One Remi: its real workdir + command (or unit / label); names the singleton lock."""
         what = ("\0".join(self.command) if self.manager == "process"
                 else f"{self.manager}:{self.unit or self.label}")
+        if self.manager == "kubernetes":
+            what = (f"kubernetes:{self.context}/{self.namespace}/"
+                    f"{self.deployment or self.statefulset}")
         return f"{os.path.realpath(self.workdir)}\0{what}"
 
     @model_validator(mode="after")
@@ -238,6 +251,13 @@ class TargetSettings(_Model):
             raise ValueError("unit: required when manager is 'systemd'")
         if self.manager == "launchd" and not self.label:
             raise ValueError("label: required when manager is 'launchd'")
+        if self.manager == "kubernetes":
+            if not self.namespace or not self.container:
+                raise ValueError("namespace and container: required when manager is "
+                                 "'kubernetes'")
+            if bool(self.deployment) == bool(self.statefulset):
+                raise ValueError("deployment or statefulset (one of them): required when "
+                                 "manager is 'kubernetes'")
         return self
 
 

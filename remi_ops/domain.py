@@ -176,6 +176,8 @@ class ExitInfo:
     at: datetime
     #: False when nobody could tell how it ended (an adopted process that is not our child)
     known: bool = True
+    #: why, when the manager was told (Kubernetes: ``OOMKilled``, ``Error``)
+    reason: str = ""
 
 
 class LogKind(StrEnum):

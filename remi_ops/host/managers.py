@@ -84,6 +84,11 @@ def make_manager(target: TargetSettings, state_dir: Path, *,
         # the beacon inside Remi finds its file here; the watcher reads it back
         beacon_env = {"REMI_BEACON_FILE": str(target.beacon_file)}
         return DirectManager(target, state_dir, extra_env=beacon_env, clock=clock)
+    if target.manager == "kubernetes":
+        # the optional extra: imported only when a target names it
+        from remi_ops.host.kubernetes import KubernetesManager  # noqa: PLC0415
+
+        return KubernetesManager(target, clock=clock)
     if target.manager == "systemd":
         return SystemdManager(target, clock=clock)
     return LaunchdManager(target, clock=clock)

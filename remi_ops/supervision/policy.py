@@ -35,11 +35,12 @@ def spends_budget(trigger: Trigger) -> bool:
 
 def describe_exit(info: ExitInfo) -> str:
     """How Remi ended, in the words a person uses; never "scheduled restart"."""
+    why = f" ({info.reason})" if info.reason else ""  # Kubernetes: OOMKilled, Error
     if info.signal:
-        return f"killed by {signal_name(info.signal)}"
+        return f"killed by {signal_name(info.signal)}{why}"
     if info.returncode is None:
-        return UNKNOWN_EXIT
-    return f"exited with code {info.returncode}"
+        return UNKNOWN_EXIT + why
+    return f"exited with code {info.returncode}{why}"
 
 
 def held_text(why: str) -> str:

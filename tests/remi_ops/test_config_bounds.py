@@ -21,6 +21,7 @@ from remi_ops.config import (
     RestartPolicy,
     ScanTestSettings,
     Settings,
+    TargetSettings,
     WatchdogSettings,
 )
 from remi_ops.config_bounds import MAX_SNOWFLAKE, Within
@@ -78,11 +79,12 @@ BOUNDS: list[tuple[str, str, float, float, float]] = [
     ("discord", "oncall_role_id", SNOW, -1, SNOW + 1),
     ("discord", "allowed_channel_ids", SNOW, -1, SNOW + 1),
     ("discord", "confirm_timeout_s", 900, 0, 901),
+    ("target", "rollout_timeout_s", H, 0, H + 1),
 ]
 SECTIONS: dict[str, type[BaseModel]] = {
     "watchdog": WatchdogSettings, "restart": RestartPolicy, "health": HealthSettings,
     "scan_test": ScanTestSettings, "logs": LogSettings, "alerts": AlertSettings,
-    "discord": DiscordSettings}
+    "discord": DiscordSettings, "target": TargetSettings}
 TARGET_SECTIONS = ("restart", "health", "scan_test", "logs")
 LISTS = {"no_restart_exit_codes", "operator_role_ids", "viewer_role_ids", "allowed_channel_ids"}
 
@@ -92,7 +94,9 @@ def raw_with(section: str, field: str, value: float) -> dict[str, Any]:
     target: dict[str, Any] = {"name": "remi", "workdir": "/tmp", "command": ["x"]}
     raw: dict[str, Any] = {"targets": [target]}
     item = [value] if field in LISTS else value
-    if section in TARGET_SECTIONS:
+    if section == "target":  # a field of [[targets]] itself
+        target[field] = item
+    elif section in TARGET_SECTIONS:
         target[section] = {field: item}
     else:
         raw[section] = {field: item}
@@ -103,7 +107,7 @@ def raw_with(section: str, field: str, value: float) -> dict[str, Any]:
 
 def field_path(section: str, field: str) -> str:
     prefix = f"targets[remi].{section}" if section in TARGET_SECTIONS \
-        else section
+        else "targets[remi]" if section == "target" else section
     return f"{prefix}.{field}" + (".0" if field in LISTS else "")
 
 
