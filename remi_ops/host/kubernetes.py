@@ -121,10 +121,10 @@ class KubernetesManager:
         place (restartPolicy Always), and a rollout on top would be a second restart.
         """
         del grace_s  # the pod's terminationGracePeriodSeconds governs the stop
-        if ident is not None and not self._still_running(ident):
-            fresh = [i for i in self.find() if i.spawn_id != ident.spawn_id]
+        if ident is None or not self._still_running(ident):  # after a death
+            fresh = [i for i in self.find() if ident is None or i.spawn_id != ident.spawn_id]
             if fresh:
-                log.info("kubelet already restarted %s; no rollout", ident.spawn_id,
+                log.info("kubelet already restarted the container; no rollout",
                          extra={"target": self.target.name})
                 return fresh[0]
         workload = self.workload()

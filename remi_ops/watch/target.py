@@ -188,12 +188,27 @@ class TargetWatch:
 
     def _decide(self, report: HealthReport, obs: Observation) -> list[Action]:
         now, mono = self.clock.now(), self.clock.monotonic()
+        gone = self._died_unnoticed(obs)
+        if gone is not None:  # a death, though a check saw it first: the crash path
+            self.hands.last_exit = gone
+            return self.supervisor.exited(gone, now, mono)
         actions = decide(self.supervisor, report, now, mono)
         if obs.code is not None:
             previous, self.code = self.code, obs.code
             actions += decide_on_code(self.supervisor, previous, obs.code, now, mono,
                                       restarting=restarts_in(actions))
         return actions
+
+    def _died_unnoticed(self, obs: Observation) -> ExitInfo | None:
+        """The process the supervisor runs is gone and the exit waiter has not said so yet
+        (a check or a probe got there first): how it ended, from the manager at once, so
+        it is restarted as the crash it was (backoff, budget, its exit code or reason),
+        not as a hang of a process that no longer exists."""
+        ident = self.supervisor.process
+        if obs.process is not None or ident is None or self.supervisor.state not in (
+                State.STARTING, State.RUNNING, State.UNHEALTHY):
+            return None
+        return self.manager.wait_exit(ident, 0.0)
 
     def probe(self) -> bool:
         """Cheap look between checks (beacon + new log lines); True if it checked.

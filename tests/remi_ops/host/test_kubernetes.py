@@ -126,17 +126,19 @@ async def test_a_crash_kubelet_already_restarted_is_not_restarted_again(
 async def test_a_paused_rollout_is_refused(kube: KubeEmulator,
                                            manager: KubernetesManager) -> None:
     kube.paused = True
+    running = (await asyncio.to_thread(manager.find))[0]
     with pytest.raises(ProcessError, match=r"deployment remi is paused.*rollout resume"):
-        await asyncio.to_thread(manager.restart, None, 10.0)
+        await asyncio.to_thread(manager.restart, running, 10.0)
     assert kube.patches == []
 
 
 async def test_a_rollout_that_does_not_finish_is_a_failed_restart(
         kube: KubeEmulator, manager: KubernetesManager) -> None:
     kube.stuck = True
+    running = (await asyncio.to_thread(manager.find))[0]
     with pytest.raises(ProcessError, match=r"rollout of deployment/remi not finished after "
                                            r"3s \(generation 2 observed 1.*0 updated"):
-        await asyncio.to_thread(manager.restart, None, 10.0)
+        await asyncio.to_thread(manager.restart, running, 10.0)
     assert len(kube.patches) == 1
 
 
