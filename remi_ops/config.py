@@ -157,6 +157,27 @@ class MetricsSettings(_Model):
         return value
 
 
+class AlertmanagerSettings(_Model):
+    """``[alertmanager]``: Bubabot as Alertmanager's webhook receiver (docs/alertmanager.md).
+    The bearer token is ``ALERTMANAGER_WEBHOOK_TOKEN`` in the environment."""
+
+    #: ``host:port`` to serve ``POST /alertmanager`` on (e.g. ``127.0.0.1:9809``); empty = off
+    listen: str = ""
+    #: the alert label naming a Bubabot target, for the Runbook button
+    target_label: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] = "bot"
+    #: Alertmanager's API for silences; empty = the ``externalURL`` of each notification
+    api_url: Annotated[str, Field(pattern=r"^(https?://\S+)?$")] = ""
+
+    @field_validator("listen")
+    @classmethod
+    def _host_and_port(cls, value: str) -> str:
+        if value and not re.fullmatch(r"(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+):\d{1,5}", value):
+            raise ValueError("must be host:port, e.g. 127.0.0.1:9809 or [::1]:9809")
+        if value and not 1 <= int(value.rpartition(":")[2]) <= 65535:
+            raise ValueError("the port must be from 1 to 65535 (e.g. 127.0.0.1:9809)")
+        return value
+
+
 Manager = Literal["process", "systemd", "launchd"]
 _TARGET_FILES = ("stdout_log", "stderr_log", "health_file", "alert_file", "beacon_file")
 
@@ -282,6 +303,7 @@ class Settings(_Model):
     alerts: AlertSettings = AlertSettings()
     discord: DiscordSettings = DiscordSettings()
     metrics: MetricsSettings = MetricsSettings()
+    alertmanager: AlertmanagerSettings = AlertmanagerSettings()
 
     @model_validator(mode="after")
     def _unique_names(self) -> Settings:
