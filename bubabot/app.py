@@ -28,6 +28,7 @@ from bubabot.looplag import LoopLagMonitor
 from bubabot.sink import DiscordSink
 from bubabot.watcher_service import WatcherService
 from remi_ops.config import Settings
+from remi_ops.exceptions import ConfigError
 from remi_ops.watch.watcher import Watcher
 
 log = logging.getLogger(__name__)
@@ -125,6 +126,10 @@ def build_app(settings: Settings, *, console: TextIO | None = None,
     watcher = Watcher(settings, extra_sinks=[sink], console=console)
     sink.resolve_replies_with(functools.partial(watcher.outbox.rows.ref, sink.name))
     service.bind(watcher)
-    front = build_front(settings, watcher.store, watcher.clock, bot, os.environ)
+    try:
+        front = build_front(settings, watcher.store, watcher.clock, bot, os.environ)
+    except ConfigError:
+        watcher.close()  # nothing started yet; the store is closed again
+        raise
     return App(settings, watcher, bot, lag, AsyncIOScheduler(timezone=UTC), DiscordLink(bot),
                alertmanager=front)

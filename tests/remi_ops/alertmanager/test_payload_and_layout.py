@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from remi_ops.alertmanager.groups import GroupState, group_id, merge
 from remi_ops.alertmanager.layout import (
@@ -20,6 +21,9 @@ from remi_ops.alertmanager.layout import (
     layout,
 )
 from remi_ops.alertmanager.payload import PayloadRejected, WebhookPayload, parse_payload
+from remi_ops.alertmanager.receiver import TOKEN_ENV, webhook_token
+from remi_ops.config import AlertmanagerSettings
+from remi_ops.exceptions import ConfigError
 
 DATA = Path(__file__).parents[2] / "data" / "alertmanager"
 
@@ -134,3 +138,18 @@ def test_group_state_survives_its_json_round_trip() -> None:
     state = merge(None, payload("partly_resolved.json"))
     again = GroupState.from_dict(json.loads(json.dumps(state.to_dict())))
     assert again == state and again.group_id == group_id(state.group_key)
+
+
+@pytest.mark.parametrize(("listen", "says"), [
+    ("9809", "must be host:port"), ("127.0.0.1:0", "from 1 to 65535")])
+def test_a_bad_listen_address_is_one_config_line(listen: str, says: str) -> None:
+    with pytest.raises(ValidationError, match=says):
+        AlertmanagerSettings(listen=listen)
+
+
+def test_the_token_may_only_be_missing_on_loopback() -> None:
+    assert webhook_token({}, "127.0.0.1:9809") is None
+    assert webhook_token({}, "[::1]:9809") is None
+    assert webhook_token({TOKEN_ENV: " t0k "}, "0.0.0.0:9809") == "t0k"
+    with pytest.raises(ConfigError, match=r"^alertmanager.listen: 10.0.0.5:9809 is reachable"):
+        webhook_token({}, "10.0.0.5:9809")
