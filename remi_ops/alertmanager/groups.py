@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from remi_ops.alertmanager.payload import AmAlert, WebhookPayload
+from remi_ops.logs.redact import redact_patterns
 
 #: alerts kept per group; beyond it the oldest resolved ones are forgotten first
 MAX_ALERTS = 500
@@ -26,9 +27,16 @@ def group_id(group_key: str) -> str:
     return hashlib.sha256(group_key.encode()).hexdigest()[:32]
 
 
+def redacted(annotations: Mapping[str, str]) -> dict[str, str]:
+    """Annotations are free text a rule author wrote (templated from labels and values): a
+    secret in one must reach neither the store nor Discord. Labels are kept as sent, since
+    silences match on them exactly."""
+    return {k: str(redact_patterns(v)) for k, v in annotations.items()}
+
+
 def _alert_record(alert: AmAlert) -> dict[str, Any]:
     return {"fingerprint": alert.fingerprint, "status": alert.status, "name": alert.name,
-            "labels": dict(alert.labels), "annotations": dict(alert.annotations),
+            "labels": dict(alert.labels), "annotations": redacted(alert.annotations),
             "starts_at": alert.startsAt.isoformat() if alert.startsAt else None,
             "ends_at": alert.ended_at.isoformat() if alert.ended_at else None,
             "generator_url": alert.generatorURL}
@@ -94,6 +102,6 @@ def merge(previous: GroupState | None, payload: WebhookPayload) -> GroupState:
     return GroupState(group_id=group_id(payload.groupKey), group_key=payload.groupKey,
                       group_labels=dict(payload.groupLabels),
                       common_labels=dict(payload.commonLabels),
-                      common_annotations=dict(payload.commonAnnotations),
+                      common_annotations=redacted(payload.commonAnnotations),
                       external_url=payload.externalURL, truncated=payload.truncatedAlerts,
                       alerts=tuple(ordered))

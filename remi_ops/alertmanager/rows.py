@@ -3,8 +3,8 @@
 A notification is durable before Alertmanager gets its 200: the merged group and an outbox
 row for the ``alertmanager`` sink are written in one transaction, so the outbox (retries,
 backoff, ``Retry-After``, edits in order per message) delivers it even if Bubabot dies
-right after answering. A refused payload is kept as received (cut at 256 KiB) with the
-reason, for ``sqlite3 state.sqlite3 'SELECT * FROM alertmanager_rejected'``.
+right after answering. A refused payload is kept as received (cut at 256 KiB, secrets
+redacted) with the reason, for ``sqlite3 state.sqlite3 'SELECT * FROM alertmanager_rejected'``.
 
 Blocking calls: the receiver runs them through ``asyncio.to_thread``.
 """
@@ -19,6 +19,7 @@ from remi_ops.alertmanager.groups import GroupState, group_id, merge
 from remi_ops.alertmanager.payload import WebhookPayload
 from remi_ops.alerts.model import Notification, NotificationType
 from remi_ops.domain import Severity
+from remi_ops.logs.redact import redact_patterns
 from remi_ops.store.database import Store
 from remi_ops.store.records import encode_json, encode_time
 
@@ -72,7 +73,7 @@ class AlertmanagerRows:
 
     def reject(self, body: bytes, reason: str, now: datetime) -> int:
         """Keep a refused body with why; returns its row id."""
-        text = body[:REJECTED_KEEP].decode("utf-8", errors="replace")
+        text = str(redact_patterns(body[:REJECTED_KEEP].decode("utf-8", errors="replace")))
         with self.store.transaction() as tx:
             cur = tx.execute("INSERT INTO alertmanager_rejected (received_at, reason, body) "
                              "VALUES (?, ?, ?)", (encode_time(now), reason[:500], text))

@@ -153,3 +153,13 @@ def test_the_token_may_only_be_missing_on_loopback() -> None:
     assert webhook_token({TOKEN_ENV: " t0k "}, "0.0.0.0:9809") == "t0k"
     with pytest.raises(ConfigError, match=r"^alertmanager.listen: 10.0.0.5:9809 is reachable"):
         webhook_token({}, "10.0.0.5:9809")
+
+
+def test_a_secret_in_an_annotation_reaches_neither_store_nor_discord() -> None:
+    data = json.loads(body("firing.json"))
+    data["commonAnnotations"] = {"description": "login failed with password=hunter2hunter2"}
+    data["alerts"][0]["annotations"] = {"summary": "Authorization: Bearer abcdef0123456789xyz"}
+    state = merge(None, parse_payload(json.dumps(data).encode()))
+    text = json.dumps(state.to_dict()) + json.dumps(dict(layout(state).embed))
+    assert "hunter2" not in text and "abcdef0123456789xyz" not in text
+    assert "[REDACTED:key_value]" in text
