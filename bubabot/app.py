@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,12 +21,14 @@ from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED, JobExecutionEv
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bubabot.access import AccessPolicy
+from bubabot.alertmanager_front import AlertmanagerFront, build_front
 from bubabot.bot import Bubabot
 from bubabot.link import DiscordLink
 from bubabot.looplag import LoopLagMonitor
 from bubabot.sink import DiscordSink
 from bubabot.watcher_service import WatcherService
 from remi_ops.config import Settings
+from remi_ops.exceptions import ConfigError
 from remi_ops.watch.watcher import Watcher
 
 log = logging.getLogger(__name__)
@@ -46,6 +49,8 @@ class App:
     link: DiscordLink
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    #: ``[alertmanager] listen``: the webhook receiver and its delivery (None when off)
+    alertmanager: AlertmanagerFront | None = None
 
     async def run_check(self, target: str) -> None:
         """The scheduled job: one check of one target, off the loop (then the dead-man ping)."""
@@ -84,11 +89,16 @@ class App:
         for job in self.watcher.background(self.stopping, with_checks=False):
             self.tasks.append(asyncio.create_task(job))
         self.schedule()
+        if self.alertmanager is not None:
+            await self.alertmanager.start()
+            self.tasks.append(self.alertmanager.background(self.stopping))
         self.link.attach()
         self.tasks.append(asyncio.create_task(self.link.run(token), name="discord link"))
 
     async def close(self) -> None:
         self.stopping.set()
+        if self.alertmanager is not None:
+            await self.alertmanager.stop()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         with contextlib.suppress(Exception):
@@ -116,4 +126,10 @@ def build_app(settings: Settings, *, console: TextIO | None = None,
     watcher = Watcher(settings, extra_sinks=[sink], console=console)
     sink.resolve_replies_with(functools.partial(watcher.outbox.rows.ref, sink.name))
     service.bind(watcher)
-    return App(settings, watcher, bot, lag, AsyncIOScheduler(timezone=UTC), DiscordLink(bot))
+    try:
+        front = build_front(settings, watcher.store, watcher.clock, bot, os.environ)
+    except ConfigError:
+        watcher.close()  # nothing started yet; the store is closed again
+        raise
+    return App(settings, watcher, bot, lag, AsyncIOScheduler(timezone=UTC), DiscordLink(bot),
+               alertmanager=front)

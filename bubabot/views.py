@@ -17,6 +17,7 @@ import discord
 from discord.ui import Button, DynamicItem
 
 from bubabot.access import Tier
+from bubabot.alertmanager_view import AM_BUTTONS
 from bubabot.runbook import runbook_of
 from remi_ops.alerts.model import LineState, Notification, NotificationType
 
@@ -136,8 +137,9 @@ class SilenceButton(AlertButton, template=rf"bubabot:silence1h:{TARGET}:{KIND}")
                                   via="alert button")
 
 
+#: every persistent button Bubabot registers (``setup_hook``), Alertmanager's groups' too
 ALERT_BUTTONS: tuple[type[AlertButton], ...] = (RestartButton, ErrorsButton, ScanButton,
-                                                 AckButton, SilenceButton)
+                                                 AckButton, SilenceButton, *AM_BUTTONS)
 
 
 def ack_refs(n: Notification) -> list[str]:

@@ -141,6 +141,15 @@ class LogSettings(_Model):
     keep: Annotated[int, count(1, 100)] = 5
 
 
+def host_and_port(value: str, example: str) -> str:
+    """A listen address, ``host:port`` or ``[v6]:port``; empty means off."""
+    if value and not re.fullmatch(r"(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+):\d{1,5}", value):
+        raise ValueError(f"must be host:port, e.g. {example}")
+    if value and not 1 <= int(value.rpartition(":")[2]) <= 65535:
+        raise ValueError(f"the port must be from 1 to 65535 (e.g. {example})")
+    return value
+
+
 class MetricsSettings(_Model):
     """``[metrics]``: Prometheus metrics over HTTP."""
 
@@ -150,11 +159,24 @@ class MetricsSettings(_Model):
     @field_validator("listen")
     @classmethod
     def _host_and_port(cls, value: str) -> str:
-        if value and not re.fullmatch(r"(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+):\d{1,5}", value):
-            raise ValueError("must be host:port, e.g. 127.0.0.1:9808 or [::1]:9808")
-        if value and not 1 <= int(value.rpartition(":")[2]) <= 65535:
-            raise ValueError("the port must be from 1 to 65535 (e.g. 127.0.0.1:9808)")
-        return value
+        return host_and_port(value, "127.0.0.1:9808")
+
+
+class AlertmanagerSettings(_Model):
+    """``[alertmanager]``: Bubabot as Alertmanager's webhook receiver (docs/alertmanager.md).
+    The bearer token is ``ALERTMANAGER_WEBHOOK_TOKEN`` in the environment."""
+
+    #: ``host:port`` to serve ``POST /alertmanager`` on (e.g. ``127.0.0.1:9809``); empty = off
+    listen: str = ""
+    #: the alert label naming a Bubabot target, for the Runbook button
+    target_label: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] = "bot"
+    #: Alertmanager's API for silences; empty = the ``externalURL`` of each notification
+    api_url: Annotated[str, Field(pattern=r"^(https?://\S+)?$")] = ""
+
+    @field_validator("listen")
+    @classmethod
+    def _host_and_port(cls, value: str) -> str:
+        return host_and_port(value, "127.0.0.1:9809")
 
 
 Manager = Literal["process", "systemd", "launchd", "kubernetes"]
@@ -302,6 +324,7 @@ class Settings(_Model):
     alerts: AlertSettings = AlertSettings()
     discord: DiscordSettings = DiscordSettings()
     metrics: MetricsSettings = MetricsSettings()
+    alertmanager: AlertmanagerSettings = AlertmanagerSettings()
 
     @model_validator(mode="after")
     def _unique_names(self) -> Settings:

@@ -91,7 +91,18 @@ _V4: Step = (
         details TEXT NOT NULL)""",
 )
 
-MIGRATIONS: Sequence[Step] = (_V1, _V2, _V3, _V4)
+#: version 5: Alertmanager groups (one Discord message per ``groupKey``, each alert's last
+#: status by fingerprint) and the webhook payloads refused as malformed, kept for inspection.
+_V5: Step = (
+    """CREATE TABLE alertmanager_groups (
+        group_id TEXT PRIMARY KEY, group_key TEXT NOT NULL, payload TEXT NOT NULL,
+        updated_at TEXT NOT NULL)""",
+    """CREATE TABLE alertmanager_rejected (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, received_at TEXT NOT NULL,
+        reason TEXT NOT NULL, body TEXT NOT NULL)""",
+)
+
+MIGRATIONS: Sequence[Step] = (_V1, _V2, _V3, _V4, _V5)
 LATEST = len(MIGRATIONS)
 
 
