@@ -17,6 +17,8 @@ from typing import Any
 import pytest
 import yaml
 
+from remi_ops.config_file import parse_settings
+
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "docs" / "deploy"
 COLLECTOR = ROOT / "remi_ops" / "metrics" / "collector.py"
@@ -102,6 +104,12 @@ def test_bubabot_uses_the_rbac_service_account_and_serves_its_ports() -> None:
     assert config["metrics"]["listen"].endswith(f":{ports['metrics']}")
     assert config["alertmanager"]["listen"].endswith(f":{ports['alertmanager']}")
     assert config["targets"][0]["manager"] == "kubernetes"
+    settings = parse_settings(config, base_dir=Path("/etc/bubabot"))  # valid as it stands
+    assert settings.alertmanager.target_label == "target"  # the rules' label
+    assert settings.discord.guild_id and settings.discord.alert_channel_id  # bubabot needs both
+    mounts = {m["mountPath"] for m in deployment["spec"]["template"]["spec"]["containers"][0][
+        "volumeMounts"]}
+    assert str(settings.state_dir) in mounts, "the store is on a writable volume"
     (prometheus,) = documents("prometheus.yml")
     (scrape,) = prometheus["scrape_configs"]
     assert scrape["job_name"] == "remi-ops"
