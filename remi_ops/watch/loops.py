@@ -87,7 +87,7 @@ async def exit_waiter(watch: TargetWatch, stopping: asyncio.Event,
                               extra={"target": watch.name})
                 pending = None
                 failures += 1
-                await _pause(stopping, exit_retry_delay(failures))
+                await pause(stopping, exit_retry_delay(failures))
             else:
                 failures = 0
     finally:
@@ -168,7 +168,7 @@ def exit_retry_delay(failures: int) -> float:
     return min(EXIT_RETRY_MAX_S, EXIT_RETRY_INITIAL_S * 2.0 ** min(max(failures - 1, 0), 16))
 
 
-async def _pause(stopping: asyncio.Event, seconds: float) -> None:
+async def pause(stopping: asyncio.Event, seconds: float) -> None:
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stopping.wait(), seconds)
 
@@ -195,7 +195,7 @@ async def due_loop(watch: TargetWatch, stopping: asyncio.Event,
     """
     changed = listen(watch)
     while not stopping.is_set():
-        await _first_of(stopping, changed, seconds_until_next_due(watch))
+        await first_of(stopping, changed, seconds_until_next_due(watch))
         changed.clear()
         if stopping.is_set():
             return
@@ -235,7 +235,7 @@ def _maintenance_over(watch: TargetWatch) -> bool:
     return left is not None and left <= 0
 
 
-async def _first_of(stopping: asyncio.Event, changed: asyncio.Event, timeout_s: float) -> None:
+async def first_of(stopping: asyncio.Event, changed: asyncio.Event, timeout_s: float) -> None:
     """Wait until ``stopping`` or ``changed`` is set, or ``timeout_s`` passed."""
     if stopping.is_set() or changed.is_set():
         return
@@ -276,7 +276,7 @@ async def on_change(wake: Wake, stopping: asyncio.Event, step: Callable[[], Awai
         due = deadline(last_change) if deadline is not None else None
         if due is not None and due > loop.time():
             wait = min(wait, due - loop.time())
-        await _first_of(stopping, wake.event, wait)
+        await first_of(stopping, wake.event, wait)
         if wake.event.is_set():
             last_change = loop.time()
-            await _pause(stopping, began + CHANGE_MIN_GAP_S - loop.time())
+            await pause(stopping, began + CHANGE_MIN_GAP_S - loop.time())

@@ -28,6 +28,7 @@ from remi_ops.logs.redact import Redactor
 from remi_ops.metrics.exporter import REFRESH_INTERVAL_S, WatcherMetrics
 from remi_ops.store.database import Store
 from remi_ops.store.filesafety import prepare_state_dir
+from remi_ops.watch.alertcommit import commit_when_due
 from remi_ops.watch.deadman import DeadmanPing
 from remi_ops.watch.executors import Executors
 from remi_ops.watch.fileevents import FileEvents
@@ -42,9 +43,11 @@ log = logging.getLogger(__name__)
 STORE_NAME = "bubabot.sqlite3"
 #: the files the command line leaves in the spool (``remi_ops.watch.spool.submit``)
 REQUEST_SUFFIX = ".request.json"
-COMMIT_INTERVAL_S = 1.0
 PRUNE_INTERVAL_S = 3600.0
 OUTBOX_KEEP_S = 7 * 86400.0
+#: the delivery loops are woken by every commit and sleep until a retry is due; this is
+#: only their safety look (it was 5 s)
+OUTBOX_IDLE_S = 30.0
 
 
 def watched_files(watch: TargetWatch) -> list[Path]:
@@ -139,8 +142,8 @@ class Watcher:
                    with_checks: bool = True) -> list[Coroutine[Any, Any, None]]:
         """The long-running coroutines: deaths, due actions, probes, delivery (and checks)."""
         jobs: list[Coroutine[Any, Any, None]] = [
-            self.outbox.run(stopping),
-            periodic(COMMIT_INTERVAL_S, stopping, self.hub.commit, "alert commit"),
+            self.outbox.run(stopping, idle_s=OUTBOX_IDLE_S),
+            commit_when_due(self.hub, stopping),
             on_change(self.files.for_folder(spool(self.settings.state_dir), REQUEST_SUFFIX),
                       stopping, self.serve_requests, "operator requests"),
             periodic(PRUNE_INTERVAL_S, stopping, self.prune_outbox, "outbox prune"),
