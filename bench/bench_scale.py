@@ -5,9 +5,10 @@ For each count of ``/bin/sleep`` targets (1, 10, 50, 200 by default) it starts o
 own, lets them settle, then measures for both:
 
 * idle CPU % of the supervisor process (and per target) and its RSS, over ``--idle-s``;
-* check lag (remi-ops only): the spacing of each target's consecutive checks (the
-  ``checked_at`` in its ``.bot_health``) beyond ``check_interval_s`` — the wait before a
-  check runs plus the check's own run time;
+* check wait and check run (remi-ops only), from each target's ``.bot_health``: a check
+  is due ``check_interval_s`` after the previous one ended (the file's mtime: it is
+  written last), so its wait is its ``checked_at`` (when it began to look) minus that
+  due time; its run is the file's mtime minus its ``checked_at``;
 * kill → noticed and kill → back, over ``--rounds`` rounds of ``--burst`` targets
   SIGKILLed at once: noticed is the watcher's recorded running→backoff transition (the
   ``exited:`` line in supervisord's log); back is the new process's start time.
@@ -50,7 +51,8 @@ class Figures:
 
     noticed: list[float] = field(default_factory=list)
     back: list[float] = field(default_factory=list)
-    check_lag: list[float] = field(default_factory=list)
+    check_wait: list[float] = field(default_factory=list)
+    check_run: list[float] = field(default_factory=list)
     cpu_pct: float = float("nan")
     rss_mb: float = float("nan")
 
@@ -169,13 +171,15 @@ def supervisord_noticed(log: Path) -> dict[str, list[float]]:
     return out
 
 
-def check_times(root: Path, n: int) -> dict[str, float]:
-    """workdir name → ``checked_at`` of its current ``.bot_health`` (epoch)."""
-    seen: dict[str, float] = {}
+def check_times(root: Path, n: int) -> dict[str, tuple[float, float]]:
+    """workdir name → (``checked_at``, written at) of its current ``.bot_health`` (epoch)."""
+    seen: dict[str, tuple[float, float]] = {}
     for i in range(n):
+        path = root / f"w{i:03}" / ".bot_health"
         try:
-            doc = json.loads((root / f"w{i:03}" / ".bot_health").read_text("utf-8"))
-            seen[f"w{i:03}"] = datetime.fromisoformat(doc["checked_at"]).timestamp()
+            written = path.stat().st_mtime
+            doc = json.loads(path.read_text("utf-8"))
+            seen[f"w{i:03}"] = (datetime.fromisoformat(doc["checked_at"]).timestamp(), written)
         except (OSError, ValueError, KeyError):
             continue
     return seen
@@ -185,11 +189,12 @@ def check_times(root: Path, n: int) -> dict[str, float]:
 
 
 def idle(procs: dict[str, psutil.Process], seconds: float, ops_root: Path, n: int,
-         interval: float) -> tuple[dict[str, tuple[float, float]], list[float]]:
-    """CPU % and RSS of each supervisor over ``seconds``, and remi-ops' check lags."""
+         interval: float) -> tuple[dict[str, tuple[float, float]], list[float], list[float]]:
+    """CPU % and RSS of each supervisor over ``seconds``, and remi-ops' check waits and
+    run times."""
     before = {k: p.cpu_times() for k, p in procs.items()}
     started = time.monotonic()
-    checks: dict[str, set[float]] = {}
+    checks: dict[str, set[tuple[float, float]]] = {}
     while time.monotonic() - started < seconds:
         for name, at in check_times(ops_root, n).items():
             checks.setdefault(name, set()).add(at)
@@ -200,11 +205,13 @@ def idle(procs: dict[str, psutil.Process], seconds: float, ops_root: Path, n: in
         after = p.cpu_times()
         used = (after.user + after.system) - (before[k].user + before[k].system)
         out[k] = (100.0 * used / took, p.memory_info().rss / 2**20)
-    lags = []
+    waits, runs = [], []
     for times in checks.values():
         ordered = sorted(times)
-        lags += [max(0.0, b - a - interval) for a, b in itertools.pairwise(ordered)]
-    return out, lags
+        runs += [max(0.0, written - began) for began, written in ordered]
+        waits += [max(0.0, began - (written + interval))
+                  for (_, written), (began, _) in itertools.pairwise(ordered)]
+    return out, waits, runs
 
 
 def kills(root: Path, rounds: int, burst: int, rng: random.Random, offset: float) -> list[
@@ -241,8 +248,8 @@ def measure(n: int, args: argparse.Namespace, rng: random.Random) -> dict[str, F
             wait_for(lambda root=root: len(running(root)) == n, 60 + n, f"{n} sleepers")
         time.sleep(args.check_interval + 2)  # past the start-up checks
         procs = {"remi-ops": psutil.Process(watcher.pid), "supervisord": psutil.Process(sup.pid)}
-        usage, lags = idle(procs, args.idle_s, ops_root, n, args.check_interval)
-        figures["remi-ops"].check_lag = lags
+        usage, waits, runs = idle(procs, args.idle_s, ops_root, n, args.check_interval)
+        figures["remi-ops"].check_wait, figures["remi-ops"].check_run = waits, runs
         for name, (cpu, rss) in usage.items():
             figures[name].cpu_pct, figures[name].rss_mb = cpu, rss
         for system, root in (("remi-ops", ops_root), ("supervisord", sup_root)):
@@ -284,13 +291,14 @@ def p95(values: list[float]) -> float:
 
 def show(results: dict[int, dict[str, Figures]]) -> None:
     head = (f"{'targets':>7} {'system':<12}{'noticed med':>12}{'p95':>8}{'back med':>10}"
-            f"{'p95':>8}{'check lag med':>14}{'p95':>8}{'idle CPU %':>11}"
+            f"{'p95':>8}{'check wait med':>15}{'p95':>8}{'run med':>9}{'idle CPU %':>11}"
             f"{'/target':>9}{'RSS MB':>8}")
     print(head)
     for n, by_system in results.items():
         for system, f in by_system.items():
-            lag = (f"{med(f.check_lag) * 1000:>12.0f}ms{p95(f.check_lag) * 1000:>6.0f}ms"
-                   if f.check_lag else f"{'—':>14}{'—':>8}")
+            lag = (f"{med(f.check_wait) * 1000:>13.0f}ms{p95(f.check_wait) * 1000:>6.0f}ms"
+                   f"{med(f.check_run) * 1000:>7.0f}ms"
+                   if f.check_wait else f"{'—':>15}{'—':>8}{'—':>9}")
             print(f"{n:>7} {system:<12}{med(f.noticed):>11.3f}s{p95(f.noticed):>7.3f}s"
                   f"{med(f.back):>9.3f}s{p95(f.back):>7.3f}s{lag}{f.cpu_pct:>10.2f}%"
                   f"{f.cpu_pct / n:>8.3f}%{f.rss_mb:>8.1f}")

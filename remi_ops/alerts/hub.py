@@ -63,6 +63,8 @@ class AlertHub:
         self.engine, self.outbox, self.store, self.clock = engine, outbox, store, clock
         self._inbox: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
         self.listeners: list[Callable[[Notification], None]] = []
+        #: called (from any thread) when an input is queued: wakes the commit loop
+        self.on_input: Callable[[], None] = lambda: None
 
     @classmethod
     def load(cls, settings: AlertSettings, outbox: Outbox, store: Store,
@@ -77,6 +79,7 @@ class AlertHub:
     def observe(self, now: datetime, target: str, conditions: list[Condition]) -> None:
         plain = [dataclasses.replace(c, details=jsonable(c.details)) for c in conditions]
         self._inbox.put(lambda: self.engine.observe(now, target, plain))
+        self.on_input()
 
     def event(self, event: Event) -> None:
         if event.kind not in NOTIFIED_EVENTS:
@@ -85,12 +88,14 @@ class AlertHub:
         details = jsonable(event.data)
         self._inbox.put(lambda: self.engine.event(event.at, key, event.severity, event.summary,
                                                   details))
+        self.on_input()
 
     def take_journal(self) -> None:
         """Journaled events reach the engine in order with the conditions handed over
         before them (a hang observed, then the restart made for it), not at the next
         commit after a later check has already cleared the condition."""
         self._inbox.put(lambda: self.outbox.journal.take(self.engine))
+        self.on_input()
 
     # -------------------------------------------------------------- on the event loop
 

@@ -30,6 +30,8 @@ Which module holds what (each depends only on those above it):
   (``reap_exited_children``), ``wait_exit``
 * :mod:`~remi_ops.host.exitwatch` — ``ExitWatch``: one waiter for every process's death
   (pidfd or kqueue on the loop's selector; one polling thread as the fallback)
+* :mod:`~remi_ops.host.inotify` — Linux inotify on the loop (``open_inotify``): which files
+  in some folders changed, with no thread
 * :mod:`~remi_ops.host.signals` — the re-verified send, ``send_dump_signal`` (SIGUSR1),
   ``on_stop_signals`` (our own SIGINT/SIGTERM)
 * :mod:`~remi_ops.host.stopping` — ``stop`` the whole tree, ``StopResult``

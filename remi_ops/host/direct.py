@@ -50,6 +50,9 @@ class DirectManager(BaseManager):
         self._hint_failures: set[str] = set()
         #: escaped children swept since ``take_swept`` was last asked
         self._swept: list[int] = []
+        #: spawn marker → when that spawn started: its escaped children are younger, so a
+        #: sweep reads the environment of younger processes only
+        self._born: dict[str, float] = {}
 
     def find(self) -> list[ProcessIdentity]:
         """Our spawned Remi first (whatever its title), then argv matches by age.
@@ -80,16 +83,31 @@ class DirectManager(BaseManager):
         return hinted if hinted is not None and is_alive(hinted) else None
 
     def start(self) -> ProcessIdentity:
-        """Adopt what runs; else sweep the last spawn's leftovers and spawn a fresh Remi."""
+        """Adopt what runs; else spawn a fresh Remi, then sweep the last spawn's leftovers.
+
+        The sweep comes after the spawn, so a Remi is back without waiting for it (it
+        reads every younger process's environment): the new spawn has a marker of its
+        own, so the sweep can never take it, and ``find`` already refuses to adopt a
+        leftover with Remi's argv. What the sweep protects — no helper of an old spawn
+        outlives its start — is kept; they overlap the new Remi by the sweep's length.
+        """
+        return self._start(set())
+
+    def _start(self, stopped_spawns: set[str]) -> ProcessIdentity:
         running = self.find()
         if running:
             log.info("already running as pid %s; not starting another",
                      running[0].pid, extra={"target": self.target.name})
+            if stopped_spawns:  # a restart's stop left its sweep to this start
+                self._sweep({*self._spawn_ids(), *stopped_spawns},
+                            self.target.restart.stop_grace_s)
             return running[0]
-        self._sweep(self._spawn_ids(), self.target.restart.stop_grace_s)
+        leftovers = {*self._spawn_ids(), *stopped_spawns}
         ident = spawn(self.target, self._extra_env)
         self._child = ident
+        self._born[ident.spawn_id] = ident.create_time
         self._keep_hint("write", lambda: write_pidfile(self.pidfile, ident, self.target))
+        self._sweep(leftovers, self.target.restart.stop_grace_s)
         return ident
 
     def stop(self, ident: ProcessIdentity | None, grace_s: float) -> StopResult:
@@ -98,11 +116,8 @@ class DirectManager(BaseManager):
         Refuses (:class:`ProcessError`) an ``ident`` that is neither our spawn nor this
         target by argv, workdir and user: a stop never guesses.
         """
-        if ident is not None:
-            self._refuse_stranger(ident)
-        idents = [ident] if ident is not None else self.find()
-        results = [stop(i, grace_s, target_name=self.target.name) for i in idents]
-        swept = self._sweep({*self._spawn_ids(), *(i.spawn_id for i in idents)}, grace_s)
+        results, spawns = self._stop_trees(ident, grace_s)
+        swept = self._sweep({*self._spawn_ids(), *spawns}, grace_s)
         if read_pidfile(self.pidfile, self.target) is None:
             self._keep_hint("clear", lambda: clear_pidfile(self.pidfile, self.target))
         return StopResult(stopped=any(r.stopped for r in results),
@@ -110,9 +125,25 @@ class DirectManager(BaseManager):
                           duration_s=sum(r.duration_s for r in results), swept=swept)
 
     def restart(self, ident: ProcessIdentity | None, grace_s: float) -> ProcessIdentity:
-        """Stop, then start; if another copy still runs it is returned, not duplicated."""
-        self.stop(ident, grace_s)
-        return self.start()
+        """Stop, then start; if another copy still runs it is returned, not duplicated.
+
+        One sweep, by the start, after the new spawn (not one before it as well): a Remi
+        killed with 200 others on the host is back without two passes over every process.
+        """
+        _, spawns = self._stop_trees(ident, grace_s)
+        return self._start(spawns)
+
+    def _stop_trees(self, ident: ProcessIdentity | None,
+                    grace_s: float) -> tuple[list[StopResult], set[str]]:
+        """Stop ``ident``'s tree (or every running copy's): the results, their markers."""
+        if ident is not None:
+            self._refuse_stranger(ident)
+        idents = [ident] if ident is not None else self.find()
+        results = [stop(i, grace_s, target_name=self.target.name) for i in idents]
+        for i in idents:
+            if i.spawn_id:
+                self._born.setdefault(i.spawn_id, i.create_time)
+        return results, {i.spawn_id for i in idents if i.spawn_id}
 
     def _keep_hint(self, kind: str, change: Callable[[], None]) -> None:
         """Write or clear the pidfile. It is only a hint (this watcher knows its child in
@@ -154,7 +185,10 @@ class DirectManager(BaseManager):
 
     def _sweep(self, spawn_ids: Iterable[str], grace_s: float) -> tuple[int, ...]:
         """Stop every process still carrying one of ``spawn_ids``; the pids, reported."""
-        left = carriers(set(spawn_ids), exclude=protected_pids())
+        ids = {i for i in spawn_ids if i}
+        born = [self._born.get(i) for i in ids]
+        since = None if None in born else min((b for b in born if b is not None), default=None)
+        left = carriers(ids, exclude=protected_pids(), born_since=since)
         if not left:
             return ()
         pids = tuple(i.pid for i in left)

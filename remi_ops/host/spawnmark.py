@@ -39,14 +39,20 @@ def spawn_id_of(pid: int) -> str | None:
         return None
 
 
-def carriers(spawn_ids: Collection[str], *, exclude: Collection[int] = ()) -> list[ProcessIdentity]:
-    """Every live process carrying one of ``spawn_ids`` (oldest first), except ``exclude``."""
+def carriers(spawn_ids: Collection[str], *, exclude: Collection[int] = (),
+             born_since: float | None = None) -> list[ProcessIdentity]:
+    """Every live process carrying one of ``spawn_ids`` (oldest first), except ``exclude``.
+
+    ``born_since`` (epoch s, the oldest of those spawns' start): a process started before
+    it cannot descend from them, so its environment is not read. Reading every process's
+    environment is what a sweep costs (O(processes)); the start time is known already.
+    """
     wanted = {s for s in spawn_ids if s}
     if not wanted:
         return []
     found: list[ProcessIdentity] = []
-    for proc in psutil.process_iter(["pid"]):
-        if proc.pid in exclude:
+    for proc in psutil.process_iter(["pid", "create_time"]):
+        if proc.pid in exclude or _older(proc, born_since):
             continue
         try:
             with proc.oneshot():
@@ -59,3 +65,14 @@ def carriers(spawn_ids: Collection[str], *, exclude: Collection[int] = ()) -> li
             continue
         found.append(ident)
     return sorted(found, key=lambda i: i.create_time)
+
+
+#: create times are rounded by the kernel's clock ticks; a child never looks older by more
+BIRTH_SLACK_S = 1.0
+
+
+def _older(proc: psutil.Process, born_since: float | None) -> bool:
+    if born_since is None:
+        return False
+    created = proc.info.get("create_time")
+    return created is not None and created < born_since - BIRTH_SLACK_S

@@ -9,6 +9,7 @@ tracebacks, error groups, and redaction where the text is made.
     headers       the log layouts discord.py and ``logging`` write, and decoding
     bodies        the lines after a header: tracebacks, classification
     parse         ``LogParser``: bytes → ``LogRecord``s
+    slices        a big read parsed in slices, the GIL handed over between them
     scan          the bulk path for large appends: a lazy search for records of interest
     body_shapes   traceback bodies parsed once per shape (exception messages blanked out)
     fullscan      a whole log file into error groups, in worker processes for a big one

@@ -16,13 +16,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from typing import TYPE_CHECKING
 
-from prometheus_client import CollectorRegistry, ProcessCollector
-from prometheus_client.registry import Collector
-
-from remi_ops.metrics.collector import WatcherCollector
-from remi_ops.metrics.server import MetricsServer
 from remi_ops.metrics.snapshot import Snapshot, Watched, take_snapshot
+
+if TYPE_CHECKING:  # prometheus_client is imported by a watcher that uses it only (RSS)
+    from prometheus_client import CollectorRegistry
+    from prometheus_client.registry import Collector
+
+    from remi_ops.metrics.server import MetricsServer
 
 log = logging.getLogger(__name__)
 #: how often the watcher refreshes the snapshot (Prometheus scrapes every 15 s or more)
@@ -35,13 +37,29 @@ class WatcherMetrics:
     def __init__(self, watched: Watched, listen: str) -> None:
         self.watched = watched
         self.listen = listen
-        self.registry = CollectorRegistry()
-        self.registry.register(WatcherCollector(self.latest))
-        ProcessCollector(registry=self.registry)  # the watcher's own cpu, memory, start
+        self._registry: CollectorRegistry | None = None
         self.server: MetricsServer | None = None
         self._lock = threading.Lock()
         self._latest: Snapshot | None = None
         self._failing = False
+
+    @property
+    def registry(self) -> CollectorRegistry:
+        """Made on first use, so a watcher that serves no metrics never imports
+        prometheus_client (its share of the RSS goal)."""
+        if self._registry is None:
+            from prometheus_client import (  # noqa: PLC0415 - lazily, see above
+                CollectorRegistry,
+                ProcessCollector,
+            )
+
+            from remi_ops.metrics.collector import WatcherCollector  # noqa: PLC0415 - same
+
+            registry = CollectorRegistry()
+            registry.register(WatcherCollector(self.latest))
+            ProcessCollector(registry=registry)  # the watcher's own cpu, memory, start
+            self._registry = registry
+        return self._registry
 
     @property
     def enabled(self) -> bool:
@@ -61,6 +79,8 @@ class WatcherMetrics:
         naming ``metrics.listen`` when the address cannot be used."""
         if not self.enabled or self.server is not None:
             return
+        from remi_ops.metrics.server import MetricsServer  # noqa: PLC0415 - lazily, as above
+
         await self.refresh()
         self.server = await asyncio.to_thread(MetricsServer.start, self.registry, self.listen)
 

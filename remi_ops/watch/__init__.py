@@ -13,6 +13,8 @@
     watcher     ``Watcher``: store, alerts and one watch per target, wired once
     loops       deaths as events, due actions, probes, periodic steps (all off the loop)
     executors   the watcher's own pools (checks in per-target lanes, deaths, scans)
+    fileevents  file changes (logs, beacon, spool) as the wake-ups of the probes and requests
+    alertcommit the alert commit when an input arrives or an engine timer is due
     spool       ``remi-ops`` asks a running watcher through a spool directory
     serve       the watcher's side of the spool: refusals, orphans, answers
     audit       audit first: a "requested" row before a person's action, then its result

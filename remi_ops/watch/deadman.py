@@ -23,10 +23,11 @@ import logging
 from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
 
-import aiohttp
+if TYPE_CHECKING:  # imported when a ping is configured: a watcher without one saves ~8 MB
+    import aiohttp
 
 from remi_ops.domain import HealthReport
 
@@ -134,6 +135,8 @@ class DeadmanPing:
         """Send what is wanted, one request at a time, until ``stopping`` is set."""
         if not self.enabled:
             return
+        import aiohttp  # noqa: PLC0415 - lazily: only a watcher with a heartbeat_url pays for it
+
         timeout = aiohttp.ClientTimeout(total=self.timeout_s)
         async with aiohttp.ClientSession(timeout=timeout) as session:
             while not stopping.is_set():
@@ -146,6 +149,8 @@ class DeadmanPing:
 
     async def send(self, session: aiohttp.ClientSession, ping: Ping) -> bool:
         """One ping; a failure is logged (once per streak), never raised."""
+        import aiohttp  # noqa: PLC0415 - lazily (see ``run``); imported by then
+
         request = ping_request(self.url, ping)
         if request is None:
             return True

@@ -29,6 +29,7 @@ from remi_ops.domain import LogKind, LogRecord
 from remi_ops.logs.holdback import is_finished, last_record_start
 from remi_ops.logs.parse import LogParser, gateway_state
 from remi_ops.logs.rotate import LogRotation
+from remi_ops.logs.slices import feed_in_slices
 from remi_ops.logs.tail import CUT_MARKER, LogPosition, TailChunk, Tailer
 
 log = logging.getLogger(__name__)
@@ -147,7 +148,8 @@ class LogIntake:
                 body = data
             else:
                 body, self._held[stream] = data[:start], data[start:]
-        return parser.feed_bytes(body) + parser.flush() if body else []
+        # in slices: a 16-MB parse must not hold the GIL from the loop (logs.slices)
+        return feed_in_slices(parser, body) + parser.flush() if body else []
 
     def take(self) -> tuple[LogRecord, ...]:
         """The records since the last check; the next check starts from here."""

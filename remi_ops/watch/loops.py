@@ -18,12 +18,17 @@ from remi_ops import host
 from remi_ops.domain import CheckTrigger, ExitInfo, ProcessIdentity
 from remi_ops.host.exitwatch import ExitWatch
 from remi_ops.watch.executors import Executors
+from remi_ops.watch.fileevents import Wake
 from remi_ops.watch.target import TargetWatch
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-#: how often the exit waiter re-reads which process is current (a change wakes it too)
+#: a waiter whose own manager cannot be watched by the shared waiter (a test fake) asks
+#: it in slices this long
 EXIT_WAIT_SLICE_S = 1.0
+#: the safety re-read of a loop that is otherwise woken by events only (the target's
+#: ``on_change``, the shared waiter): a change that forgot to say so is seen this late
+SAFETY_POLL_S = 30.0
 #: after a failed exit handling, wait this long (doubling up to the cap) before the next
 #: try: a dead process is "exited" again at once, so without it the waiter spins hot
 EXIT_RETRY_INITIAL_S = 0.5
@@ -52,13 +57,7 @@ async def exit_waiter(watch: TargetWatch, stopping: asyncio.Event,
     an event on the loop. A manager it cannot watch (no real pid: a test fake) is waited
     the old way, in 1-s slices, in a thread of the ``waits`` pool.
     """
-    changed = asyncio.Event()
-    loop = asyncio.get_running_loop()
-
-    def wake() -> None:
-        loop.call_soon_threadsafe(changed.set)
-
-    watch.on_change = wake
+    changed = listen(watch)
     manager = watch.manager
     shared = exits if isinstance(manager, host.BaseManager) else None
     pending: _Pending | None = None
@@ -70,7 +69,7 @@ async def exit_waiter(watch: TargetWatch, stopping: asyncio.Event,
                 pending.task.cancel()  # another process now (restart, stop): let it go
                 pending = None
             if ident is None:
-                await _until(changed, EXIT_WAIT_SLICE_S)
+                await _until(changed, SAFETY_POLL_S)
                 continue
             try:
                 if shared is not None and isinstance(manager, host.BaseManager):
@@ -88,12 +87,32 @@ async def exit_waiter(watch: TargetWatch, stopping: asyncio.Event,
                               extra={"target": watch.name})
                 pending = None
                 failures += 1
-                await _pause(stopping, exit_retry_delay(failures))
+                await pause(stopping, exit_retry_delay(failures))
             else:
                 failures = 0
     finally:
         if pending is not None:
             pending.task.cancel()
+
+
+def listen(watch: TargetWatch) -> asyncio.Event:
+    """An event set whenever ``watch`` says something changed (a process started or
+    ended, an action, maintenance): what wakes the loops that otherwise sleep.
+
+    ``on_change`` is called from the pools' threads; each listener added chains to the
+    ones before, so the exit waiter and the due loop both hear every change.
+    """
+    changed = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    before = watch.on_change
+
+    def wake() -> None:
+        before()
+        with contextlib.suppress(RuntimeError):  # the loop closed: nobody is listening
+            loop.call_soon_threadsafe(changed.set)
+
+    watch.on_change = wake
+    return changed
 
 
 class _Pending:
@@ -105,9 +124,13 @@ class _Pending:
         self.task.add_done_callback(lambda _: changed.set())
 
     async def result(self, changed: asyncio.Event) -> ExitInfo | None:
-        """Its exit once it came; None when woken (or a slice passed) before that."""
+        """Its exit once it came; None when woken (or the safety re-read came) before that.
+
+        The task itself sets ``changed`` when the death comes, so no slice is needed: the
+        safety re-read only guards a change of process that forgot to call ``on_change``.
+        """
         if not self.task.done():
-            await _until(changed, EXIT_WAIT_SLICE_S)
+            await _until(changed, SAFETY_POLL_S)
         return self.task.result() if self.task.done() else None
 
 
@@ -145,7 +168,7 @@ def exit_retry_delay(failures: int) -> float:
     return min(EXIT_RETRY_MAX_S, EXIT_RETRY_INITIAL_S * 2.0 ** min(max(failures - 1, 0), 16))
 
 
-async def _pause(stopping: asyncio.Event, seconds: float) -> None:
+async def pause(stopping: asyncio.Event, seconds: float) -> None:
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stopping.wait(), seconds)
 
@@ -163,15 +186,20 @@ async def periodic(interval_s: float, stopping: asyncio.Event,
 
 async def due_loop(watch: TargetWatch, stopping: asyncio.Event,
                    pools: Executors | None = None) -> None:
-    """Carry out backoff retries and post-restart scan tests when they fall due."""
+    """Carry out backoff retries, the end of maintenance and post-restart checks and scan
+    tests when they fall due.
+
+    It sleeps until the next of them is due, or until the target says something changed
+    (``on_change``: a death handled, a restart, maintenance), never in fixed ticks; with
+    nothing scheduled it looks again after ``SAFETY_POLL_S``.
+    """
+    changed = listen(watch)
     while not stopping.is_set():
-        wait = watch.seconds_until_due()
-        wait = 0.5 if wait is None else min(max(wait, 0.05), 0.5)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stopping.wait(), wait)
+        await first_of(stopping, changed, seconds_until_next_due(watch))
+        changed.clear()
         if stopping.is_set():
             return
-        if watch.seconds_until_due() == 0 or watch.supervisor.maintenance_until is not None:
+        if watch.seconds_until_due() == 0 or _maintenance_over(watch):
             await guarded(f"{watch.name}: tick", lambda: _run(pools, watch.name, watch.tick),
                           target=watch.name)
         if watch.recheck_due():
@@ -182,7 +210,73 @@ async def due_loop(watch: TargetWatch, stopping: asyncio.Event,
                           target=watch.name)
 
 
+#: never sleep less than this (a due time in the past is carried out at the next wake)
+DUE_MIN_SLEEP_S = 0.05
+
+
+def seconds_until_next_due(watch: TargetWatch) -> float:
+    """How long the due loop may sleep: until the earliest of the policy's next attempt,
+    the end of maintenance, the recheck and the scan test; ``SAFETY_POLL_S`` at most."""
+    mono = watch.clock.monotonic()
+    waits = [watch.seconds_until_due(), _maintenance_left(watch),
+             *(None if due is None else due - mono
+               for due in (watch.recheck_due_mono, watch.scan_due_mono))]
+    known = [w for w in waits if w is not None]
+    return min(max(min(known, default=SAFETY_POLL_S), DUE_MIN_SLEEP_S), SAFETY_POLL_S)
+
+
+def _maintenance_left(watch: TargetWatch) -> float | None:
+    until = watch.supervisor.maintenance_until
+    return None if until is None else (until - watch.clock.now()).total_seconds()
+
+
+def _maintenance_over(watch: TargetWatch) -> bool:
+    left = _maintenance_left(watch)
+    return left is not None and left <= 0
+
+
+async def first_of(stopping: asyncio.Event, changed: asyncio.Event, timeout_s: float) -> None:
+    """Wait until ``stopping`` or ``changed`` is set, or ``timeout_s`` passed."""
+    if stopping.is_set() or changed.is_set():
+        return
+    waiters = {asyncio.ensure_future(stopping.wait()), asyncio.ensure_future(changed.wait())}
+    try:
+        await asyncio.wait(waiters, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+
+
 async def _scan(pools: Executors | None, watch: TargetWatch) -> object:
     if pools is None:
         return await asyncio.to_thread(watch.scan_test, CheckTrigger.AFTER_RESTART)
     return await pools.scan(watch.name, watch.scan_test, CheckTrigger.AFTER_RESTART)
+#: a file that changes all the time (a chatty log) runs its loop at most this often
+CHANGE_MIN_GAP_S = 1.0
+
+
+async def on_change(wake: Wake, stopping: asyncio.Event, step: Callable[[], Awaitable[object]],
+                    name: str, on_error: Callable[[str, BaseException], None] | None = None,
+                    *, target: str | None = None,
+                    deadline: Callable[[float], float | None] | None = None) -> None:
+    """Run ``step`` now, then whenever one of ``wake``'s files changed (at most every
+    ``CHANGE_MIN_GAP_S``), else after ``wake.poll_s``.
+
+    ``deadline(last_change_mono)`` may name an earlier time to look although nothing
+    changed: a beacon that stopped being rewritten is stale after a while, and only time
+    says so.
+    """
+    loop = asyncio.get_running_loop()
+    last_change = loop.time()
+    while not stopping.is_set():
+        began = loop.time()
+        wake.event.clear()  # before the step: a change during it runs the step again
+        await guarded(name, step, on_error, target)
+        wait = wake.poll_s
+        due = deadline(last_change) if deadline is not None else None
+        if due is not None and due > loop.time():
+            wait = min(wait, due - loop.time())
+        await first_of(stopping, wake.event, wait)
+        if wake.event.is_set():
+            last_change = loop.time()
+            await pause(stopping, began + CHANGE_MIN_GAP_S - loop.time())

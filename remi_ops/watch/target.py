@@ -103,7 +103,7 @@ class TargetWatch:
         self.code: CodeState | None = None
         self.scan_due_mono: float | None = None
         self.recheck_due_mono: float | None = None  # a check soon after a restart
-        self.on_change: Callable[[], None] = lambda: None  # wakes the exit waiter
+        self.on_change: Callable[[], None] = lambda: None  # wakes the exit waiter, due loop
 
     @property
     def name(self) -> str:
@@ -311,6 +311,7 @@ class TargetWatch:
         with self.lock:
             self.supervisor.enter_maintenance(self.clock.now(), until, who, reason)
             self._close(Acted())
+        self.on_change()  # the due loop wakes at its end
 
     def end_maintenance(self, who: str) -> None:
         with self.lock:
@@ -345,8 +346,7 @@ class TargetWatch:
         acted = self.hands.run(actions, report or self.last_report)
         if any(restart.ok for restart in acted.restarts):
             self._follow_up_restart()
-        if actions:
-            self.on_change()
+        self.on_change()  # even without actions: a death or a tick may have set a due time
         return acted
 
     def _close_or_report(self, acted: Acted) -> None:

@@ -13,6 +13,7 @@ import logging
 import sys
 from collections.abc import Coroutine, Iterable, Mapping, Sequence
 from datetime import timedelta
+from pathlib import Path
 from typing import Any, TextIO
 
 from remi_ops import host
@@ -27,19 +28,38 @@ from remi_ops.logs.redact import Redactor
 from remi_ops.metrics.exporter import REFRESH_INTERVAL_S, WatcherMetrics
 from remi_ops.store.database import Store
 from remi_ops.store.filesafety import prepare_state_dir
+from remi_ops.watch.alertcommit import commit_when_due
 from remi_ops.watch.deadman import DeadmanPing
 from remi_ops.watch.executors import Executors
-from remi_ops.watch.loops import due_loop, exit_waiter, periodic
+from remi_ops.watch.fileevents import FileEvents
+from remi_ops.watch.intake import log_streams
+from remi_ops.watch.loops import due_loop, exit_waiter, on_change, periodic
 from remi_ops.watch.record import JournaledNotifier
 from remi_ops.watch.serve import serve_requests
+from remi_ops.watch.spool import ensure_spool, spool
 from remi_ops.watch.target import TargetWatch
 
 log = logging.getLogger(__name__)
 STORE_NAME = "bubabot.sqlite3"
-PROBE_INTERVAL_S = 2.0
-COMMIT_INTERVAL_S = 1.0
+#: the files the command line leaves in the spool (``remi_ops.watch.spool.submit``)
+REQUEST_SUFFIX = ".request.json"
 PRUNE_INTERVAL_S = 3600.0
 OUTBOX_KEEP_S = 7 * 86400.0
+#: the delivery loops are woken by every commit and sleep until a retry is due; this is
+#: only their safety look (it was 5 s)
+OUTBOX_IDLE_S = 30.0
+
+
+def watched_files(watch: TargetWatch) -> list[Path]:
+    """The files whose change wakes ``watch``'s probe: its logs and its beacon."""
+    return [*log_streams(watch.target).values(), watch.target.beacon_file]
+
+
+def beacon_stale_at(watch: TargetWatch, last_change: float) -> float:
+    """When a beacon last rewritten at ``last_change`` (loop time) reads as stale, so the
+    probe looks then although no file changed (a frozen Remi writes nothing)."""
+    h = watch.target.health
+    return last_change + max(h.beacon_stale_s, h.hang_threshold_s) + 1.0
 
 
 class Watcher:
@@ -73,6 +93,8 @@ class Watcher:
         #: the pools checks run in, and the one waiter for every target's death
         self.executors = Executors(len(self.watches))
         self.exits = ExitWatch(clock=self.clock)
+        #: file changes (logs, beacons, the spool) that wake the probes and the requests
+        self.files = FileEvents()
         #: True once ``start`` ran: this process supervises (a check may act); a command
         #: line assembling a Watcher for one verb only looks
         self.supervising = False
@@ -109,6 +131,7 @@ class Watcher:
         """Serve the metrics (a port in use refuses the start), then adopt or start every
         target (off the loop)."""
         await self.metrics.start()
+        await asyncio.to_thread(ensure_spool, self.settings.state_dir)  # watched from now
         self.supervising = True
         for watch in self.watches.values():
             await self.executors.check(watch.name, watch.startup)
@@ -119,18 +142,21 @@ class Watcher:
                    with_checks: bool = True) -> list[Coroutine[Any, Any, None]]:
         """The long-running coroutines: deaths, due actions, probes, delivery (and checks)."""
         jobs: list[Coroutine[Any, Any, None]] = [
-            self.outbox.run(stopping),
-            periodic(COMMIT_INTERVAL_S, stopping, self.hub.commit, "alert commit"),
-            periodic(PROBE_INTERVAL_S, stopping, self.serve_requests, "operator requests"),
+            self.outbox.run(stopping, idle_s=OUTBOX_IDLE_S),
+            commit_when_due(self.hub, stopping),
+            on_change(self.files.for_folder(spool(self.settings.state_dir), REQUEST_SUFFIX),
+                      stopping, self.serve_requests, "operator requests"),
             periodic(PRUNE_INTERVAL_S, stopping, self.prune_outbox, "outbox prune"),
-            self.deadman.run(stopping)]
+            self.deadman.run(stopping), self.files.run(stopping)]
         if self.metrics.enabled:
             jobs.append(periodic(REFRESH_INTERVAL_S, stopping, self.metrics.refresh, "metrics"))
         for watch in self.watches.values():
             jobs += [exit_waiter(watch, stopping, self.exits, self.executors),
                      due_loop(watch, stopping, self.executors),
-                     periodic(PROBE_INTERVAL_S, stopping, self._in_lane(watch, watch.probe),
-                              f"{watch.name}: probe", self.job_failed, target=watch.name)]
+                     on_change(self.files.for_files(watched_files(watch)), stopping,
+                               self._in_lane(watch, watch.probe), f"{watch.name}: probe",
+                               self.job_failed, target=watch.name,
+                               deadline=functools.partial(beacon_stale_at, watch))]
             if with_checks:
                 jobs.append(periodic(self.settings.watchdog.check_interval_s, stopping,
                                      functools.partial(self.scheduled_check, watch.name),

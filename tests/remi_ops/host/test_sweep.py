@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -12,6 +15,7 @@ from bubabot_local.simkit import bot_target, gone
 
 from remi_ops import host
 from remi_ops.config import TargetSettings
+from remi_ops.host.spawnmark import SPAWN_ENV, carriers, new_spawn_id
 from remi_ops.testing import wait_until as wait_for
 
 pytestmark = pytest.mark.integration
@@ -55,3 +59,35 @@ def test_the_fork_is_never_adopted_after_remi_dies_and_is_swept_at_the_next_star
     assert fresh.pid not in (real.pid, helper, fork)
     assert gone(helper) and gone(fork)
     manager.stop(fresh, 2)
+
+
+def test_a_sweep_reads_only_processes_younger_than_the_spawn(tmp_path: Path) -> None:
+    """A carrier started before ``born_since`` cannot descend from that spawn: skipped
+    (its environment is not read); one started after it is found."""
+    mark = new_spawn_id()
+    env = {**os.environ, SPAWN_ENV: mark}
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], env=env)
+    try:
+        wait_for(lambda: [i.pid for i in carriers({mark})] == [proc.pid])
+        assert carriers({mark}, born_since=time.time() + 60) == []
+        [found] = carriers({mark}, born_since=time.time() - 30)
+        assert found.pid == proc.pid and found.spawn_id == mark
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_a_restart_spawns_first_then_sweeps_the_old_spawns_leftovers(tmp_path: Path) -> None:
+    _, manager = started(tmp_path)
+    real = manager.start()
+    helper, fork = escaped(tmp_path / "remi")
+    (tmp_path / "remi" / "helper.pid").unlink()
+    (tmp_path / "remi" / "fork.pid").unlink()
+    fresh = manager.restart(real, 2)
+    assert fresh.pid not in (real.pid, helper, fork) and not gone(fresh.pid)
+    assert gone(real.pid) and gone(helper) and gone(fork)
+    assert sorted(manager.take_swept()) == sorted([helper, fork])
+    new_helper, new_fork = escaped(tmp_path / "remi")  # the new Remi's own, not swept
+    assert not gone(new_helper) and not gone(new_fork)
+    manager.stop(fresh, 2)
+    assert gone(new_helper) and gone(new_fork)

@@ -33,7 +33,9 @@ def run(cfg: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def remis(cfg: Path) -> list[int]:
-    return [p.pid for p in sims_in(cfg.parent / "remi")]
+    """The Remis running (not the post-restart scan test: the simulator's ``scan``, which
+    runs in the same workdir when it falls due, 2 s after a restart)."""
+    return [p.pid for p in sims_in(cfg.parent / "remi") if "scan" not in p.info["cmdline"]]
 
 
 def status(cfg: Path) -> dict[str, object]:

@@ -1,0 +1,137 @@
+"""File changes as events for the watcher's loops: a quiet idle.
+
+One inotify descriptor (:mod:`remi_ops.host.inotify`, on the loop, no thread) watches the
+folders of every target's logs and beacon, and the spool folder; a change wakes only the
+loop that asked for that file (:class:`Wake`). So an idle watcher of sleeping Remis does
+nothing at all between checks, and a busy Remi's probe runs when its files change.
+
+Where no event can come the loop polls as it always did, every ``POLL_S``: without
+inotify (macOS, a sandbox that refuses it), for a folder that cannot be watched (missing
+at start, over the per-user watch limit) or that went away. Where events do come, the
+loop still looks every ``SAFETY_POLL_S``, because an event can be missed: a log Remi
+writes outside the watched folders (stdout renamed elsewhere and followed there), a
+folder removed and made again (its watch is gone; the wake then polls), a kernel queue
+overflow (every loop is woken then, but the safety poll does not rely on it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterable
+from pathlib import Path
+
+from remi_ops.host.inotify import OVERFLOW, Inotify, open_inotify
+
+log = logging.getLogger(__name__)
+
+#: how often a loop looks when no event can tell it (the cadence before events)
+POLL_S = 2.0
+#: how often a loop looks even when events come, for the change an event missed
+SAFETY_POLL_S = 30.0
+
+
+class Wake:
+    """What one loop waits on: set when one of its files (or a matching name in its
+    folder) changed."""
+
+    def __init__(self, files: Iterable[Path] = (), folder: Path | None = None,
+                 suffix: str = "") -> None:
+        self.files = frozenset(files)
+        self.folder = folder
+        self.suffix = suffix
+        self.event = asyncio.Event()
+        #: True while every folder it needs is watched: then it polls only for safety
+        self.watched = False
+
+    @property
+    def folders(self) -> set[Path]:
+        return {p.parent for p in self.files} | ({self.folder} if self.folder else set())
+
+    @property
+    def poll_s(self) -> float:
+        """How long its loop may sleep without an event."""
+        return SAFETY_POLL_S if self.watched else POLL_S
+
+    def matches(self, changed: set[Path]) -> bool:
+        if OVERFLOW in changed or not self.files.isdisjoint(changed):
+            return True
+        return self.folder is not None and any(
+            p.parent == self.folder and p.name.endswith(self.suffix) for p in changed)
+
+
+class FileEvents:
+    """The one folder watcher of a ``Watcher``: wakes are asked for, then ``start``."""
+
+    def __init__(self) -> None:
+        self.wakes: list[Wake] = []
+        self._inotify: Inotify | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def for_files(self, paths: Iterable[Path]) -> Wake:
+        """A wake set when any of ``paths`` is written, replaced, created or removed."""
+        wake = Wake(files=paths)
+        self.wakes.append(wake)
+        return wake
+
+    def for_folder(self, folder: Path, suffix: str = "") -> Wake:
+        """A wake set when a file named ``*suffix`` changes in ``folder``."""
+        wake = Wake(folder=folder, suffix=suffix)
+        self.wakes.append(wake)
+        return wake
+
+    def start(self) -> None:
+        """Watch every folder the wakes need (call on the loop, after asking for them)."""
+        if self._inotify is not None:
+            return
+        inotify = open_inotify()
+        if inotify is None:
+            return
+        watched: dict[Path, bool] = {}
+        for wake in self.wakes:
+            for folder in wake.folders:
+                if folder not in watched:
+                    watched[folder] = inotify.watch_folder(folder)
+            wake.watched = all(watched[f] for f in wake.folders)
+        self._loop = asyncio.get_running_loop()
+        self._loop.add_reader(inotify.fd, self._readable)
+        self._inotify = inotify
+
+    def _readable(self) -> None:
+        inotify = self._inotify
+        if inotify is None:
+            return
+        try:
+            changed = inotify.read()
+        except OSError as exc:
+            log.warning("file events failed (%s); polling every %.0f s", exc, POLL_S)
+            self.close()
+            return
+        for wake in self.wakes:
+            if wake.watched and not wake.folders <= inotify.folders:
+                wake.watched = False  # a folder went away: its watch is gone, poll
+                wake.event.set()
+            elif wake.matches(changed):
+                wake.event.set()
+
+    def close(self) -> None:
+        """Stop watching; every wake polls again (and is woken to say so)."""
+        inotify, self._inotify = self._inotify, None
+        if inotify is None:
+            return
+        if self._loop is not None and not self._loop.is_closed():
+            with contextlib.suppress(Exception):
+                self._loop.remove_reader(inotify.fd)
+        inotify.close()
+        for wake in self.wakes:
+            wake.watched = False
+            wake.event.set()
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        """Watch from now until ``stopping`` is set (or the task is cancelled)."""
+        self.start()
+        try:
+            await stopping.wait()
+        finally:
+            self.close()

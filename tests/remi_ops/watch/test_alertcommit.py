@@ -1,0 +1,54 @@
+"""The alert commit runs when an input arrives or an engine timer is due, not every
+second (a real SQLite store; the engine's own clock is real here)."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from pathlib import Path
+
+import pytest
+
+from remi_ops.alerts.hub import AlertHub
+from remi_ops.alerts.outbox import ConsoleSink, Outbox
+from remi_ops.clock import SystemClock
+from remi_ops.config import AlertSettings
+from remi_ops.domain import Event, EventKind, Severity
+from remi_ops.store.database import Store
+from remi_ops.watch import alertcommit
+from tests.remi_ops.watch.test_fileevents import until
+
+
+def rows(store: Store) -> int:
+    return int(store.query("SELECT COUNT(*) FROM outbox")[0][0])
+
+
+async def test_an_event_is_committed_at_once_and_idle_commits_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(alertcommit, "SAFETY_POLL_S", 3600.0)
+    clock = SystemClock()
+    store = Store.open(tmp_path / "state.sqlite3", clock)
+    settings = AlertSettings(group_wait_s=0)
+    outbox = Outbox(store, [ConsoleSink(io.StringIO())], clock, settings=settings)
+    hub = AlertHub.load(settings, outbox, store, clock)
+    commits: list[int] = []
+    real = hub.commit
+
+    async def counted() -> object:
+        commits.append(1)
+        return await real()
+
+    hub.commit = counted  # type: ignore[method-assign,assignment]
+    stopping = asyncio.Event()
+    task = asyncio.create_task(alertcommit.commit_when_due(hub, stopping))
+    try:
+        await until(lambda: len(commits) == 1)
+        await asyncio.sleep(2.5)
+        assert len(commits) == 1  # idle: no commit (it used to be one a second)
+        hub.event(Event("remi", EventKind.RESTART, clock.now(), Severity.WARNING,
+                        "restarted after a crash"))
+        await until(lambda: rows(store) == 1)  # enqueued for delivery, no poll waited for
+    finally:
+        stopping.set()
+        await asyncio.wait_for(task, 10)
+        store.close()
