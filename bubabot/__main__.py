@@ -21,11 +21,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from remi_ops.cli.common import EXIT_PROBLEM, EXIT_USAGE, version_line
+from remi_ops.cli.envfile import load_env_file
 from remi_ops.cli.logsetup import LogOptions, add_log_options, configure_logging, log_options
 from remi_ops.cli.main import report_error
 from remi_ops.config import Settings
 from remi_ops.config_file import config_candidates, find_config, load_settings
-from remi_ops.envfile import load_env_file
 from remi_ops.exceptions import ConfigError, RemiOpsError
 
 EXIT_OK = 0

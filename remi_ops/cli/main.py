@@ -23,10 +23,10 @@ from remi_ops.cli.common import (
     report_error,
     version_line,
 )
+from remi_ops.cli.envfile import load_env_file
 from remi_ops.cli.logsetup import add_log_options, configure_logging, log_options
 from remi_ops.config import Settings
 from remi_ops.config_file import find_config, load_settings, no_config_found
-from remi_ops.envfile import load_env_file
 from remi_ops.exceptions import RemiOpsError
 from remi_ops.store.filesafety import prepare_state_dir
 

@@ -231,8 +231,9 @@ def test_read_beacon_survives_binary_garbage(tmp_path: Path) -> None:
 
 
 #: what the beacon may import besides the standard library: itself stdlib-only
-BEACON_COMPANIONS = {f"remi_ops.{name}": ROOT / "remi_ops" / f"{name}.py"
-                     for name in ("atomicfile", "beacon_reader", "beacon_check", "sdnotify")}
+BEACON_COMPANIONS = {"remi_ops.atomicfile": ROOT / "remi_ops" / "atomicfile.py",
+                     **{f"remi_ops.beacon.{name}": ROOT / "remi_ops" / "beacon" / f"{name}.py"
+                        for name in ("reader", "check", "sdnotify")}}
 
 
 def _imported_modules(path: Path) -> set[str]:
@@ -249,7 +250,7 @@ def _imported_modules(path: Path) -> set[str]:
 def test_beacon_imports_only_the_standard_library() -> None:
     """The drop-in must not pull in anything Remi does not already have."""
     stdlib = set(sys.stdlib_module_names) | {"__future__"}
-    for path in [ROOT / "remi_ops" / "beacon.py", *BEACON_COMPANIONS.values()]:
+    for path in [*(ROOT / "remi_ops" / "beacon").glob("*.py"), *BEACON_COMPANIONS.values()]:
         modules = _imported_modules(path) - set(BEACON_COMPANIONS)
         foreign = {m for m in modules if m.split(".")[0] not in stdlib}
         assert not foreign, (path.name, foreign)

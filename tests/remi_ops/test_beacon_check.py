@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from remi_ops import beacon_check
+from remi_ops.beacon import check as beacon_check
 from remi_ops.config import HealthSettings
 from remi_ops.testing import wait_until
 

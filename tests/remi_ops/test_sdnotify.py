@@ -15,7 +15,7 @@ import pytest
 
 from remi_ops import beacon
 from remi_ops.beacon import read_beacon
-from remi_ops.sdnotify import READY, WATCHDOG, Notifier, socket_address
+from remi_ops.beacon.sdnotify import READY, WATCHDOG, Notifier, socket_address
 
 
 class FakeSystemd:

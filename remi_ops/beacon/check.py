@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
 
-from remi_ops.beacon_reader import ENV_FILE, BeaconReading, beacon_path, read_beacon
+from remi_ops.beacon.reader import ENV_FILE, BeaconReading, beacon_path, read_beacon
 
 #: ``[targets.health] beacon_stale_s``'s default (a test keeps them equal)
 DEFAULT_MAX_AGE_S = 15.0

@@ -22,23 +22,23 @@ The file (schema 1)::
      "interval_s": 2.0, "blocked_for_s": <now − last beat − interval; 0 within a grace of
      half an interval (≤ 1 s)>, "stuck_stack": <text or null>, "stopped": <clean stop>}
 
-Reading it (``read_beacon``, from ``remi_ops.beacon_reader``): ``written_at`` fresh but
+Reading it (``read_beacon``, from ``remi_ops.beacon.reader``): ``written_at`` fresh but
 ``last_beat_at`` stale means the loop is blocked; everything stale means the process is
 frozen, stopped or dead. ``python -m remi_ops.beacon check`` turns one reading into an exit
 code for a Kubernetes liveness probe, a Docker ``HEALTHCHECK`` or a Nomad script check
-(``remi_ops.beacon_check``).
+(``remi_ops.beacon.check``).
 
 Under systemd (``$NOTIFY_SOCKET`` set), each beat the loop makes also sends ``WATCHDOG=1``,
-and the first sends ``READY=1`` (``remi_ops.sdnotify``), for ``Type=notify`` and
+and the first sends ``READY=1`` (``remi_ops.beacon.sdnotify``), for ``Type=notify`` and
 ``WatchdogSec=``. Only the loop pings, never the writer thread: a blocked loop goes silent.
 
 ``start`` also registers ``faulthandler`` on SIGUSR1, so ``kill -USR1 <pid>`` dumps every
 thread's stack to stderr (Remi's ``bot_error.log``).
 
-This module and its companions (``atomicfile``, ``beacon_reader``, ``beacon_check``,
-``sdnotify``) import nothing outside the standard library (a test enforces it), so Remi
-needs no dependency for them: copy those five files into Remi as ``remi_ops/`` (with an
-empty ``__init__.py``) if it does not install ``remi_ops``.
+This package (``reader``, ``check``, ``sdnotify``, ``__main__``) and ``remi_ops.atomicfile``
+import nothing outside the standard library (a test enforces it), so Remi needs no
+dependency for them: copy ``remi_ops/beacon/`` and ``remi_ops/atomicfile.py`` into Remi
+(with an empty ``remi_ops/__init__.py``) if it does not install ``remi_ops``.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ from pathlib import Path
 from typing import Any
 
 from remi_ops.atomicfile import write_atomically
-from remi_ops.beacon_reader import (
+from remi_ops.beacon.reader import (
     DEFAULT_FILE,
     ENV_FILE,
     SCHEMA,
@@ -66,7 +66,7 @@ from remi_ops.beacon_reader import (
     beacon_path,
     read_beacon,
 )
-from remi_ops.sdnotify import READY, WATCHDOG, Notifier
+from remi_ops.beacon.sdnotify import READY, WATCHDOG, Notifier
 
 __all__ = ["DEFAULT_FILE", "ENV_DUMP_AFTER", "ENV_FILE", "ENV_INTERVAL", "SCHEMA",
            "BeaconReading", "read_beacon", "running_path", "start", "stop"]
@@ -289,9 +289,3 @@ def _unregister_stack_dump() -> None:
     if usr1 is not None:
         with contextlib.suppress(AttributeError, RuntimeError, ValueError):
             faulthandler.unregister(usr1)
-
-
-if __name__ == "__main__":  # ``python -m remi_ops.beacon check``: the health-check command
-    from remi_ops.beacon_check import main
-
-    sys.exit(main())

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from remi_ops.cli.envfile import load_env_file
 from remi_ops.cli.main import main
-from remi_ops.envfile import load_env_file
 from remi_ops.exceptions import ConfigError
 
 
