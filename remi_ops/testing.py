@@ -10,14 +10,15 @@ the real seam has its own real-process tests.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from remi_ops.alerts.model import Condition
 from remi_ops.clock import Clock, FakeClock
@@ -25,6 +26,9 @@ from remi_ops.config import TargetSettings
 from remi_ops.domain import Event, ExitInfo, ProcessIdentity, ProcessSnapshot
 from remi_ops.exceptions import RemiOpsError
 from remi_ops.host import CommandResult, StopResult
+
+if TYPE_CHECKING:
+    from remi_ops.watch.watcher import Watcher
 
 __all__ = ["FakeClock", "FakeProcessManager", "RecordingNotifier", "wait_until",
            "wait_until_async"]
@@ -202,3 +206,21 @@ class RecordingNotifier:
     def firing(self) -> set[str]:
         """The condition kinds of the latest check."""
         return {str(c.key.kind) for c in self.observed[-1][2]} if self.observed else set()
+
+
+@contextlib.asynccontextmanager
+async def running(watcher: Watcher) -> AsyncIterator[Watcher]:
+    """``watcher`` started (targets adopted or started) with every background job running,
+    as ``remi-ops watch`` runs it; on exit the jobs are stopped and the watcher closed."""
+    stopping = asyncio.Event()
+    await watcher.start()
+    tasks = [asyncio.create_task(job) for job in watcher.background(stopping)]
+    try:
+        yield watcher
+    finally:
+        stopping.set()
+        for task in tasks:
+            task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.gather(*tasks, return_exceptions=True)
+        watcher.close()

@@ -11,7 +11,6 @@ container gone first would restart it as "process is not running", without the r
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -22,7 +21,7 @@ from bubabot_local.k8s_emulator import KubeEmulator
 from remi_ops.config_file import parse_settings
 from remi_ops.domain import Trigger
 from remi_ops.store.records import HistoryKind
-from remi_ops.testing import wait_until_async
+from remi_ops.testing import running, wait_until_async
 from remi_ops.watch import runbook
 from remi_ops.watch.watcher import Watcher
 
@@ -57,19 +56,8 @@ async def watcher(kube: KubeEmulator, tmp_path: Path) -> AsyncIterator[Watcher]:
                      "container": "remi", "context": "emu", "rollout_timeout_s": 10}]},
         base_dir=tmp_path)
     (tmp_path / "remi").mkdir()
-    watcher = Watcher(settings, console=None, environ={})
-    stopping = asyncio.Event()
-    await watcher.start()
-    tasks = [asyncio.create_task(job) for job in watcher.background(stopping)]
-    try:
+    async with running(Watcher(settings, console=None, environ={})) as watcher:
         yield watcher
-    finally:
-        stopping.set()
-        for task in tasks:
-            task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.gather(*tasks, return_exceptions=True)
-        watcher.close()
 
 
 async def restarts(watcher: Watcher) -> list[tuple[Trigger, str]]:

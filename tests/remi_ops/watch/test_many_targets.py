@@ -7,8 +7,6 @@ Checks are a minute apart here: the deaths are noticed by the waiter or not at a
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import os
 import shutil
 import signal
@@ -25,7 +23,7 @@ from remi_ops import host
 from remi_ops.config_file import parse_settings
 from remi_ops.domain import Trigger
 from remi_ops.host.exitwatch import ExitWatch, Mode, best_mode
-from remi_ops.testing import wait_until_async
+from remi_ops.testing import running, wait_until_async
 from remi_ops.watch.target import TargetWatch
 from remi_ops.watch.watcher import Watcher
 
@@ -52,18 +50,10 @@ async def watcher(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
     watcher = Watcher(settings, console=None, environ={})
     mode: Mode = request.param
     watcher.exits = ExitWatch(clock=watcher.clock, mode=mode, poll_interval_s=0.1)
-    stopping = asyncio.Event()
-    await watcher.start()
-    tasks = [asyncio.create_task(job) for job in watcher.background(stopping)]
     try:
-        yield watcher
+        async with running(watcher):
+            yield watcher
     finally:
-        stopping.set()
-        for task in tasks:
-            task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.gather(*tasks, return_exceptions=True)
-        watcher.close()
         kill_leftovers(tmp_path)
 
 

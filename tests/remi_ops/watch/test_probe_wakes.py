@@ -4,7 +4,6 @@ target's probe, woken by the write (the safety poll is an hour here), not the ot
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import shutil
 import sys
 from pathlib import Path
@@ -13,7 +12,7 @@ import pytest
 from bubabot_local.simkit import kill_leftovers
 
 from remi_ops.config_file import parse_settings
-from remi_ops.testing import wait_until_async
+from remi_ops.testing import running, wait_until_async
 from remi_ops.watch import fileevents
 from remi_ops.watch.watcher import Watcher
 
@@ -42,27 +41,18 @@ async def test_a_log_write_wakes_its_targets_probe(
                                             "check_interval_s": 600,
                                             "heartbeat_stale_s": 1800},
                                "targets": targets}, base_dir=tmp_path)
-    watcher = Watcher(settings, console=None, environ={})
-    stopping = asyncio.Event()
-    await watcher.start()
-    tasks = [asyncio.create_task(job) for job in watcher.background(stopping)]
     try:
-        a = watcher.watch("a")
-        await wait_until_async(lambda: all(w.last_report and w.recheck_due_mono is None
-                                           for w in watcher.watches.values()),
-                               timeout=30, what="the checks after the start done")
-        await asyncio.sleep(0.5)  # the first probes ran; now only a change wakes them
-        assert all(w.watched for w in watcher.files.wakes)
-        with a.target.stderr_log.open("a", encoding="utf-8") as fh:
-            fh.write(TRACEBACK)
-        await wait_until_async(lambda: watcher.store.error_groups("a"), timeout=20,
-                               what="the KeyError grouped by a's probe")
-        assert watcher.store.error_groups("b") == []
+        async with running(Watcher(settings, console=None, environ={})) as watcher:
+            a = watcher.watch("a")
+            await wait_until_async(lambda: all(w.last_report and w.recheck_due_mono is None
+                                               for w in watcher.watches.values()),
+                                   timeout=30, what="the checks after the start done")
+            await asyncio.sleep(0.5)  # the first probes ran; now only a change wakes them
+            assert all(w.watched for w in watcher.files.wakes)
+            with a.target.stderr_log.open("a", encoding="utf-8") as fh:
+                fh.write(TRACEBACK)
+            await wait_until_async(lambda: watcher.store.error_groups("a"), timeout=20,
+                                   what="the KeyError grouped by a's probe")
+            assert watcher.store.error_groups("b") == []
     finally:
-        stopping.set()
-        for task in tasks:
-            task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.gather(*tasks, return_exceptions=True)
-        watcher.close()
         kill_leftovers(tmp_path)
