@@ -169,14 +169,28 @@ class AlertmanagerSettings(_Model):
     #: ``host:port`` to serve ``POST /alertmanager`` on (e.g. ``127.0.0.1:9809``); empty = off
     listen: str = ""
     #: the alert label naming a Bubabot target, for the Runbook button
-    target_label: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] = "bot"
+    target_label: str = "bot"
     #: Alertmanager's API for silences; empty = the ``externalURL`` of each notification
-    api_url: Annotated[str, Field(pattern=r"^(https?://\S+)?$")] = ""
+    api_url: str = ""
 
     @field_validator("listen")
     @classmethod
     def _host_and_port(cls, value: str) -> str:
         return host_and_port(value, "127.0.0.1:9809")
+
+    @field_validator("target_label")
+    @classmethod
+    def _label_name(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
+            raise ValueError("must be a Prometheus label name (letters, digits, _), e.g. bot")
+        return value
+
+    @field_validator("api_url")
+    @classmethod
+    def _api_url(cls, value: str) -> str:
+        if value and not re.fullmatch(r"https?://\S+", value):
+            raise ValueError("must be an http:// or https:// URL, e.g. http://127.0.0.1:9093")
+        return value
 
 
 Manager = Literal["process", "systemd", "launchd", "kubernetes"]

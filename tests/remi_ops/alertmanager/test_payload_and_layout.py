@@ -147,6 +147,15 @@ def test_a_bad_listen_address_is_one_config_line(listen: str, says: str) -> None
         AlertmanagerSettings(listen=listen)
 
 
+@pytest.mark.parametrize(("field", "value", "says"), [
+    ("target_label", "my-label", "must be a Prometheus label name"),
+    ("api_url", "ftp://am", "must be an http:// or https:// URL")])
+def test_a_bad_label_or_api_url_says_what_it_must_be(field: str, value: str, says: str) -> None:
+    """What the value must look like, never pydantic's regex."""
+    with pytest.raises(ValidationError, match=says):
+        AlertmanagerSettings.model_validate({field: value})
+
+
 def test_the_token_may_only_be_missing_on_loopback() -> None:
     assert webhook_token({}, "127.0.0.1:9809") is None
     assert webhook_token({}, "[::1]:9809") is None
