@@ -55,7 +55,9 @@ class KubeApi:
         self._api: Any = None
 
     def close(self) -> None:
-        """Close the HTTP session on its own loop, then stop the loop."""
+        """Close the HTTP session on its own loop, then stop the loop (once)."""
+        if self._loop.is_closed():
+            return
         if self._api is not None:
             session = getattr(self._api, "_session", None)  # kr8s has no public close
             if session is not None:
@@ -90,6 +92,9 @@ class KubeApi:
     # ---------------------------------------------------------------- inside
 
     def _run(self, coro: Coroutine[Any, Any, _T]) -> _T:
+        if self._loop.is_closed() or not self._thread.is_alive():  # a call after close
+            coro.close()
+            raise KubeApiError("the Kubernetes API client is closed")
         future = asyncio.run_coroutine_threadsafe(coro, self._loop)
         try:
             return future.result(CALL_TIMEOUT_S)

@@ -61,6 +61,10 @@ class KubernetesManager:
         self.workload_name = target.deployment or target.statefulset
         self.mirror = PodLogMirror(target.stderr_log, self._fetch_log)
 
+    def close(self) -> None:
+        """Close the API client (its HTTP connection and its loop thread)."""
+        self.api.close()
+
     # ---------------------------------------------------------------- reading
 
     def workload(self) -> dict[str, Any]:

@@ -226,4 +226,8 @@ class Watcher:
         self.store.close()
         self.exits.close()
         self.executors.close()
+        for watch in self.watches.values():  # a manager holding a connection (Kubernetes)
+            close = getattr(watch.manager, "close", None)
+            if close is not None:
+                close()
         host.reap_exited_children()
