@@ -14,7 +14,7 @@ import contextlib
 import itertools
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -224,3 +224,21 @@ async def running(watcher: Watcher) -> AsyncIterator[Watcher]:
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.gather(*tasks, return_exceptions=True)
         watcher.close()
+
+
+@contextlib.contextmanager
+def root_logging_restored() -> Iterator[None]:
+    """The root logger as it was before, after a CLI ``main()`` installed its handlers."""
+    import logging  # noqa: PLC0415 - only the tests that run a main need it
+
+    from remi_ops.cli.logsetup import HANDLER_NAME  # noqa: PLC0415 - avoid a cycle
+
+    root = logging.getLogger()
+    level = root.level
+    try:
+        yield
+    finally:
+        for handler in [h for h in root.handlers if h.get_name() == HANDLER_NAME]:
+            root.removeHandler(handler)
+            handler.close()
+        root.setLevel(level)

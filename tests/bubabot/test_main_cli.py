@@ -23,7 +23,7 @@ from bubabot_local.simkit import sim_config_file
 
 from bubabot.__main__ import local_mode_wanted, main
 from remi_ops.exceptions import ConfigError
-from remi_ops.testing import wait_until
+from remi_ops.testing import root_logging_restored, wait_until
 
 BUBABOT = str(Path(sys.executable).parent / "bubabot")
 CALLER_CONFIG = ("BUBABOT_CONFIG", "BUBABOT_STATE_DIR", "DISCORD_TOKEN", "XDG_CONFIG_HOME",
@@ -47,15 +47,8 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def cli_logging() -> Iterator[None]:
     """Put the root logger back as it was after ``main()`` installed its handlers."""
-    from remi_ops.cli.logsetup import HANDLER_NAME  # noqa: PLC0415 - only where used
-
-    root = logging.getLogger()
-    level = root.level
-    yield
-    for handler in [h for h in root.handlers if h.get_name() == HANDLER_NAME]:
-        root.removeHandler(handler)
-        handler.close()
-    root.setLevel(level)
+    with root_logging_restored():
+        yield
 
 
 def test_version(tmp_path: Path) -> None:

@@ -25,6 +25,7 @@ from bubabot_local.simkit import sim_config_file
 
 from remi_ops.cli.main import main
 from remi_ops.config_file import example_config
+from remi_ops.testing import root_logging_restored
 
 REMI_OPS = str(Path(sys.executable).parent / "remi-ops")
 ROOT = Path(__file__).resolve().parents[3]
@@ -45,15 +46,8 @@ def remi_ops(*args: str, home: Path, cwd: Path | None = None) -> subprocess.Comp
 @pytest.fixture
 def cli_logging() -> Iterator[None]:
     """Put the root logger back as it was after ``main()`` installed its handlers."""
-    from remi_ops.cli.logsetup import HANDLER_NAME  # noqa: PLC0415 - only where used
-
-    root = logging.getLogger()
-    level = root.level
-    yield
-    for handler in [h for h in root.handlers if h.get_name() == HANDLER_NAME]:
-        root.removeHandler(handler)
-        handler.close()
-    root.setLevel(level)
+    with root_logging_restored():
+        yield
 
 
 # ---------------------------------------------------------------------------- --version
