@@ -50,6 +50,11 @@ def watcher_process(cfg: Path) -> Iterator[psutil.Process]:
                              "watch"], stdout=log, stderr=subprocess.STDOUT)
     try:
         wait_until(lambda: len(remis(cfg)) == 1, timeout=20, what="the watcher's Remi")
+        # the scan test after the first start runs once the watcher's start is over (its
+        # last commit included): damage done earlier is a failed start, not what is tested
+        alert_file = load_settings(cfg).targets[0].alert_file
+        wait_until(lambda: alert_file.exists() and "/scan test" in alert_file.read_text(
+            "utf-8", errors="replace"), timeout=30, what="the scan test after the start")
         yield psutil.Process(proc.pid)
     finally:
         proc.send_signal(signal.SIGTERM)
