@@ -39,6 +39,7 @@ class AlertmanagerFront:
 
     async def stop(self) -> None:
         await self.receiver.stop()
+        self.outbox.close()
 
 
 def build_front(settings: Settings, store: Store, clock: Clock, bot: Bubabot,

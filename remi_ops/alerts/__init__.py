@@ -7,6 +7,7 @@
     silences      silences that always expire
     dispatch      a group's flush: post, edit, repeat
     hub           the bridge from watch threads to the engine, the outbox and incidents
-    outbox        durable delivery with per-sink retry; the file and console sinks
+    outbox        durable delivery with per-sink retry, in threads of its own
+    local_sinks   the file and console sinks
     text          the one plain-text renderer (console, ``.bot_alert``, the CLI)
 """

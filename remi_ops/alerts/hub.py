@@ -8,7 +8,6 @@ health alert fires and close when it resolves, so ``history`` reads like a logbo
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import enum
 import logging
@@ -102,10 +101,10 @@ class AlertHub:
     async def commit(self) -> list[Notification]:
         """Apply queued inputs, flush the engine, persist and enqueue atomically (the engine
         work runs in a worker thread; the engine serialises its own calls)."""
-        await asyncio.to_thread(self._apply_inbox)
+        await self.outbox.in_thread(self._apply_inbox)
         fresh = await self.outbox.commit(self.engine)
         if fresh:
-            await asyncio.to_thread(self._track_incidents, fresh)
+            await self.outbox.in_thread(self._track_incidents, fresh)
             for notification in fresh:
                 for listener in self.listeners:
                     listener(notification)

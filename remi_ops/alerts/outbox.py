@@ -1,4 +1,4 @@
-"""Delivery that survives outages: a durable outbox, per-sink retries, and the plain sinks.
+"""Delivery that survives outages: a durable outbox and per-sink retries.
 
 The engine's notifications are written to SQLite in the same transaction as the engine's
 state, one row per (notification, sink). ``pump`` then delivers due rows, oldest first
@@ -9,8 +9,9 @@ Delivery contract, per sink:
 
 * Every sink gets **at least once**: a row is marked delivered only after the sink
   returned, so a crash in between re-delivers that one notification on restart.
-* ``FileSink`` is **exactly once**: before appending it looks for the notification id in
-  the file's tail, so the re-delivery after a crash is a no-op.
+* ``FileSink`` (:mod:`~remi_ops.alerts.local_sinks`) is **exactly once**: before
+  appending it looks for the notification id in the file's tail, so the re-delivery after
+  a crash is a no-op.
 * ``ConsoleSink`` cannot look back at what it printed: at least once.
 * A Discord sink can reach exactly once by keeping the notification id in the message
   and checking the channel's recent messages on a retry without ``previous_ref``.
@@ -20,29 +21,30 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
-import os
 import random
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
-from typing import Protocol, TextIO
+from typing import Protocol, TypeVar
 
 from remi_ops.alerts.engine import AlertEngine
 from remi_ops.alerts.journal import JournalReader
 from remi_ops.alerts.model import EngineDelta, Notification
-from remi_ops.alerts.text import alert_file_record, console_line
 from remi_ops.clock import Clock
 from remi_ops.config import AlertSettings
 from remi_ops.exceptions import RemiOpsError
-from remi_ops.host.workdir import skip_in_missing_workdir
 from remi_ops.store.database import Store
-from remi_ops.store.filesafety import SymlinkRefused, open_for_append, open_for_reading
 from remi_ops.store.outbox_rows import OutboxRows, Row
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+#: the outbox's own threads for its SQLite work: one per sink loop and one for commits is
+#: more than it needs; two keep a slow commit from holding a delivery
+DELIVERY_WORKERS = 2
 
 
 class SinkUnavailable(RemiOpsError):
@@ -112,6 +114,17 @@ class Outbox:
         # commits run one at a time: rows must land in flush order (a post before its edits)
         # and an older engine delta must never overwrite a newer one
         self._commit_lock = asyncio.Lock()
+        # the outbox's store work runs in threads of its own, not asyncio's shared default
+        # pool: an operator's restart or a slow verb there never holds an alert back
+        self._pool = ThreadPoolExecutor(DELIVERY_WORKERS, thread_name_prefix="remi-deliver")
+
+    async def in_thread(self, fn: Callable[..., T], *args: object, **kwargs: object) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, functools.partial(fn, *args, **kwargs))
+
+    def close(self) -> None:
+        """Release the delivery threads (rows not yet delivered stay in the store)."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
     # ------------------------------------------------------------------ enqueue
 
@@ -133,10 +146,10 @@ class Outbox:
         """
         async with self._commit_lock:
             # flushing thousands of alerts takes milliseconds: keep it off the event loop
-            fresh, delta, journal_ids = await asyncio.to_thread(self._flush, engine)
+            fresh, delta, journal_ids = await self.in_thread(self._flush, engine)
             batch = [*self._backlog, *fresh]
             try:
-                await asyncio.to_thread(self.enqueue, batch, delta, journal_ids)
+                await self.in_thread(self.enqueue, batch, delta, journal_ids)
             except BaseException:
                 self._backlog = batch
                 raise
@@ -218,7 +231,7 @@ class Outbox:
         blocked: set[str] = set()
         dues: list[float] = []
         after = 0
-        while rows := await asyncio.to_thread(self.rows.pending, sink.name, after):
+        while rows := await self.in_thread(self.rows.pending, sink.name, after):
             after = rows[-1].id
             for row in rows:
                 if row.message_key in blocked:
@@ -251,7 +264,7 @@ class Outbox:
         state = self._sink_backoff[sink.name]
         try:
             notification = Notification.from_dict(json.loads(row.payload))
-            previous = await asyncio.to_thread(self.rows.ref, sink.name, row.message_key)
+            previous = await self.in_thread(self.rows.ref, sink.name, row.message_key)
             ref = await asyncio.wait_for(sink.deliver(notification, previous),
                                          self.deliver_timeout_s)
         except SinkUnavailable as exc:
@@ -260,13 +273,13 @@ class Outbox:
                 state.failures)
             state.not_before = self.clock.monotonic() + max(delay, 0.0)
             log.warning("outbox: %s unavailable (%s); retrying in %.1fs", sink.name, exc, delay)
-            await asyncio.to_thread(self.rows.failed, row.id, str(exc), dead=False)
+            await self.in_thread(self.rows.failed, row.id, str(exc), dead=False)
             return "sink_down"
         except Exception as exc:
             return await self._row_failed(sink, row, exc)
         state.failures = 0
         self._row_backoff.pop(row.id, None)
-        await asyncio.to_thread(self.rows.delivered, row, sink.name, ref, self.clock.now())
+        await self.in_thread(self.rows.delivered, row, sink.name, ref, self.clock.now())
         return "ok"
 
     async def _row_failed(self, sink: Sink, row: Row, exc: Exception) -> str:
@@ -276,7 +289,7 @@ class Outbox:
         is_dead = attempts >= self.dead_after
         log.warning("outbox: %s failed to deliver %s (attempt %d%s): %r", sink.name,
                     row.notification_id, attempts, ", giving up" if is_dead else "", exc)
-        await asyncio.to_thread(self.rows.failed, row.id, repr(exc), dead=is_dead)
+        await self.in_thread(self.rows.failed, row.id, repr(exc), dead=is_dead)
         if is_dead:
             self._row_backoff.pop(row.id, None)
             return "dead"
@@ -302,87 +315,3 @@ class Outbox:
     def prune(self, before: datetime) -> int:
         """Drop delivered and dead rows older than ``before`` (blocking; run daily)."""
         return self.rows.prune(before)
-
-
-# ---------------------------------------------------------------------- sinks
-
-class FileSink:
-    """Appends one JSON line per notification to the target's ``.bot_alert``; exactly once."""
-
-    def __init__(self, paths: Mapping[str, Path], default: Path | None = None, *,
-                 name: str = "file", tail_bytes: int = 256 * 1024,
-                 workdirs: Mapping[str, Path] | None = None) -> None:
-        self.name = name
-        self.paths = dict(paths)
-        #: each target's workdir: a missing one is never created to hold its alert file
-        self.workdirs = dict(workdirs or {})
-        self.default = default
-        self.tail_bytes = tail_bytes
-
-    async def deliver(self, n: Notification, previous_ref: str | None) -> str | None:
-        del previous_ref  # a file is append-only: updates are new lines with the same key
-        return await asyncio.to_thread(self.append, n)
-
-    def path_for(self, target: str) -> Path:
-        path = self.paths.get(target, self.default)
-        if path is None:
-            raise ValueError(f"no alert file configured for target {target!r}")
-        return path
-
-    def append(self, n: Notification) -> str:
-        """Append (fsync'd) unless the tail already holds this notification's id."""
-        path = self.path_for(n.target)
-        if skip_in_missing_workdir(path, self.workdirs.get(n.target), n.target):
-            return n.id  # Discord and the console still get it; the file comes back with it
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if self._already_written(path, n.id):
-            return n.id
-        line = (json.dumps(alert_file_record(n), default=str, ensure_ascii=False) + "\n").encode()
-        try:
-            fd = open_for_append(path)
-        except SymlinkRefused as refused:  # a planted link: write nothing through it
-            refused.report_once(f"alerts for {n.target} are not written there (Discord "
-                                "and the console still get them)")
-            return n.id
-        with os.fdopen(fd, "a+b") as fh:
-            fh.seek(0, os.SEEK_END)
-            if fh.tell() > 0:
-                fh.seek(-1, os.SEEK_END)
-                if fh.read(1) != b"\n":  # a torn last line: never glue ours onto it
-                    line = b"\n" + line
-            fh.write(line)
-            fh.flush()
-            os.fsync(fh.fileno())
-        return n.id
-
-    def _already_written(self, path: Path, notification_id: str) -> bool:
-        try:
-            with os.fdopen(open_for_reading(path), "rb") as fh:
-                fh.seek(0, os.SEEK_END)
-                fh.seek(max(0, fh.tell() - self.tail_bytes))
-                tail = fh.read()
-        except (FileNotFoundError, SymlinkRefused):
-            return False
-        if notification_id.encode() not in tail:
-            return False
-        for raw in tail.splitlines()[1:] if len(tail) >= self.tail_bytes else tail.splitlines():
-            try:
-                if json.loads(raw).get("id") == notification_id:
-                    return True
-            except (ValueError, AttributeError):
-                continue  # a torn or foreign line
-        return False
-
-
-class ConsoleSink:
-    """One readable line per notification on a stream (stdout in headless mode)."""
-
-    def __init__(self, stream: TextIO, *, name: str = "console") -> None:
-        self.name = name
-        self.stream = stream
-
-    async def deliver(self, n: Notification, previous_ref: str | None) -> str | None:
-        del previous_ref
-        self.stream.write(console_line(n) + "\n")
-        self.stream.flush()
-        return None

@@ -3,7 +3,7 @@
 When a restart, a stop or the record step after it raises (a read-only state_dir, a
 damaged database, a full disk), the alert engine and its outbox live in that very SQLite
 file, so the failure is told through a path that needs none of it: the log, and one JSON
-line appended to the target's ``.bot_alert`` in the format ``alerts.outbox.FileSink``
+line appended to the target's ``.bot_alert`` in the format ``alerts.local_sinks.FileSink``
 writes (ts, target, level, message, plus ``kind``). Each distinct cause is written once
 until every step it broke works again, so a retry loop never floods the file, and one
 damaged database failing two steps a few milliseconds apart is one line, not two.

@@ -18,7 +18,8 @@ from typing import Any, TextIO
 
 from remi_ops import host
 from remi_ops.alerts.hub import AlertHub
-from remi_ops.alerts.outbox import ConsoleSink, FileSink, Outbox, Sink
+from remi_ops.alerts.local_sinks import ConsoleSink, FileSink
+from remi_ops.alerts.outbox import Outbox, Sink
 from remi_ops.clock import Clock, SystemClock
 from remi_ops.config import Settings
 from remi_ops.domain import CheckTrigger, Event, EventKind, HealthReport, Severity
@@ -226,6 +227,7 @@ class Watcher:
         self.store.close()
         self.exits.close()
         self.executors.close()
+        self.outbox.close()
         for watch in self.watches.values():  # a manager holding a connection (Kubernetes)
             close = getattr(watch.manager, "close", None)
             if close is not None:

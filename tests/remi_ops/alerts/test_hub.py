@@ -7,8 +7,9 @@ import io
 from datetime import timedelta
 
 from remi_ops.alerts.hub import AlertHub
+from remi_ops.alerts.local_sinks import ConsoleSink
 from remi_ops.alerts.model import AlertKey, Condition
-from remi_ops.alerts.outbox import ConsoleSink, Outbox
+from remi_ops.alerts.outbox import Outbox
 from remi_ops.clock import FakeClock
 from remi_ops.config import AlertSettings
 from remi_ops.domain import Event, EventKind, Severity

@@ -13,8 +13,9 @@ import pytest
 from bubabot_local.simkit import sim_settings
 
 from remi_ops.alerts.engine import AlertEngine
+from remi_ops.alerts.local_sinks import ConsoleSink, FileSink
 from remi_ops.alerts.model import AlertKey, Condition, Notification, NotificationType
-from remi_ops.alerts.outbox import ConsoleSink, FileSink, Outbox, SinkUnavailable
+from remi_ops.alerts.outbox import Outbox, SinkUnavailable
 from remi_ops.clock import FakeClock
 from remi_ops.config import AlertSettings
 from remi_ops.domain import Severity

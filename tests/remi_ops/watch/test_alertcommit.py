@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from remi_ops.alerts.hub import AlertHub
-from remi_ops.alerts.outbox import ConsoleSink, Outbox
+from remi_ops.alerts.local_sinks import ConsoleSink
+from remi_ops.alerts.outbox import Outbox
 from remi_ops.clock import SystemClock
 from remi_ops.config import AlertSettings
 from remi_ops.domain import Event, EventKind, Severity

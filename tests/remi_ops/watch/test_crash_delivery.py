@@ -21,8 +21,9 @@ from pathlib import Path
 import pytest
 
 from remi_ops.alerts.engine import AlertEngine
+from remi_ops.alerts.local_sinks import FileSink
 from remi_ops.alerts.model import AlertKey, Notification
-from remi_ops.alerts.outbox import FileSink, Outbox
+from remi_ops.alerts.outbox import Outbox
 from remi_ops.clock import SystemClock
 from remi_ops.config import AlertSettings
 from remi_ops.domain import Severity
