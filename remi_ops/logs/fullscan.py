@@ -97,23 +97,20 @@ def scan_range(job: ScanJob, start: int, end: int) -> ScanSummary:
     """Parse the bytes ``[start, end)`` of the file (``start`` at a line's start)."""
     cpu = time.process_time()
     parser = LogParser(source=job.source, tz=job.tz, keep_info=False)
-    counts = GroupCounts()
+    counts = parser.counts = GroupCounts(now=job.now)
     reader = LineReader(MAX_LINE_BYTES)
-    records, now = 0, job.now
     with open(job.path, "rb") as f:
         f.seek(start)
         left = end - start
         while left > 0 and (block := f.read(min(BLOCK_BYTES, left))):
             left -= len(block)
-            batch = parser.feed_bytes(reader.feed(block))
-            records += len(batch)
-            counts.add(batch, now)
-    batch = parser.flush()  # the last record ends where the range does
-    records += len(batch)
-    counts.add(batch, now)
-    groups = counts.groups(job.target, job.redact)
+            parser.feed_bytes(reader.feed(block))  # the records go to counts
+            counts.trim()
+    parser.flush()  # the last record ends where the range does
+    counts.trim()
+    groups = counts.groups(job.target, job.redact, parser.record_of)
     order = tuple(groups)
-    return ScanSummary(records, order, groups, time.process_time() - cpu)
+    return ScanSummary(counts.records, order, groups, time.process_time() - cpu)
 
 
 def merge(parts: Iterable[ScanSummary]) -> ScanSummary:

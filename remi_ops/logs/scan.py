@@ -35,6 +35,13 @@ _R_MISSES_PER_WINDOW = 2048
 _HEADER_FIRST = frozenset(b"[0123456789DIWEC\x1b")
 _MAYBE_HEADER = re.compile(rb"\n(?=[\[0-9DIWEC\x1b])")
 _WINDOW = 4 * 1024 * 1024
+#: discord.py's default layout read straight from the bytes, when that is sure to give
+#: what :func:`~remi_ops.logs.headers.parse_header` gives on the decoded line: ASCII up to
+#: the message, no ANSI colour and no CR but the line's last; anything else (other layouts,
+#: other digits or spaces) goes through the decoded line. Most header lines take this path.
+_PLAIN_BYTES = re.compile(rb"\[(\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d)\] "
+                          rb"\[(DEBUG|INFO|WARNING|ERROR|CRITICAL) *\] ([!-~]+?):"
+                          rb"(?: ([^\n\r\x1b]*))?\r?\n")
 
 
 def scan_bytes(parser: LogParser, data: bytes) -> list[LogRecord]:
@@ -51,6 +58,17 @@ def scan_bytes(parser: LogParser, data: bytes) -> list[LogRecord]:
         _Window(parser, data, start, end, out).run()
         start = end
     return out
+
+
+def plain_header(data: bytes, a: int, end: int) -> Header | None:
+    """The header of the line at ``data[a:]`` read from the bytes, when it is in discord.py's
+    default layout and plainly so (see ``_PLAIN_BYTES``); None says "parse the decoded line"
+    (it may still be a header)."""
+    m = _PLAIN_BYTES.match(data, a, end)
+    if m is None:
+        return None
+    return Header(m[1].decode(), m[2].decode(), m[3].decode(),
+                  m[4].decode("utf-8", "replace") if m[4] else "")
 
 
 class _Window:
@@ -90,8 +108,8 @@ class _Window:
         A record that may go on in the next chunk is fed line by line (it stays pending).
         """
         head = self._header(a)
-        e = self._line_end(a)
-        b = self._next_header(e + 1)
+        e = self.data.find(b"\n", a, self.end)
+        b = self._next_header(e + 1) if e >= 0 else self.end
         if head is not None and b < self.end and self.parser.feed_record(
                 head, self.data[e + 1:b], self.out):
             return b
@@ -119,6 +137,10 @@ class _Window:
             return None
         if self._memo[0] == a:
             return self._memo[1]
+        head = plain_header(self.data, a, self.end)
+        if head is not None:
+            self._memo = (a, head)
+            return head
         line = strip_ansi(self.data[a:self._line_end(a)].decode("utf-8", "replace"))
         head = parse_header(line[:-1] if line.endswith("\r") else line)
         self._memo = (a, head)
@@ -166,9 +188,12 @@ class _Hits:
     def next(self, pos: int) -> int:
         """The first hit at or after ``pos`` (``end`` when there is none)."""
         nexts = self._next
-        for k, at in enumerate(nexts):
-            if at < pos:
-                nexts[k] = self._find[k](pos)
+        if nexts[0] < pos:
+            nexts[0] = self._find[0](pos)
+        if nexts[1] < pos:
+            nexts[1] = self._find[1](pos)
+        if nexts[2] < pos:
+            nexts[2] = self._find[2](pos)
         return min(nexts)
 
     def _word(self, needle: bytes) -> Callable[[int], int]:

@@ -82,13 +82,18 @@ class ExceptionBlock:
     @property
     def title(self) -> str:
         """``NameError: name 'asyncio' is not defined``."""
-        first = self.exc_message.split("\n", 1)[0]
-        return f"{self.exc_type}: {first}" if first else self.exc_type
+        return exception_title(self.exc_type, self.exc_message)
 
     def app_frames(self) -> tuple[Frame, ...]:
         """In-app frames, or the last frame when none is in-app."""
         frames = tuple(f for f in self.frames if f.in_app)
         return frames or self.frames[-1:]
+
+
+def exception_title(exc_type: str, exc_message: str) -> str:
+    """``NameError: name 'asyncio' is not defined``: the type and the message's first line."""
+    first = exc_message.split("\n", 1)[0]
+    return f"{exc_type}: {first}" if first else exc_type
 
 
 def basename(filename: str) -> str:
