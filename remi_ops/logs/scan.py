@@ -35,6 +35,10 @@ _R_MISSES_PER_WINDOW = 2048
 _HEADER_FIRST = frozenset(b"[0123456789DIWEC\x1b")
 _MAYBE_HEADER = re.compile(rb"\n(?=[\[0-9DIWEC\x1b])")
 _WINDOW = 4 * 1024 * 1024
+#: a line starting with one of these letters is a header only in the basic layout
+#: (``LEVEL:logger:message``; the others start with "[" or a digit), so only after a level
+_BASIC_FIRST = frozenset(b"DIWEC")
+_BASIC_LEVELS = (b"DEBUG:", b"INFO:", b"WARNING:", b"ERROR:", b"CRITICAL:")
 #: discord.py's default layout read straight from the bytes, when that is sure to give
 #: what :func:`~remi_ops.logs.headers.parse_header` gives on the decoded line: ASCII up to
 #: the message, no ANSI colour and no CR but the line's last; anything else (other layouts,
@@ -44,10 +48,11 @@ _PLAIN_BYTES = re.compile(rb"\[(\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d)\] "
                           rb"(?: ([^\n\r\x1b]*))?\r?\n")
 
 
-def scan_bytes(parser: LogParser, data: bytes) -> list[LogRecord]:
-    """Feed complete lines to ``parser``, skipping records that can only be INFO."""
+def scan_bytes(parser: LogParser, data: bytes, n: int | None = None) -> list[LogRecord]:
+    """Feed complete lines (``data[:n]``, all of it by default) to ``parser``, skipping
+    records that can only be INFO."""
     out: list[LogRecord] = []
-    start, n = 0, len(data)
+    start, n = 0, len(data) if n is None else n
     while start < n:
         end = min(n, start + _WINDOW)
         if end < n:
@@ -119,7 +124,7 @@ class _Window:
         """The start of the first header line at or after ``b`` (or the window's end)."""
         data, end = self.data, self.end
         while b < end:
-            if data[b] in _HEADER_FIRST and self._is_header(b):
+            if data[b] in _HEADER_FIRST and self._starts_record(b):
                 return b
             m = _MAYBE_HEADER.search(data, b, end)
             if m is None:
@@ -145,6 +150,19 @@ class _Window:
         head = parse_header(line[:-1] if line.endswith("\r") else line)
         self._memo = (a, head)
         return head
+
+    def _starts_record(self, a: int) -> bool:
+        """``_is_header(a)``, answered from the bytes when they are plain enough: the
+        default layout, or a line that starts like a basic-layout header's level but is
+        none (``During handling …``) and has no colour code that could hide one."""
+        data = self.data
+        if _PLAIN_BYTES.match(data, a, self.end) is not None:
+            return True
+        if data[a] in _BASIC_FIRST and not data.startswith(_BASIC_LEVELS, a):
+            e = data.find(b"\n", a, self.end)
+            if data.find(b"\x1b", a, self.end if e < 0 else e) < 0:
+                return False
+        return self._is_header(a)
 
     def _is_header(self, a: int) -> bool:
         return self._header(a) is not None

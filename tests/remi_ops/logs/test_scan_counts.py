@@ -9,15 +9,21 @@ import time
 from pathlib import Path
 
 import pytest
+from bubabot_local.logkit import NOW
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from remi_ops.logs import parse
+from remi_ops.domain import LogKind
+from remi_ops.logs import fullscan, parse
 from remi_ops.logs.body_shapes import BodyShapes, fill, message_facts
-from remi_ops.logs.fullscan import scan_file
+from remi_ops.logs.error_groups import ErrorAggregator
+from remi_ops.logs.fullscan import ScanSummary, scan_file
 from remi_ops.logs.headers import clean_line, parse_header
 from remi_ops.logs.parse import LogParser
+from remi_ops.logs.position import LogPosition
+from remi_ops.logs.redact import Redactor
 from remi_ops.logs.scan import plain_header
+from remi_ops.logs.tail import Tailer
 from tests.remi_ops.logs.test_scan_full import assert_same, job, present_path
 
 FAST = settings(max_examples=200, deadline=None,
@@ -157,3 +163,46 @@ def test_a_full_scan_builds_one_record_per_group_not_per_occurrence(
     assert summary.records > 500
     assert built <= len(summary.order) + 2
     assert time.perf_counter() - start < 60  # generous: only a hang would fail this
+
+
+# ----------------------------------------------------------------- blocks read in place
+
+
+def tailed_groups(path: Path) -> ScanSummary:
+    """The reference for a log with over-long lines: the tailer (which cuts them) and the
+    line-by-line parser, folded into an ErrorAggregator."""
+    st = path.stat()
+    tailer = Tailer(path, LogPosition(str(path), st.st_dev, st.st_ino, 0))
+    parser = LogParser(source="stderr")
+    aggregator = ErrorAggregator("remi", Redactor(()))
+    records, order = 0, list[str]()
+    while True:
+        chunk = tailer.read_new(max_bytes=1 << 30)
+        batch = parser.feed(chunk.lines) + ([] if chunk.more else parser.flush())
+        batch = [r for r in batch if r.kind is not LogKind.INFO]
+        records += len(batch)
+        order += aggregator.fold(batch, NOW).new
+        if not chunk.more:
+            break
+    return ScanSummary(records, tuple(order),
+                       {fp: g for fp in order if (g := aggregator.group(fp)) is not None})
+
+
+@pytest.mark.parametrize("long_at", [None, 0.3, 0.9])
+def test_blocks_cut_mid_line_and_long_lines_give_the_tailers_groups(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, long_at: float | None) -> None:
+    """Small blocks (so most end inside a line, read again from its start), an unfinished
+    last line, and an ERROR line longer than the tailer keeps (cut the same way)."""
+    monkeypatch.setattr(fullscan, "BLOCK_BYTES", 100_000)
+    path = tmp_path / "blocks.log"
+    shaped_log(path, 6000, seed=5)
+    text = path.read_text(encoding="utf-8")
+    if long_at is not None:
+        cut = text.index("\n[", int(len(text) * long_at)) + 1
+        long_line = HEADER.format(m=0, s=0, level="ERROR   ", logger="remi.scan",
+                                  message="x" * 70_000 + " failed")
+        text = text[:cut] + long_line + text[cut:]
+    path.write_text(text + "[2026-01-24 03:59:59] [ERROR   ] remi.scan: unfinished",
+                    encoding="utf-8")
+    assert path.stat().st_size > 8 * fullscan.BLOCK_BYTES
+    assert_same(scan_file(job(path)), tailed_groups(path))
