@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import random
 import time
+from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from bubabot_local.logkit import NOW
@@ -206,3 +208,28 @@ def test_blocks_cut_mid_line_and_long_lines_give_the_tailers_groups(
                     encoding="utf-8")
     assert path.stat().st_size > 8 * fullscan.BLOCK_BYTES
     assert_same(scan_file(job(path)), tailed_groups(path))
+
+
+# ----------------------------------------------------------------- timestamps
+
+DIGITS = st.sampled_from("0123456789٣")
+
+
+@FAST
+@given(st.lists(DIGITS, min_size=14, max_size=14), st.sampled_from(" T"),
+       st.sampled_from(("UTC", "Europe/Paris", "America/New_York")))
+def test_a_timestamp_is_read_as_before_in_any_zone(digits: list[str], sep: str,
+                                                   zone: str) -> None:
+    """UTC stamps are read with their offset (cheaper); every zone gives what reading the
+    local time and converting it gives, or None for an impossible date."""
+    d = "".join(digits)
+    stamp = f"{d[:4]}-{d[4:6]}-{d[6:8]}{sep}{d[8:10]}:{d[10:12]}:{d[12:14]}"
+    tz = UTC if zone == "UTC" else ZoneInfo(zone)
+    try:
+        expected: datetime | None = datetime.fromisoformat(stamp).replace(
+            tzinfo=tz).astimezone(UTC)
+    except ValueError:
+        expected = None
+    got = LogParser(tz=tz)._time(stamp)
+    assert got == expected
+    assert got is None or got.tzinfo is UTC
