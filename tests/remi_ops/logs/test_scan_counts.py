@@ -5,6 +5,7 @@ the end; and the groups are those of the line-by-line parser all the same."""
 from __future__ import annotations
 
 import random
+import re
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from remi_ops.domain import LogKind
-from remi_ops.logs import fullscan, parse
+from remi_ops.logs import fullscan, parse, tracebacks
 from remi_ops.logs.body_shapes import BodyShapes, fill, message_facts
 from remi_ops.logs.error_groups import ErrorAggregator
 from remi_ops.logs.fullscan import ScanSummary, scan_file
@@ -233,3 +234,23 @@ def test_a_timestamp_is_read_as_before_in_any_zone(digits: list[str], sep: str,
     got = LogParser(tz=tz)._time(stamp)
     assert got == expected
     assert got is None or got.tzinfo is UTC
+
+
+# ----------------------------------------------------------------- message placeholders
+
+MESSAGE_TEXT = st.lists(st.sampled_from(
+    [*"ab0129fF.:-'\" xX@/T_+eéZ٣\t", "True", "://", "ms", "0x1f", "12:30:45"]),
+    max_size=40).map("".join)
+
+
+@FAST
+@given(MESSAGE_TEXT)
+def test_placeholders_are_found_as_by_the_bare_alternation(text: str) -> None:
+    """The lookahead in front of the placeholder regex only skips positions where no kind
+    can start: the same values are replaced, by the same names."""
+    bare = re.compile(tracebacks._PLACEHOLDER_KINDS, re.VERBOSE)
+
+    def name(m: re.Match[str]) -> str:
+        return f"<{m.lastgroup}>"
+
+    assert tracebacks._PLACEHOLDERS.sub(name, text) == bare.sub(name, text)
