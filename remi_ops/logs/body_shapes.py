@@ -15,21 +15,30 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import NamedTuple
 
 from remi_ops.logs.bodies import RecordBody, exception_facts
-from remi_ops.logs.tracebacks import ExceptionBlock
+from remi_ops.logs.kinds import FATAL, is_timeout_type
+from remi_ops.logs.tracebacks import ExceptionBlock, exception_title
 
 #: Only bodies up to this size take the shape path: no line of them can be long enough to
 #: be cut (bodies.MAX_CONTINUATION), so blanking a message changes no parse decision.
 MAX_SHAPE_TEXT = 8192
 _CACHE = 512  # shapes kept (each at most MAX_SHAPE_TEXT characters)
 _MASKABLE = re.compile(r"([A-Za-z_][\w.]*):(.*)\Z")
-_PLACEHOLDER = re.compile("\x00(\\d+)\x00")
 #: texts whose parse could change with a message's content: ANSI colours and CRs are
 #: stripped per line, "Exception Group" switches the parser's mode, NUL is our marker
 _NO_SHAPE = ("\x1b", "\r", "\x00", "Exception Group")
 
 Parse = Callable[[str], RecordBody | None]
+
+
+class Shaped(NamedTuple):
+    """A body read through its shape: the shape's parse and the messages blanked out of it
+    (what :func:`fill` turns back into the text's parse)."""
+
+    template: RecordBody | None  # None: a line of the body starts a record of its own
+    messages: list[str]
 
 
 class BodyShapes:
@@ -41,11 +50,20 @@ class BodyShapes:
 
     def parse(self, text: str) -> RecordBody | None:
         """``parse_text(text)``, from the cache when a body of the same shape was seen."""
-        if len(text) > MAX_SHAPE_TEXT or any(mark in text for mark in _NO_SHAPE):
+        shaped = self.shaped(text)
+        if shaped is None:
             return self._parse_text(text)
+        template, messages = shaped
+        return None if template is None else fill(template, messages)
+
+    def shaped(self, text: str) -> Shaped | None:
+        """The parse of the text's shape and its messages, or None when the text has no
+        message to blank or must be parsed as it is (see ``_NO_SHAPE``)."""
+        if len(text) > MAX_SHAPE_TEXT or any(mark in text for mark in _NO_SHAPE):
+            return None
         shape, messages = mask(text)
         if not messages:
-            return self._parse_text(text)
+            return None
         try:
             template = self._shapes[shape]
         except KeyError:
@@ -53,7 +71,7 @@ class BodyShapes:
             if len(self._shapes) >= _CACHE:
                 self._shapes.clear()
             self._shapes[shape] = template
-        return None if template is None else fill(template, messages)
+        return Shaped(template, messages)
 
 
 def mask(text: str) -> tuple[str, list[str]]:
@@ -76,15 +94,48 @@ def mask(text: str) -> tuple[str, list[str]]:
 
 def fill(template: RecordBody, messages: list[str]) -> RecordBody:
     """The template's parse with the messages put back (and what depends on them redone)."""
-    def put(text: str) -> str:
-        return _PLACEHOLDER.sub(lambda m: messages[int(m[1])], text) if "\x00" in text else text
-
-    blocks = tuple(ExceptionBlock(b.frames, b.exc_type, put(b.exc_message).strip())
+    blocks = tuple(ExceptionBlock(b.frames, b.exc_type, put(b.exc_message, messages).strip())
                    if "\x00" in b.exc_message else b for b in template.blocks)
     if template.has_exc:
         main, fatal, timeout = exception_facts(blocks)
     else:
         main, fatal, timeout = None, False, False
     # the fingerprint cache is shared: fingerprints do not depend on messages
-    return RecordBody(put(template.extra), put(template.traceback), blocks, template.has_exc,
-                      main, template.parts, fatal, timeout, template._fps)
+    return RecordBody(put(template.extra, messages), put(template.traceback, messages), blocks,
+                      template.has_exc, main, template.parts, fatal, timeout, template._fps)
+
+
+def filled(body: RecordBody | Shaped) -> RecordBody:
+    """A body's parse, filled in when it was read through its shape."""
+    if isinstance(body, Shaped):
+        assert body.template is not None  # a shape that splits is never counted
+        return fill(body.template, body.messages)
+    return body
+
+
+def message_facts(template: RecordBody, messages: list[str]) -> tuple[bool, bool]:
+    """Whether ``fill(template, messages)`` is fatal and whether its exception shown is a
+    timeout, without building it: what a scan that only counts needs of the messages."""
+    if not template.has_exc:
+        return False, False
+    fatal = timeout = False
+    for block in template.blocks:
+        message = block.exc_message
+        if "\x00" in message:
+            message = put(message, messages).strip()
+        if block.exc_type and not fatal:
+            fatal = FATAL.search(exception_title(block.exc_type, message)) is not None
+        if block is template.main:  # the main block depends on exception types only
+            timeout = is_timeout_type(block.exc_type) or "timed out" in message
+    return fatal, timeout
+
+
+def put(text: str, messages: list[str]) -> str:
+    """``text`` with each placeholder replaced by its message."""
+    if "\x00" not in text:
+        return text
+    # one replace per message, no callback: the text had no NUL of its own (_NO_SHAPE)
+    # and a message has none, so each placeholder is replaced once, by its message
+    for i, message in enumerate(messages):
+        text = text.replace(f"\x00{i}\x00", message)
+    return text

@@ -27,9 +27,10 @@ from typing import BinaryIO
 from remi_ops.domain import ErrorGroup
 from remi_ops.logs.group_counts import GroupCounts
 from remi_ops.logs.headers import clean_line, parse_header
-from remi_ops.logs.lines import LineReader
+from remi_ops.logs.lines import LineReader, may_have_long_line
 from remi_ops.logs.parse import LogParser
 from remi_ops.logs.redact import Redact
+from remi_ops.logs.scan import scan_bytes
 
 MB = 1024 * 1024
 #: Below this size one process is faster than starting another.
@@ -97,23 +98,42 @@ def scan_range(job: ScanJob, start: int, end: int) -> ScanSummary:
     """Parse the bytes ``[start, end)`` of the file (``start`` at a line's start)."""
     cpu = time.process_time()
     parser = LogParser(source=job.source, tz=job.tz, keep_info=False)
-    counts = GroupCounts()
-    reader = LineReader(MAX_LINE_BYTES)
-    records, now = 0, job.now
+    counts = parser.counts = GroupCounts(now=job.now)
     with open(job.path, "rb") as f:
-        f.seek(start)
-        left = end - start
-        while left > 0 and (block := f.read(min(BLOCK_BYTES, left))):
-            left -= len(block)
-            batch = parser.feed_bytes(reader.feed(block))
-            records += len(batch)
-            counts.add(batch, now)
-    batch = parser.flush()  # the last record ends where the range does
-    records += len(batch)
-    counts.add(batch, now)
-    groups = counts.groups(job.target, job.redact)
+        read_lines(f, start, end, parser)  # the records go to counts
+    parser.flush()  # the last record ends where the range does
+    counts.trim()
+    groups = counts.groups(job.target, job.redact, parser.record_of)
     order = tuple(groups)
-    return ScanSummary(records, order, groups, time.process_time() - cpu)
+    return ScanSummary(counts.records, order, groups, time.process_time() - cpu)
+
+
+def read_lines(f: BinaryIO, start: int, end: int, parser: LogParser) -> None:
+    """Feed the complete lines of ``f``'s bytes ``[start, end)`` to ``parser`` in blocks.
+
+    Each block is read from a line's start and parsed in place up to its last newline (the
+    rest is read again with the next block), not joined to what the previous block left:
+    a block is copied once, by the read. Once a block may hold a line too long to keep
+    whole, a :class:`~remi_ops.logs.lines.LineReader` cuts the lines, as the tailer does.
+    """
+    counts = parser.counts
+    assert counts is not None  # the records go to the counts, none come back
+    f.seek(start)
+    pos, reader = start, None
+    while pos < end and (block := f.read(min(BLOCK_BYTES, end - pos))):
+        if reader is None and not may_have_long_line(block, MAX_LINE_BYTES):
+            last = block.rfind(b"\n") + 1
+            scan_bytes(parser, block, last)
+            counts.trim()
+            if last == 0 or pos + len(block) == end:
+                return  # an unfinished last line waits, as the tailer leaves it
+            pos += last
+            f.seek(pos)
+            continue
+        reader = reader or LineReader(MAX_LINE_BYTES)
+        pos += len(block)
+        parser.feed_bytes(reader.feed(block))
+        counts.trim()
 
 
 def merge(parts: Iterable[ScanSummary]) -> ScanSummary:

@@ -80,11 +80,15 @@ class LineReader:
         return b"".join(out)
 
     def _may_have_long_line(self, data: bytes) -> bool:
-        """False only if no line is longer than ``max_line``.
+        return may_have_long_line(data, self.max_line)
 
-        A line longer than ``max_line`` fully covers some aligned window of
-        ``max_line // 2`` bytes, so it is enough that every such window holds a newline.
-        """
-        width = max(1, self.max_line // 2)
-        find = data.find
-        return any(find(b"\n", i, i + width) < 0 for i in range(0, len(data) - width + 1, width))
+
+def may_have_long_line(data: bytes, max_line: int) -> bool:
+    """False only if no line of ``data`` is longer than ``max_line``.
+
+    A line longer than ``max_line`` fully covers some aligned window of ``max_line // 2``
+    bytes, so it is enough that every such window holds a newline.
+    """
+    width = max(1, max_line // 2)
+    find = data.find
+    return any(find(b"\n", i, i + width) < 0 for i in range(0, len(data) - width + 1, width))

@@ -35,12 +35,24 @@ _R_MISSES_PER_WINDOW = 2048
 _HEADER_FIRST = frozenset(b"[0123456789DIWEC\x1b")
 _MAYBE_HEADER = re.compile(rb"\n(?=[\[0-9DIWEC\x1b])")
 _WINDOW = 4 * 1024 * 1024
+#: a line starting with one of these letters is a header only in the basic layout
+#: (``LEVEL:logger:message``; the others start with "[" or a digit), so only after a level
+_BASIC_FIRST = frozenset(b"DIWEC")
+_BASIC_LEVELS = (b"DEBUG:", b"INFO:", b"WARNING:", b"ERROR:", b"CRITICAL:")
+#: discord.py's default layout read straight from the bytes, when that is sure to give
+#: what :func:`~remi_ops.logs.headers.parse_header` gives on the decoded line: ASCII up to
+#: the message, no ANSI colour and no CR but the line's last; anything else (other layouts,
+#: other digits or spaces) goes through the decoded line. Most header lines take this path.
+_PLAIN_BYTES = re.compile(rb"\[(\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d)\] "
+                          rb"\[(DEBUG|INFO|WARNING|ERROR|CRITICAL) *\] ([!-~]+?):"
+                          rb"(?: ([^\n\r\x1b]*))?\r?\n")
 
 
-def scan_bytes(parser: LogParser, data: bytes) -> list[LogRecord]:
-    """Feed complete lines to ``parser``, skipping records that can only be INFO."""
+def scan_bytes(parser: LogParser, data: bytes, n: int | None = None) -> list[LogRecord]:
+    """Feed complete lines (``data[:n]``, all of it by default) to ``parser``, skipping
+    records that can only be INFO."""
     out: list[LogRecord] = []
-    start, n = 0, len(data)
+    start, n = 0, len(data) if n is None else n
     while start < n:
         end = min(n, start + _WINDOW)
         if end < n:
@@ -51,6 +63,17 @@ def scan_bytes(parser: LogParser, data: bytes) -> list[LogRecord]:
         _Window(parser, data, start, end, out).run()
         start = end
     return out
+
+
+def plain_header(data: bytes, a: int, end: int) -> Header | None:
+    """The header of the line at ``data[a:]`` read from the bytes, when it is in discord.py's
+    default layout and plainly so (see ``_PLAIN_BYTES``); None says "parse the decoded line"
+    (it may still be a header)."""
+    m = _PLAIN_BYTES.match(data, a, end)
+    if m is None:
+        return None
+    return Header(m[1].decode(), m[2].decode(), m[3].decode(),
+                  m[4].decode("utf-8", "replace") if m[4] else "")
 
 
 class _Window:
@@ -90,8 +113,8 @@ class _Window:
         A record that may go on in the next chunk is fed line by line (it stays pending).
         """
         head = self._header(a)
-        e = self._line_end(a)
-        b = self._next_header(e + 1)
+        e = self.data.find(b"\n", a, self.end)
+        b = self._next_header(e + 1) if e >= 0 else self.end
         if head is not None and b < self.end and self.parser.feed_record(
                 head, self.data[e + 1:b], self.out):
             return b
@@ -101,7 +124,7 @@ class _Window:
         """The start of the first header line at or after ``b`` (or the window's end)."""
         data, end = self.data, self.end
         while b < end:
-            if data[b] in _HEADER_FIRST and self._is_header(b):
+            if data[b] in _HEADER_FIRST and self._starts_record(b):
                 return b
             m = _MAYBE_HEADER.search(data, b, end)
             if m is None:
@@ -119,10 +142,27 @@ class _Window:
             return None
         if self._memo[0] == a:
             return self._memo[1]
+        head = plain_header(self.data, a, self.end)
+        if head is not None:
+            self._memo = (a, head)
+            return head
         line = strip_ansi(self.data[a:self._line_end(a)].decode("utf-8", "replace"))
         head = parse_header(line[:-1] if line.endswith("\r") else line)
         self._memo = (a, head)
         return head
+
+    def _starts_record(self, a: int) -> bool:
+        """``_is_header(a)``, answered from the bytes when they are plain enough: the
+        default layout, or a line that starts like a basic-layout header's level but is
+        none (``During handling …``) and has no colour code that could hide one."""
+        data = self.data
+        if _PLAIN_BYTES.match(data, a, self.end) is not None:
+            return True
+        if data[a] in _BASIC_FIRST and not data.startswith(_BASIC_LEVELS, a):
+            e = data.find(b"\n", a, self.end)
+            if data.find(b"\x1b", a, self.end if e < 0 else e) < 0:
+                return False
+        return self._is_header(a)
 
     def _is_header(self, a: int) -> bool:
         return self._header(a) is not None
@@ -166,9 +206,12 @@ class _Hits:
     def next(self, pos: int) -> int:
         """The first hit at or after ``pos`` (``end`` when there is none)."""
         nexts = self._next
-        for k, at in enumerate(nexts):
-            if at < pos:
-                nexts[k] = self._find[k](pos)
+        if nexts[0] < pos:
+            nexts[0] = self._find[0](pos)
+        if nexts[1] < pos:
+            nexts[1] = self._find[1](pos)
+        if nexts[2] < pos:
+            nexts[2] = self._find[2](pos)
         return min(nexts)
 
     def _word(self, needle: bytes) -> Callable[[int], int]:
