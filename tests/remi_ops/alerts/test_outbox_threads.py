@@ -9,8 +9,12 @@ from concurrent.futures import ThreadPoolExecutor
 from remi_ops.alerts.outbox import Outbox
 from remi_ops.clock import FakeClock
 from remi_ops.store.database import Store
-
-from tests.remi_ops.alerts.test_outbox import SETTINGS, RecordingSink, assert_exactly_once_in_order, lifecycle
+from tests.remi_ops.alerts.test_outbox import (
+    SETTINGS,
+    RecordingSink,
+    assert_exactly_once_in_order,
+    lifecycle,
+)
 
 
 async def test_alerts_are_delivered_while_the_shared_pool_is_held(
