@@ -1,0 +1,85 @@
+"""`remi-ops watch` imports only what its configuration uses (issue 12: its RSS).
+
+Each module below costs memory in every watcher when imported at start, for a feature the
+configuration does not turn on (a JSON log format, a log file, `service`, a full-file
+scan, launchd plists, an --env-file, Kubernetes, Alertmanager, metrics, a heartbeat URL).
+A fresh interpreter runs `remi-ops watch` and lists them once its target runs.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+#: not needed by a watcher of plain processes, logging text to the terminal
+UNUSED_BY_A_PLAIN_WATCH = (
+    "pythonjsonlogger",  # --log-format json only
+    "logging.handlers",  # --log-file only (and it imports pickle)
+    "pickle",
+    "multiprocessing",  # the full-file scan's process pool (`remi-ops errors --file`)
+    "concurrent.futures.process",
+    "plistlib",  # launchd plists (`remi-ops service`)
+    "xml.parsers.expat",
+    "dotenv",  # --env-file, or a target with a .env
+    "prometheus_client",  # [metrics] listen
+    "aiohttp",  # heartbeat_url
+    "remi_ops.alertmanager",  # [alertmanager]
+    "remi_ops.host.kubernetes",  # manager = "kubernetes"
+)
+
+#: ``remi-ops --config C watch`` in this interpreter; once the target runs, the modules are
+#: written to OUT and the watcher stopped by SIGTERM as an operator would, then the target
+#: killed
+RUN_A_WATCH = """
+import json, os, signal, sys, threading, time
+import psutil
+from remi_ops.cli.main import main
+
+def look_then_stop() -> None:
+    me = psutil.Process()
+    deadline = time.monotonic() + 60
+    while not me.children() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(1.0)  # the start-up check and its alert: past the first commit
+    with open(sys.argv[2], "w") as out:
+        json.dump(sorted(sys.modules), out)
+    os.kill(os.getpid(), signal.SIGTERM)
+
+threading.Thread(target=look_then_stop, daemon=True).start()
+try:
+    main(["--config", sys.argv[1], "watch"])
+finally:  # a stopped watcher leaves Remi running: this one is the test's
+    for child in psutil.Process().children(recursive=True):
+        child.kill()
+"""
+
+
+def loaded_modules(config: Path, out: Path) -> set[str]:
+    done = subprocess.run([sys.executable, "-c", RUN_A_WATCH, str(config), str(out)],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert out.exists(), done.stderr
+    return set(json.loads(out.read_text(encoding="utf-8")))
+
+
+def test_a_plain_watch_leaves_unused_features_unimported(tmp_path: Path) -> None:
+    workdir = tmp_path / "remi"
+    workdir.mkdir()
+    config = tmp_path / "bubabot.toml"
+    config.write_text(f"""
+[watchdog]
+state_dir = "{tmp_path / 'state'}"
+
+[[targets]]
+name = "remi"
+workdir = "{workdir}"
+command = ["{sys.executable}", "-c", "import time; time.sleep(60)"]
+""", encoding="utf-8")
+
+    loaded = loaded_modules(config, tmp_path / "modules.json")
+
+    assert "remi_ops.watch.watcher" in loaded  # the watcher ran: the list means something
+    found = sorted(m for m in UNUSED_BY_A_PLAIN_WATCH
+                   if m in loaded or any(n.startswith(m + ".") for n in loaded))
+    assert found == []
