@@ -2,10 +2,10 @@
 
 glibc gives a thread that allocates its own malloc arena (up to 8 per core), and an
 arena keeps the memory its thread freed for that thread. The watcher's thread pools
-(checks up to 8, deaths 4, scans 4, asyncio's default pool) each touch one, so a watcher of
-200 targets held about 6.5 MB more RSS than with two arenas (``bench/bench_scale.py``;
-docs/scale.md, "Memory"). The threads mostly run Python under the GIL, so they seldom
-allocate at the same instant and sharing two arenas costs them nothing measurable.
+(checks up to 8, deaths 4, scans 4, asyncio's default pool) each touch one, so a watcher
+of 200 targets held about 5 MB more RSS than with two arenas (docs/scale.md, "Memory").
+The threads mostly run Python under the GIL, so they seldom allocate at the same instant
+and sharing two arenas costs them nothing measurable.
 
 ``MALLOC_ARENA_MAX=2`` in the environment does the same but must be set before the process
 starts (a unit file, a shell); ``mallopt`` sets it from inside, and arenas are created
