@@ -12,6 +12,7 @@ glibc lists its arenas (``malloc_stats()``: one ``Arena N:`` block each, on stde
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -86,8 +87,9 @@ workdir = "{workdir}"
 command = ["{sys.executable}", "-c", "import time; time.sleep(60)"]
 """, encoding="utf-8")
     out = tmp_path / "modules.json"
+    env = {k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"}  # glibc's default
     done = subprocess.run([sys.executable, "-c", RUN_A_WATCH, str(config), str(out)],
-                          capture_output=True, text=True, timeout=120, check=False)
+                          capture_output=True, text=True, timeout=120, check=False, env=env)
     assert out.exists(), done.stderr
     return PlainWatch(set(json.loads(out.read_text(encoding="utf-8"))),
                       sum(1 for line in done.stderr.splitlines() if line.startswith("Arena ")))
