@@ -23,7 +23,6 @@ from remi_ops.cli.verbs import Ask, carry_out, reading
 from remi_ops.config import Settings
 from remi_ops.domain import ErrorGroup
 from remi_ops.durations import parse_duration
-from remi_ops.logs.fullscan import ScanJob, scan_file
 from remi_ops.watch import runbook
 from remi_ops.watch.results import Resolution
 from remi_ops.watch.unwatched import doctor_lines
@@ -49,6 +48,9 @@ def cmd_errors(settings: Settings, args: argparse.Namespace) -> int:
 def errors_in_file(watcher: Watcher, target: str | None, path: Path) -> list[ErrorGroup]:
     """The error groups of one whole log file, redacted with the target's secrets (what
     the runbook's "read bot_error.log" step was, minus the reading); not stored."""
+    # here, not at the top: its process pool (multiprocessing, pickle) costs RSS in `watch`
+    from remi_ops.logs.fullscan import ScanJob, scan_file  # noqa: PLC0415
+
     if not path.is_file():
         raise UsageError(f"--file {path}: not a file")
     watch = watcher.watch(target)

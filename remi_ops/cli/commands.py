@@ -30,6 +30,7 @@ from remi_ops.config import Settings, TargetSettings
 from remi_ops.domain import HealthReport
 from remi_ops.durations import parse_duration
 from remi_ops.exceptions import RemiOpsError, WatcherError
+from remi_ops.host.malloc_arenas import limit_malloc_arenas
 from remi_ops.host.workdir import workdir_problem
 from remi_ops.store.database import Store
 from remi_ops.watch.next_start import NextStart, next_start
@@ -61,6 +62,7 @@ def cmd_watch(settings: Settings, args: argparse.Namespace) -> int:
     """Run until SIGINT/SIGTERM, printing each notification on the console (and posting it
     through the plug-in sinks configured, e.g. a Discord webhook)."""
     del args
+    limit_malloc_arenas()  # before the first worker thread: less RSS with many targets
     watcher = Watcher(settings, extra_sinks=extra_sinks(settings, os.environ))
     connect_replies(watcher.outbox)
     try:

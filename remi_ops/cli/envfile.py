@@ -14,8 +14,6 @@ import os
 import stat
 from pathlib import Path
 
-from dotenv import dotenv_values
-
 from remi_ops.exceptions import ConfigError
 
 #: permission bits that must be clear: anything for group or others
@@ -26,6 +24,8 @@ def load_env_file(path: str | os.PathLike[str] | None) -> list[str]:
     """Put the file's variables into ``os.environ``; the names set (never the values)."""
     if path is None:
         return []
+    from dotenv import dotenv_values  # noqa: PLC0415 - here: only --env-file needs it
+
     file = Path(path).expanduser()
     try:
         mode = file.stat().st_mode

@@ -14,13 +14,10 @@ from __future__ import annotations
 
 import argparse
 import logging
-import logging.handlers
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, TextIO
-
-from pythonjsonlogger.json import JsonFormatter
 
 from remi_ops.cli.common import add_option_once
 
@@ -102,6 +99,9 @@ def make_formatter(fmt: LogFormat) -> logging.Formatter:
     """``text``: :class:`TextFormatter`; ``json``: one object per line, ``time`` in UTC ISO
     8601, extras as keys (python-json-logger)."""
     if fmt == "json":
+        # here, not at the top: python-json-logger costs RSS in a text-logging `watch`
+        from pythonjsonlogger.json import JsonFormatter  # noqa: PLC0415
+
         return JsonFormatter("%(levelname)s %(name)s %(message)s", timestamp="time",
                              rename_fields={"levelname": "level", "name": "logger"})
     return TextFormatter()
@@ -109,6 +109,8 @@ def make_formatter(fmt: LogFormat) -> logging.Formatter:
 
 def rotating_file_handler(path: Path, options: LogOptions) -> logging.Handler:
     """``path`` (its directory created), rotated at ``max_bytes`` keeping ``keep`` old files."""
+    import logging.handlers  # noqa: PLC0415 - here: it imports pickle, unused without a file
+
     path.parent.mkdir(parents=True, exist_ok=True)
     handler = logging.handlers.RotatingFileHandler(
         path, maxBytes=options.max_bytes, backupCount=options.keep, encoding="utf-8")

@@ -11,13 +11,11 @@ watchdog.sh``). Our own ``com.bubabot.*`` jobs are never old.
 
 from __future__ import annotations
 
-import plistlib
 import shlex
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from xml.parsers.expat import ExpatError
 
 from remi_ops.deploy.paths import (
     LAUNCH_DAEMONS,
@@ -110,6 +108,10 @@ def _read(path: Path) -> bytes | None:
 
 
 def _launchd_job(path: Path, places: SearchPlaces, roots: list[Path]) -> OldJob | None:
+    # here, not at the top: plistlib and expat cost RSS in every `remi-ops watch` otherwise
+    import plistlib  # noqa: PLC0415
+    from xml.parsers.expat import ExpatError  # noqa: PLC0415
+
     data = _read(path)
     try:
         job: Any = plistlib.loads(data) if data is not None else None

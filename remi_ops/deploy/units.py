@@ -10,7 +10,6 @@ leave the venv.
 
 from __future__ import annotations
 
-import plistlib
 from typing import Any
 
 from remi_ops.deploy.paths import ServiceSpec
@@ -68,6 +67,8 @@ def launchd_plist(spec: ServiceSpec) -> str:
     }
     if spec.system:
         job["UserName"] = spec.user
+    import plistlib  # noqa: PLC0415 - here: plistlib, expat cost RSS in every `remi-ops watch`
+
     text = plistlib.dumps(job, sort_keys=False).decode("utf-8")
     head, sep, rest = text.partition("<plist")
     return f"{head}{_xml_comment(_plist_comment(spec))}\n{sep}{rest}"

@@ -18,8 +18,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from dotenv import dotenv_values
-
 if TYPE_CHECKING:
     from remi_ops.config import TargetSettings
 
@@ -114,6 +112,8 @@ def env_files(target: TargetSettings) -> tuple[Path, ...]:
 
 def read_env_file(path: Path) -> dict[str, str]:
     """``NAME=value`` pairs of one dotenv file; {} when it is missing or unreadable."""
+    from dotenv import dotenv_values  # noqa: PLC0415 - here: only a target with a .env needs it
+
     try:
         if not path.is_file():
             return {}

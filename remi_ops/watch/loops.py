@@ -136,9 +136,19 @@ class _Pending:
 
 async def _until(event: asyncio.Event, timeout_s: float) -> None:
     """Wait for ``event`` (then clear it) or ``timeout_s``, whichever comes first."""
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(event.wait(), timeout_s)
+    await set_or_timeout(event, timeout_s)
     event.clear()
+
+
+async def set_or_timeout(event: asyncio.Event, timeout_s: float) -> None:
+    """Wait until ``event`` is set or ``timeout_s`` passed.
+
+    ``asyncio.timeout``, not ``wait_for``: ``wait_for`` wraps the wait in a task of its own,
+    about 1 KB more for every loop asleep in it — four per target (docs/scale.md, "Memory").
+    """
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(timeout_s):
+            await event.wait()
 
 
 async def _sliced(pools: Executors | None, watch: TargetWatch,
@@ -169,8 +179,7 @@ def exit_retry_delay(failures: int) -> float:
 
 
 async def pause(stopping: asyncio.Event, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stopping.wait(), seconds)
+    await set_or_timeout(stopping, seconds)
 
 
 async def periodic(interval_s: float, stopping: asyncio.Event,
@@ -180,8 +189,7 @@ async def periodic(interval_s: float, stopping: asyncio.Event,
     """Run ``step`` every ``interval_s`` seconds until ``stopping`` is set."""
     while not stopping.is_set():
         await guarded(name, step, on_error, target)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stopping.wait(), interval_s)
+        await set_or_timeout(stopping, interval_s)
 
 
 async def due_loop(watch: TargetWatch, stopping: asyncio.Event,
