@@ -1,0 +1,134 @@
+"""Big log reads parsed in a worker process, off the GIL of the watcher's process.
+
+A read of megabytes (the first attach, a flood of errors) takes tens of milliseconds of
+parsing, most of it in C calls (decode, regex searches, splits) that hold the GIL; in
+Bubabot's process that is time its event loop, with discord.py's heartbeat on it, can
+wait for. :mod:`remi_ops.logs.slices` bounds each wait to one slice; this module takes
+the work out of the process altogether: one worker process (started on the first big
+read, spawned so it shares nothing with the watcher's threads) parses every read of at
+least :data:`BIG_READ_BYTES`; the parent only sends the bytes down a pipe and unpickles
+the few records that come back (about 125 per MB of a noisy log, under a millisecond).
+
+An ordinary incremental read (a few KB between checks) stays in-process: a round trip
+to the worker would cost more than parsing it.
+
+The records are the very records an in-process parse gives: every read handed here is
+a whole batch (the caller's parser is flushed after it), so a fresh parser in the worker
+starts where the caller's would. A worker that cannot start or that died (killed, out of
+memory) costs nothing: the read is parsed in-process with a warning, and the next big
+read starts a new worker. ``close`` (the watcher's) ends the worker.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import threading
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from datetime import tzinfo
+
+from remi_ops.domain import LogRecord
+from remi_ops.logs.parse import LogParser
+from remi_ops.logs.slices import feed_in_slices
+
+log = logging.getLogger(__name__)
+
+#: reads at least this big go to the worker; smaller ones are parsed in-process
+BIG_READ_BYTES = 1024 * 1024
+#: a parse of 16 MB takes well under a second; a worker silent this long is stuck
+RESULT_TIMEOUT_S = 60.0
+
+#: in the worker: one parser per stream, kept for its caches (traceback bodies, timestamps)
+_parsers: dict[tuple[str, bool, tzinfo], LogParser] = {}
+
+
+def parse_batch(source: str, keep_info: bool, tz: tzinfo, data: bytes) -> list[LogRecord]:
+    """In the worker: ``data``'s records, as ``feed_bytes`` then ``flush`` give them."""
+    key = (source, keep_info, tz)
+    parser = _parsers.get(key)
+    if parser is None:
+        parser = _parsers[key] = LogParser(source=source, tz=tz, keep_info=keep_info)
+    return parser.feed_bytes(data) + parser.flush()
+
+
+class ParseWorker:
+    """One worker process for big reads, shared by every target of a watcher."""
+
+    def __init__(self, big_read_bytes: int = BIG_READ_BYTES) -> None:
+        self.big_read_bytes = big_read_bytes
+        self._pool: ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()
+        self._closed = False
+        #: reads the worker parsed (the rest were small, or parsed here after a failure)
+        self.reads_in_worker = 0
+
+    def parse(self, parser: LogParser, data: bytes) -> list[LogRecord]:
+        """``data``'s records and ``parser`` flushed: in the worker when ``data`` is big.
+
+        ``data`` must be a whole batch: whole lines, and ``parser`` holding no pending
+        record (it was flushed after its last batch), as :class:`LogIntake` reads do.
+        """
+        if len(data) >= self.big_read_bytes:
+            records = self._in_worker(parser, data)
+            if records is not None:
+                self.reads_in_worker += 1
+                parser.flush()  # nothing pending; resets its line state, as in-process
+                return records
+        return feed_in_slices(parser, data) + parser.flush()
+
+    def _in_worker(self, parser: LogParser, data: bytes) -> list[LogRecord] | None:
+        """The worker's records, or None (parse in-process) when it failed."""
+        try:
+            future = self._worker().submit(parse_batch, parser.source, parser.keep_info,
+                                           parser.tz, data)
+            return future.result(timeout=RESULT_TIMEOUT_S)
+        except _Closed:
+            return None
+        except (BrokenProcessPool, OSError, TimeoutError, RuntimeError) as e:
+            log.warning("the log-parsing worker process failed (%s); this read of %d bytes "
+                        "is parsed in the watcher's process, a new worker starts with the "
+                        "next big read", _describe(e), len(data))
+            self._discard()
+            return None
+
+    def _worker(self) -> ProcessPoolExecutor:
+        with self._lock:
+            if self._closed:
+                raise _Closed
+            if self._pool is None:
+                # spawned, not forked: a fork of a process with threads (discord.py's,
+                # the pools') may copy a lock some thread held at that moment
+                self._pool = ProcessPoolExecutor(
+                    max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+            return self._pool
+
+    def _discard(self) -> None:
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    def pid(self) -> int | None:
+        """The worker's pid (it starts one if none runs); None once closed."""
+        try:
+            return self._worker().submit(os.getpid).result(timeout=RESULT_TIMEOUT_S)
+        except _Closed:
+            return None
+
+    def close(self) -> None:
+        """End the worker (waits for the read it is parsing, if any)."""
+        with self._lock:
+            self._closed = True
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+class _Closed(Exception):
+    """The watcher is closing: no new worker."""
+
+
+def _describe(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
