@@ -16,7 +16,9 @@ The records are the very records an in-process parse gives: every read handed he
 a whole batch (the caller's parser is flushed after it), so a fresh parser in the worker
 starts where the caller's would. A worker that cannot start or that died (killed, out of
 memory) costs nothing: the read is parsed in-process with a warning, and the next big
-read starts a new worker. ``close`` (the watcher's) ends the worker.
+read starts a new worker. A worker with no big read for :data:`RETIRE_AFTER_S` ends
+(about 30 MB of RSS given back; a big read is rare: the first attach, a flood), and
+``close`` (the watcher's) ends it at once.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import logging
 import multiprocessing
 import os
 import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from datetime import tzinfo
@@ -39,6 +42,8 @@ log = logging.getLogger(__name__)
 BIG_READ_BYTES = 1024 * 1024
 #: a parse of 16 MB takes well under a second; a worker silent this long is stuck
 RESULT_TIMEOUT_S = 60.0
+#: a worker with no big read for this long ends; the next big read spawns one (~0.2 s)
+RETIRE_AFTER_S = 300.0
 
 #: in the worker: one parser per stream, kept for its caches (traceback bodies, timestamps)
 _parsers: dict[tuple[str, bool, tzinfo], LogParser] = {}
@@ -56,11 +61,16 @@ def parse_batch(source: str, keep_info: bool, tz: tzinfo, data: bytes) -> list[L
 class ParseWorker:
     """One worker process for big reads, shared by every target of a watcher."""
 
-    def __init__(self, big_read_bytes: int = BIG_READ_BYTES) -> None:
+    def __init__(self, big_read_bytes: int = BIG_READ_BYTES,
+                 retire_after_s: float = RETIRE_AFTER_S) -> None:
         self.big_read_bytes = big_read_bytes
+        self.retire_after_s = retire_after_s
         self._pool: ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
         self._closed = False
+        self._busy = 0  # reads in the worker now (a retiring worker waits for none)
+        self._used_mono = 0.0
+        self._retire: threading.Timer | None = None
         #: reads the worker parsed (the rest were small, or parsed here after a failure)
         self.reads_in_worker = 0
 
@@ -81,28 +91,54 @@ class ParseWorker:
     def _in_worker(self, parser: LogParser, data: bytes) -> list[LogRecord] | None:
         """The worker's records, or None (parse in-process) when it failed."""
         try:
-            future = self._worker().submit(parse_batch, parser.source, parser.keep_info,
-                                           parser.tz, data)
-            return future.result(timeout=RESULT_TIMEOUT_S)
+            pool = self._worker()
         except _Closed:
             return None
+        try:
+            future = pool.submit(parse_batch, parser.source, parser.keep_info, parser.tz,
+                                 data)
+            return future.result(timeout=RESULT_TIMEOUT_S)
         except (BrokenProcessPool, OSError, TimeoutError, RuntimeError) as e:
             log.warning("the log-parsing worker process failed (%s); this read of %d bytes "
                         "is parsed in the watcher's process, a new worker starts with the "
                         "next big read", _describe(e), len(data))
             self._discard()
             return None
+        finally:
+            self._done()
 
     def _worker(self) -> ProcessPoolExecutor:
+        """The pool, started if need be; the caller must call ``_done`` after its read."""
         with self._lock:
             if self._closed:
                 raise _Closed
+            self._busy += 1
             if self._pool is None:
                 # spawned, not forked: a fork of a process with threads (discord.py's,
                 # the pools') may copy a lock some thread held at that moment
                 self._pool = ProcessPoolExecutor(
                     max_workers=1, mp_context=multiprocessing.get_context("spawn"))
             return self._pool
+
+    def _done(self) -> None:
+        """A read is over: the worker retires if no other comes within ``retire_after_s``."""
+        with self._lock:
+            self._busy -= 1
+            self._used_mono = time.monotonic()
+            if self._retire is not None:
+                self._retire.cancel()
+            if self._pool is not None and not self._closed:
+                self._retire = threading.Timer(self.retire_after_s, self._retire_if_idle)
+                self._retire.daemon = True
+                self._retire.start()
+
+    def _retire_if_idle(self) -> None:
+        with self._lock:
+            if self._busy or time.monotonic() - self._used_mono < self.retire_after_s:
+                return
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True)
 
     def _discard(self) -> None:
         with self._lock:
@@ -113,15 +149,21 @@ class ParseWorker:
     def pid(self) -> int | None:
         """The worker's pid (it starts one if none runs); None once closed."""
         try:
-            return self._worker().submit(os.getpid).result(timeout=RESULT_TIMEOUT_S)
+            pool = self._worker()
         except _Closed:
             return None
+        try:
+            return pool.submit(os.getpid).result(timeout=RESULT_TIMEOUT_S)
+        finally:
+            self._done()
 
     def close(self) -> None:
         """End the worker (waits for the read it is parsing, if any)."""
         with self._lock:
             self._closed = True
             pool, self._pool = self._pool, None
+            if self._retire is not None:
+                self._retire.cancel()
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
 

@@ -115,3 +115,18 @@ def test_close_ends_the_worker_process(worker: ParseWorker) -> None:
     # after close a big read is still parsed (here), never dropped
     parser = LogParser(source="stderr", keep_info=False)
     assert worker.parse(parser, BIG) and worker.reads_in_worker == 1
+
+
+def test_a_worker_with_no_big_read_for_a_while_ends_and_comes_back_when_needed() -> None:
+    parsing = ParseWorker(big_read_bytes=64 * 1024, retire_after_s=0.5)
+    try:
+        parser = LogParser(source="stderr", keep_info=False)
+        expected = parsing.parse(parser, BIG)
+        pid = parsing.pid()
+        assert pid is not None
+        wait_until(lambda: not psutil.pid_exists(pid), timeout=15,
+                   what="the idle worker ended")
+        assert parsing.parse(parser, BIG) == expected
+        assert parsing.reads_in_worker == 2
+    finally:
+        parsing.close()
