@@ -102,7 +102,7 @@ class ParseWorker:
             log.warning("the log-parsing worker process failed (%s); this read of %d bytes "
                         "is parsed in the watcher's process, a new worker starts with the "
                         "next big read", _describe(e), len(data))
-            self._discard()
+            self._discard(pool)
             return None
         finally:
             self._done()
@@ -134,17 +134,19 @@ class ParseWorker:
 
     def _retire_if_idle(self) -> None:
         with self._lock:
-            if self._busy or time.monotonic() - self._used_mono < self.retire_after_s:
+            # a read since this timer was armed (its own timer is the one to act)
+            if self._busy or time.monotonic() - self._used_mono < 0.9 * self.retire_after_s:
                 return
             pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=True)
 
-    def _discard(self) -> None:
+    def _discard(self, pool: ProcessPoolExecutor) -> None:
+        """Forget a failed pool (not one another thread started since)."""
         with self._lock:
-            pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
+            if self._pool is pool:
+                self._pool = None
+        pool.shutdown(wait=False, cancel_futures=True)
 
     def pid(self) -> int | None:
         """The worker's pid (it starts one if none runs); None once closed."""
