@@ -10,6 +10,7 @@ tracebacks, error groups, and redaction where the text is made.
     bodies        the lines after a header: tracebacks, classification
     parse         ``LogParser``: bytes → ``LogRecord``s
     slices        a big read parsed in slices, the GIL handed over between them
+    parse_worker  big reads parsed in one worker process, off the watcher's GIL
     scan          the bulk path for large appends: a lazy search for records of interest
     body_shapes   traceback bodies parsed once per shape (exception messages blanked out)
     fullscan      a whole log file into error groups, in worker processes for a big one

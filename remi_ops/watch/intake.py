@@ -28,6 +28,7 @@ from remi_ops.config import TargetSettings
 from remi_ops.domain import LogKind, LogRecord
 from remi_ops.logs.holdback import is_finished, last_record_start
 from remi_ops.logs.parse import LogParser, gateway_state
+from remi_ops.logs.parse_worker import ParseWorker
 from remi_ops.logs.rotate import LogRotation
 from remi_ops.logs.slices import feed_in_slices
 from remi_ops.logs.tail import CUT_MARKER, LogPosition, TailChunk, Tailer
@@ -86,6 +87,9 @@ class LogIntake:
         self._rotation = LogRotation(target.name, target.logs)
         #: rotate logs past ``max_bytes`` (only the watcher holding the target's lock)
         self.rotating = False
+        #: where big reads are parsed (the supervising watcher's worker process); None:
+        #: in this process, in slices
+        self.worker: ParseWorker | None = None
         self._unsaved: list[LogRecord] = []
         self.pending: list[LogRecord] = []
         self.gateway = ""
@@ -148,8 +152,12 @@ class LogIntake:
                 body = data
             else:
                 body, self._held[stream] = data[:start], data[start:]
+        if not body:
+            return []
+        if self.worker is not None:  # a big read in the worker process (logs.parse_worker)
+            return self.worker.parse(parser, body)
         # in slices: a 16-MB parse must not hold the GIL from the loop (logs.slices)
-        return feed_in_slices(parser, body) + parser.flush() if body else []
+        return feed_in_slices(parser, body) + parser.flush()
 
     def take(self) -> tuple[LogRecord, ...]:
         """The records since the last check; the next check starts from here."""

@@ -25,6 +25,7 @@ from remi_ops.config import Settings
 from remi_ops.domain import CheckTrigger, Event, EventKind, HealthReport, Severity
 from remi_ops.exceptions import UnknownTarget
 from remi_ops.host.exitwatch import ExitWatch
+from remi_ops.logs.parse_worker import ParseWorker
 from remi_ops.logs.redact import Redactor
 from remi_ops.metrics.exporter import REFRESH_INTERVAL_S, WatcherMetrics
 from remi_ops.store.database import Store
@@ -96,6 +97,8 @@ class Watcher:
         self.exits = ExitWatch(clock=self.clock)
         #: file changes (logs, beacons, the spool) that wake the probes and the requests
         self.files = FileEvents()
+        #: the process big log reads are parsed in, off this process's GIL (supervising)
+        self.parsing = ParseWorker()
         #: True once ``start`` ran: this process supervises (a check may act); a command
         #: line assembling a Watcher for one verb only looks
         self.supervising = False
@@ -134,6 +137,8 @@ class Watcher:
         await self.metrics.start()
         await asyncio.to_thread(ensure_spool, self.settings.state_dir)  # watched from now
         self.supervising = True
+        for watch in self.watches.values():
+            watch.intake.worker = self.parsing
         for watch in self.watches.values():
             await self.executors.check(watch.name, watch.startup)
         self.deadman.started()
@@ -228,6 +233,7 @@ class Watcher:
         self.exits.close()
         self.executors.close()
         self.outbox.close()
+        self.parsing.close()
         for watch in self.watches.values():  # a manager holding a connection (Kubernetes)
             close = getattr(watch.manager, "close", None)
             if close is not None:
