@@ -24,17 +24,18 @@ read starts a new worker. A worker with no big read for :data:`RETIRE_AFTER_S` e
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
 import threading
 import time
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from datetime import tzinfo
+from typing import TYPE_CHECKING
 
 from remi_ops.domain import LogRecord
 from remi_ops.logs.parse import LogParser
 from remi_ops.logs.slices import feed_in_slices
+
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +99,7 @@ class ParseWorker:
             future = pool.submit(parse_batch, parser.source, parser.keep_info, parser.tz,
                                  data)
             return future.result(timeout=RESULT_TIMEOUT_S)
-        except (BrokenProcessPool, OSError, TimeoutError, RuntimeError) as e:
+        except (OSError, TimeoutError, RuntimeError) as e:  # BrokenProcessPool is a RuntimeError
             log.warning("the log-parsing worker process failed (%s); this read of %d bytes "
                         "is parsed in the watcher's process, a new worker starts with the "
                         "next big read", _describe(e), len(data))
@@ -114,6 +115,10 @@ class ParseWorker:
                 raise _Closed
             self._busy += 1
             if self._pool is None:
+                # on the first big read: a watcher that never has one never loads
+                # multiprocessing and pickle (tests/remi_ops/test_watch_footprint.py)
+                import multiprocessing  # noqa: PLC0415 - lazily, see above
+                from concurrent.futures import ProcessPoolExecutor  # noqa: PLC0415 - idem
                 # spawned, not forked: a fork of a process with threads (discord.py's,
                 # the pools') may copy a lock some thread held at that moment
                 self._pool = ProcessPoolExecutor(
