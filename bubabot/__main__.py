@@ -27,6 +27,7 @@ from remi_ops.cli.main import report_error
 from remi_ops.config import Settings
 from remi_ops.config_file import config_candidates, find_config, load_settings
 from remi_ops.exceptions import ConfigError, RemiOpsError
+from remi_ops.host.malloc_arenas import limit_malloc_arenas
 
 EXIT_OK = 0
 
@@ -109,6 +110,7 @@ def main(argv: Sequence[str] | None = None) -> int:
               file=sys.stderr)
         return EXIT_USAGE
     logging.getLogger("discord").setLevel(logging.WARNING)
+    limit_malloc_arenas()  # before the first worker thread: less RSS with many targets
     try:
         if local:
             run_local_mode(args, log)
