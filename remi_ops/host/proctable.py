@@ -10,8 +10,11 @@ idle CPU grew with targets × processes.
 :func:`shared_table` takes one pass (pid, ppid, argv, start time) and hands it to every
 check that comes due within :data:`MAX_AGE_S`; a check that finds it stale takes the next
 while the others wait for that one instead of taking their own. The cwd, user and state
-of the processes whose argv matches a target are read once per table and indexed by
-workdir, so each target's question is a dictionary look-up.
+of the processes whose argv matches a target are read once per table (the cwd of each,
+then the state and user of those in the workdir asked about) and indexed by workdir, so
+each target's question is a dictionary look-up. A process's cwd as the kernel reports it
+is already absolute and free of symlinks (``/proc/<pid>/cwd``; ``proc_pidinfo`` on
+macOS), so only the target's workdir is resolved, not the cwd of every Remi.
 
 Why a table up to a second old is safe for what it answers, and only for that: it only
 *reports* (a duplicate finding, the children listed in the health file). A copy started
@@ -93,7 +96,8 @@ class ProcessTable:
         #: pid → parent pid, for every process seen
         self.parents: dict[int, int] = {}
         self._by_argv: dict[ArgvKey, list[_Row]] = {}
-        self._places: dict[ArgvKey, dict[Path, list[Match]]] = {}
+        self._places: dict[ArgvKey, dict[Path, list[tuple[_Row, str]]]] = {}
+        self._found: dict[tuple[ArgvKey, Path], list[Match]] = {}
         self._children: dict[int, list[int]] | None = None
         self._lock = threading.Lock()
 
@@ -120,28 +124,13 @@ class ProcessTable:
             return []
         key = argv_key(command)
         with self._lock:
-            places = self._places.get(key)
-            if places is None:
-                places = self._places[key] = self._place(self._by_argv.get(key, []))
-        return places.get(workdir, [])
-
-    @staticmethod
-    def _place(rows: list[_Row]) -> dict[Path, list[Match]]:
-        """The rows' processes by resolved cwd, zombies and vanished ones left out."""
-        places: dict[Path, list[Match]] = {}
-        for row in rows:
-            try:
-                with row.proc.oneshot():
-                    if row.proc.status() == psutil.STATUS_ZOMBIE:
-                        continue
-                    cwd, uid = row.proc.cwd(), row.proc.uids().real
-            except psutil.Error:
-                continue
-            if not cwd:
-                continue
-            ident = ProcessIdentity(row.proc.pid, row.created, row.cmdline, cwd)
-            places.setdefault(resolved(Path(cwd)), []).append(Match(ident, uid))
-        return places
+            found = self._found.get((key, workdir))
+            if found is None:
+                places = self._places.get(key)
+                if places is None:
+                    places = self._places[key] = _by_cwd(self._by_argv.get(key, []))
+                found = self._found[key, workdir] = _live(places.get(workdir, []))
+        return found
 
     def descendants(self, pid: int) -> tuple[int, ...]:
         """Every process below ``pid`` in the table (children, grandchildren …), sorted."""
@@ -160,6 +149,34 @@ class ProcessTable:
                 found.add(child)
                 todo.extend(below.get(child, ()))
         return tuple(sorted(found))
+
+
+def _by_cwd(rows: list[_Row]) -> dict[Path, list[tuple[_Row, str]]]:
+    """The rows by their process's cwd (one readlink each); vanished ones left out."""
+    places: dict[Path, list[tuple[_Row, str]]] = {}
+    for row in rows:
+        try:
+            cwd = row.proc.cwd()
+        except psutil.Error:  # gone, a zombie, or not ours to read
+            continue
+        if cwd:
+            places.setdefault(Path(cwd), []).append((row, cwd))
+    return places
+
+
+def _live(rows: list[tuple[_Row, str]]) -> list[Match]:
+    """The rows' processes that still run (zombies left out), with their user."""
+    found: list[Match] = []
+    for row, cwd in rows:
+        try:
+            with row.proc.oneshot():
+                if row.proc.status() == psutil.STATUS_ZOMBIE:
+                    continue
+                uid = row.proc.uids().real
+        except psutil.Error:
+            continue
+        found.append(Match(ProcessIdentity(row.proc.pid, row.created, row.cmdline, cwd), uid))
+    return found
 
 
 class _Shared:

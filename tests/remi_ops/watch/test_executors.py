@@ -64,7 +64,7 @@ async def test_a_scan_test_runs_beside_its_targets_checks() -> None:
 def test_pools_are_bounded_whatever_the_number_of_targets() -> None:
     pools = Executors(targets=200)
     try:
-        assert pools.checks._max_workers <= 8 and pools.deaths._max_workers <= 4
+        assert pools.checks._max_workers <= 8 and pools.deaths._max_workers <= 16
         assert pools.scans._max_workers <= 4
     finally:
         pools.close()
