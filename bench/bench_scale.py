@@ -5,6 +5,8 @@ For each count of ``/bin/sleep`` targets (1, 10, 50, 200 by default) it starts o
 own, lets them settle, then measures for both:
 
 * idle CPU % of the supervisor process (and per target) and its RSS, over ``--idle-s``;
+  for remi-ops also the CPU per check: the CPU time used in that window over the checks
+  that began in it (what little the idle watcher does besides is counted in);
 * check wait and check run (remi-ops only), from each target's ``.bot_health``: a check
   is due ``check_interval_s`` after the previous one ended (the file's mtime: it is
   written last), so its wait is its ``checked_at`` (when it began to look) minus that
@@ -55,6 +57,8 @@ class Figures:
     check_run: list[float] = field(default_factory=list)
     cpu_pct: float = float("nan")
     rss_mb: float = float("nan")
+    #: CPU ms per check over the idle window (remi-ops only)
+    cpu_per_check_ms: float = float("nan")
 
 
 # ------------------------------------------------------------------ the two systems
@@ -189,29 +193,33 @@ def check_times(root: Path, n: int) -> dict[str, tuple[float, float]]:
 
 
 def idle(procs: dict[str, psutil.Process], seconds: float, ops_root: Path, n: int,
-         interval: float) -> tuple[dict[str, tuple[float, float]], list[float], list[float]]:
+         interval: float) -> tuple[dict[str, tuple[float, float]], list[float], list[float],
+                                   float]:
     """CPU % and RSS of each supervisor over ``seconds``, and remi-ops' check waits and
-    run times."""
+    run times, and its CPU ms per check that began in that window (nan: none did)."""
     before = {k: p.cpu_times() for k, p in procs.items()}
-    started = time.monotonic()
+    started, window_start = time.monotonic(), time.time()
     checks: dict[str, set[tuple[float, float]]] = {}
     while time.monotonic() - started < seconds:
         for name, at in check_times(ops_root, n).items():
             checks.setdefault(name, set()).add(at)
         time.sleep(min(0.5, interval / 4))
     took = time.monotonic() - started
-    out = {}
+    out, used_s = {}, {}
     for k, p in procs.items():
         after = p.cpu_times()
         used = (after.user + after.system) - (before[k].user + before[k].system)
-        out[k] = (100.0 * used / took, p.memory_info().rss / 2**20)
+        out[k], used_s[k] = (100.0 * used / took, p.memory_info().rss / 2**20), used
     waits, runs = [], []
     for times in checks.values():
         ordered = sorted(times)
         runs += [max(0.0, written - began) for began, written in ordered]
         waits += [max(0.0, began - (written + interval))
                   for (_, written), (began, _) in itertools.pairwise(ordered)]
-    return out, waits, runs
+    began_in = sum(1 for times in checks.values() for began, _ in times
+                   if began >= window_start)
+    per_check = used_s["remi-ops"] * 1000 / began_in if began_in else float("nan")
+    return out, waits, runs, per_check
 
 
 def kills(root: Path, rounds: int, burst: int, rng: random.Random, offset: float) -> list[
@@ -248,10 +256,12 @@ def measure(n: int, args: argparse.Namespace, rng: random.Random) -> dict[str, F
             wait_for(lambda root=root: len(running(root)) == n, 60 + n, f"{n} sleepers")
         time.sleep(args.check_interval + 2)  # past the start-up checks
         procs = {"remi-ops": psutil.Process(watcher.pid), "supervisord": psutil.Process(sup.pid)}
-        usage, waits, runs = idle(procs, args.idle_s, ops_root, n, args.check_interval)
+        usage, waits, runs, per_check_ms = idle(procs, args.idle_s, ops_root, n,
+                                                args.check_interval)
         figures["remi-ops"].check_wait, figures["remi-ops"].check_run = waits, runs
         for name, (cpu, rss) in usage.items():
             figures[name].cpu_pct, figures[name].rss_mb = cpu, rss
+        figures["remi-ops"].cpu_per_check_ms = per_check_ms
         for system, root in (("remi-ops", ops_root), ("supervisord", sup_root)):
             done = kills(root, args.rounds, args.burst, rng, start_time_offset())
             time.sleep(0.5)
@@ -292,7 +302,7 @@ def p95(values: list[float]) -> float:
 def show(results: dict[int, dict[str, Figures]]) -> None:
     head = (f"{'targets':>7} {'system':<12}{'noticed med':>12}{'p95':>8}{'back med':>10}"
             f"{'p95':>8}{'check wait med':>15}{'p95':>8}{'run med':>9}{'idle CPU %':>11}"
-            f"{'/target':>9}{'RSS MB':>8}")
+            f"{'/target':>9}{'ms/check':>9}{'RSS MB':>8}")
     print(head)
     for n, by_system in results.items():
         for system, f in by_system.items():
@@ -301,7 +311,7 @@ def show(results: dict[int, dict[str, Figures]]) -> None:
                    if f.check_wait else f"{'—':>15}{'—':>8}{'—':>9}")
             print(f"{n:>7} {system:<12}{med(f.noticed):>11.3f}s{p95(f.noticed):>7.3f}s"
                   f"{med(f.back):>9.3f}s{p95(f.back):>7.3f}s{lag}{f.cpu_pct:>10.2f}%"
-                  f"{f.cpu_pct / n:>8.3f}%{f.rss_mb:>8.1f}")
+                  f"{f.cpu_pct / n:>8.3f}%{per_check(f):>9}{f.rss_mb:>8.1f}")
     print("\nratios remi-ops / supervisord (below 1: remi-ops is better)")
     print(f"{'targets':>7}{'noticed':>11}{'back':>11}{'idle CPU':>11}{'RSS':>8}")
     for n, by_system in results.items():
@@ -309,6 +319,11 @@ def show(results: dict[int, dict[str, Figures]]) -> None:
         print(f"{n:>7}{ratio(med(ops.noticed), med(sup.noticed)):>11}"
               f"{ratio(med(ops.back), med(sup.back)):>11}"
               f"{ratio(ops.cpu_pct, sup.cpu_pct):>11}{ratio(ops.rss_mb, sup.rss_mb):>8}")
+
+
+def per_check(f: Figures) -> str:
+    """CPU ms per check, or a dash (supervisord has no checks; none began in the window)."""
+    return f"{f.cpu_per_check_ms:.2f}" if f.cpu_per_check_ms == f.cpu_per_check_ms else "—"
 
 
 def ratio(ours: float, theirs: float) -> str:

@@ -113,7 +113,8 @@ class FakeProcessManager:
 
     # ---------------------------------------------------------------- ProcessManager
 
-    def find(self) -> list[ProcessIdentity]:
+    def find(self, *, shared: bool = False) -> list[ProcessIdentity]:
+        del shared  # no process table: what runs is what the fake says
         return list(self.running)
 
     def start(self) -> ProcessIdentity:
@@ -140,7 +141,9 @@ class FakeProcessManager:
         self.stop(ident, grace_s)
         return self.start()
 
-    def snapshot(self, ident: ProcessIdentity) -> ProcessSnapshot | None:
+    def snapshot(self, ident: ProcessIdentity, *,
+                 shared: bool = False) -> ProcessSnapshot | None:
+        del shared
         if ident not in self.running:
             return None
         uptime = self.clock.now().timestamp() - ident.create_time

@@ -18,6 +18,8 @@ Which module holds what (each depends only on those above it):
 * :mod:`~remi_ops.host.lock` — ``TargetLock``, one watcher per Remi (workdir + command);
   ``StateLock``, one per ``state_dir`` + target name
 * :mod:`~remi_ops.host.workdir` — nothing is ever written into (so creates) a missing workdir
+* :mod:`~remi_ops.host.proctable` — ``ProcessTable``, one pass over every process, and
+  ``shared_table``: the pass a round of checks shares (for reporting only)
 * :mod:`~remi_ops.host.identity` — who a pid is: ``identify``, ``same_process``,
   ``is_alive``, ``snapshot``
 * :mod:`~remi_ops.host.spawnmark` — the per-spawn marker in a child's environment

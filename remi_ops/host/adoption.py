@@ -12,15 +12,15 @@ from __future__ import annotations
 import logging
 import os
 import pwd
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 import psutil
 
 from remi_ops.config import TargetSettings
 from remi_ops.domain import ProcessIdentity
-from remi_ops.host.identity import GONE
+from remi_ops.host.identity import GONE, is_alive
+from remi_ops.host.proctable import ProcessTable, argv_key, resolved, shared_table
 
 log = logging.getLogger(__name__)
 
@@ -33,44 +33,31 @@ def argv_matches(actual: Sequence[str], wanted: Sequence[str]) -> bool:
     """
     if not wanted or len(actual) != len(wanted):
         return False
-    return list(actual[1:]) == list(wanted[1:]) and _program(actual[0]) == _program(wanted[0])
+    return argv_key(actual) == argv_key(wanted)
 
 
-def _program(argv0: str) -> str:
-    return Path(argv0).name.lower().rstrip("0123456789.") or argv0
-
-
-def find_target_processes(target: TargetSettings) -> list[ProcessIdentity]:
+def find_target_processes(target: TargetSettings, *, shared: bool = False,
+                          besides: Collection[int] = ()) -> list[ProcessIdentity]:
     """Every live instance of the target's command in the target's workdir, oldest first.
 
     More than one is a duplicate the caller must report. A match descended from another
     match (a forked worker with the same argv) belongs to that instance, not a duplicate.
+    ``besides``: pids the caller knows already (its own Remi), left out.
+
+    ``shared``: answer from the process table this round's checks share (at most
+    :data:`~remi_ops.host.proctable.MAX_AGE_S` old), for *reporting* duplicates only; each
+    copy it names is re-checked (pid and start time) so one that ended since the table was
+    taken is not reported. Without it (adoption, verbs, starts, stops) a fresh pass.
     """
-    workdir = resolved(target.workdir)
+    table = shared_table() if shared else ProcessTable.take()
     uid = expected_uid(target)
-    found: list[ProcessIdentity] = []
-    parents: dict[int, int] = {}
-    # cmdline and ppid first for every process (cheap); cwd, status and create_time only for
-    # the few whose argv matches — this scan runs on every check
-    for proc in psutil.process_iter(["pid", "ppid", "cmdline"], ad_value=None):
-        info: dict[str, Any] = proc.info
-        parents[info["pid"]] = info["ppid"] or 0
-        cmdline = info["cmdline"]
-        if info["pid"] == os.getpid() or not cmdline or not argv_matches(cmdline,
-                                                                        target.command):
-            continue
-        try:
-            with proc.oneshot():
-                status, cwd, created = proc.status(), proc.cwd(), proc.create_time()
-                owner = proc.uids().real
-        except psutil.Error:
-            continue
-        if status == psutil.STATUS_ZOMBIE or not cwd or resolved(Path(cwd)) != workdir \
-                or owner != uid:
-            continue
-        found.append(ProcessIdentity(info["pid"], created, tuple(cmdline), cwd))
+    found = [m.ident for m in table.matches(target.command, resolved(target.workdir))
+             if m.uid == uid]
     pids = {i.pid for i in found}
-    roots = [i for i in found if not _descends_from(i.pid, pids, parents)]
+    roots = [i for i in found if not _descends_from(i.pid, pids, table.parents)
+             and i.pid not in besides]
+    if shared:
+        roots = [i for i in roots if is_alive(i)]
     return sorted(roots, key=lambda i: i.create_time)
 
 
@@ -83,14 +70,6 @@ def _descends_from(pid: int, ancestors: set[int], parents: Mapping[int, int]) ->
         seen.add(parent)
         parent = parents.get(parent, 0)
     return False
-
-
-def resolved(path: Path) -> Path:
-    """``path`` with ``~`` and symlinks resolved (as given when that fails)."""
-    try:
-        return path.expanduser().resolve()
-    except OSError:
-        return path
 
 
 def expected_uid(target: TargetSettings) -> int | None:

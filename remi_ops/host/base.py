@@ -32,8 +32,9 @@ class BaseManager:
     target: TargetSettings
     clock: Clock
 
-    def snapshot(self, ident: ProcessIdentity) -> ProcessSnapshot | None:
-        return snapshot(ident)
+    def snapshot(self, ident: ProcessIdentity, *,
+                 shared: bool = False) -> ProcessSnapshot | None:
+        return snapshot(ident, shared=shared)
 
     def wait_exit(self, ident: ProcessIdentity, timeout: float | None,
                   cancel: threading.Event | None = None) -> ExitInfo | None:

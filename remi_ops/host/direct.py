@@ -54,16 +54,17 @@ class DirectManager(BaseManager):
         #: sweep reads the environment of younger processes only
         self._born: dict[str, float] = {}
 
-    def find(self) -> list[ProcessIdentity]:
+    def find(self, *, shared: bool = False) -> list[ProcessIdentity]:
         """Our spawned Remi first (whatever its title), then argv matches by age.
 
         An argv match carrying the marker of our last spawn while that spawn is gone is
         an escaped child (a fork with Remi's argv): it is left for the sweep at the next
-        start or stop, never adopted as Remi.
+        start or stop, never adopted as Remi. ``shared``: the argv matches come from the
+        round's shared process table (for a check's duplicate report only).
         """
         known = self.known_child()
-        found = [i for i in find_target_processes(self.target)
-                 if known is None or i.pid != known.pid]
+        found = find_target_processes(self.target, shared=shared,
+                                      besides=() if known is None else (known.pid,))
         if known is not None:
             return [known, *found]
         ours = self._spawn_ids()

@@ -18,6 +18,7 @@ import time
 import psutil
 
 from remi_ops.domain import ProcessIdentity, ProcessSnapshot
+from remi_ops.host.proctable import shared_table
 
 #: psutil derives create_time from the boot time, which moves when the wall clock is
 #: stepped; a reused PID also needs the same cmdline to pass, so a second is safe.
@@ -107,11 +108,13 @@ _SNAPSHOT_CACHE_MAX = 64
 _SNAPSHOT_LOCK = threading.Lock()
 
 
-def snapshot(ident: ProcessIdentity) -> ProcessSnapshot | None:
+def snapshot(ident: ProcessIdentity, *, shared: bool = False) -> ProcessSnapshot | None:
     """One look at the process and its tree, or None if it is gone or not the same process.
 
     The psutil handle is cached per identity, so ``cpu_percent`` covers the interval since
-    the previous snapshot instead of reading 0.0 every time.
+    the previous snapshot instead of reading 0.0 every time. ``shared``: the children come
+    from the process table this round's checks share (a pass over every process once a
+    second, not once per target); they are only reported, never signalled.
     """
     key = (ident.pid, ident.create_time)
     with _SNAPSHOT_LOCK:
@@ -126,7 +129,8 @@ def snapshot(ident: ProcessIdentity) -> ProcessSnapshot | None:
             status = proc.status()
             cpu = proc.cpu_percent(None)
             rss = proc.memory_info().rss
-        children = tuple(sorted(c.pid for c in proc.children(recursive=True)))
+        children = (shared_table().descendants(ident.pid) if shared
+                    else tuple(sorted(c.pid for c in proc.children(recursive=True))))
     except GONE:
         _forget(key)
         return None

@@ -49,6 +49,8 @@ class Inotify:
         self.fd = fd
         self._libc = libc
         self._folders: dict[int, Path] = {}
+        #: folders whose watch went away since :meth:`take_dropped` was last asked
+        self._dropped: set[Path] = set()
 
     @property
     def folders(self) -> set[Path]:
@@ -97,9 +99,17 @@ class Inotify:
             folder = self._folders.get(wd)
             if mask & IN_IGNORED:
                 self._folders.pop(wd, None)  # the folder went away (or was unmounted)
+                if folder is not None:
+                    self._dropped.add(folder)
             if folder is not None:
                 changed.add(folder / os.fsdecode(name) if name else folder)
         return changed
+
+    def take_dropped(self) -> set[Path]:
+        """The folders no longer watched since the last call (removed, unmounted): the
+        change of the watched set, so a reader need not compare all of it each time."""
+        dropped, self._dropped = self._dropped, set()
+        return dropped
 
     def close(self) -> None:
         with contextlib.suppress(OSError):

@@ -81,14 +81,18 @@ class KubernetesManager:
             "v1", self.target.namespace, "pods", params={"labelSelector": selector}))
         return containers_of(pods, self.target.container)
 
-    def find(self) -> list[ProcessIdentity]:
+    def find(self, *, shared: bool = False) -> list[ProcessIdentity]:
         """Running containers of pods that are not terminating; 2+ is a duplicate (two
-        copies of one Discord bot answer every interaction twice)."""
+        copies of one Discord bot answer every interaction twice). One API call per
+        target: there is no host process table to share (``shared`` is ignored)."""
+        del shared
         return [identity_of(self.target.namespace, c) for c in self.containers()
                 if c.running and not c.terminating]
 
-    def snapshot(self, ident: ProcessIdentity) -> ProcessSnapshot | None:
+    def snapshot(self, ident: ProcessIdentity, *,
+                 shared: bool = False) -> ProcessSnapshot | None:
         """A look at the container, and its new log lines copied for the intake."""
+        del shared  # no host process table here
         current = self._run_of(ident)
         if current is None or not current.running:
             return None

@@ -32,8 +32,12 @@ class ProcessManager(Protocol):
 
     target: TargetSettings
 
-    def find(self) -> list[ProcessIdentity]:
-        """The running target processes, the one to adopt first; 2+ is a duplicate."""
+    def find(self, *, shared: bool = False) -> list[ProcessIdentity]:
+        """The running target processes, the one to adopt first; 2+ is a duplicate.
+
+        ``shared``: may answer from the process table this round's checks share (up to a
+        second old) — for a check's duplicate report, never for what to adopt or signal.
+        """
         ...
 
     def start(self) -> ProcessIdentity:
@@ -53,8 +57,10 @@ class ProcessManager(Protocol):
         (leftovers of a Remi we started), so the watch can report them; then forget them."""
         ...
 
-    def snapshot(self, ident: ProcessIdentity) -> ProcessSnapshot | None:
-        """One look at the process, None if it is gone."""
+    def snapshot(self, ident: ProcessIdentity, *,
+                 shared: bool = False) -> ProcessSnapshot | None:
+        """One look at the process, None if it is gone (``shared``: its children from the
+        round's shared process table)."""
         ...
 
     def wait_exit(self, ident: ProcessIdentity, timeout: float | None,

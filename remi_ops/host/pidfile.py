@@ -19,8 +19,9 @@ from pathlib import Path
 from remi_ops.atomicfile import write_atomically
 from remi_ops.config import TargetSettings
 from remi_ops.domain import ProcessIdentity
-from remi_ops.host.adoption import not_target_reason, resolved
+from remi_ops.host.adoption import not_target_reason
 from remi_ops.host.identity import identify, is_alive
+from remi_ops.host.proctable import resolved
 from remi_ops.host.spawnmark import spawn_id_of
 
 log = logging.getLogger(__name__)

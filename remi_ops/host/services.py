@@ -115,11 +115,12 @@ class _ServiceManager(BaseManager):
             return info
         return replace(info, returncode=ended[0], signal=ended[1], known=True)
 
-    def find(self) -> list[ProcessIdentity]:
-        """The unit's/job's main process first, then any copy running outside it."""
+    def find(self, *, shared: bool = False) -> list[ProcessIdentity]:
+        """The unit's/job's main process first, then any copy running outside it
+        (``shared``: from the round's shared process table, for a duplicate report)."""
         main_pid = self._main_pid()
         main = identify(main_pid) if main_pid else None
-        return [*([main] if main else []), *self._strays(main_pid)]
+        return [*([main] if main else []), *self._strays(main_pid, shared)]
 
     def _stop_stray(self, ident: ProcessIdentity, grace_s: float) -> StopResult:
         """A copy running outside the service manager is stopped directly, tree and all."""
@@ -127,11 +128,11 @@ class _ServiceManager(BaseManager):
                     ident.pid, extra={"target": self.target.name})
         return stop(ident, grace_s, target_name=self.target.name)
 
-    def _strays(self, main_pid: int) -> list[ProcessIdentity]:
+    def _strays(self, main_pid: int, shared: bool = False) -> list[ProcessIdentity]:
         """Copies of the command outside the unit/job: duplicates to report, never ignore."""
         if not self.target.command:
             return []
-        return [i for i in find_target_processes(self.target) if i.pid != main_pid]
+        return find_target_processes(self.target, shared=shared, besides=(main_pid,))
 
     def _wait_main(self, operation: str, old_pid: int | None) -> ProcessIdentity:
         """Poll until the service shows a live main pid other than ``old_pid``."""

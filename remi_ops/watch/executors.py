@@ -34,7 +34,10 @@ T = TypeVar("T")
 #: mostly waiting for /proc and SQLite, and each target has one lane anyway
 CHECK_WORKERS_MAX = 8
 SCAN_WORKERS_MAX = 4
-DEATH_WORKERS_MAX = 4
+#: a burst of deaths (several Remis killed at once) gets a thread each up to this, so
+#: the last one is noticed (its transition recorded) at once, not after the others'
+#: restarts: with 4, the fifth of five killed at once waited for a whole restart
+DEATH_WORKERS_MAX = 16
 
 
 class Executors:

@@ -66,18 +66,26 @@ class FileEvents:
 
     def __init__(self) -> None:
         self.wakes: list[Wake] = []
+        #: the wakes a changed path concerns, by the path itself and by its folder: an
+        #: event costs a look-up, not a pass over every target's wake (a check writes its
+        #: target's health file, so with 200 targets that pass was 200 × 200 per round)
+        self._by_file: dict[Path, list[Wake]] = {}
+        self._by_folder: dict[Path, list[Wake]] = {}
         self._inotify: Inotify | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def for_files(self, paths: Iterable[Path]) -> Wake:
         """A wake set when any of ``paths`` is written, replaced, created or removed."""
         wake = Wake(files=paths)
+        for path in wake.files:
+            self._by_file.setdefault(path, []).append(wake)
         self.wakes.append(wake)
         return wake
 
     def for_folder(self, folder: Path, suffix: str = "") -> Wake:
         """A wake set when a file named ``*suffix`` changes in ``folder``."""
         wake = Wake(folder=folder, suffix=suffix)
+        self._by_folder.setdefault(folder, []).append(wake)
         self.wakes.append(wake)
         return wake
 
@@ -108,12 +116,25 @@ class FileEvents:
             log.warning("file events failed (%s); polling every %.0f s", exc, POLL_S)
             self.close()
             return
-        for wake in self.wakes:
-            if wake.watched and not wake.folders <= inotify.folders:
-                wake.watched = False  # a folder went away: its watch is gone, poll
-                wake.event.set()
-            elif wake.matches(changed):
-                wake.event.set()
+        dropped = inotify.take_dropped()
+        if dropped:  # rare: a folder went away, its watch with it; its wakes poll now
+            for wake in self.wakes:
+                if wake.watched and not wake.folders.isdisjoint(dropped):
+                    wake.watched = False
+                    wake.event.set()
+        for wake in self._concerned(changed):
+            wake.event.set()
+
+    def _concerned(self, changed: set[Path]) -> Iterable[Wake]:
+        """The wakes one of ``changed`` matters to (all of them after an overflow)."""
+        if OVERFLOW in changed:
+            return self.wakes
+        woken: dict[int, Wake] = {}
+        for path in changed:
+            woken.update((id(w), w) for w in self._by_file.get(path, ()))
+            woken.update((id(w), w) for w in self._by_folder.get(path.parent, ())
+                         if w.matches({path}))
+        return woken.values()
 
     def close(self) -> None:
         """Stop watching; every wake polls again (and is woken to say so)."""

@@ -42,7 +42,7 @@ class Observer:
     def observe(self, supervisor: Supervisor, last_scan: ScanResult | None) -> Observation:
         ident = supervisor.process
         # None when it vanished between looks: the exit waiter reports the death
-        snapshot = self.manager.snapshot(ident) if ident else None
+        snapshot = self.manager.snapshot(ident, shared=True) if ident else None
         self.intake.read()  # what it finds is grouped and stored as it is read
         records = self.intake.take()
         seen, fresh = self.occurrences.take()
@@ -50,7 +50,7 @@ class Observer:
         return Observation(
             target=self.target.name, at=now, supervisor_state=str(supervisor.state),
             expected_alive=supervisor.state in (State.RUNNING, State.UNHEALTHY),
-            process=snapshot, duplicates=tuple(self.find()) if snapshot else (),
+            process=snapshot, duplicates=tuple(self.duplicates()) if snapshot else (),
             records=records, new_groups=fresh,
             beacon=self.beacon(), last_scan=last_scan, gateway=self.intake.gateway,
             restarts_recent=self.restarts_recent(), seen_groups=seen,
@@ -63,6 +63,14 @@ class Observer:
         """Running copies of the target (empty when the process table cannot be read)."""
         try:
             return self.manager.find()
+        except ProcessError:
+            return []
+
+    def duplicates(self) -> list[ProcessIdentity]:
+        """Running copies for the duplicate report, from the round's shared process table
+        (a copy started in the last second is seen at the next check)."""
+        try:
+            return self.manager.find(shared=True)
         except ProcessError:
             return []
 

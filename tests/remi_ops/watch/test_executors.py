@@ -48,6 +48,31 @@ async def test_a_death_is_handled_while_every_check_thread_is_busy() -> None:
         pools.close()
 
 
+async def test_each_death_of_a_burst_is_taken_up_while_the_others_restart() -> None:
+    """Ten Remis die at once and each death's handling blocks (a slow restart): all ten
+    are under way together — the tenth is noticed at once, not after others finish."""
+    pools = Executors(targets=200)
+    release = threading.Event()
+    under_way: list[int] = []
+    all_started = threading.Event()
+
+    def restart(i: int) -> int:
+        under_way.append(i)
+        if len(under_way) == 10:
+            all_started.set()
+        release.wait(DONE_S)
+        return i
+
+    deaths = [asyncio.ensure_future(pools.death(restart, i)) for i in range(10)]
+    try:
+        assert await asyncio.to_thread(all_started.wait, DONE_S), under_way
+        assert not any(d.done() for d in deaths)
+    finally:
+        release.set()
+        assert await asyncio.wait_for(asyncio.gather(*deaths), DONE_S) == list(range(10))
+        pools.close()
+
+
 async def test_a_scan_test_runs_beside_its_targets_checks() -> None:
     pools = Executors(targets=1)
     release = threading.Event()
@@ -64,7 +89,7 @@ async def test_a_scan_test_runs_beside_its_targets_checks() -> None:
 def test_pools_are_bounded_whatever_the_number_of_targets() -> None:
     pools = Executors(targets=200)
     try:
-        assert pools.checks._max_workers <= 8 and pools.deaths._max_workers <= 4
+        assert pools.checks._max_workers <= 8 and pools.deaths._max_workers <= 16
         assert pools.scans._max_workers <= 4
     finally:
         pools.close()
