@@ -283,7 +283,7 @@ def run(args: argparse.Namespace, big: Path, small: Path) -> None:
     runs = args.runs
     t_grep, c_grep, n_tb = median_time(lambda: grep_count(big), runs)
     t_one, c_one, one = median_time(lambda: scan(big, 1), runs)
-    t_two, _, two = median_time(lambda: scan(big, 2), runs)
+    t_two, c_two_process, two = median_time(lambda: scan(big, 2), runs)
     c_two = two.cpu_s  # the workers' CPU (rusage cannot see a forkserver's children)
     t_ref, c_ref, ref = median_time(lambda: line_by_line_groups(small), 1)
     t_sm, c_sm, small_one = median_time(lambda: scan(small, 1), runs)
@@ -305,6 +305,13 @@ def run(args: argparse.Namespace, big: Path, small: Path) -> None:
           f"   (goal: <= 5x CPU)")
     print(f"two cores / grep: {t_two / t_grep:5.2f}x wall, {c_two / grep_cpu:5.2f}x CPU"
           f"   (goal: <= 3x wall)   medians of {runs}")
+    # what two processes cost beyond parsing their halves: starting the worker, pickling its
+    # summary, merging (rusage sees a forked worker's CPU, not a forkserver's)
+    print(f"two cores: ranges parsed in {c_two:.3f} s CPU together ({c_two / c_one - 1:+.0%} "
+          f"over one core), {c_two_process:.3f} s CPU in all (outside the ranges: "
+          f"{c_two_process - c_two:+.3f} s); wall {t_two:.3f} s, where each half on a core "
+          f"of its own would give {(c_two / 2 + max(0.0, c_two_process - c_two)) / t_grep:.2f}"
+          "x grep")
     equal_cores = same_groups(one, two)
     equal_ref = same_groups(small_one, ref)
     print(f"\nequality: one core == two cores on {size_mb:.0f} MB: {_yes(equal_cores)}; "

@@ -46,6 +46,13 @@ _BASIC_LEVELS = (b"DEBUG:", b"INFO:", b"WARNING:", b"ERROR:", b"CRITICAL:")
 _PLAIN_BYTES = re.compile(rb"\[(\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d)\] "
                           rb"\[(DEBUG|INFO|WARNING|ERROR|CRITICAL) *\] ([!-~]+?):"
                           rb"(?: ([^\n\r\x1b]*))?\r?\n")
+_LEVEL_NAMES = {name.encode(): name for name in ("DEBUG", "INFO", "WARNING", "ERROR",
+                                                 "CRITICAL")}
+#: Whether a line starts a record in the default layout depends only on its start: up to
+#: the logger's colon and what follows it (a space, or the line's end). Checked without
+#: reading the message; a line this does not match may still be a header (decoded then).
+_PLAIN_START = re.compile(rb"\[\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d\] "
+                          rb"\[(?:DEBUG|INFO|WARNING|ERROR|CRITICAL) *\] [!-~]+?:(?: |\r?\n)")
 
 
 def scan_bytes(parser: LogParser, data: bytes, n: int | None = None) -> list[LogRecord]:
@@ -72,8 +79,9 @@ def plain_header(data: bytes, a: int, end: int) -> Header | None:
     m = _PLAIN_BYTES.match(data, a, end)
     if m is None:
         return None
-    return Header(m[1].decode(), m[2].decode(), m[3].decode(),
-                  m[4].decode("utf-8", "replace") if m[4] else "")
+    stamp, level, logger, message = m.groups()
+    return Header(stamp.decode(), _LEVEL_NAMES[level], logger.decode(),
+                  message.decode("utf-8", "replace") if message else "")
 
 
 class _Window:
@@ -156,7 +164,7 @@ class _Window:
         default layout, or a line that starts like a basic-layout header's level but is
         none (``During handling …``) and has no colour code that could hide one."""
         data = self.data
-        if _PLAIN_BYTES.match(data, a, self.end) is not None:
+        if _PLAIN_START.match(data, a, self.end) is not None:
             return True
         if data[a] in _BASIC_FIRST and not data.startswith(_BASIC_LEVELS, a):
             e = data.find(b"\n", a, self.end)

@@ -25,7 +25,7 @@ from remi_ops.logs.headers import clean_line, parse_header
 from remi_ops.logs.parse import LogParser
 from remi_ops.logs.position import LogPosition
 from remi_ops.logs.redact import Redactor
-from remi_ops.logs.scan import plain_header
+from remi_ops.logs.scan import _PLAIN_START, plain_header
 from remi_ops.logs.tail import Tailer
 from tests.remi_ops.logs.test_scan_full import assert_same, job, present_path
 
@@ -54,6 +54,26 @@ def test_a_header_read_from_the_bytes_is_the_decoded_lines_header(pieces: list[s
         got = plain_header(data, 0, len(data))
         if got is not None:
             assert got == parse_header(clean_line(data[:-1].decode("utf-8", "replace")))
+
+
+@FAST
+@given(st.lists(PIECES, max_size=14), st.text(max_size=20))
+def test_a_line_starts_a_record_from_its_bytes_as_the_decoded_line_says(pieces: list[str],
+                                                                        tail: str) -> None:
+    """The scan's record boundaries read from a line's start (without its message) are
+    parse_header's: wherever the bytes say "a header", the decoded line is one, and every
+    line read whole from the bytes is also one by its start."""
+    for line in ("".join(pieces) + tail,
+                 "[2026-01-24 03:00:07] [INFO    ] " + "".join(pieces) + tail,
+                 "[2026-01-24 03:00:07] [INFO    ] discord.gateway:" + "".join(pieces) + tail):
+        if "\n" in line:
+            continue
+        data = (line + "\n").encode("utf-8", "surrogatepass")
+        starts = _PLAIN_START.match(data, 0, len(data)) is not None
+        if starts:
+            assert parse_header(clean_line(data[:-1].decode("utf-8", "replace"))) is not None
+        if plain_header(data, 0, len(data)) is not None:
+            assert starts
 
 
 @pytest.mark.parametrize("line", [
