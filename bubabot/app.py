@@ -29,6 +29,7 @@ from bubabot.sink import DiscordSink
 from bubabot.watcher_service import WatcherService
 from remi_ops.config import Settings
 from remi_ops.exceptions import ConfigError
+from remi_ops.watch.longlived import freeze_start_up_objects, thaw
 from remi_ops.watch.watcher import Watcher
 
 log = logging.getLogger(__name__)
@@ -86,6 +87,9 @@ class App:
         self.watcher.acquire_locks()
         self.lag.start()
         await self.watcher.start()
+        # before Discord is connected, so the one collection costs no heartbeat
+        frozen = freeze_start_up_objects()
+        log.debug("%d objects alive after start-up kept out of full collections", frozen)
         for job in self.watcher.background(self.stopping, with_checks=False):
             self.tasks.append(asyncio.create_task(job))
         self.schedule()
@@ -110,6 +114,7 @@ class App:
         self.link.detach()
         await self.lag.stop()
         self.watcher.close()
+        thaw()
 
 
 def build_app(settings: Settings, *, console: TextIO | None = None,

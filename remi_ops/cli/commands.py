@@ -33,6 +33,7 @@ from remi_ops.exceptions import RemiOpsError, WatcherError
 from remi_ops.host.malloc_arenas import limit_malloc_arenas
 from remi_ops.host.workdir import workdir_problem
 from remi_ops.store.database import Store
+from remi_ops.watch.longlived import freeze_start_up_objects
 from remi_ops.watch.next_start import NextStart, next_start
 from remi_ops.watch.presence import Presence, presence
 from remi_ops.watch.results import ControlResult, HealthResult, MaintenanceResult
@@ -65,6 +66,7 @@ def cmd_watch(settings: Settings, args: argparse.Namespace) -> int:
     limit_malloc_arenas()  # before the first worker thread: less RSS with many targets
     watcher = Watcher(settings, extra_sinks=extra_sinks(settings, os.environ))
     connect_replies(watcher.outbox)
+    freeze_start_up_objects()  # imports, settings, the watcher: alive until exit
     try:
         watcher.acquire_locks()
         asyncio.run(_watch(watcher))

@@ -18,4 +18,5 @@
     spool       ``remi-ops`` asks a running watcher through a spool directory
     serve       the watcher's side of the spool: refusals, orphans, answers
     audit       audit first: a "requested" row before a person's action, then its result
+    longlived   what is alive after start-up kept out of the collector's full passes
 """

@@ -9,6 +9,7 @@ later outage reads the same way: one line when it starts, one when it ends.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import os
@@ -62,6 +63,8 @@ async def test_bubabot_supervises_remi_while_discord_is_unreachable_then_deliver
     supervisor = app.watcher.watch(None).supervisor
     try:
         await asyncio.wait_for(app.start(world.bubabot_token), timeout=20)
+        # what start-up made (discord.py, the watcher) is out of full collections' way
+        assert gc.get_freeze_count() > 10_000
         await until(lambda: supervisor.state is State.RUNNING, what="remi started")
         old = supervisor.process.pid if supervisor.process else 0
         os.kill(old, signal.SIGKILL)
@@ -104,3 +107,4 @@ async def test_bubabot_supervises_remi_while_discord_is_unreachable_then_deliver
         reap_exited_children()
         await emulator.stop()
         unpatch_discord_py()
+    assert gc.get_freeze_count() == 0  # a closed app gives them back to the collector

@@ -7,6 +7,8 @@ Kubernetes, Alertmanager, metrics, a heartbeat URL).
 And its worker threads share two glibc malloc arenas (``remi_ops.host.malloc_arenas``).
 A fresh interpreter runs `remi-ops watch`; once its target runs it lists its modules and
 glibc lists its arenas (``malloc_stats()``: one ``Arena N:`` block each, on stderr).
+What is alive after start-up is out of the collector's full passes
+(``remi_ops.watch.longlived``).
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ UNUSED_BY_A_PLAIN_WATCH = (
 #: written to OUT and the watcher stopped by SIGTERM as an operator would, then the target
 #: killed
 RUN_A_WATCH = """
-import json, os, signal, sys, threading, time
+import gc, json, os, signal, sys, threading, time
 import psutil
 from remi_ops.cli.main import main
 
@@ -50,7 +52,7 @@ def look_then_stop() -> None:
         time.sleep(0.1)
     time.sleep(1.0)  # the start-up check and its alert: past the first commit
     with open(sys.argv[2], "w") as out:
-        json.dump(sorted(sys.modules), out)
+        json.dump({"modules": sorted(sys.modules), "frozen": gc.get_freeze_count()}, out)
     if sys.platform.startswith("linux"):
         import ctypes
         ctypes.CDLL(None).malloc_stats()
@@ -69,6 +71,7 @@ finally:  # a stopped watcher leaves Remi running: this one is the test's
 class PlainWatch:
     modules: set[str]
     arenas: int
+    frozen: int  # objects kept out of full collections (remi_ops.watch.longlived)
 
 
 @pytest.fixture(scope="module")
@@ -91,8 +94,10 @@ command = ["{sys.executable}", "-c", "import time; time.sleep(60)"]
     done = subprocess.run([sys.executable, "-c", RUN_A_WATCH, str(config), str(out)],
                           capture_output=True, text=True, timeout=120, check=False, env=env)
     assert out.exists(), done.stderr
-    return PlainWatch(set(json.loads(out.read_text(encoding="utf-8"))),
-                      sum(1 for line in done.stderr.splitlines() if line.startswith("Arena ")))
+    seen = json.loads(out.read_text(encoding="utf-8"))
+    return PlainWatch(set(seen["modules"]),
+                      sum(1 for line in done.stderr.splitlines() if line.startswith("Arena ")),
+                      seen["frozen"])
 
 
 def test_a_plain_watch_leaves_unused_features_unimported(plain_watch: PlainWatch) -> None:
@@ -108,3 +113,9 @@ def test_a_watchers_threads_share_two_malloc_arenas(plain_watch: PlainWatch) -> 
     if plain_watch.arenas == 0:
         pytest.skip("not glibc: no malloc_stats arenas to count")
     assert plain_watch.arenas == 2  # 8 without the limit (checks, deaths, asyncio's pool)
+
+
+def test_a_watch_keeps_its_start_up_objects_out_of_full_collections(
+        plain_watch: PlainWatch) -> None:
+    """Each full collection would walk them all (tens of ms holding the GIL)."""
+    assert plain_watch.frozen > 10_000
