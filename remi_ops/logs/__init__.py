@@ -15,8 +15,10 @@ tracebacks, error groups, and redaction where the text is made.
     body_shapes   traceback bodies parsed once per shape (exception messages blanked out)
     fullscan      a whole log file into error groups, in worker processes for a big one
     group_counts  occurrences per group for a full scan (no tally per batch)
+    repeats       a full scan's records that repeat but for their stamp, decided once
     kinds         log kinds and the policy each has
     tracebacks    chained tracebacks, frames, the loop thread's stack
+    placeholders  values in an error message replaced by <kind> (for grouping)
     error_groups  Sentry-style fingerprints and per-check aggregation
     redact        known secrets first, then patterns; before truncating; makes ``Redacted``
     redact_rules  the pattern set, as linear-time rules

@@ -50,12 +50,14 @@ class _Signals(NamedTuple):
 
 
 _SIGNAL_WORDS = ("Improper token", "LoginFailure", "rivileged", "40", "heartbeat blocked",
-                 "keep up", "stopped responding", "ttempting", "TTEMPTING", "rate limit", "429",
-                 "ratelimited", "imed", "IMED", "TimeoutError", "has connected to Gateway",
-                 "RESUMED", "invalidated")
+                 "keep up", "stopped responding", "rate limit", "429", "ratelimited",
+                 "has connected to Gateway", "RESUMED", "invalidated")
+#: the words of the rules matched in any case (_RECONNECT, _TIMEOUT_TEXT), in any case
+_ANY_CASE_WORDS = ("ttempting", "timed out", "timeouterror")
 #: One C-level search for any of the words (most first lines that miss the cache are unique,
 #: a track id or a channel id, and hold none): cheaper than a substring test per word.
-_ANY_SIGNAL_WORD = re.compile("|".join(map(re.escape, _SIGNAL_WORDS)))
+_ANY_SIGNAL_WORD = re.compile("|".join(map(re.escape, _SIGNAL_WORDS))
+                              + "|(?i:" + "|".join(map(re.escape, _ANY_CASE_WORDS)) + ")")
 _NO_SIGNALS = _Signals(fatal=False, hang=False, blocked_s=None, behind=False, reconnect=False,
                        rate=False, timeout=False, gateway=False)
 

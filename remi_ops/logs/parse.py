@@ -32,11 +32,15 @@ from remi_ops.logs.bodies import (
 from remi_ops.logs.body_shapes import BodyShapes, Shaped, fill, filled, message_facts, put
 from remi_ops.logs.headers import Header, clean_line, decode_lines, parse_header
 from remi_ops.logs.kinds import gateway_state, kind_of
+from remi_ops.logs.repeats import RepeatedRecords
 from remi_ops.logs.scan import scan_bytes
 from remi_ops.logs.tracebacks import strip_ansi
 
 if TYPE_CHECKING:
     from remi_ops.logs.group_counts import GroupCounts
+
+#: a record counted whole: its group, its header and its parsed body
+Counted = tuple[str, Header, RecordBody | Shaped]
 
 __all__ = ["Header", "LogParser", "classify", "decode_lines", "gateway_state", "parse_header",
            "strip_ansi"]
@@ -69,6 +73,10 @@ class LogParser:
         #: a full scan's counts: when set, records go there (most of them never built into
         #: a LogRecord) instead of being returned
         self.counts: GroupCounts | None = None
+        #: what the last record fed whole while counting was counted as (None: INFO), for
+        #: :mod:`remi_ops.logs.repeats` to remember
+        self.counted: Counted | None = None
+        self.repeats = RepeatedRecords()
 
     # ------------------------------------------------------------------ public
 
@@ -169,7 +177,7 @@ class LogParser:
         if len(head.message) > MAX_MESSAGE:
             head = head._replace(message=head.message[:MAX_MESSAGE])
         if self.counts is not None:
-            self._count(head, parsed, self.counts)
+            self.counted = self._count(head, parsed, self.counts)
             return True
         record = self._record(head, True, filled(parsed))
         if self.keep_info or record.kind is not LogKind.INFO:
@@ -223,16 +231,17 @@ class LogParser:
             lines.pop()
         return analyze(lines, True)
 
-    def _count(self, head: Header, parsed: RecordBody | Shaped, counts: GroupCounts) -> None:
-        """What :meth:`_record` would decide about this record, without building it."""
+    def _count(self, head: Header, parsed: RecordBody | Shaped, counts: GroupCounts
+               ) -> Counted | None:
+        """What :meth:`_record` would decide about this record, without building it;
+        returns what was counted (None for an INFO record, which is not)."""
         level, logger, first = head.level, head.logger, head.message
         if isinstance(parsed, Shaped):
             template, messages = parsed
             assert template is not None  # see _body
             message = first + put(template.extra, messages)
             if not message:  # the message is the main exception's title: fill it in
-                self._count(head, fill(template, messages), counts)
-                return
+                return self._count(head, fill(template, messages), counts)
             if template.has_exc:
                 fatal, timeout = message_facts(template, messages)
                 kind = kind_of(level, logger, first, has_exc=True, exc_fatal=fatal,
@@ -246,9 +255,22 @@ class LogParser:
             if not message and body.main is not None:
                 message = first = body.main.title
             kind = body.kind(level, logger, first)[0]
-        if kind is not LogKind.INFO:
-            counts.count(body.fingerprint(kind, logger, message), self._time(head.timestamp),
-                         head, parsed)
+        if kind is LogKind.INFO:
+            return None
+        fp = body.fingerprint(kind, logger, message)
+        counts.count(fp, self._time(head.timestamp), head, parsed)
+        return fp, head, parsed
+
+    def count_again(self, stamp: str, counted: Counted | None, out: list[LogRecord]) -> None:
+        """Count a record equal to one counted before but for its timestamp ``stamp``
+        (:mod:`remi_ops.logs.repeats`): what :meth:`feed_record` would do, decided once."""
+        self.finish(out)
+        self._fresh = False
+        if counted is None or self.counts is None:
+            return  # an INFO record: not counted
+        fp, head, parsed = counted
+        self.counts.count(fp, self._time(stamp), Header(stamp, head.level, head.logger,
+                                                        head.message), parsed)
 
     def record_of(self, head: Header, body: RecordBody | Shaped) -> LogRecord:
         """The record a header line and its parsed body make (one counted unbuilt)."""

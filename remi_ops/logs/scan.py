@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from remi_ops.logs.headers import Header, decode_lines, parse_header
+from remi_ops.logs.repeats import STAMP, STAMP_BYTES, RepeatedRecords
 from remi_ops.logs.tracebacks import strip_ansi
 
 if TYPE_CHECKING:
@@ -95,6 +96,11 @@ class _Window:
         self.end = end
         self.out = out
         self._memo: tuple[int, Header | None] = (-1, None)
+        self._plain_at = -1  # the last line whose header was read from the bytes
+        self._line: tuple[int, bytes] = (-1, b"")  # a header line after its stamp, by start
+        #: while counting: records that repeat but for their stamp (remi_ops.logs.repeats)
+        self._repeats = (parser.repeats if parser.counts is not None
+                         and parser.repeats.in_use() else None)
 
     def run(self) -> None:
         parser, pos = self.parser, self.start
@@ -105,8 +111,12 @@ class _Window:
             pos = self._feed_until_header(pos, first=False)
         parser.mark_read()
         hits = _Hits(self.data, self.end)
+        repeats = self._repeats
         while (hit := hits.next(pos)) < self.end:
             line_start = self.data.rfind(b"\n", pos, hit) + 1 or pos
+            if repeats is not None and (b := self._repeat(line_start, repeats)):
+                pos = b
+                continue
             record_start = self._record_start(max(line_start, pos), pos)
             if record_start > pos:
                 parser.finish(self.out)  # what lies between were INFO records: skipped
@@ -123,10 +133,44 @@ class _Window:
         head = self._header(a)
         e = self.data.find(b"\n", a, self.end)
         b = self._next_header(e + 1) if e >= 0 else self.end
-        if head is not None and b < self.end and self.parser.feed_record(
-                head, self.data[e + 1:b], self.out):
-            return b
+        if head is not None and b < self.end:
+            body = self.data[e + 1:b]
+            if self.parser.feed_record(head, body, self.out):
+                if self._repeats is not None and self._plain_at == a:
+                    line_at, line = self._line
+                    self._repeats.remember(line if line_at == a else
+                                           self.data[a + STAMP_BYTES:e + 1], body,
+                                           self.parser.counted)
+                return b
         return self._feed_until_header(a, first=True)
+
+    def _repeat(self, a: int, repeats: RepeatedRecords) -> int:
+        """Count the record at ``a`` if it repeats one counted before but for its stamp
+        (the same header line after it, the same body up to a header line); return where
+        the next record starts, or 0 when it is not such a repeat."""
+        data, end = self.data, self.end
+        e = data.find(b"\n", a, end)
+        if e < 0:
+            return 0
+        line = data[a + STAMP_BYTES:e + 1]
+        known = repeats.get(line)
+        repeats.lookups += 1
+        if known is None:
+            self._line = (a, line)  # what _record remembers, if it counts the record whole
+            return 0
+        if STAMP.match(data, a, e) is None:
+            return 0
+        for body, counted in known:
+            b = e + 1 + len(body)
+            # the lines of the body were none a header then, nor are they now
+            if b < end and data[b] in _HEADER_FIRST and data.startswith(body, e + 1) \
+                    and self._starts_record(b):
+                self.parser.count_again(data[a + 1:a + STAMP_BYTES - 2].decode(), counted,
+                                        self.out)
+                repeats.hits += 1
+                return b
+        self._line = (a, line)
+        return 0
 
     def _next_header(self, b: int) -> int:
         """The start of the first header line at or after ``b`` (or the window's end)."""
@@ -153,6 +197,7 @@ class _Window:
         head = plain_header(self.data, a, self.end)
         if head is not None:
             self._memo = (a, head)
+            self._plain_at = a
             return head
         line = strip_ansi(self.data[a:self._line_end(a)].decode("utf-8", "replace"))
         head = parse_header(line[:-1] if line.endswith("\r") else line)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from remi_ops.domain import LogKind, LogRecord
+from remi_ops.logs.placeholders import replace_values
 
 #: Kinds that become error groups; INFO, GATEWAY and RATE_LIMIT records are only counted.
 GROUPED_KINDS = frozenset({LogKind.CRASH, LogKind.ERROR, LogKind.FATAL_CONFIG,
@@ -258,35 +259,11 @@ def main_block(blocks: Sequence[ExceptionBlock]) -> ExceptionBlock | None:
 
 # --------------------------------------------------------------------------- fingerprints
 
-#: what varies in a message: each kind of value and its placeholder name
-_PLACEHOLDER_KINDS = r"""
-    (?P<email>\b[\w.+-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63}){1,8}\b)
-  | (?P<url>\b[a-zA-Z][a-zA-Z0-9+.-]{0,20}://[^\s"'<>]{1,2000})
-  | (?P<ip>\b(?:\d{1,3}\.){3}\d{1,3}(?::\d{1,5})?\b)
-  | (?P<uuid>\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b)
-  | (?P<sha1>\b[0-9a-fA-F]{40}\b)
-  | (?P<md5>\b[0-9a-fA-F]{32}\b)
-  | (?P<date>\b\d{4}-\d\d-\d\d(?:[T ]\d\d:\d\d(?::\d\d(?:[.,]\d{1,9})?)?(?:Z|[+-]\d\d:?\d\d)?)?\b
-      | \b\d\d:\d\d:\d\d\b)
-  | (?P<duration>\b\d{1,12}(?:\.\d{1,12})?\s?(?:ms|s|secs?|seconds?|mins?|minutes?|h|hours?)\b)
-  | (?P<hex>\b0[xX][0-9a-fA-F]{1,32}\b | \b(?=[0-9a-fA-F]{0,64}\d)(?=[0-9a-fA-F]{0,64}[a-fA-F])
-      [0-9a-fA-F]{8,64}\b)
-  | (?P<float>-?\b\d{1,32}\.\d{1,32}\b)
-  | (?P<int>-?\b\d{1,64}\b)
-  | (?P<quoted_str>'[^'\n]{0,500}'|"[^"\n]{0,500}")
-  | (?P<bool>\b(?:True|False|true|false)\b)
-"""
-#: Every kind starts at a word boundary, a minus or a quote: the lookahead lets the regex
-#: engine pass over the other positions after one test instead of one per kind (a test
-#: compares it with the bare alternation).
-_PLACEHOLDERS = re.compile(rf"(?=\b|-|'|\")(?:{_PLACEHOLDER_KINDS})", re.VERBOSE)
-
-
 def normalize_message(message: str) -> str:
     """The first two non-empty lines with variable parts replaced by ``<kind>`` placeholders."""
     lines = [line.strip() for line in strip_ansi(message).split("\n") if line.strip()][:2]
     text = "\n".join(lines)[:4000]
-    return _PLACEHOLDERS.sub(lambda m: f"<{m.lastgroup}>", text)
+    return replace_values(text)
 
 
 def _frame_key(frame: Frame) -> str:

@@ -1,11 +1,13 @@
 """The kind rules' first-line signals, read with one search for any signal word before the
-cache, equal what they were when each word was a substring test (kept here, callable)."""
+cache, equal what the rules themselves find (kept here, callable, without any pre-test):
+the words of the rules that match in any case are looked for in any case."""
 
 from __future__ import annotations
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from remi_ops.domain import LogKind
 from remi_ops.logs import kinds
 from remi_ops.logs.kinds import _BEHIND, _BLOCKED, _GATEWAY, _RATE, _RECONNECT, _STOPPED, FATAL
 from remi_ops.logs.kinds import _TIMEOUT_TEXT as TIMEOUT_TEXT
@@ -22,13 +24,12 @@ FRAGMENTS = (*WORDS, "Improper token has been passed", "closed with 4004", "code
              "We are being rate limited", "responded with 429", "is ratelimited",
              "timed out", "TIMED OUT", "successfully RESUMED", "session has been invalidated",
              "PrivilegedIntentsRequired", "requesting privileged intents", "Scan of track ",
-             "4", "0", "9", " ", "ok", "é")
+             "4", "0", "9", " ", "ok", "é", "AtTempting a reconnect", "TiMeD OuT",
+             "timeouterror", "TIMEOUTERROR", "attempting", "ı", "İ", "K", "ſ")
 
 
 def present_signals(first: str) -> kinds._Signals:
-    """The rules' findings as they were read before this change."""
-    if not any(word in first for word in WORDS):
-        return kinds._NO_SIGNALS
+    """The rules' findings, every rule read on every line."""
     blocked = _BLOCKED.search(first)
     behind = _BEHIND.search(first)
     seconds = blocked or behind
@@ -73,5 +74,14 @@ def test_kind_of_reads_the_same_signals(level: str, logger: str, first: str, has
 
 def test_every_word_is_searched() -> None:
     """A line holding only one signal word is read by the rules (not cut short)."""
-    for word in WORDS:
+    for word in (*kinds._SIGNAL_WORDS, *kinds._ANY_CASE_WORDS):
         assert kinds._ANY_SIGNAL_WORD.search(f"x {word} y") is not None
+
+
+def test_words_of_rules_that_ignore_case_are_found_in_any_case() -> None:
+    """``Read TiMeD OuT`` is a timeout and ``AtTempting a reconnect`` a gateway event, as
+    their rules say (they were INFO/ERROR when the pre-test looked for two spellings)."""
+    assert kinds.kind_of("ERROR", "remi.scan", "Read TiMeD OuT")[0] is LogKind.TIMEOUT
+    assert kinds.kind_of("ERROR", "remi.scan", "got timeouterror")[0] is LogKind.TIMEOUT
+    assert kinds.kind_of("WARNING", "discord.gateway",
+                         "Shard ID None: AtTempting a reconnect")[0] is LogKind.GATEWAY

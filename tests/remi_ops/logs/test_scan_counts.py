@@ -13,11 +13,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from bubabot_local.logkit import NOW
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from remi_ops.domain import LogKind
-from remi_ops.logs import fullscan, parse, tracebacks
+from remi_ops.logs import fullscan, parse, placeholders
 from remi_ops.logs.body_shapes import BodyShapes, fill, message_facts
 from remi_ops.logs.error_groups import ErrorAggregator
 from remi_ops.logs.fullscan import ScanSummary, scan_file
@@ -259,8 +259,32 @@ def test_a_timestamp_is_read_as_before_in_any_zone(digits: list[str], sep: str,
 # ----------------------------------------------------------------- message placeholders
 
 MESSAGE_TEXT = st.lists(st.sampled_from(
-    [*"ab0129fF.:-'\" xX@/T_+eéZ٣\t", "True", "://", "ms", "0x1f", "12:30:45"]),
+    [*"ab0129fF.:-'\" xX@/T_+eéZ٣\tgtr", "True", "://", "ms", "0x1f", "12:30:45", "Tx", "_1",
+     "http", "a.b", "1.2.3.4"]),
     max_size=40).map("".join)
+#: the placeholder regex as it was before its kinds moved to remi_ops.logs.placeholders:
+#: the reference the faster searches must equal
+BEFORE = r"""
+    (?P<email>\b[\w.+-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63}){1,8}\b)
+  | (?P<url>\b[a-zA-Z][a-zA-Z0-9+.-]{0,20}://[^\s"'<>]{1,2000})
+  | (?P<ip>\b(?:\d{1,3}\.){3}\d{1,3}(?::\d{1,5})?\b)
+  | (?P<uuid>\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b)
+  | (?P<sha1>\b[0-9a-fA-F]{40}\b)
+  | (?P<md5>\b[0-9a-fA-F]{32}\b)
+  | (?P<date>\b\d{4}-\d\d-\d\d(?:[T ]\d\d:\d\d(?::\d\d(?:[.,]\d{1,9})?)?(?:Z|[+-]\d\d:?\d\d)?)?\b
+      | \b\d\d:\d\d:\d\d\b)
+  | (?P<duration>\b\d{1,12}(?:\.\d{1,12})?\s?(?:ms|s|secs?|seconds?|mins?|minutes?|h|hours?)\b)
+  | (?P<hex>\b0[xX][0-9a-fA-F]{1,32}\b | \b(?=[0-9a-fA-F]{0,64}\d)(?=[0-9a-fA-F]{0,64}[a-fA-F])
+      [0-9a-fA-F]{8,64}\b)
+  | (?P<float>-?\b\d{1,32}\.\d{1,32}\b)
+  | (?P<int>-?\b\d{1,64}\b)
+  | (?P<quoted_str>'[^'\n]{0,500}'|"[^"\n]{0,500}")
+  | (?P<bool>\b(?:True|False|true|false)\b)
+"""
+
+
+def name(m: re.Match[str]) -> str:
+    return f"<{m.lastgroup}>"
 
 
 @FAST
@@ -268,9 +292,16 @@ MESSAGE_TEXT = st.lists(st.sampled_from(
 def test_placeholders_are_found_as_by_the_bare_alternation(text: str) -> None:
     """The lookahead in front of the placeholder regex only skips positions where no kind
     can start: the same values are replaced, by the same names."""
-    bare = re.compile(tracebacks._PLACEHOLDER_KINDS, re.VERBOSE)
+    bare = re.compile(BEFORE, re.VERBOSE)
+    assert placeholders.PLACEHOLDERS.sub(name, text) == bare.sub(name, text)
+    assert re.compile(placeholders.alternation()).sub(name, text) == bare.sub(name, text)
 
-    def name(m: re.Match[str]) -> str:
-        return f"<{m.lastgroup}>"
 
-    assert tracebacks._PLACEHOLDERS.sub(name, text) == bare.sub(name, text)
+@FAST
+@given(MESSAGE_TEXT)
+@example("is True, not false: 0xff deadbeef1 at 12:30:45 for 5ms in 'x' (-3, ٣)")
+@example("mail a@b.cd at https://x.y/z True")
+def test_a_message_without_at_or_scheme_gets_the_same_placeholders(text: str) -> None:
+    """Searched without the e-mail and URL kinds when it cannot hold one, and then only from
+    the starts of words a value can begin with: the same values, the same names."""
+    assert placeholders.replace_values(text) == re.compile(BEFORE, re.VERBOSE).sub(name, text)
