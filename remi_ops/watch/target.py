@@ -376,6 +376,7 @@ class TargetWatch:
                report: HealthReport | None = None) -> None:
         """Record, then notify: how every check and every verb ends."""
         events = self.supervisor.drain_events()
+        self.observer.restarts_recorded(acted.restarts)  # re-read, whether or not stored
         record.record_outcome(self.store, self.supervisor, acted.restarts, events)
         if report is not None:
             record.record_health(self.settings, self.target, report, self.clock.now())
