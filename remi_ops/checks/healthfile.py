@@ -2,18 +2,31 @@
 
 Scripts from the old setup (``cat .bot_health``) keep working; the watcher's own heartbeat
 is inside so a dead watcher is visible to whoever reads the file.
+
+It is rewritten by every check (every target, every interval), so it is written cheaply:
+a fresh temp file named after its writer (no random name to find), swapped in for the old
+one in one step (``host.swap``: an exchange of names on Linux, which spares the flush
+ext4 starts at a rename over a file; a rename elsewhere), without an fsync. The swap
+keeps readers safe — they see the old document or the new one, never half of one — and
+what an fsync would add, the new content surviving a power cut, a status file does not
+need: after a crash the next check rewrites it, and a file left empty or stale by one
+reads as "no watcher" (``read_health_file`` → None, or an old heartbeat), which is what
+it is.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import threading
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from remi_ops.atomicfile import write_json_atomically
 from remi_ops.domain import Check, Finding, HealthReport, Severity, Status
+from remi_ops.host.swap import swap_in
 from remi_ops.logs.redact import redact_patterns
 
 SCHEMA = 1
@@ -45,11 +58,44 @@ def report_to_dict(report: HealthReport) -> dict[str, Any]:
 
 def write_health_file(path: Path, report: HealthReport, *, watcher_pid: int,
                       watcher_beat: datetime, check_interval_s: float) -> None:
-    """Write the file atomically: temp file in the same directory, fsync, rename."""
+    """Replace the file atomically (temp file in the same directory, rename; no fsync)."""
     doc = {"schema": SCHEMA, **report_to_dict(report),
            "watcher": {"pid": watcher_pid, "heartbeat_at": watcher_beat.isoformat(),
                        "check_interval_s": check_interval_s}}
-    write_json_atomically(path, doc)
+    replace_quickly(path, json.dumps(doc, indent=2, sort_keys=True) + "\n")
+
+
+def replace_quickly(path: Path, text: str) -> None:
+    """``path`` holds ``text`` or what it held before, never a mix; no fsync (see above).
+
+    The temp file's name is its writer's (process and thread), so two writers never
+    share one and no random name is drawn; one left by a crash is replaced by the same
+    writer's next write, or stays a hidden ``.tmp`` file beside the status file.
+    """
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        fd = _create(tmp)
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = _create(tmp)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        swap_in(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
+def _create(tmp: Path) -> int:
+    """A new, empty temp file (one left by a crash is removed first: a file truncated on
+    open, not a new one, would make ext4 flush it at close)."""
+    try:
+        return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        tmp.unlink()
+        return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
 
 
 def report_from_dict(doc: dict[str, Any]) -> HealthReport:

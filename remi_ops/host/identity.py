@@ -88,8 +88,15 @@ def same_process(ident: ProcessIdentity) -> bool:
 
 
 def is_alive(ident: ProcessIdentity) -> bool:
-    """True if the very process we identified is still running (not a zombie)."""
-    return same_process(ident) and not is_zombie(ident.pid)
+    """True if the very process we identified is still running (not a zombie).
+
+    One psutil handle answers both questions (its start time, then its state).
+    """
+    proc = verified(ident)
+    try:
+        return proc is not None and proc.status() != psutil.STATUS_ZOMBIE
+    except GONE:
+        return False
 
 
 def is_zombie(pid: int) -> bool:

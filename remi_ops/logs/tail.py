@@ -67,6 +67,8 @@ class Tailer:
         self._empty_at: float | None = None
         self._drained: tuple[int, int, float, int] | None = None  # that copy, read once
         self._read_files: tuple[tuple[int, int], ...] = ()  # earlier files (create rotation)
+        #: the file as the last read left it, all read: (dev, inode, size, mtime in ns)
+        self._all_read: tuple[object, ...] | None = None
 
     @property
     def reading(self) -> Path:
@@ -102,16 +104,52 @@ class Tailer:
             pass  # the copy vanished at once: its unread rest is gone with it
         self._pos = replace(self._pos, head_len=0, head_hash="")
         self._read_offset, self._empty_at, self._file = 0, None, self.path
+        self._all_read = None
         return TailChunk(data, self._commit(), skipped_bytes=self._take_skipped())
 
     def read_new(self, max_bytes: int = DEFAULT_MAX_READ) -> TailChunk:
-        """Complete lines appended since the last call, reading at most ``max_bytes``."""
-        empty_at, self._empty_at = self._empty_at, None
+        """Complete lines appended since the last call, reading at most ``max_bytes``.
+
+        A file that is just as the last read left it — same inode, size and mtime, all
+        of it read (and, when it was empty, its ``.1`` copy untouched too) — costs a
+        ``stat``: nothing is opened. (A truncation or a copytruncate changes the mtime
+        even when the file regrows to the same size.)
+        """
         st = _stat(self.path)
+        if self._pos is not None and self._untouched(st):
+            return TailChunk(b"", self._pos, skipped_bytes=self._take_skipped())
+        empty_at, self._empty_at = self._empty_at, None
         chunk = self._read_new(st, empty_at, max_bytes)
         if st is not None and st.st_size == 0 and self._pos and self._pos.head_len == 0:
             self._empty_at = st.st_mtime  # nothing to compare a copy's head with later
+        self._all_read = self._signature(st) if st is not None and self._read_all_of(st) \
+            else None
         return chunk
+
+    def unchanged(self) -> bool:
+        """Nothing to read: the file is as the last read left it (one ``stat``)."""
+        return self._untouched(_stat(self.path))
+
+    def _untouched(self, st: os.stat_result | None) -> bool:
+        return st is not None and self._all_read is not None and (
+            self._all_read == self._signature(st))
+
+    def _signature(self, st: os.stat_result) -> tuple[object, ...]:
+        """What says the file (and, while it is empty, its copy) was not touched since."""
+        if self._empty_at is None:
+            return _unchanged(st)
+        copy = _stat(self.path.with_name(self.path.name + ".1"))
+        return _unchanged(st), None if copy is None else _unchanged(copy)
+
+    def _read_all_of(self, st: os.stat_result | None) -> bool:
+        """The last read took all of ``st``'s file, the one at ``path``, head included,
+        and no copy of an emptied file waits to be read."""
+        pos = self._pos
+        return (st is not None and pos is not None and self._file == self.path
+                and _identity(st) == (pos.dev, pos.inode)
+                and self._read_offset == st.st_size
+                and pos.head_len >= min(HEAD_BYTES, st.st_size)
+                and not self._copied_since(self._empty_at, pos))
 
     def _read_new(self, st: os.stat_result | None, empty_at: float | None,
                   max_bytes: int) -> TailChunk:
@@ -283,6 +321,7 @@ class Tailer:
         self._pos = LogPosition(str(self.path), st.st_dev, st.st_ino, offset)
         self._file = self.path
         self._read_offset = offset
+        self._all_read = None
         skipped = self._reader.skipped
         self._reader = LineReader(self._reader.max_line)
         self._reader.skipped = skipped
@@ -327,6 +366,11 @@ class Tailer:
 
 def _identity(st: os.stat_result) -> tuple[int, int]:
     return st.st_dev, st.st_ino
+
+
+def _unchanged(st: os.stat_result) -> tuple[int, int, int, int]:
+    """What says a file was not touched since: inode, size and modification time."""
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
 
 
 def _stat(path: Path) -> os.stat_result | None:

@@ -96,6 +96,13 @@ class HistoryRows(StoreConnection):
                           "ORDER BY at DESC, id DESC", (target, encode_time(since)))
         return [restart_from_row(r) for r in rows]
 
+    def data_version(self) -> int:
+        """A number that changes when another connection (another process: a ``remi-ops``
+        verb run without the watcher) commits to the database; this connection's own
+        writes leave it alone (SQLite's ``PRAGMA data_version``). A cache of what this
+        process wrote itself asks it instead of re-reading the rows."""
+        return int(self.query("PRAGMA data_version")[0][0])
+
     def count_restarts(self, target: str, since: datetime) -> int:
         rows = self.query("SELECT count(*) FROM restarts WHERE target = ? AND at >= ?",
                           (target, encode_time(since)))

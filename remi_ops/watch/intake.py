@@ -103,10 +103,13 @@ class LogIntake:
 
         The records and the positions they were read up to go to ``keep`` together.
         """
-        follow = self._follow() if self._follow else {}
+        follow: Mapping[str, Path] | None = None  # asked of the process only when needed
         fresh: list[LogRecord] = []
         for stream, tailer in self.tailers.items():
-            tailer.follow = follow.get(stream)
+            if not tailer.unchanged():
+                if follow is None:
+                    follow = self._follow() if self._follow else {}
+                tailer.follow = follow.get(stream)
             chunk = tailer.read_new()
             fresh.extend(self._parse(stream, chunk))
             if self.rotating and self._rotation.due(tailer, chunk):

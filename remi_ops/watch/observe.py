@@ -7,8 +7,9 @@ occurrences and log positions, which are stored as they are read (``occurrences`
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import timedelta
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from remi_ops.beacon import BeaconReading, read_beacon
 from remi_ops.checks.codewatch import CodeState, code_state
@@ -16,7 +17,7 @@ from remi_ops.checks.health import Observation
 from remi_ops.checks.standing import standing_of
 from remi_ops.clock import Clock
 from remi_ops.config import TargetSettings
-from remi_ops.domain import ProcessIdentity, ScanResult, Trigger
+from remi_ops.domain import ProcessIdentity, RestartReport, ScanResult, Trigger
 from remi_ops.exceptions import ProcessError
 from remi_ops.host import ProcessManager
 from remi_ops.host.workdir import workdir_problem
@@ -38,6 +39,10 @@ class Observer:
     redact: Redact
     intake: LogIntake
     occurrences: Occurrences
+    #: restarts (not first starts) of the budget window, newest first, as last read from
+    #: the store, and the store's ``data_version`` then; None: read them at the next check
+    _restarts: list[datetime] | None = field(default=None, init=False, repr=False)
+    _store_version: int = field(default=-1, init=False, repr=False)
 
     def observe(self, supervisor: Supervisor, last_scan: ScanResult | None) -> Observation:
         ident = supervisor.process
@@ -84,7 +89,22 @@ class Observer:
         return code_state(self.target.workdir, self.target.watch_paths)
 
     def restarts_recent(self) -> int:
-        """Restarts (not first starts) within the budget window, from the store."""
+        """Restarts (not first starts) within the budget window, from the store.
+
+        The rows are read again only when something may have added one: this watch
+        recorded a restart (``restarts_recorded``) or another process wrote to the
+        store (its ``data_version`` moved); otherwise the times read last are counted
+        against the window as it is now, without a query per check.
+        """
         since = self.clock.now() - timedelta(seconds=self.target.restart.budget_window_s)
-        return sum(1 for r in self.store.restarts(self.target.name, since)
-                   if r.trigger is not Trigger.START)
+        version = self.store.data_version()
+        if self._restarts is None or version != self._store_version:
+            self._store_version = version
+            self._restarts = [r.at for r in self.store.restarts(self.target.name, since)
+                              if r.trigger is not Trigger.START]
+        return sum(1 for at in self._restarts if at >= since)
+
+    def restarts_recorded(self, restarts: Sequence[RestartReport]) -> None:
+        """This watch stored ``restarts``: count them from the next check on."""
+        if restarts:
+            self._restarts = None

@@ -59,6 +59,7 @@ from remi_ops.watch.fallback import FallbackAlerts
 from remi_ops.watch.intake import LogIntake, log_streams
 from remi_ops.watch.observe import Observer
 from remi_ops.watch.occurrences import Occurrences
+from remi_ops.watch.wakes import wake_if_changed
 
 log = logging.getLogger(__name__)
 #: running totals of error groups read back for the notify step
@@ -104,6 +105,7 @@ class TargetWatch:
         self.scan_due_mono: float | None = None
         self.recheck_due_mono: float | None = None  # a check soon after a restart
         self.on_change: Callable[[], None] = lambda: None  # wakes the exit waiter, due loop
+        self.loops_heard: tuple[object, ...] = ()  # what the loops were last woken with
 
     @property
     def name(self) -> str:
@@ -346,7 +348,7 @@ class TargetWatch:
         acted = self.hands.run(actions, report or self.last_report)
         if any(restart.ok for restart in acted.restarts):
             self._follow_up_restart()
-        self.on_change()  # even without actions: a death or a tick may have set a due time
+        wake_if_changed(self, acted=bool(actions))  # a death or a tick may have set a due time
         return acted
 
     def _close_or_report(self, acted: Acted) -> None:
@@ -376,6 +378,7 @@ class TargetWatch:
                report: HealthReport | None = None) -> None:
         """Record, then notify: how every check and every verb ends."""
         events = self.supervisor.drain_events()
+        self.observer.restarts_recorded(acted.restarts)  # re-read, whether or not stored
         record.record_outcome(self.store, self.supervisor, acted.restarts, events)
         if report is not None:
             record.record_health(self.settings, self.target, report, self.clock.now())
