@@ -90,7 +90,10 @@ workdir = "{workdir}"
 command = ["{sys.executable}", "-c", "import time; time.sleep(60)"]
 """, encoding="utf-8")
     out = tmp_path / "modules.json"
-    env = {k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"}  # glibc's default
+    # glibc's default arenas; and no coverage in this child: measuring it imports
+    # multiprocessing and pickle (coverage's own subprocess support), which a watch does not
+    env = {k: v for k, v in os.environ.items()
+           if k != "MALLOC_ARENA_MAX" and not k.startswith(("COV_CORE_", "COVERAGE_"))}
     done = subprocess.run([sys.executable, "-c", RUN_A_WATCH, str(config), str(out)],
                           capture_output=True, text=True, timeout=120, check=False, env=env)
     assert out.exists(), done.stderr
