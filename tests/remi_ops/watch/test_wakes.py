@@ -3,55 +3,9 @@ loop); whatever changes what they wait on — a restart, a death, a backoff — 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from pathlib import Path
+from tests.remi_ops.watch.test_restart_count import Rig, rig
 
-import pytest
-
-from remi_ops.config_file import parse_settings
-from remi_ops.store.database import Store
-from remi_ops.testing import FakeClock, FakeProcessManager, RecordingNotifier
-from remi_ops.watch.target import TargetWatch
-
-WINDOW_S = 900
-
-
-@dataclass
-class Rig:
-    watch: TargetWatch
-    fake: FakeProcessManager
-    clock: FakeClock
-    store: Store
-    db: Path
-
-    def count(self) -> int:
-        return self.watch.check().restarts_recent
-
-
-@pytest.fixture
-def rig(tmp_path: Path) -> Iterator[Rig]:
-    workdir = tmp_path / "remi"
-    workdir.mkdir()
-    settings = parse_settings({
-        "watchdog": {"state_dir": str(tmp_path / "state")},
-        "targets": [{"name": "remi", "workdir": str(workdir), "command": ["remi", "main.py"],
-                     "restart": {"jitter": 0, "start_seconds": 1, "stable_after_s": 600,
-                                 "budget_restarts": 10, "budget_window_s": WINDOW_S},
-                     "scan_test": {"after_restart": False}}]}, base_dir=tmp_path)
-    clock = FakeClock(start=datetime.now(UTC))
-    db = tmp_path / "store.sqlite3"
-    store = Store.open(db, clock)
-    fake = FakeProcessManager(settings.targets[0], clock)
-    watch = TargetWatch(settings, settings.targets[0], store=store, clock=clock,
-                        notifier=RecordingNotifier(), manager=fake, environ={})
-    fake.spawn_outside()
-    watch.attach()
-    try:
-        yield Rig(watch, fake, clock, store, db)
-    finally:
-        store.close()
+__all__ = ["rig"]  # the fixture: one watch of a fake process, a fake clock, a real store
 
 
 def test_a_quiet_check_wakes_no_loop(rig: Rig) -> None:
