@@ -20,27 +20,14 @@ from remi_ops.host.proctable import MAX_AGE_S, ProcessTable
 from remi_ops.testing import running, wait_until_async
 from remi_ops.watch.target import TargetWatch
 from remi_ops.watch.watcher import Watcher
+from tests.remi_ops.host.test_proctable import passes
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
 TARGETS = 30
 SLEEP = shutil.which("sleep") or "/bin/sleep"
 UP_S = 60.0
-
-
-@pytest.fixture
-def passes(monkeypatch: pytest.MonkeyPatch) -> list[ProcessTable]:
-    """Every pass over the process table taken from now on."""
-    taken: list[ProcessTable] = []
-    take = ProcessTable.take.__func__  # type: ignore[attr-defined]
-
-    def counted(cls: type[ProcessTable]) -> ProcessTable:
-        table: ProcessTable = take(cls)
-        taken.append(table)
-        return table
-
-    monkeypatch.setattr(ProcessTable, "take", classmethod(counted))
-    return taken
+__all__ = ["passes"]  # the fixture: every pass over the process table from now on
 
 
 @pytest.fixture
