@@ -37,17 +37,23 @@ UP_S = 60.0
 BACK_S = 30.0
 
 
-@pytest.fixture(params=["poll", *(["pidfd"] if best_mode() == "pidfd" else [])])
-async def watcher(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Watcher]:
+def sleepers_watcher(tmp_path: Path, count: int) -> Watcher:
+    """A watcher of ``count`` ``sleep 600`` targets, each in its own workdir, checks a
+    minute apart."""
     targets = []
-    for i in range(TARGETS):
+    for i in range(count):
         (tmp_path / f"remi{i:02}").mkdir()
         targets.append({"name": f"remi{i:02}", "workdir": str(tmp_path / f"remi{i:02}"),
                         "command": [SLEEP, "600"], "restart": {"stop_grace_s": 1}})
     settings = parse_settings({"watchdog": {"state_dir": str(tmp_path / "state"),
                                             "check_interval_s": 60},
                                "targets": targets}, base_dir=tmp_path)
-    watcher = Watcher(settings, console=None, environ={})
+    return Watcher(settings, console=None, environ={})
+
+
+@pytest.fixture(params=["poll", *(["pidfd"] if best_mode() == "pidfd" else [])])
+async def watcher(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Watcher]:
+    watcher = sleepers_watcher(tmp_path, TARGETS)
     mode: Mode = request.param
     watcher.exits = ExitWatch(clock=watcher.clock, mode=mode, poll_interval_s=0.1)
     try:

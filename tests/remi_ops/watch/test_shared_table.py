@@ -14,13 +14,13 @@ import psutil
 import pytest
 from bubabot_local.simkit import kill_leftovers, start_by_hand
 
-from remi_ops.config_file import parse_settings
 from remi_ops.domain import Check, CheckTrigger
 from remi_ops.host.proctable import MAX_AGE_S, ProcessTable
 from remi_ops.testing import running, wait_until_async
 from remi_ops.watch.target import TargetWatch
 from remi_ops.watch.watcher import Watcher
 from tests.remi_ops.host.test_proctable import passes
+from tests.remi_ops.watch.test_many_targets import sleepers_watcher
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
@@ -32,15 +32,7 @@ __all__ = ["passes"]  # the fixture: every pass over the process table from now 
 
 @pytest.fixture
 async def watcher(tmp_path: Path) -> AsyncIterator[Watcher]:
-    targets = []
-    for i in range(TARGETS):
-        (tmp_path / f"remi{i:02}").mkdir()
-        targets.append({"name": f"remi{i:02}", "workdir": str(tmp_path / f"remi{i:02}"),
-                        "command": [SLEEP, "600"], "restart": {"stop_grace_s": 1}})
-    settings = parse_settings({"watchdog": {"state_dir": str(tmp_path / "state"),
-                                            "check_interval_s": 60},
-                               "targets": targets}, base_dir=tmp_path)
-    watcher = Watcher(settings, console=None, environ={})
+    watcher = sleepers_watcher(tmp_path, TARGETS)
     try:
         async with running(watcher):
             yield watcher
