@@ -117,6 +117,13 @@ async def test_fifty_deaths_are_awaited_together_and_each_killed_one_comes_back(
         return True
 
     await wait_until_async(all_back, BACK_S, "each killed target restarted")
+
+    def all_recorded() -> bool:  # the new process is in place a moment before its row
+        since = datetime(2000, 1, 1, tzinfo=UTC)
+        return all(any(r.old_pid == old.pid for r in watcher.store.restarts(name, since))
+                   for name, old in killed.items() if old is not None)
+
+    await wait_until_async(all_recorded, BACK_S, "each restart recorded")
     for name, old in killed.items():
         assert old is not None
         restarts = watcher.store.restarts(name, datetime(2000, 1, 1, tzinfo=UTC))
