@@ -16,7 +16,12 @@ from typing import TextIO
 from remi_ops.alerts.model import Notification
 from remi_ops.alerts.text import alert_file_record, console_line
 from remi_ops.host.workdir import skip_in_missing_workdir
-from remi_ops.store.filesafety import SymlinkRefused, open_for_append, open_for_reading
+from remi_ops.store.filesafety import (
+    SymlinkRefused,
+    append_whole_line,
+    open_for_append,
+    open_for_reading,
+)
 
 
 class FileSink:
@@ -58,14 +63,7 @@ class FileSink:
                                 "and the console still get them)")
             return n.id
         with os.fdopen(fd, "a+b") as fh:
-            fh.seek(0, os.SEEK_END)
-            if fh.tell() > 0:
-                fh.seek(-1, os.SEEK_END)
-                if fh.read(1) != b"\n":  # a torn last line: never glue ours onto it
-                    line = b"\n" + line
-            fh.write(line)
-            fh.flush()
-            os.fsync(fh.fileno())
+            append_whole_line(fh, line)
         return n.id
 
     def _already_written(self, path: Path, notification_id: str) -> bool:

@@ -16,7 +16,7 @@ import logging
 import os
 import stat
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 if TYPE_CHECKING:
     from remi_ops.config import Settings
@@ -139,3 +139,16 @@ class SymlinkRefused(OSError):
         _refused.add(self.path)
         log.error("%s is a symlink: not following it, so %s; remove the link to resume",
                   self.path, consequence)
+
+
+def append_whole_line(fh: BinaryIO, line: bytes) -> None:
+    """Append ``line`` (ending in a newline) to the end of ``fh`` and fsync it; after a
+    torn last line (a writer killed mid-line) it starts on a line of its own."""
+    fh.seek(0, os.SEEK_END)
+    if fh.tell() > 0:
+        fh.seek(-1, os.SEEK_END)
+        if fh.read(1) != b"\n":  # never glue ours onto a torn line
+            line = b"\n" + line
+    fh.write(line)
+    fh.flush()
+    os.fsync(fh.fileno())

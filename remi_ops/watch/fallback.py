@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from remi_ops.clock import Clock
 from remi_ops.host.workdir import skip_in_missing_workdir
+from remi_ops.store.filesafety import append_whole_line
 
 log = logging.getLogger(__name__)
 #: the ``kind`` of the fallback line, so a reader can tell it from the outbox's lines
@@ -70,11 +70,4 @@ class FallbackAlerts:
         line = (json.dumps(record, ensure_ascii=False) + "\n").encode()
         self.alert_file.parent.mkdir(parents=True, exist_ok=True)
         with open(self.alert_file, "a+b") as fh:
-            fh.seek(0, os.SEEK_END)
-            if fh.tell() > 0:
-                fh.seek(-1, os.SEEK_END)
-                if fh.read(1) != b"\n":  # a torn last line: never glue ours onto it
-                    line = b"\n" + line
-            fh.write(line)
-            fh.flush()
-            os.fsync(fh.fileno())
+            append_whole_line(fh, line)
