@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from remi_ops import host
 from remi_ops.domain import CheckTrigger, ExitInfo, ProcessIdentity
 from remi_ops.host.exitwatch import ExitWatch
+from remi_ops.supervision.states import State
 from remi_ops.watch.executors import Executors
 from remi_ops.watch.fileevents import Wake
 from remi_ops.watch.target import TargetWatch
@@ -213,9 +214,27 @@ async def due_loop(watch: TargetWatch, stopping: asyncio.Event,
         if watch.recheck_due():
             await guarded(f"{watch.name}: check", lambda: _run(
                 pools, watch.name, watch.check, CheckTrigger.AFTER_RESTART), target=watch.name)
-        if watch.scan_due():
+        if watch.scan_due() and still_up_for_its_test(watch):
             await guarded(f"{watch.name}: scan test", lambda: _scan(pools, watch),
                           target=watch.name)
+
+
+#: the states in which the process a restart started is still there to be tested
+UP_STATES = frozenset({State.STARTING, State.RUNNING, State.UNHEALTHY})
+
+
+def still_up_for_its_test(watch: TargetWatch) -> bool:
+    """A scan test after a restart tests the process that restart started: if it went down
+    before the test was due (killed right after a manual restart, say), a test now would
+    report "passed" beside a Remi in backoff. It is dropped; the next start arms its own."""
+    due, state = watch.scan_due_mono, watch.supervisor.state
+    if state in UP_STATES:
+        return True
+    if watch.scan_due_mono == due:  # not re-armed by a restart in the meantime
+        watch.scan_due_mono = None
+    log.info("%s: the scan test after the restart is not run: %s is %s now "
+             "(the next start runs its own)", watch.name, watch.name, state)
+    return False
 
 
 #: never sleep less than this (a due time in the past is carried out at the next wake)
