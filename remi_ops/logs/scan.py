@@ -33,6 +33,11 @@ _LEVELS = ((b"ERROR", 1), (b"WARNING", 2), (b"CRITICAL", 1))
 #: R's that are not in a level word (Remi's own INFO text may have many) before a window
 #: goes back to searching the words themselves
 _R_MISSES_PER_WINDOW = 2048
+#: ``discord`` searched by the regex engine, whose loop over the bytes for the needle's first
+#: letter beats ``bytes.find`` on log text (57 against 69 ms per 150 MB, the whole text; ~2 %
+#: of a scan): ``find``'s skip table is indexed by a byte's low 6 bits, so the digits 2 and 3
+#: of every timestamp share the slots of the needle's r and s and keep its steps short
+_DISCORD = re.compile(re.escape(NEEDLES[4]))
 _HEADER_FIRST = frozenset(b"[0123456789DIWEC\x1b")
 _MAYBE_HEADER = re.compile(rb"\n(?=[\[0-9DIWEC\x1b])")
 _WINDOW = 4 * 1024 * 1024
@@ -254,7 +259,7 @@ class _Hits:
         self.end = end
         self._misses = 0
         self._next = [-1, -1, -1]  # traceback, discord, a loud level
-        self._find = (self._word(NEEDLES[0]), self._word(NEEDLES[4]), self._level)
+        self._find = (self._word(NEEDLES[0]), self._regex(_DISCORD), self._level)
 
     def next(self, pos: int) -> int:
         """The first hit at or after ``pos`` (``end`` when there is none)."""
@@ -274,6 +279,14 @@ class _Hits:
             i = find(needle, pos, end)
             return end if i < 0 else i
         return next_word
+
+    def _regex(self, pattern: re.Pattern[bytes]) -> Callable[[int], int]:
+        search, data, end = pattern.search, self.data, self.end
+
+        def next_match(pos: int) -> int:
+            m = search(data, pos, end)
+            return end if m is None else m.start()
+        return next_match
 
     def _level(self, pos: int) -> int:
         """The next WARNING, ERROR or CRITICAL, found through their R."""
