@@ -115,10 +115,11 @@ class _Window:
                 parser.feed_line(line, self.out)
             pos = self._feed_until_header(pos, first=False)
         parser.mark_read()
-        hits = _Hits(self.data, self.end)
+        data, end = self.data, self.end
+        next_hit, rfind = _Hits(data, end).next, data.rfind
         repeats = self._repeats
-        while (hit := hits.next(pos)) < self.end:
-            line_start = self.data.rfind(b"\n", pos, hit) + 1 or pos
+        while (hit := next_hit(pos)) < end:
+            line_start = rfind(b"\n", pos, hit) + 1 or pos
             if repeats is not None and (b := self._repeat(line_start, repeats)):
                 pos = b
                 continue
@@ -158,7 +159,7 @@ class _Window:
         if e < 0:
             return 0
         line = data[a + STAMP_BYTES:e + 1]
-        known = repeats.get(line)
+        known = repeats.lookup(line)
         repeats.lookups += 1
         if known is None:
             self._line = (a, line)  # what _record remembers, if it counts the record whole
@@ -169,7 +170,8 @@ class _Window:
             b = e + 1 + len(body)
             # the lines of the body were none a header then, nor are they now
             if b < end and data[b] in _HEADER_FIRST and data.startswith(body, e + 1) \
-                    and self._starts_record(b):
+                    and (_PLAIN_START.match(data, b, end) is not None
+                         or self._starts_other(b)):
                 self.parser.count_again(data[a + 1:a + STAMP_BYTES - 2].decode(), counted,
                                         self.out)
                 repeats.hits += 1
@@ -181,7 +183,8 @@ class _Window:
         """The start of the first header line at or after ``b`` (or the window's end)."""
         data, end = self.data, self.end
         while b < end:
-            if data[b] in _HEADER_FIRST and self._starts_record(b):
+            if data[b] in _HEADER_FIRST and (_PLAIN_START.match(data, b, end) is not None
+                                             or self._starts_other(b)):
                 return b
             m = _MAYBE_HEADER.search(data, b, end)
             if m is None:
@@ -213,9 +216,12 @@ class _Window:
         """``_is_header(a)``, answered from the bytes when they are plain enough: the
         default layout, or a line that starts like a basic-layout header's level but is
         none (``During handling …``) and has no colour code that could hide one."""
+        return _PLAIN_START.match(self.data, a, self.end) is not None or self._starts_other(a)
+
+    def _starts_other(self, a: int) -> bool:
+        """``_starts_record(a)`` for a line that is not plainly a default-layout header
+        (what hot loops call after their own ``_PLAIN_START`` test)."""
         data = self.data
-        if _PLAIN_START.match(data, a, self.end) is not None:
-            return True
         if data[a] in _BASIC_FIRST and not data.startswith(_BASIC_LEVELS, a):
             e = data.find(b"\n", a, self.end)
             if data.find(b"\x1b", a, self.end if e < 0 else e) < 0:
