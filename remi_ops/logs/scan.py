@@ -39,7 +39,10 @@ _R_MISSES_PER_WINDOW = 2048
 #: of every timestamp share the slots of the needle's r and s and keep its steps short
 _DISCORD = re.compile(re.escape(NEEDLES[4]))
 _HEADER_FIRST = frozenset(b"[0123456789DIWEC\x1b")
-_MAYBE_HEADER = re.compile(rb"\n(?=[\[0-9DIWEC\x1b])")
+#: a line that may start a record: the first characters of the layouts' header lines, but
+#: not a traceback's "During handling of the above exception" (a D that is no DEBUG:, and
+#: no colour code can hide one inside "During ")
+_MAYBE_HEADER = re.compile(rb"\n(?=[\[0-9IWEC\x1b]|D(?!uring ))")
 _WINDOW = 4 * 1024 * 1024
 #: a line starting with one of these letters is a header only in the basic layout
 #: (``LEVEL:logger:message``; the others start with "[" or a digit), so only after a level

@@ -27,6 +27,7 @@ from remi_ops.logs.position import LogPosition
 from remi_ops.logs.redact import Redactor
 from remi_ops.logs.scan import _PLAIN_START, plain_header
 from remi_ops.logs.tail import Tailer
+from remi_ops.logs.tracebacks import normalize_message, strip_ansi
 from tests.remi_ops.logs.test_scan_full import assert_same, job, present_path
 
 FAST = settings(max_examples=200, deadline=None,
@@ -338,3 +339,23 @@ def test_a_message_without_at_or_scheme_gets_the_same_placeholders(text: str) ->
     """Searched without the e-mail and URL kinds when it cannot hold one, and then only from
     the starts of words a value can begin with: the same values, the same names."""
     assert placeholders.replace_values(text) == re.compile(BEFORE, re.VERBOSE).sub(name, text)
+
+
+def lines_normalised(message: str) -> str:
+    """``normalize_message`` as it was before one-line messages took a path of their own
+    (kept here, callable, as the reference)."""
+    lines = [line.strip() for line in strip_ansi(message).split("\n") if line.strip()][:2]
+    return placeholders.replace_values("\n".join(lines)[:4000])
+
+
+@FAST
+@given(st.one_of(MESSAGE_TEXT, st.lists(MESSAGE_TEXT, max_size=3).map("\n".join),
+                 st.text(max_size=40)))
+@example("  Scan of track 1234567890 failed: no stream URL \t")
+@example(" \x1b[31m ")
+@example("\u2028 x \x85")
+@example("x" * 4100 + " 12")
+def test_a_one_line_message_is_normalised_as_any_other(message: str) -> None:
+    """A message without a newline or a colour code is only stripped before its values are
+    replaced: what splitting it into lines gave."""
+    assert normalize_message(message) == lines_normalised(message)
