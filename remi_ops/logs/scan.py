@@ -267,35 +267,30 @@ class _Hits:
         self.data = data
         self.end = end
         self._misses = 0
-        self._next = [-1, -1, -1]  # traceback, discord, a loud level
-        self._find = (self._word(NEEDLES[0]), self._regex(_DISCORD), self._level)
+        #: ``next(pos)``: the first hit at or after ``pos`` (``end`` when there is none)
+        self.next = self._searcher()
 
-    def next(self, pos: int) -> int:
-        """The first hit at or after ``pos`` (``end`` when there is none)."""
-        nexts = self._next
-        if nexts[0] < pos:
-            nexts[0] = self._find[0](pos)
-        if nexts[1] < pos:
-            nexts[1] = self._find[1](pos)
-        if nexts[2] < pos:
-            nexts[2] = self._find[2](pos)
-        return min(nexts)
+    def _searcher(self) -> Callable[[int], int]:
+        """``next``, as a closure over the next occurrence of each needle: it runs once per
+        record of interest, so its state is in local cells, not attributes and a list."""
+        data, end, level = self.data, self.end, self._level
+        find, search, traceback = data.find, _DISCORD.search, NEEDLES[0]
+        tb = discord = loud = -1
 
-    def _word(self, needle: bytes) -> Callable[[int], int]:
-        find, end = self.data.find, self.end
-
-        def next_word(pos: int) -> int:
-            i = find(needle, pos, end)
-            return end if i < 0 else i
-        return next_word
-
-    def _regex(self, pattern: re.Pattern[bytes]) -> Callable[[int], int]:
-        search, data, end = pattern.search, self.data, self.end
-
-        def next_match(pos: int) -> int:
-            m = search(data, pos, end)
-            return end if m is None else m.start()
-        return next_match
+        def next_hit(pos: int) -> int:
+            nonlocal tb, discord, loud
+            if tb < pos:
+                tb = find(traceback, pos, end)
+                if tb < 0:
+                    tb = end
+            if discord < pos:
+                m = search(data, pos, end)
+                discord = end if m is None else m.start()
+            if loud < pos:
+                loud = level(pos)
+            first = tb if tb < discord else discord
+            return first if first < loud else loud
+        return next_hit
 
     def _level(self, pos: int) -> int:
         """The next WARNING, ERROR or CRITICAL, found through their R."""
