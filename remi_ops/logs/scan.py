@@ -273,7 +273,7 @@ class _Hits:
     def _searcher(self) -> Callable[[int], int]:
         """``next``, as a closure over the next occurrence of each needle: it runs once per
         record of interest, so its state is in local cells, not attributes and a list."""
-        data, end, level = self.data, self.end, self._level
+        data, end, level = self.data, self.end, self._level()
         find, search, traceback = data.find, _DISCORD.search, NEEDLES[0]
         tb = discord = loud = -1
 
@@ -292,17 +292,20 @@ class _Hits:
             return first if first < loud else loud
         return next_hit
 
-    def _level(self, pos: int) -> int:
-        """The next WARNING, ERROR or CRITICAL, found through their R."""
-        data, end = self.data, self.end
-        while self._misses <= _R_MISSES_PER_WINDOW:
-            i = data.find(b"R", pos, end)
-            if i < 0:
-                return end
-            for word, offset in _LEVELS:
-                if i - offset >= pos and data.startswith(word, i - offset):
-                    return i - offset
-            self._misses += 1
-            pos = i + 1
-        found = [data.find(word, pos, end) for word in NEEDLES[1:4]]
-        return min((i for i in found if i >= 0), default=end)
+    def _level(self) -> Callable[[int], int]:
+        """A function giving the next WARNING, ERROR or CRITICAL, found through their R."""
+        data, end, find, levels = self.data, self.end, self.data.find, _LEVELS
+
+        def next_level(pos: int) -> int:
+            while self._misses <= _R_MISSES_PER_WINDOW:
+                i = find(b"R", pos, end)
+                if i < 0:
+                    return end
+                for word, offset in levels:
+                    if i - offset >= pos and data.startswith(word, i - offset):
+                        return i - offset
+                self._misses += 1
+                pos = i + 1
+            found = [find(word, pos, end) for word in NEEDLES[1:4]]
+            return min((i for i in found if i >= 0), default=end)
+        return next_level
