@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from remi_ops.domain import LogRecord
     from remi_ops.logs.parse import LogParser
 
+#: what the scan reads: a block of a log, or a reused buffer holding one (a full scan's)
+Bytes = bytes | bytearray
 #: A record is worth parsing only if one of these occurs in it (see remi_ops.logs.kinds).
 NEEDLES = (b"Traceback (most recent call last):", b"WARNING", b"ERROR", b"CRITICAL",
            b"discord")
@@ -64,7 +66,7 @@ _PLAIN_START = re.compile(rb"\[\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d\] "
                           rb"\[(?:DEBUG|INFO|WARNING|ERROR|CRITICAL) *\] [!-~]+?:(?: |\r?\n)")
 
 
-def scan_bytes(parser: LogParser, data: bytes, n: int | None = None) -> list[LogRecord]:
+def scan_bytes(parser: LogParser, data: Bytes, n: int | None = None) -> list[LogRecord]:
     """Feed complete lines (``data[:n]``, all of it by default) to ``parser``, skipping
     records that can only be INFO."""
     out: list[LogRecord] = []
@@ -74,14 +76,14 @@ def scan_bytes(parser: LogParser, data: bytes, n: int | None = None) -> list[Log
         if end < n:
             nl = data.rfind(b"\n", start, end)
             if nl < 0:
-                nl = data.find(b"\n", end)
+                nl = data.find(b"\n", end, n)  # not past n: a reused buffer may go on
             end = n if nl < 0 else nl + 1
         _Window(parser, data, start, end, out).run()
         start = end
     return out
 
 
-def plain_header(data: bytes, a: int, end: int) -> Header | None:
+def plain_header(data: Bytes, a: int, end: int) -> Header | None:
     """The header of the line at ``data[a:]`` read from the bytes, when it is in discord.py's
     default layout and plainly so (see ``_PLAIN_BYTES``); None says "parse the decoded line"
     (it may still be a header)."""
@@ -96,7 +98,7 @@ def plain_header(data: bytes, a: int, end: int) -> Header | None:
 class _Window:
     """One stretch of whole lines, ``data[start:end]``."""
 
-    def __init__(self, parser: LogParser, data: bytes, start: int, end: int,
+    def __init__(self, parser: LogParser, data: Bytes, start: int, end: int,
                  out: list[LogRecord]) -> None:
         self.parser = parser
         self.data = data
@@ -132,7 +134,7 @@ class _Window:
             pos = self._record(record_start)
         if pos < self.end:
             parser.finish(self.out)
-            parser.carry = self.data[self._record_start(self._last_line(), pos):self.end]
+            parser.carry = bytes(self.data[self._record_start(self._last_line(), pos):self.end])
 
     def _record(self, a: int) -> int:
         """Parse the record whose header line starts at ``a``; return where the next starts.
@@ -143,12 +145,12 @@ class _Window:
         e = self.data.find(b"\n", a, self.end)
         b = self._next_header(e + 1) if e >= 0 else self.end
         if head is not None and b < self.end:
-            body = self.data[e + 1:b]
+            body = bytes(self.data[e + 1:b])  # a key: bytes also from a bytearray
             if self.parser.feed_record(head, body, self.out):
                 if self._repeats is not None and self._plain_at == a:
                     line_at, line = self._line
                     self._repeats.remember(line if line_at == a else
-                                           self.data[a + STAMP_BYTES:e + 1], body,
+                                           bytes(self.data[a + STAMP_BYTES:e + 1]), body,
                                            self.parser.counted)
                 return b
         return self._feed_until_header(a, first=True)
@@ -161,7 +163,7 @@ class _Window:
         e = data.find(b"\n", a, end)
         if e < 0:
             return 0
-        line = data[a + STAMP_BYTES:e + 1]
+        line = bytes(data[a + STAMP_BYTES:e + 1])  # a key (see _record)
         known = repeats.lookup(line)
         repeats.lookups += 1
         if known is None:
@@ -263,7 +265,7 @@ class _Hits:
     has gone past it, so text inside records already parsed is never searched twice.
     """
 
-    def __init__(self, data: bytes, end: int) -> None:
+    def __init__(self, data: Bytes, end: int) -> None:
         self.data = data
         self.end = end
         self._misses = 0
