@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, tzinfo
+from io import BufferedReader
 from pathlib import Path
 from typing import BinaryIO
 
@@ -108,7 +109,7 @@ def scan_range(job: ScanJob, start: int, end: int) -> ScanSummary:
     return ScanSummary(counts.records, order, groups, time.process_time() - cpu)
 
 
-def read_lines(f: BinaryIO, start: int, end: int, parser: LogParser) -> None:
+def read_lines(f: BufferedReader, start: int, end: int, parser: LogParser) -> None:
     """Feed the complete lines of ``f``'s bytes ``[start, end)`` to ``parser`` in blocks.
 
     Each block is read from a line's start and parsed in place up to its last newline (the
@@ -118,22 +119,34 @@ def read_lines(f: BinaryIO, start: int, end: int, parser: LogParser) -> None:
     """
     counts = parser.counts
     assert counts is not None  # the records go to the counts, none come back
-    f.seek(start)
+    buffer = bytearray(BLOCK_BYTES)
+    view = memoryview(buffer)
     pos, reader = start, None
-    while pos < end and (block := f.read(min(BLOCK_BYTES, end - pos))):
-        if reader is None and not may_have_long_line(block, MAX_LINE_BYTES):
-            last = block.rfind(b"\n") + 1
-            scan_bytes(parser, block, last)
+    while pos < end:
+        f.seek(pos)
+        n = _read_into(f, view[:min(BLOCK_BYTES, end - pos)])
+        if n == 0:
+            return
+        if reader is None and not may_have_long_line(buffer, MAX_LINE_BYTES, n):
+            last = buffer.rfind(b"\n", 0, n) + 1
+            scan_bytes(parser, buffer, last)
             counts.trim()
-            if last == 0 or pos + len(block) == end:
+            if last == 0 or pos + n == end:
                 return  # an unfinished last line waits, as the tailer leaves it
             pos += last
-            f.seek(pos)
             continue
         reader = reader or LineReader(MAX_LINE_BYTES)
-        pos += len(block)
-        parser.feed_bytes(reader.feed(block))
+        pos += n
+        parser.feed_bytes(reader.feed(bytes(view[:n])))
         counts.trim()
+
+
+def _read_into(f: BufferedReader, view: memoryview) -> int:
+    """Fill ``view`` from ``f`` (fewer bytes only at the end of the file)."""
+    got = 0
+    while got < len(view) and (n := f.readinto(view[got:])):
+        got += n
+    return got
 
 
 def merge(parts: Iterable[ScanSummary]) -> ScanSummary:

@@ -83,12 +83,14 @@ class LineReader:
         return may_have_long_line(data, self.max_line)
 
 
-def may_have_long_line(data: bytes, max_line: int) -> bool:
-    """False only if no line of ``data`` is longer than ``max_line``.
+def may_have_long_line(data: bytes | bytearray, max_line: int, n: int | None = None) -> bool:
+    """False only if no line of ``data[:n]`` (all of it by default) is longer than
+    ``max_line``.
 
     A line longer than ``max_line`` fully covers some aligned window of ``max_line // 2``
     bytes, so it is enough that every such window holds a newline.
     """
     width = max(1, max_line // 2)
     find = data.find
-    return any(find(b"\n", i, i + width) < 0 for i in range(0, len(data) - width + 1, width))
+    n = len(data) if n is None else n
+    return any(find(b"\n", i, i + width) < 0 for i in range(0, n - width + 1, width))

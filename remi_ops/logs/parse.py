@@ -264,13 +264,15 @@ class LogParser:
     def count_again(self, stamp: str, counted: Counted | None, out: list[LogRecord]) -> None:
         """Count a record equal to one counted before but for its timestamp ``stamp``
         (:mod:`remi_ops.logs.repeats`): what :meth:`feed_record` would do, decided once."""
-        self.finish(out)
+        if self._cur is not None:
+            self.finish(out)
         self._fresh = False
-        if counted is None or self.counts is None:
+        counts = self.counts
+        if counted is None or counts is None:
             return  # an INFO record: not counted
         fp, head, parsed = counted
-        self.counts.count(fp, self._time(stamp), Header(stamp, head.level, head.logger,
-                                                        head.message), parsed)
+        counts.count(fp, self._time(stamp), Header(stamp, head.level, head.logger,
+                                                   head.message), parsed)
 
     def record_of(self, head: Header, body: RecordBody | Shaped) -> LogRecord:
         """The record a header line and its parsed body make (one counted unbuilt)."""

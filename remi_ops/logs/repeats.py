@@ -52,10 +52,13 @@ class RepeatedRecords:
     an insert per record only one window in ``WINDOWS_OFF + 1``.
     """
 
-    __slots__ = ("_off", "_seen", "hits", "lookups")
+    __slots__ = ("_off", "_seen", "hits", "lookup", "lookups")
 
     def __init__(self) -> None:
         self._seen: dict[bytes, list[tuple[bytes, Counted | None]]] = {}
+        #: :meth:`get` without a call of its own (the scan asks once per record of interest;
+        #: the dict is only ever cleared, never replaced)
+        self.lookup = self._seen.get
         self._off = 0  # windows still to skip
         self.lookups = 0  # in the current window
         self.hits = 0

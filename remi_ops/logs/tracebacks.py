@@ -261,8 +261,11 @@ def main_block(blocks: Sequence[ExceptionBlock]) -> ExceptionBlock | None:
 
 def normalize_message(message: str) -> str:
     """The first two non-empty lines with variable parts replaced by ``<kind>`` placeholders."""
-    lines = [line.strip() for line in strip_ansi(message).split("\n") if line.strip()][:2]
-    text = "\n".join(lines)[:4000]
+    if "\n" not in message and "\x1b" not in message:  # one line (most): the same, simply
+        text = message.strip()[:4000]
+    else:
+        lines = [line.strip() for line in strip_ansi(message).split("\n") if line.strip()][:2]
+        text = "\n".join(lines)[:4000]
     return replace_values(text)
 
 

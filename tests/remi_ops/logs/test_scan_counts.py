@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from remi_ops.domain import LogKind
 from remi_ops.logs import fullscan, parse, placeholders
-from remi_ops.logs.body_shapes import BodyShapes, fill, message_facts
+from remi_ops.logs.body_shapes import BodyShapes, fill, message_facts, titles_fatal
 from remi_ops.logs.error_groups import ErrorAggregator
 from remi_ops.logs.fullscan import ScanSummary, scan_file
 from remi_ops.logs.headers import clean_line, parse_header
@@ -27,6 +27,7 @@ from remi_ops.logs.position import LogPosition
 from remi_ops.logs.redact import Redactor
 from remi_ops.logs.scan import _PLAIN_START, plain_header
 from remi_ops.logs.tail import Tailer
+from remi_ops.logs.tracebacks import normalize_message, strip_ansi
 from tests.remi_ops.logs.test_scan_full import assert_same, job, present_path
 
 FAST = settings(max_examples=200, deadline=None,
@@ -126,6 +127,39 @@ def test_a_shapes_facts_are_those_of_its_filled_parse(first_type: str, first: st
     body = fill(shaped.template, shaped.messages)
     assert body == LogParser._parse_body(text)
     assert message_facts(shaped.template, shaped.messages) == (body.fatal, body.timeout)
+
+
+#: lines that may follow an exception line: more of its message, or another exception's
+FOLLOWING = st.sampled_from((
+    "Improper token has been passed.", "4004", "closed with", "close code:", "code=",
+    "  indented", "", "PrivilegedIntentsRequired", "Some.Error: close code: 4014",
+    "x: LoginFailure", "read timed out", "During handling of the above exception, another "
+    "exception occurred:"))
+
+
+@FAST
+@given(first_type=TYPES, first=MESSAGES, following=st.lists(FOLLOWING, max_size=3),
+       last_type=TYPES, last=MESSAGES)
+@example(first_type="KeyError", first="", following=["Improper token has been passed."],
+         last_type="RuntimeError", last="cache is corrupt")
+@example(first_type="KeyError", first="close code:", following=["4004"],
+         last_type="RuntimeError", last="cache is corrupt")
+def test_fatal_read_from_the_messages_is_fatal_read_from_every_title(
+        first_type: str, first: str, following: list[str], last_type: str,
+        last: str) -> None:
+    """A message that is blank lets the next line be its title, a fatal phrase may be cut
+    across lines or messages: the one search over the messages decides as reading each
+    filled-in title does (and as the filled-in parse says)."""
+    text = TRACEBACK.format(first_type=first_type, first="\n".join([first, *following]),
+                            last_type=last_type, last=last)
+    shaped = BodyShapes(LogParser._parse_body).shaped(text)
+    if shaped is None or shaped.template is None:
+        return
+    body = fill(shaped.template, shaped.messages)
+    assert body == LogParser._parse_body(text)
+    facts = message_facts(shaped.template, shaped.messages)
+    assert facts == (titles_fatal(shaped.template, shaped.messages), body.timeout)
+    assert facts == (body.fatal, body.timeout)
 
 
 # ----------------------------------------------------------------- counting, not building
@@ -305,3 +339,23 @@ def test_a_message_without_at_or_scheme_gets_the_same_placeholders(text: str) ->
     """Searched without the e-mail and URL kinds when it cannot hold one, and then only from
     the starts of words a value can begin with: the same values, the same names."""
     assert placeholders.replace_values(text) == re.compile(BEFORE, re.VERBOSE).sub(name, text)
+
+
+def lines_normalised(message: str) -> str:
+    """``normalize_message`` as it was before one-line messages took a path of their own
+    (kept here, callable, as the reference)."""
+    lines = [line.strip() for line in strip_ansi(message).split("\n") if line.strip()][:2]
+    return placeholders.replace_values("\n".join(lines)[:4000])
+
+
+@FAST
+@given(st.one_of(MESSAGE_TEXT, st.lists(MESSAGE_TEXT, max_size=3).map("\n".join),
+                 st.text(max_size=40)))
+@example("  Scan of track 1234567890 failed: no stream URL \t")
+@example(" \x1b[31m ")
+@example("\u2028 x \x85")
+@example("x" * 4100 + " 12")
+def test_a_one_line_message_is_normalised_as_any_other(message: str) -> None:
+    """A message without a newline or a colour code is only stripped before its values are
+    replaced: what splitting it into lines gave."""
+    assert normalize_message(message) == lines_normalised(message)

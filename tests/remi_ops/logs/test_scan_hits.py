@@ -58,3 +58,23 @@ def test_a_window_without_any_hit_skips_everything() -> None:
     text = "".join(f"[2026-01-24 03:00:00] [INFO    ] remi.scan: all good {i}\n"
                    for i in range(1000))
     assert fast(text) == []
+
+
+def test_a_header_starting_with_d_after_a_traceback_ends_it() -> None:
+    """A body's end is looked for at lines that may start a record; "During handling …"
+    may not, but a basic-layout DEBUG header may (also one a colour code splits): each
+    ends the traceback before it, as the line-by-line parser says."""
+    traceback = ("[2026-01-24 03:00:05] [ERROR   ] remi.scan: failed\n"
+                 "Traceback (most recent call last):\n"
+                 '  File "/app/x.py", line 1, in f\n    f()\nKeyError: 1\n\n'
+                 "During handling of the above exception, another exception occurred:\n\n"
+                 "Traceback (most recent call last):\n"
+                 '  File "/app/x.py", line 2, in g\n    g()\nValueError: 2\n')
+    for debug in ("DEBUG:discord.gateway:Shard ID None has successfully RESUMED",
+                  "D\x1b[0mEBUG:discord.gateway:Shard ID None has successfully RESUMED",
+                  "Durin:discord.gateway:Shard ID None has successfully RESUMED",
+                  "During: handling"):
+        text = traceback + debug + "\n" + traceback
+        expected = line_by_line(text)
+        assert len(expected) >= 2
+        assert fast(text) == expected, debug

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from hypothesis import HealthCheck, given, settings
+import re
+
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from remi_ops.logs.bodies import RecordBody
@@ -88,3 +90,32 @@ def test_mask_keeps_the_trailing_whitespace_outside_the_message() -> None:
     shape, messages = mask("KeyError: 'a'  \n  File \"x\", line 1\nplain line")
     assert shape == "KeyError:\x000\x00  \n  File \"x\", line 1\nplain line"
     assert messages == [" 'a'"]
+
+
+_MASKABLE = re.compile(r"([A-Za-z_][\w.]*):(.*)\Z")
+
+
+def line_by_line_mask(text: str) -> tuple[str, list[str]]:
+    """``mask`` as it was before it became one regex search: a test per line (kept here,
+    callable, as the reference it must equal)."""
+    lines = text.split("\n")
+    messages: list[str] = []
+    for i, raw in enumerate(lines):
+        if raw and raw[0] not in " \t" and ":" in raw:
+            stripped = raw.rstrip()
+            m = _MASKABLE.match(stripped)
+            if m:
+                lines[i] = f"{m[1]}:\x00{len(messages)}\x00{raw[len(stripped):]}"
+                messages.append(m[2])
+    return "\n".join(lines), messages
+
+
+@FAST
+@given(lines=st.lists(LINES | st.text(max_size=12), max_size=20))
+@example(lines=["KeyError: 'a'  ", "", "x:", ":y", "\tA: b", "A.b_c: d: e \u2028 ",
+                "Some.Error:\u00a0", "é: x"])
+def test_mask_finds_the_lines_a_test_per_line_finds(lines: list[str]) -> None:
+    """One search over the text blanks the same messages as testing each line: the first
+    line and the last, empty lines, colons in messages, tabs, Unicode whitespace."""
+    text = "\n".join(lines)
+    assert mask(text) == line_by_line_mask(text)
