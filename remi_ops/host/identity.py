@@ -120,8 +120,9 @@ def snapshot(ident: ProcessIdentity, *, shared: bool = False) -> ProcessSnapshot
 
     The psutil handle is cached per identity, so ``cpu_percent`` covers the interval since
     the previous snapshot instead of reading 0.0 every time. ``shared``: the children come
-    from the process table this round's checks share (a pass over every process once a
-    second, not once per target); they are only reported, never signalled.
+    from the process table this round's checks share (a pass over every process a few
+    times an interval, not once per target; one taken after the process started); they
+    are only reported, never signalled.
     """
     key = (ident.pid, ident.create_time)
     with _SNAPSHOT_LOCK:
@@ -136,7 +137,7 @@ def snapshot(ident: ProcessIdentity, *, shared: bool = False) -> ProcessSnapshot
             status = proc.status()
             cpu = proc.cpu_percent(None)
             rss = proc.memory_info().rss
-        children = (shared_table().descendants(ident.pid) if shared
+        children = (shared_table(since=ident.create_time).descendants(ident.pid) if shared
                     else tuple(sorted(c.pid for c in proc.children(recursive=True))))
     except GONE:
         _forget(key)

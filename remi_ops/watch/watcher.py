@@ -25,6 +25,7 @@ from remi_ops.config import Settings
 from remi_ops.domain import CheckTrigger, Event, EventKind, HealthReport, Severity
 from remi_ops.exceptions import UnknownTarget
 from remi_ops.host.exitwatch import ExitWatch
+from remi_ops.host.proctable import share_for
 from remi_ops.logs.parse_worker import ParseWorker
 from remi_ops.logs.redact import Redactor
 from remi_ops.metrics.exporter import REFRESH_INTERVAL_S, WatcherMetrics
@@ -95,6 +96,7 @@ class Watcher:
         #: the pools checks run in, and the one waiter for every target's death
         self.executors = Executors(len(self.watches))
         self.exits = ExitWatch(clock=self.clock)
+        share_for(settings.watchdog.check_interval_s)  # one process-table pass per ¼ interval
         #: file changes (logs, beacons, the spool) that wake the probes and the requests
         self.files = FileEvents()
         #: the process big log reads are parsed in, off this process's GIL (supervising)
