@@ -11,7 +11,8 @@ and a little: it holds one round of checks) reads:
   ``.bot_health`` changing: a ``stat``, which wakes nothing in the watcher);
 * with ``--strace``, the system calls of the whole process over the window (``strace -c
   -f``; it slows the watcher, so read the counts, not the CPU);
-* with ``--py-spy``, a flame graph (``py-spy record --idle=false``) of the window.
+* with ``--py-spy FILE``, py-spy's samples of the window (active threads only, 200 Hz):
+  collapsed stacks per thread for a ``.txt`` (``grep``/``sort`` them), else a flame graph.
 
     .venv/bin/python bench/profile_watch.py --targets 50 [--interval 60] [--strace]
 """
@@ -93,7 +94,8 @@ def main() -> None:
                         help="how long to measure (default: the interval + 10 s)")
     parser.add_argument("--strace", action="store_true")
     parser.add_argument("--py-spy", dest="pyspy", default="",
-                        help="write a py-spy flame graph (svg) of the window here")
+                        help="write a py-spy profile of the window here: collapsed "
+                        "stacks if it ends in .txt, else a flame graph (svg)")
     args = parser.parse_args()
     window = args.window_s or args.interval + 10
     tmp = Path(tempfile.mkdtemp(prefix=f"profile-watch-{args.targets}-"))
@@ -108,8 +110,10 @@ def main() -> None:
                                        "-p", str(watcher.pid)])
         elif args.pyspy:
             tracer = subprocess.Popen(
-                [str(Path(sys.executable).parent / "py-spy"), "record", "--idle", "-r", "100",
-                 "-o", args.pyspy, "-d", str(int(window)), "-p", str(watcher.pid)],
+                [str(Path(sys.executable).parent / "py-spy"), "record", "--nonblocking",
+                 "--threads", "-r", "200", "-f", "raw" if args.pyspy.endswith(".txt") else
+                 "flamegraph", "-o", args.pyspy, "-d", str(int(window)), "-p",
+                 str(watcher.pid)],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         before, marks = thread_cpu(watcher.pid), health_mtimes(root, args.targets)
         total_before = psutil.Process(watcher.pid).cpu_times()
