@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+from pathlib import Path
 
 import psutil
 
@@ -90,9 +91,10 @@ def same_process(ident: ProcessIdentity) -> bool:
 def is_alive(ident: ProcessIdentity) -> bool:
     """True if the very process we identified is still running (not a zombie).
 
-    One psutil handle answers both questions (its start time, then its state).
+    One psutil handle answers both questions (its start time, then its state): the
+    handle kept for it (:func:`held`), so a check does not build one per question.
     """
-    proc = verified(ident)
+    proc = held(ident)
     try:
         return proc is not None and proc.status() != psutil.STATUS_ZOMBIE
     except GONE:
@@ -107,12 +109,73 @@ def is_zombie(pid: int) -> bool:
         return True
 
 
+# --------------------------------------------------------------------------- kept handles
+
+
+#: one psutil handle per identity looked at (:func:`held`), so ``cpu_percent`` covers
+#: the time since the last snapshot, with the process's start in clock ticks since boot
+#: when read (Linux); bounded for identities never seen to end
+_HANDLES: dict[tuple[int, float], tuple[psutil.Process, int | None]] = {}
+_HANDLES_MAX = 1024
+_HANDLES_LOCK = threading.Lock()
+_LINUX_PROC = Path("/proc/self/stat").exists()
+
+
+def held(ident: ProcessIdentity) -> psutil.Process | None:
+    """A psutil handle on ``ident`` if it is still that very process (zombies count), as
+    :func:`verified` — but kept per identity and checked again by one read of its start.
+
+    A fresh ``psutil.Process`` reads the process's ``stat`` and the host's ``/proc/stat``
+    (the boot time, a file the kernel builds from every CPU's and interrupt's counters)
+    and builds an object: twice per check (the snapshot, our child's ``is_alive``), it
+    was a fifth of an idle check. The first look verifies the identity as
+    :func:`verified` does, between two reads of the process's start in clock ticks since
+    boot (equal: the same process throughout); after that the pid's ``stat`` says
+    whether the process there now started at that very tick — the test psutil's own
+    identity makes, without the boot time (which moves when the wall clock is stepped).
+    Only for a process we spawned (``spawn_id``): pid and start time name it for good.
+    Another process's identity includes its argv, so it goes through :func:`verified`.
+    """
+    if not ident.spawn_id or not _LINUX_PROC:
+        return verified(ident)
+    key = (ident.pid, ident.create_time)
+    with _HANDLES_LOCK:
+        kept = _HANDLES.get(key)
+    if kept is not None and kept[1] is not None:
+        if _start_ticks(ident.pid) == kept[1]:
+            return kept[0]
+        _forget(key)
+        return None
+    before = _start_ticks(ident.pid)
+    proc = verified(ident)
+    if proc is not None and before is not None and _start_ticks(ident.pid) == before:
+        _keep(key, proc, before)
+    return proc
+
+
+def _start_ticks(pid: int) -> int | None:
+    """The start of the process at ``pid`` in clock ticks since boot (None: no process)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            raw = f.read()
+    except OSError:
+        return None
+    fields = raw[raw.rfind(b")") + 2:].split()
+    return int(fields[19]) if len(fields) > 19 else None
+
+
+def _keep(key: tuple[int, float], proc: psutil.Process, ticks: int | None = None) -> None:
+    """Keep ``proc`` for ``key`` (a handle kept already stays: its ``cpu_percent`` has a
+    past)."""
+    with _HANDLES_LOCK:
+        if key not in _HANDLES and len(_HANDLES) >= _HANDLES_MAX:
+            del _HANDLES[next(iter(_HANDLES))]
+        kept = _HANDLES.get(key)
+        if kept is None or (kept[1] is None and ticks is not None):
+            _HANDLES[key] = (kept[0] if kept else proc, ticks)
+
+
 # --------------------------------------------------------------------------- snapshot
-
-
-_SNAPSHOT_CACHE: dict[tuple[int, float], psutil.Process] = {}
-_SNAPSHOT_CACHE_MAX = 64
-_SNAPSHOT_LOCK = threading.Lock()
 
 
 def snapshot(ident: ProcessIdentity, *, shared: bool = False) -> ProcessSnapshot | None:
@@ -125,13 +188,13 @@ def snapshot(ident: ProcessIdentity, *, shared: bool = False) -> ProcessSnapshot
     are only reported, never signalled.
     """
     key = (ident.pid, ident.create_time)
-    with _SNAPSHOT_LOCK:
-        cached = _SNAPSHOT_CACHE.get(key)
-    proc = verified(ident)
+    proc = held(ident)
     if proc is None:
         _forget(key)
         return None
-    proc = cached or proc
+    with _HANDLES_LOCK:
+        kept = _HANDLES.get(key)
+    proc = kept[0] if kept else proc  # the kept one: its cpu_percent has a past
     try:
         with proc.oneshot():
             status = proc.status()
@@ -142,14 +205,11 @@ def snapshot(ident: ProcessIdentity, *, shared: bool = False) -> ProcessSnapshot
     except GONE:
         _forget(key)
         return None
-    with _SNAPSHOT_LOCK:
-        if key not in _SNAPSHOT_CACHE and len(_SNAPSHOT_CACHE) >= _SNAPSHOT_CACHE_MAX:
-            del _SNAPSHOT_CACHE[next(iter(_SNAPSHOT_CACHE))]
-        _SNAPSHOT_CACHE[key] = proc
+    _keep(key, proc)
     uptime = max(0.0, time.time() - ident.create_time)
     return ProcessSnapshot(ident, status, cpu, rss, children, uptime)
 
 
 def _forget(key: tuple[int, float]) -> None:
-    with _SNAPSHOT_LOCK:
-        _SNAPSHOT_CACHE.pop(key, None)
+    with _HANDLES_LOCK:
+        _HANDLES.pop(key, None)

@@ -69,6 +69,10 @@ class Seen:
     read_at: float = 0.0
     #: a psutil handle on it, made the first time one is asked for
     handle: psutil.Process | None = None
+    #: seen running (not a zombie) by a pass of :class:`KnownProcesses`, and its real
+    #: user once read: kept with the argv, read again with it
+    running: bool = False
+    uid: int | None = None
 
     def proc(self) -> psutil.Process:
         """A psutil handle on this process (made once; raises psutil.Error if gone)."""
@@ -109,7 +113,7 @@ class KnownProcesses:
                 if cmdline is None:
                     continue  # gone since its stat
                 row = Seen(pid, ppid, boot + started / _TICKS, cmdline, started, mark,
-                           now_mono)
+                           now_mono, running=not zombie)
             row.ppid = ppid
             seen[pid] = row
             yield row

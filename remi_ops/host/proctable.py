@@ -178,9 +178,18 @@ def _by_cwd(rows: list[Seen]) -> dict[Path, list[tuple[Seen, str]]]:
 
 
 def _live(rows: list[tuple[Seen, str]]) -> list[Match]:
-    """The rows' processes that still run (zombies left out), with their user."""
+    """The rows' processes that still run (zombies left out), with their user.
+
+    A row of a :class:`~remi_ops.host.known_processes.KnownProcesses` pass was running
+    then, and its user, once read, is kept with its argv: the shared table reports only,
+    and what it names is re-checked before it is reported (``is_alive``).
+    """
     found: list[Match] = []
     for row, cwd in rows:
+        if row.running and row.uid is not None:
+            found.append(Match(ProcessIdentity(row.pid, row.created, row.cmdline, cwd),
+                               row.uid))
+            continue
         try:
             proc = row.proc()
             with proc.oneshot():
@@ -189,6 +198,8 @@ def _live(rows: list[tuple[Seen, str]]) -> list[Match]:
                 uid = proc.uids().real
         except psutil.Error:
             continue
+        if row.running:
+            row.uid = uid
         found.append(Match(ProcessIdentity(row.pid, row.created, row.cmdline, cwd), uid))
     return found
 

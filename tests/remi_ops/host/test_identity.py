@@ -13,6 +13,7 @@ from bubabot_local.simkit import ONE_SHOT, SLEEPER, TREE, bot_target
 
 from remi_ops import host
 from remi_ops.domain import ProcessIdentity
+from remi_ops.host import identity
 from remi_ops.testing import wait_until as wait_for
 
 pytestmark = pytest.mark.integration
@@ -80,3 +81,40 @@ def test_reused_pid_is_never_signalled(tmp_path: Path, spawned: list[ProcessIden
         assert host.wait_exit(fake, 0.05) is not None  # "that" process is gone
     assert host.is_alive(ident)
     assert host.same_process(ident)
+
+
+def test_a_spawned_process_is_looked_at_through_one_kept_handle(
+        tmp_path: Path, spawned: list[ProcessIdentity],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A check asks "alive?" and takes a snapshot of the Remi it spawned every interval:
+    one psutil handle is made for it, then kept, and each later look reads its start."""
+    target = bot_target(tmp_path / "remi", SLEEPER)
+    ident = host.spawn(target)
+    spawned.append(ident)
+    assert ident.spawn_id
+    made: list[int] = []
+    real = psutil.Process
+
+    class Counted(real):  # type: ignore[misc,valid-type]
+        def __init__(self, pid: int | None = None) -> None:
+            made.append(pid or 0)
+            super().__init__(pid)
+
+    monkeypatch.setattr(psutil, "Process", Counted)
+    for _ in range(5):
+        assert host.is_alive(ident)
+        assert host.snapshot(ident, shared=True) is not None
+    assert made.count(ident.pid) == 1
+
+    # the kernel gave the pid to another process: the kept handle's start no longer
+    # matches, so it is not that process any more (and nothing is made to say so)
+    real_ticks = identity._start_ticks
+    monkeypatch.setattr(identity, "_start_ticks",
+                        lambda pid: (real_ticks(pid) or 0) + 1 if pid == ident.pid
+                        else real_ticks(pid))
+    assert not host.is_alive(ident)
+    monkeypatch.setattr(identity, "_start_ticks", real_ticks)
+    assert host.is_alive(ident)  # a fresh look (verified) finds it again
+    psutil.Process(ident.pid).kill()
+    wait_for(lambda: not host.is_alive(ident))  # a zombie, then gone: not alive
+

@@ -133,3 +133,32 @@ def test_a_long_held_argv_is_read_again(tmp_path: Path, known: CountedReads,
     monkeypatch.setattr(known_module, "REREAD_S", 0.0)
     shared_table(max_age_s=0.0)
     assert pid in known.read_pids
+
+
+def test_a_known_process_is_matched_without_reading_it_again(
+        tmp_path: Path, known: CountedReads, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its cwd is read by each table, but its state came with the pass and its user is
+    kept with its argv: no psutil look at it for the next tables."""
+    target = bot_target(tmp_path / "remi", SLEEPER)
+    pid = start_by_hand(target.workdir, PY, "bot.py")
+    wait_until(lambda: settled(pid), timeout=10)
+    first = shared_table(max_age_s=0.0)
+    assert [m.uid for m in first.matches(target.command, target.workdir.resolve())
+            ] == [os.getuid()]
+    looked: list[str] = []
+    real = psutil.Process
+
+    class Counted(real):  # type: ignore[misc,valid-type]
+        def status(self) -> str:
+            looked.append("status")
+            return str(super().status())
+
+        def uids(self):  # type: ignore[no-untyped-def]
+            looked.append("uids")
+            return super().uids()
+
+    known.seen[pid].handle = Counted(pid)
+    again = shared_table(max_age_s=0.0)
+    assert [m.ident.pid for m in again.matches(target.command, target.workdir.resolve())
+            ] == [pid]
+    assert looked == []
