@@ -75,15 +75,17 @@ def write_health_file(path: Path, report: HealthReport, *, watcher_pid: int,
 def replace_quickly(path: Path, text: str) -> None:
     """``path`` holds ``text`` or what it held before, never a mix; no fsync (see above)."""
     spare = path.with_name(f"{'' if path.name.startswith('.') else '.'}{path.name}.spare")
-    if path.exists() and _write_in_place(spare, text.encode("utf-8")) and exchange(spare,
-                                                                                   path):
+    if _write_in_place(spare, text.encode("utf-8")):
+        if not exchange(spare, path):  # the first write, or a file system without it
+            spare.replace(path)
         return
     _replace_by_rename(path, text)
 
 
 def _write_in_place(spare: Path, data: bytes) -> bool:
     """``spare`` holds ``data`` (written over what it held, cut to length); False where
-    there is no exchange to put it in place with (nothing is written then)."""
+    there is no exchange to put it in place with, or no spare to write (its folder
+    missing): nothing is written then."""
     if not CAN_EXCHANGE:
         return False
     try:
@@ -101,8 +103,8 @@ def _write_in_place(spare: Path, data: bytes) -> bool:
 
 
 def _replace_by_rename(path: Path, text: str) -> None:
-    """A new temp file renamed (or swapped) over ``path``: the first write, and where
-    there is no exchange.
+    """A new temp file renamed (or swapped) over ``path``: where there is no exchange,
+    and a first write into a missing folder.
 
     The temp file's name is its writer's (process and thread), so two writers never
     share one and no random name is drawn; one left by a crash is replaced by the same

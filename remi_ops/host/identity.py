@@ -14,11 +14,13 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
 
 from remi_ops.domain import ProcessIdentity, ProcessSnapshot
+from remi_ops.host.proc_stat import TICKS, StatLine, read_stat
 from remi_ops.host.proctable import shared_table
 
 #: psutil derives create_time from the boot time, which moves when the wall clock is
@@ -113,12 +115,31 @@ def is_zombie(pid: int) -> bool:
 
 
 #: one psutil handle per identity looked at (:func:`held`), so ``cpu_percent`` covers
-#: the time since the last snapshot, with the process's start in clock ticks since boot
-#: when read (Linux); bounded for identities never seen to end
-_HANDLES: dict[tuple[int, float], tuple[psutil.Process, int | None]] = {}
+#: the time since the last snapshot; bounded for identities never seen to end
+_HANDLES: dict[tuple[int, float], _Kept] = {}
 _HANDLES_MAX = 1024
 _HANDLES_LOCK = threading.Lock()
 _LINUX_PROC = Path("/proc/self/stat").exists()
+
+
+@dataclass
+class _Kept:
+    """A handle kept for one identity, and what its last look saw."""
+
+    proc: psutil.Process
+    #: its start in clock ticks since boot (Linux: read around its verification)
+    started: int | None = None
+    #: CPU ticks used and ``time.monotonic()`` at the last snapshot read from ``stat``
+    cpu_ticks: int | None = None
+    cpu_at: float = 0.0
+
+    def cpu_percent(self, cpu_ticks: int, now: float) -> float:
+        """CPU % since the last look (0.0 the first time), as psutil's ``cpu_percent``."""
+        last, at = self.cpu_ticks, self.cpu_at
+        self.cpu_ticks, self.cpu_at = cpu_ticks, now
+        if last is None or now <= at:
+            return 0.0
+        return round(100.0 * (cpu_ticks - last) / TICKS / (now - at), 1)
 
 
 def held(ident: ProcessIdentity) -> psutil.Process | None:
@@ -136,43 +157,44 @@ def held(ident: ProcessIdentity) -> psutil.Process | None:
     Only for a process we spawned (``spawn_id``): pid and start time name it for good.
     Another process's identity includes its argv, so it goes through :func:`verified`.
     """
-    if not ident.spawn_id or not _LINUX_PROC:
-        return verified(ident)
+    looked = _look(ident)
+    return looked[0].proc if looked else None
+
+
+def _look(ident: ProcessIdentity) -> tuple[_Kept, StatLine | None] | None:
+    """The kept handle on ``ident`` and the ``stat`` line read to verify it (None when
+    it was verified otherwise); None when it is not that process any more."""
     key = (ident.pid, ident.create_time)
     with _HANDLES_LOCK:
         kept = _HANDLES.get(key)
-    if kept is not None and kept[1] is not None:
-        if _start_ticks(ident.pid) == kept[1]:
-            return kept[0]
+    if ident.spawn_id and _LINUX_PROC and kept is not None and kept.started is not None:
+        line = read_stat(ident.pid)
+        if line is not None and line.started == kept.started:
+            return kept, line
         _forget(key)
         return None
-    before = _start_ticks(ident.pid)
+    fast = bool(ident.spawn_id) and _LINUX_PROC
+    before = read_stat(ident.pid) if fast else None
     proc = verified(ident)
-    if proc is not None and before is not None and _start_ticks(ident.pid) == before:
-        _keep(key, proc, before)
-    return proc
-
-
-def _start_ticks(pid: int) -> int | None:
-    """The start of the process at ``pid`` in clock ticks since boot (None: no process)."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            raw = f.read()
-    except OSError:
+    if proc is None:
         return None
-    fields = raw[raw.rfind(b")") + 2:].split()
-    return int(fields[19]) if len(fields) > 19 else None
+    after = read_stat(ident.pid) if before is not None else None
+    same = after is not None and before is not None and after.started == before.started
+    return _keep(key, proc, after.started if same and after else None), after if same else None
 
 
-def _keep(key: tuple[int, float], proc: psutil.Process, ticks: int | None = None) -> None:
-    """Keep ``proc`` for ``key`` (a handle kept already stays: its ``cpu_percent`` has a
-    past)."""
+def _keep(key: tuple[int, float], proc: psutil.Process, started: int | None = None) -> _Kept:
+    """Keep ``proc`` for ``key``; a handle kept already stays (its ``cpu_percent`` has a
+    past), learning its start when this look read it."""
     with _HANDLES_LOCK:
-        if key not in _HANDLES and len(_HANDLES) >= _HANDLES_MAX:
-            del _HANDLES[next(iter(_HANDLES))]
         kept = _HANDLES.get(key)
-        if kept is None or (kept[1] is None and ticks is not None):
-            _HANDLES[key] = (kept[0] if kept else proc, ticks)
+        if kept is None:
+            if len(_HANDLES) >= _HANDLES_MAX:
+                del _HANDLES[next(iter(_HANDLES))]
+            kept = _HANDLES[key] = _Kept(proc)
+        if started is not None:
+            kept.started = started
+        return kept
 
 
 # --------------------------------------------------------------------------- snapshot
@@ -181,31 +203,35 @@ def _keep(key: tuple[int, float], proc: psutil.Process, ticks: int | None = None
 def snapshot(ident: ProcessIdentity, *, shared: bool = False) -> ProcessSnapshot | None:
     """One look at the process and its tree, or None if it is gone or not the same process.
 
-    The psutil handle is cached per identity, so ``cpu_percent`` covers the interval since
-    the previous snapshot instead of reading 0.0 every time. ``shared``: the children come
-    from the process table this round's checks share (a pass over every process a few
-    times an interval, not once per target; one taken after the process started); they
-    are only reported, never signalled.
+    The handle is kept per identity, so ``cpu_percent`` covers the interval since the
+    previous snapshot instead of reading 0.0 every time; a process we spawned is looked
+    at through the one ``stat`` line that verified it (state, CPU, memory:
+    :mod:`~remi_ops.host.proc_stat`). ``shared``: the children come from the process
+    table this round's checks share (a pass over every process a few times an interval,
+    not once per target; one taken after the process started); they are only reported,
+    never signalled.
     """
     key = (ident.pid, ident.create_time)
-    proc = held(ident)
-    if proc is None:
+    looked = _look(ident)
+    if looked is None:
         _forget(key)
         return None
-    with _HANDLES_LOCK:
-        kept = _HANDLES.get(key)
-    proc = kept[0] if kept else proc  # the kept one: its cpu_percent has a past
+    kept, line = looked
+    proc = kept.proc
     try:
-        with proc.oneshot():
-            status = proc.status()
-            cpu = proc.cpu_percent(None)
-            rss = proc.memory_info().rss
+        if line is not None:
+            status, rss = line.status, line.rss_bytes
+            cpu = kept.cpu_percent(line.cpu_ticks, time.monotonic())
+        else:
+            with proc.oneshot():
+                status = proc.status()
+                cpu = proc.cpu_percent(None)
+                rss = proc.memory_info().rss
         children = (shared_table(since=ident.create_time).descendants(ident.pid) if shared
                     else tuple(sorted(c.pid for c in proc.children(recursive=True))))
     except GONE:
         _forget(key)
         return None
-    _keep(key, proc)
     uptime = max(0.0, time.time() - ident.create_time)
     return ProcessSnapshot(ident, status, cpu, rss, children, uptime)
 

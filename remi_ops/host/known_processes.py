@@ -42,12 +42,13 @@ from pathlib import Path
 
 import psutil
 
+from remi_ops.host.proc_stat import TICKS, read_stat
+
 #: a process this young may still be between fork and exec: its argv is read every pass
 YOUNG_S = 2.0
 #: an argv read this long ago is read again (what the name cannot tell: an exec of the
 #: same program with other arguments, a title rewritten)
 REREAD_S = 60.0
-_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 _ENCODING = sys.getfilesystemencoding()
 
 
@@ -101,50 +102,43 @@ class KnownProcesses:
             if not name.isdigit():
                 continue
             pid = int(name)
-            stat = self._stat(pid)
+            stat = read_stat(pid, self.proc_dir)
             if stat is None:
                 continue  # gone since the listing
-            ppid, started, mark, zombie = stat
+            ppid, started, mark, zombie = stat.ppid, stat.started, stat.mark, stat.state == "Z"
             row = self.seen.get(pid)
             if (row is None or row.started != started or row.mark != mark or zombie
                     or now_mono - row.read_at > REREAD_S
-                    or age_now - started / _TICKS < YOUNG_S):
+                    or age_now - started / TICKS < YOUNG_S):
                 cmdline = () if zombie else self._cmdline(pid)
                 if cmdline is None:
                     continue  # gone since its stat
-                row = Seen(pid, ppid, boot + started / _TICKS, cmdline, started, mark,
+                row = Seen(pid, ppid, boot + started / TICKS, cmdline, started, mark,
                            now_mono, running=not zombie)
             row.ppid = ppid
             seen[pid] = row
             yield row
         self.seen = seen
 
-    def _stat(self, pid: int) -> tuple[int, int, bytes, bool] | None:
-        """(ppid, start in ticks, exec mark, zombie) from ``/proc/<pid>/stat``; None if
-        gone. The mark is the name, ``startstack``, ``arg_start`` and ``arg_end``."""
-        try:
-            with open(f"{self.proc_dir}/{pid}/stat", "rb") as f:
-                raw = f.read()
-        except OSError:
-            return None
-        close = raw.rfind(b")")
-        fields = raw[close + 2:].split()  # fields[0] is field 3 of proc(5): the state
-        if close < 0 or len(fields) < 20:
-            return None
-        mark = b" ".join((raw[raw.find(b"(") + 1:close], *fields[25:26], *fields[45:47]))
-        return int(fields[1]), int(fields[19]), mark, fields[0] == b"Z"
-
     def _cmdline(self, pid: int) -> tuple[str, ...] | None:
         """The argv as psutil reads it (NUL-separated, or spaces for a rewritten title);
         () when it cannot be read, None when the process is gone."""
         self.argv_reads += 1
         try:
-            with open(f"{self.proc_dir}/{pid}/cmdline", "rb") as f:
-                data = f.read().decode(_ENCODING, "surrogateescape")
+            fd = os.open(f"{self.proc_dir}/{pid}/cmdline", os.O_RDONLY | os.O_CLOEXEC)
         except (FileNotFoundError, ProcessLookupError):
             return None
         except OSError:
             return ()
+        try:
+            chunks = []
+            while chunk := os.read(fd, 65536):
+                chunks.append(chunk)
+        except OSError:
+            return ()
+        finally:
+            os.close(fd)
+        data = b"".join(chunks).decode(_ENCODING, "surrogateescape")
         if not data:
             return ()
         sep = "\0" if data.endswith("\0") else " "
