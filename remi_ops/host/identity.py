@@ -96,9 +96,14 @@ def is_alive(ident: ProcessIdentity) -> bool:
     One psutil handle answers both questions (its start time, then its state): the
     handle kept for it (:func:`held`), so a check does not build one per question.
     """
-    proc = held(ident)
+    looked = _look(ident)
+    if looked is None:
+        return False
+    kept, line = looked
+    if line is not None:  # the stat line that verified it says its state too
+        return line.state != "Z"
     try:
-        return proc is not None and proc.status() != psutil.STATUS_ZOMBIE
+        return kept.proc.status() != psutil.STATUS_ZOMBIE
     except GONE:
         return False
 
