@@ -92,6 +92,9 @@ def main() -> None:
     parser.add_argument("--interval", type=float, default=60.0)
     parser.add_argument("--window-s", type=float, default=0.0,
                         help="how long to measure (default: the interval + 10 s)")
+    parser.add_argument("--settle-s", type=float, default=None,
+                        help="wait this long after the sleepers run (default: the interval "
+                        "+ 2 s, past the start-up checks)")
     parser.add_argument("--strace", action="store_true")
     parser.add_argument("--py-spy", dest="pyspy", default="",
                         help="write a py-spy profile of the window here: collapsed "
@@ -104,7 +107,7 @@ def main() -> None:
     tracer: subprocess.Popen[bytes] | None = None
     try:
         wait_for(lambda: len(running(root)) == args.targets, 60 + args.targets, "sleepers")
-        time.sleep(args.interval + 2)  # past the start-up checks
+        time.sleep(args.interval + 2 if args.settle_s is None else args.settle_s)
         if args.strace:
             tracer = subprocess.Popen(["strace", "-c", "-f", "-o", str(tmp / "strace.txt"),
                                        "-p", str(watcher.pid)])

@@ -36,7 +36,7 @@ from remi_ops.watch.deadman import DeadmanPing
 from remi_ops.watch.executors import Executors
 from remi_ops.watch.fileevents import FileEvents
 from remi_ops.watch.intake import log_streams
-from remi_ops.watch.loops import due_loop, exit_waiter, on_change, periodic
+from remi_ops.watch.loops import checked_ago, due_loop, exit_waiter, on_change, periodic
 from remi_ops.watch.record import JournaledNotifier
 from remi_ops.watch.serve import serve_requests
 from remi_ops.watch.spool import ensure_spool, spool
@@ -164,7 +164,8 @@ class Watcher:
                      on_change(self.files.for_files(watched_files(watch)), stopping,
                                self._in_lane(watch, watch.probe), f"{watch.name}: probe",
                                self.job_failed, target=watch.name,
-                               deadline=functools.partial(beacon_stale_at, watch))]
+                               deadline=functools.partial(beacon_stale_at, watch),
+                               looked_ago=functools.partial(checked_ago, watch))]
             if with_checks:
                 jobs.append(periodic(self.settings.watchdog.check_interval_s, stopping,
                                      functools.partial(self.scheduled_check, watch.name),
