@@ -73,12 +73,12 @@ async def exit_waiter(watch: TargetWatch, stopping: asyncio.Event,
                 pending.task.cancel()  # another process now (restart, stop): let it go
                 pending = None
             if ident is None:
-                await _until(changed, SAFETY_POLL_S)
+                await _until(changed, SAFETY_POLL_S, stopping)
                 continue
             try:
                 if shared is not None and isinstance(manager, host.BaseManager):
                     pending = pending or _Pending(ident, shared, changed)
-                    info = await pending.result(changed)
+                    info = await pending.result(changed, stopping)
                     if info is not None:
                         pending = None
                         info = await _death(pools, manager.exit_status, info)
@@ -127,20 +127,26 @@ class _Pending:
         self.task = asyncio.ensure_future(exits.exited(ident))
         self.task.add_done_callback(lambda _: changed.set())
 
-    async def result(self, changed: asyncio.Event) -> ExitInfo | None:
+    async def result(self, changed: asyncio.Event,
+                     stopping: asyncio.Event | None = None) -> ExitInfo | None:
         """Its exit once it came; None when woken (or the safety re-read came) before that.
 
         The task itself sets ``changed`` when the death comes, so no slice is needed: the
         safety re-read only guards a change of process that forgot to call ``on_change``.
         """
         if not self.task.done():
-            await _until(changed, SAFETY_POLL_S)
+            await _until(changed, SAFETY_POLL_S, stopping)
         return self.task.result() if self.task.done() else None
 
 
-async def _until(event: asyncio.Event, timeout_s: float) -> None:
-    """Wait for ``event`` (then clear it) or ``timeout_s``, whichever comes first."""
-    await set_or_timeout(event, timeout_s)
+async def _until(event: asyncio.Event, timeout_s: float,
+                 stopping: asyncio.Event | None = None) -> None:
+    """Wait for ``event`` (then clear it), ``stopping`` or ``timeout_s``, whichever comes
+    first (the safety look is minutes apart: a stop must not wait for it)."""
+    if stopping is None:
+        await set_or_timeout(event, timeout_s)
+    else:
+        await first_of(stopping, event, timeout_s)
     event.clear()
 
 
