@@ -3,15 +3,22 @@
 Scripts from the old setup (``cat .bot_health``) keep working; the watcher's own heartbeat
 is inside so a dead watcher is visible to whoever reads the file.
 
-It is rewritten by every check (every target, every interval), so it is written cheaply:
-a fresh temp file named after its writer (no random name to find), swapped in for the old
-one in one step (``host.swap``: an exchange of names on Linux, which spares the flush
-ext4 starts at a rename over a file; a rename elsewhere), without an fsync. The swap
-keeps readers safe — they see the old document or the new one, never half of one — and
-what an fsync would add, the new content surviving a power cut, a status file does not
-need: after a crash the next check rewrites it, and a file left empty or stale by one
-reads as "no watcher" (``read_health_file`` → None, or an old heartbeat), which is what
-it is.
+It is rewritten by every check (every target, every interval), so it is written cheaply.
+On Linux it is one of a pair of files kept for ever: the new document is written in place
+into the spare (``.bot_health.spare``: the previous document), and the two names are
+exchanged in one step (``host.swap.exchange``) — no file created, none unlinked (an
+unlink of the swapped-out file was the dearest part of a check's write in a watcher of
+many targets), and none of the flush ext4 starts at a rename over a file or at a
+truncation to zero. Elsewhere (no exchange: macOS, a file system that refuses it) a
+fresh temp file named after its writer (no random name to find) is renamed over it.
+Either way there is no fsync. The exchange or rename keeps readers safe — they see the
+old document or the new one, never half of one (a reader would have to hold the old
+file open for a whole check interval, until the next write into it, to see otherwise)
+— and what an fsync would add, the new content surviving a power cut, a status file
+does not need: after a crash the next check rewrites it, and a file left empty or stale
+by one reads as "no watcher" (``read_health_file`` → None, or an old heartbeat), which
+is what it is. One watcher writes a target's file (the target lock); a spare left
+half-written by a crash is overwritten by the next write.
 """
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from remi_ops.domain import Check, Finding, HealthReport, Severity, Status
-from remi_ops.host.swap import swap_in
+from remi_ops.host.swap import CAN_EXCHANGE, exchange, swap_in
 from remi_ops.logs.redact import redact_patterns
 
 SCHEMA = 1
@@ -66,7 +73,38 @@ def write_health_file(path: Path, report: HealthReport, *, watcher_pid: int,
 
 
 def replace_quickly(path: Path, text: str) -> None:
-    """``path`` holds ``text`` or what it held before, never a mix; no fsync (see above).
+    """``path`` holds ``text`` or what it held before, never a mix; no fsync (see above)."""
+    spare = path.with_name(f"{'' if path.name.startswith('.') else '.'}{path.name}.spare")
+    if _write_in_place(spare, text.encode("utf-8")):
+        if not exchange(spare, path):  # the first write, or a file system without it
+            spare.replace(path)
+        return
+    _replace_by_rename(path, text)
+
+
+def _write_in_place(spare: Path, data: bytes) -> bool:
+    """``spare`` holds ``data`` (written over what it held, cut to length); False where
+    there is no exchange to put it in place with, or no spare to write (its folder
+    missing): nothing is written then."""
+    if not CAN_EXCHANGE:
+        return False
+    try:
+        fd = os.open(spare, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except OSError:  # something else by that name, not ours: the rename way
+        return False
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.ftruncate(fd, len(data))  # never to zero: that would make ext4 flush at close
+    finally:
+        os.close(fd)
+    return True
+
+
+def _replace_by_rename(path: Path, text: str) -> None:
+    """A new temp file renamed (or swapped) over ``path``: where there is no exchange,
+    and a first write into a missing folder.
 
     The temp file's name is its writer's (process and thread), so two writers never
     share one and no random name is drawn; one left by a crash is replaced by the same

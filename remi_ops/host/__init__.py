@@ -20,6 +20,10 @@ Which module holds what (each depends only on those above it):
 * :mod:`~remi_ops.host.workdir` — nothing is ever written into (so creates) a missing workdir
 * :mod:`~remi_ops.host.proctable` — ``ProcessTable``, one pass over every process, and
   ``shared_table``: the pass a round of checks shares (for reporting only)
+* :mod:`~remi_ops.host.known_processes` — ``KnownProcesses``: the shared table's passes
+  read a process's argv once (pid, start time and exec mark seen before)
+* :mod:`~remi_ops.host.proc_stat` — ``read_stat``: one ``/proc/<pid>/stat`` line (parent,
+  state, start tick, CPU, memory) in one read
 * :mod:`~remi_ops.host.identity` — who a pid is: ``identify``, ``same_process``,
   ``is_alive``, ``snapshot``
 * :mod:`~remi_ops.host.spawnmark` — the per-spawn marker in a child's environment

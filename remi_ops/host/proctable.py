@@ -32,7 +32,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,9 +40,15 @@ from typing import Any
 import psutil
 
 from remi_ops.domain import ProcessIdentity
+from remi_ops.host.known_processes import KnownProcesses, Seen, known_processes
 
 #: a table this young is reused by every check that asks (one pass per second at most)
 MAX_AGE_S = 1.0
+#: the oldest table a watcher's checks share (:func:`share_for`)
+ROUND_AGE_MAX_S = 15.0
+#: a start time read from the boot time may be off by this much (whole seconds in
+#: /proc/stat)
+CREATE_TIME_MARGIN_S = 1.0
 
 #: a command as argv matching sees it: the interpreter's name without path or version,
 #: and the rest of the argv exactly
@@ -76,13 +82,6 @@ class Match:
     uid: int
 
 
-@dataclass(frozen=True)
-class _Row:
-    proc: psutil.Process
-    cmdline: tuple[str, ...]
-    created: float
-
-
 class ProcessTable:
     """One pass over the processes of the host (the watcher itself left out of matches).
 
@@ -91,12 +90,13 @@ class ProcessTable:
     """
 
     def __init__(self, taken_at: float) -> None:
-        #: ``time.monotonic()`` when the pass began
+        #: ``time.monotonic()`` and ``time.time()`` when the pass began
         self.taken_at = taken_at
+        self.taken_wall = time.time()
         #: pid → parent pid, for every process seen
         self.parents: dict[int, int] = {}
-        self._by_argv: dict[ArgvKey, list[_Row]] = {}
-        self._places: dict[ArgvKey, dict[Path, list[tuple[_Row, str]]]] = {}
+        self._by_argv: dict[ArgvKey, list[Seen]] = {}
+        self._places: dict[ArgvKey, dict[Path, list[tuple[Seen, str]]]] = {}
         self._found: dict[tuple[ArgvKey, Path], list[Match]] = {}
         self._children: dict[int, list[int]] | None = None
         self._lock = threading.Lock()
@@ -106,17 +106,30 @@ class ProcessTable:
         """A fresh pass: pid, ppid, argv and start time of every process (cheap reads;
         cwd, user and state come later, for the processes a target's command matches)."""
         table = cls(time.monotonic())
-        own = os.getpid()
+        rows = []
         for proc in psutil.process_iter(["pid", "ppid", "cmdline", "create_time"],
                                          ad_value=None):
             info: dict[str, Any] = proc.info
-            table.parents[info["pid"]] = info["ppid"] or 0
-            cmdline = info["cmdline"]
-            if info["pid"] == own or not cmdline or info["create_time"] is None:
-                continue
-            table._by_argv.setdefault(argv_key(cmdline), []).append(
-                _Row(proc, tuple(cmdline), info["create_time"]))
+            rows.append(Seen(info["pid"], info["ppid"] or 0, info["create_time"] or 0.0,
+                             tuple(info["cmdline"] or ()), handle=proc))
+        table._index(rows)
         return table
+
+    @classmethod
+    def take_known(cls, known: KnownProcesses) -> ProcessTable:
+        """A pass that reads the argv only of processes ``known`` has not seen (for the
+        shared, report-only table: see :mod:`~remi_ops.host.known_processes`)."""
+        table = cls(time.monotonic())
+        table._index(known.scan())
+        return table
+
+    def _index(self, rows: Iterable[Seen]) -> None:
+        own = os.getpid()
+        for row in rows:
+            self.parents[row.pid] = row.ppid
+            if row.pid == own or not row.cmdline or not row.created:
+                continue
+            self._by_argv.setdefault(argv_key(row.cmdline), []).append(row)
 
     def matches(self, command: Sequence[str], workdir: Path) -> list[Match]:
         """Live processes running ``command`` in ``workdir`` (resolved), as the table saw them."""
@@ -151,12 +164,12 @@ class ProcessTable:
         return tuple(sorted(found))
 
 
-def _by_cwd(rows: list[_Row]) -> dict[Path, list[tuple[_Row, str]]]:
+def _by_cwd(rows: list[Seen]) -> dict[Path, list[tuple[Seen, str]]]:
     """The rows by their process's cwd (one readlink each); vanished ones left out."""
-    places: dict[Path, list[tuple[_Row, str]]] = {}
+    places: dict[Path, list[tuple[Seen, str]]] = {}
     for row in rows:
         try:
-            cwd = row.proc.cwd()
+            cwd = row.proc().cwd()
         except psutil.Error:  # gone, a zombie, or not ours to read
             continue
         if cwd:
@@ -164,39 +177,76 @@ def _by_cwd(rows: list[_Row]) -> dict[Path, list[tuple[_Row, str]]]:
     return places
 
 
-def _live(rows: list[tuple[_Row, str]]) -> list[Match]:
-    """The rows' processes that still run (zombies left out), with their user."""
+def _live(rows: list[tuple[Seen, str]]) -> list[Match]:
+    """The rows' processes that still run (zombies left out), with their user.
+
+    A row of a :class:`~remi_ops.host.known_processes.KnownProcesses` pass was running
+    then, and its user, once read, is kept with its argv: the shared table reports only,
+    and what it names is re-checked before it is reported (``is_alive``).
+    """
     found: list[Match] = []
     for row, cwd in rows:
+        if row.running and row.uid is not None:
+            found.append(Match(ProcessIdentity(row.pid, row.created, row.cmdline, cwd),
+                               row.uid))
+            continue
         try:
-            with row.proc.oneshot():
-                if row.proc.status() == psutil.STATUS_ZOMBIE:
+            proc = row.proc()
+            with proc.oneshot():
+                if proc.status() == psutil.STATUS_ZOMBIE:
                     continue
-                uid = row.proc.uids().real
+                uid = proc.uids().real
         except psutil.Error:
             continue
-        found.append(Match(ProcessIdentity(row.proc.pid, row.created, row.cmdline, cwd), uid))
+        if row.running:
+            row.uid = uid
+        found.append(Match(ProcessIdentity(row.pid, row.created, row.cmdline, cwd), uid))
     return found
 
 
 class _Shared:
-    """The table the checks share, and the lock the one that renews it holds."""
+    """The table the checks share, the processes its passes saw, how old the table may
+    be, and the lock the one that renews it holds."""
 
     def __init__(self) -> None:
         self.table: ProcessTable | None = None
+        self.known = known_processes()
+        self.max_age_s = MAX_AGE_S
         self.lock = threading.Lock()
 
 
 _SHARED = _Shared()
 
 
-def shared_table(max_age_s: float = MAX_AGE_S) -> ProcessTable:
-    """The table of this round: the last one if younger than ``max_age_s``, else a new pass.
+def share_for(check_interval_s: float) -> None:
+    """Let the checks share one table for a quarter of their interval (between
+    :data:`MAX_AGE_S` and :data:`ROUND_AGE_MAX_S`): about four passes per interval
+    whatever the number of targets, however their checks are spread over it.
+
+    Checks are spread over the interval (their start times, their jitter), so a table
+    a second old served about one check in a watcher of 50: a pass over every process
+    per check. What a table this old answers is still only reported: a copy started
+    since it was taken is reported by a later check (within a quarter of an interval
+    more), one that ended is re-checked and left out, and the children of a Remi that
+    started after it was taken are read from a new pass (:func:`shared_table`'s
+    ``since``).
+    """
+    _SHARED.max_age_s = max(MAX_AGE_S, min(ROUND_AGE_MAX_S, check_interval_s / 4))
+
+
+def shared_table(max_age_s: float | None = None, *, since: float = 0.0) -> ProcessTable:
+    """The table of this round: the last one if younger than ``max_age_s`` (by default
+    what :func:`share_for` set) and taken after ``since`` (epoch seconds, with a second
+    of margin for start times read from the boot time), else a new pass.
 
     Checks on several threads that find it stale at once wait for one pass, not one each.
     """
+    max_age_s = _SHARED.max_age_s if max_age_s is None else max_age_s
     with _SHARED.lock:
         table = _SHARED.table
-        if table is None or time.monotonic() - table.taken_at > max_age_s:
-            table = _SHARED.table = ProcessTable.take()
+        if (table is None or time.monotonic() - table.taken_at > max_age_s
+                or table.taken_wall < since + CREATE_TIME_MARGIN_S):
+            known = _SHARED.known
+            table = _SHARED.table = (ProcessTable.take() if known is None
+                                     else ProcessTable.take_known(known))
         return table

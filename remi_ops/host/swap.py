@@ -44,6 +44,21 @@ def _renameat2() -> Callable[..., int] | None:
 
 
 _RENAMEAT2 = _renameat2()
+#: whether :func:`exchange` may work here (it may still be refused by a file system)
+CAN_EXCHANGE = _RENAMEAT2 is not None
+
+
+def exchange(a: Path, b: Path) -> bool:
+    """Swap the names of two files in one step (both stay); False where there is no
+    exchange (not Linux, a file system that refuses it, ``b`` missing)."""
+    if _RENAMEAT2 is None:
+        return False
+    if _RENAMEAT2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in _UNSUPPORTED:
+        return False
+    raise OSError(err, os.strerror(err), str(b))
 
 
 def swap_in(new: Path, path: Path) -> None:

@@ -28,8 +28,12 @@ T = TypeVar("T")
 #: it in slices this long
 EXIT_WAIT_SLICE_S = 1.0
 #: the safety re-read of a loop that is otherwise woken by events only (the target's
-#: ``on_change``, the shared waiter): a change that forgot to say so is seen this late
-SAFETY_POLL_S = 30.0
+#: ``on_change``, the shared waiter): a change that forgot to say so is seen this late.
+#: Every check is a look too: it compares what these loops wait on with what they last
+#: heard and wakes them when it moved (``wakes.wake_if_changed``), so their own look
+#: can be rare — at 30 s, the exit waiter's and the due loop's wake-ups of 200 idle
+#: targets (800 a minute) cost about as much CPU as supervisord's whole idle
+SAFETY_POLL_S = 300.0
 #: after a failed exit handling, wait this long (doubling up to the cap) before the next
 #: try: a dead process is "exited" again at once, so without it the waiter spins hot
 EXIT_RETRY_INITIAL_S = 0.5
@@ -70,12 +74,12 @@ async def exit_waiter(watch: TargetWatch, stopping: asyncio.Event,
                 pending.task.cancel()  # another process now (restart, stop): let it go
                 pending = None
             if ident is None:
-                await _until(changed, SAFETY_POLL_S)
+                await _until(changed, SAFETY_POLL_S, stopping)
                 continue
             try:
                 if shared is not None and isinstance(manager, host.BaseManager):
                     pending = pending or _Pending(ident, shared, changed)
-                    info = await pending.result(changed)
+                    info = await pending.result(changed, stopping)
                     if info is not None:
                         pending = None
                         info = await _death(pools, manager.exit_status, info)
@@ -124,20 +128,26 @@ class _Pending:
         self.task = asyncio.ensure_future(exits.exited(ident))
         self.task.add_done_callback(lambda _: changed.set())
 
-    async def result(self, changed: asyncio.Event) -> ExitInfo | None:
+    async def result(self, changed: asyncio.Event,
+                     stopping: asyncio.Event | None = None) -> ExitInfo | None:
         """Its exit once it came; None when woken (or the safety re-read came) before that.
 
         The task itself sets ``changed`` when the death comes, so no slice is needed: the
         safety re-read only guards a change of process that forgot to call ``on_change``.
         """
         if not self.task.done():
-            await _until(changed, SAFETY_POLL_S)
+            await _until(changed, SAFETY_POLL_S, stopping)
         return self.task.result() if self.task.done() else None
 
 
-async def _until(event: asyncio.Event, timeout_s: float) -> None:
-    """Wait for ``event`` (then clear it) or ``timeout_s``, whichever comes first."""
-    await set_or_timeout(event, timeout_s)
+async def _until(event: asyncio.Event, timeout_s: float,
+                 stopping: asyncio.Event | None = None) -> None:
+    """Wait for ``event`` (then clear it), ``stopping`` or ``timeout_s``, whichever comes
+    first (the safety look is minutes apart: a stop must not wait for it)."""
+    if stopping is None:
+        await set_or_timeout(event, timeout_s)
+    else:
+        await first_of(stopping, event, timeout_s)
     event.clear()
 
 
@@ -285,13 +295,16 @@ CHANGE_MIN_GAP_S = 1.0
 async def on_change(wake: Wake, stopping: asyncio.Event, step: Callable[[], Awaitable[object]],
                     name: str, on_error: Callable[[str, BaseException], None] | None = None,
                     *, target: str | None = None,
-                    deadline: Callable[[float], float | None] | None = None) -> None:
+                    deadline: Callable[[float], float | None] | None = None,
+                    looked_ago: Callable[[], float | None] | None = None) -> None:
     """Run ``step`` now, then whenever one of ``wake``'s files changed (at most every
     ``CHANGE_MIN_GAP_S``), else after ``wake.poll_s``.
 
     ``deadline(last_change_mono)`` may name an earlier time to look although nothing
     changed: a beacon that stopped being rewritten is stale after a while, and only time
-    says so.
+    says so. ``looked_ago()``: seconds since something else looked at the same files (a
+    target's check reads its logs and beacon as its probe does); the safety look is then
+    counted from that look — with checks a minute apart, one probe a minute instead of two.
     """
     loop = asyncio.get_running_loop()
     last_change = loop.time()
@@ -303,7 +316,33 @@ async def on_change(wake: Wake, stopping: asyncio.Event, step: Callable[[], Awai
         due = deadline(last_change) if deadline is not None else None
         if due is not None and due > loop.time():
             wait = min(wait, due - loop.time())
+        else:
+            due = None  # passed already: only a change starts its count again
         await first_of(stopping, wake.event, wait)
+        deadline_came = due is not None and loop.time() >= due
+        if looked_ago is not None and not wake.event.is_set() and not deadline_came:
+            await _after_last_look(stopping, wake, looked_ago, due)
         if wake.event.is_set():
             last_change = loop.time()
             await pause(stopping, began + CHANGE_MIN_GAP_S - loop.time())
+
+
+async def _after_last_look(stopping: asyncio.Event, wake: Wake,
+                           looked_ago: Callable[[], float | None], due: float | None) -> None:
+    """The safety look is due: wait on while another look at the same files came less
+    than ``wake.poll_s`` ago (until a change, ``stopping``, or the ``due`` loop time)."""
+    loop = asyncio.get_running_loop()
+    while not stopping.is_set() and not wake.event.is_set():
+        ago = looked_ago()
+        if ago is None or ago >= wake.poll_s or (due is not None and loop.time() >= due):
+            return
+        wait = wake.poll_s - ago
+        await first_of(stopping, wake.event,
+                       wait if due is None else min(wait, due - loop.time()))
+
+
+def checked_ago(watch: TargetWatch) -> float | None:
+    """Seconds since ``watch``'s last check (None: none yet): it read the logs and the
+    beacon its probe reads."""
+    report = watch.last_report
+    return None if report is None else (watch.clock.now() - report.checked_at).total_seconds()

@@ -25,6 +25,7 @@ from remi_ops.config import Settings
 from remi_ops.domain import CheckTrigger, Event, EventKind, HealthReport, Severity
 from remi_ops.exceptions import UnknownTarget
 from remi_ops.host.exitwatch import ExitWatch
+from remi_ops.host.proctable import share_for
 from remi_ops.logs.parse_worker import ParseWorker
 from remi_ops.logs.redact import Redactor
 from remi_ops.metrics.exporter import REFRESH_INTERVAL_S, WatcherMetrics
@@ -35,7 +36,7 @@ from remi_ops.watch.deadman import DeadmanPing
 from remi_ops.watch.executors import Executors
 from remi_ops.watch.fileevents import FileEvents
 from remi_ops.watch.intake import log_streams
-from remi_ops.watch.loops import due_loop, exit_waiter, on_change, periodic
+from remi_ops.watch.loops import checked_ago, due_loop, exit_waiter, on_change, periodic
 from remi_ops.watch.record import JournaledNotifier
 from remi_ops.watch.serve import serve_requests
 from remi_ops.watch.spool import ensure_spool, spool
@@ -95,6 +96,7 @@ class Watcher:
         #: the pools checks run in, and the one waiter for every target's death
         self.executors = Executors(len(self.watches))
         self.exits = ExitWatch(clock=self.clock)
+        share_for(settings.watchdog.check_interval_s)  # one process-table pass per ¼ interval
         #: file changes (logs, beacons, the spool) that wake the probes and the requests
         self.files = FileEvents()
         #: the process big log reads are parsed in, off this process's GIL (supervising)
@@ -162,7 +164,8 @@ class Watcher:
                      on_change(self.files.for_files(watched_files(watch)), stopping,
                                self._in_lane(watch, watch.probe), f"{watch.name}: probe",
                                self.job_failed, target=watch.name,
-                               deadline=functools.partial(beacon_stale_at, watch))]
+                               deadline=functools.partial(beacon_stale_at, watch),
+                               looked_ago=functools.partial(checked_ago, watch))]
             if with_checks:
                 jobs.append(periodic(self.settings.watchdog.check_interval_s, stopping,
                                      functools.partial(self.scheduled_check, watch.name),

@@ -15,6 +15,7 @@ import pytest
 
 from remi_ops.checks.healthfile import read_health_file, write_health_file
 from remi_ops.domain import HealthReport, Status
+from remi_ops.host.swap import CAN_EXCHANGE
 
 NOW = datetime(2026, 1, 24, 3, 0, tzinfo=UTC)
 
@@ -42,7 +43,7 @@ def test_the_health_file_is_written_without_an_fsync(tmp_path: Path,
     doc = read_health_file(path)
     assert doc is not None
     assert doc["watcher"]["heartbeat_at"] == (NOW + timedelta(seconds=60)).isoformat()
-    assert [p.name for p in tmp_path.iterdir()] == [".bot_health"]  # no temp file left
+    assert {p.name for p in tmp_path.iterdir()} <= {".bot_health", ".bot_health.spare"}
     assert stat.S_IMODE(path.stat().st_mode) & 0o077 == 0  # the watcher's user only
 
 
@@ -79,3 +80,24 @@ def test_the_folder_is_made_when_missing(tmp_path: Path) -> None:
     path = tmp_path / "state" / ".bot_health"
     write(path, NOW)
     assert read_health_file(path) is not None
+
+
+@pytest.mark.skipif(not CAN_EXCHANGE, reason="no renameat2 exchange here")
+def test_the_file_and_its_spare_are_exchanged_for_ever(tmp_path: Path) -> None:
+    """After the first writes, every check writes into the spare and swaps the two names:
+    no file is created or unlinked, so the folder keeps the same two inodes; the spare
+    is written over in place, and a shorter document leaves no tail of a longer one."""
+    path = tmp_path / ".bot_health"
+    long = HealthReport(target="r" * 3000, status=Status.HEALTHY, checked_at=NOW,
+                        findings=(), supervisor_state="running")
+    write_health_file(path, long, watcher_pid=55, watcher_beat=NOW, check_interval_s=60)
+    write_health_file(path, long, watcher_pid=55, watcher_beat=NOW, check_interval_s=60)
+    pair = {p.name: p.stat().st_ino for p in tmp_path.iterdir()}
+    assert sorted(pair) == [".bot_health", ".bot_health.spare"]
+    for i in range(2, 50):
+        write(path, NOW + timedelta(seconds=i))
+        assert {p.stat().st_ino for p in tmp_path.iterdir()} == set(pair.values())
+        doc = read_health_file(path)
+        assert doc is not None and doc["checked_at"] == (NOW + timedelta(seconds=i)).isoformat()
+    assert stat.S_IMODE(path.stat().st_mode) & 0o077 == 0
+

@@ -22,6 +22,7 @@ from remi_ops.config import TargetSettings
 from remi_ops.host import proctable
 from remi_ops.host.direct import DirectManager
 from remi_ops.host.identity import CREATE_TIME_TOLERANCE_S
+from remi_ops.host.known_processes import KnownProcesses, known_processes
 from remi_ops.host.proctable import ProcessTable, shared_table
 from remi_ops.testing import wait_until as wait_for
 
@@ -35,14 +36,22 @@ def passes(monkeypatch: pytest.MonkeyPatch) -> list[ProcessTable]:
     """Every pass over the process table taken from now on (the shared one starts empty)."""
     taken: list[ProcessTable] = []
     take = ProcessTable.take.__func__  # type: ignore[attr-defined]
+    take_known = ProcessTable.take_known.__func__  # type: ignore[attr-defined]
 
     def counted(cls: type[ProcessTable]) -> ProcessTable:
         table: ProcessTable = take(cls)
         taken.append(table)
         return table
 
+    def counted_known(cls: type[ProcessTable], known: KnownProcesses) -> ProcessTable:
+        table: ProcessTable = take_known(cls, known)
+        taken.append(table)
+        return table
+
     monkeypatch.setattr(ProcessTable, "take", classmethod(counted))
+    monkeypatch.setattr(ProcessTable, "take_known", classmethod(counted_known))
     monkeypatch.setattr(proctable._SHARED, "table", None)
+    monkeypatch.setattr(proctable._SHARED, "known", known_processes())
     return taken
 
 
@@ -145,3 +154,29 @@ def test_descendants_come_from_the_table(tmp_path: Path, passes: list[ProcessTab
     wait_for(lambda: len(psutil.Process(pid).children(recursive=True)) == 2)
     below = shared_table(max_age_s=0.0).descendants(pid)
     assert below == tuple(sorted(c.pid for c in psutil.Process(pid).children(recursive=True)))
+
+
+def test_a_table_shared_for_a_quarter_interval_is_renewed_for_a_younger_process(
+        tmp_path: Path, passes: list[ProcessTable], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Checks share a table for a quarter of their interval; the children of a Remi that
+    started after it was taken (a restart) come from a new pass, not from that table."""
+    monkeypatch.setattr(proctable._SHARED, "max_age_s", proctable._SHARED.max_age_s)
+    proctable.share_for(60.0)
+    assert proctable._SHARED.max_age_s == 15.0
+    code = """
+    import os, time
+    if os.fork() == 0:
+        time.sleep(60)
+        os._exit(0)
+    time.sleep(60)
+    """
+    first = shared_table()
+    time.sleep(proctable.CREATE_TIME_MARGIN_S + 0.1)
+    assert shared_table() is first  # younger than a quarter interval: shared
+    target = bot_target(tmp_path / "remi", code)
+    pid = start_by_hand(target.workdir, PY, "bot.py")
+    wait_for(lambda: len(psutil.Process(pid).children()) == 1)
+    started = psutil.Process(pid).create_time()
+    renewed = shared_table(since=started)
+    assert renewed is not first
+    assert renewed.descendants(pid) == (psutil.Process(pid).children()[0].pid,)

@@ -15,7 +15,8 @@ import pytest
 from bubabot_local.simkit import kill_leftovers, start_by_hand
 
 from remi_ops.domain import Check, CheckTrigger
-from remi_ops.host.proctable import MAX_AGE_S, ProcessTable
+from remi_ops.host import proctable
+from remi_ops.host.proctable import ProcessTable
 from remi_ops.testing import running, wait_until_async
 from remi_ops.watch.target import TargetWatch
 from remi_ops.watch.watcher import Watcher
@@ -57,7 +58,9 @@ async def test_a_round_of_checks_shares_the_process_table_and_sees_a_new_copy_ne
     await wait_until_async(lambda: all(settled(w) for w in watcher.watches.values()),
                            UP_S, "every target's first checks")
     remis = {name: w.supervisor.process for name, w in watcher.watches.items()}
-    await asyncio.sleep(MAX_AGE_S + 0.1)  # whatever the start-up looked at is stale now
+    table_age = proctable._SHARED.max_age_s
+    assert table_age == 15.0  # a quarter of the interval, at most 15 s: a few passes a round
+    await asyncio.sleep(table_age + 0.1)  # whatever the start-up looked at is stale now
     passes.clear()
 
     first = asyncio.create_task(check_round(watcher))
@@ -70,7 +73,7 @@ async def test_a_round_of_checks_shares_the_process_table_and_sees_a_new_copy_ne
     # one pass serves the round (a slow machine may spread it over a few seconds)
     assert 1 <= len(passes) <= TARGETS // 5, len(passes)
 
-    await asyncio.sleep(MAX_AGE_S + 0.1)  # the next round: a table taken after the copy
+    await asyncio.sleep(table_age + 0.1)  # the next round: a table taken after the copy
     findings = await check_round(watcher)
     assert [n for n, found in findings.items() if Check.DUPLICATES in found] == ["remi07"]
     assert {n: w.supervisor.process for n, w in watcher.watches.items()} == remis
