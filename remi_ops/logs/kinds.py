@@ -76,7 +76,49 @@ _NO_SIGNALS = _Signals(fatal=False, hang=False, blocked_s=None, behind=False, re
                        rate=False, timeout=False, gateway=False)
 
 
+#: The signal words with a digit; the others hold none, so whether a line holds one of
+#: those does not depend on its digits, and is remembered for lines that differ only in
+#: them (a track id, a channel id: most first lines of errors are unique by one).
+_DIGIT_WORDS = tuple(w for w in _SIGNAL_WORDS if any(c.isdigit() for c in w))
+_LETTER_WORD = re.compile("|".join(re.escape(w) for w in _SIGNAL_WORDS
+                                   if w not in _DIGIT_WORDS))
+_ONE_DIGIT = bytes.maketrans(b"0123456789", b"1111111111")
+_MEMO_TEXT = 1024
+_MEMO_KEYS = 4096
+_letter_words: dict[bytes, bool] = {}
+
+
+def may_signal(first: str) -> bool:
+    """:func:`has_signal_word`, with the words without a digit looked up by the line with
+    its digits as 1s: a word of letters and spaces is in a line exactly when it is in that
+    line with other digits (no digit is part of it, and lower-casing leaves digits alone)."""
+    if "40" in first or "429" in first:  # _DIGIT_WORDS, spelt out
+        return True
+    if len(first) > _MEMO_TEXT:
+        return _has_letter_word(first)
+    # utf-8 keeps every other character's bytes >= 0x80: only ASCII digits are touched
+    key = first.encode("utf-8", "surrogatepass").translate(_ONE_DIGIT)
+    known = _letter_words.get(key)
+    if known is None:
+        if len(_letter_words) >= _MEMO_KEYS:
+            _letter_words.clear()
+        known = _letter_words[key] = _has_letter_word(first)
+    return known
+
+
+def _has_letter_word(first: str) -> bool:
+    """Whether ``first`` holds a signal word without a digit (of any case, for those)."""
+    if _LETTER_WORD.search(first) is not None:
+        return True
+    if not first.isascii():
+        return _ANY_CASE_WORD.search(first) is not None
+    lower = first.lower()
+    return "ttempting" in lower or "timed out" in lower or "timeouterror" in lower
+
+
 def _signals(first: str) -> _Signals:
+    if not may_signal(first):  # most first lines: no rule can fit, and no cache churns
+        return _NO_SIGNALS
     return _signals_cached(first) if len(first) <= 1024 else _read_signals(first)
 
 
