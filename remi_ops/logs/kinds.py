@@ -175,6 +175,7 @@ def kind_of(level: str, logger: str, first: str, *, has_exc: bool = False,
     return LogKind.INFO, None
 
 
+@lru_cache(maxsize=1024)  # asked once per traceback counted, of a few exception types
 def is_timeout_type(exc_type: str) -> bool:
     """``TimeoutError``, ``asyncio.exceptions.TimeoutError``, ``requests…ReadTimeout``, …"""
     name = exc_type.rsplit(".", 1)[-1]
