@@ -16,15 +16,23 @@ from typing import NamedTuple
 from remi_ops.domain import LogKind, LogRecord
 
 #: Restarting cannot fix these: a bad token, privileged intents, close codes 4004/4014.
-FATAL = re.compile(r"Improper token has been passed|LoginFailure|PrivilegedIntentsRequired"
-                   r"|requesting privileged intents|(?:closed with|close code:?|code=)\s*"
-                   r"40(?:04|14)\b")
+_FATAL_WORD_TEXT = (r"Improper token has been passed|LoginFailure|PrivilegedIntentsRequired"
+                    r"|requesting privileged intents")
+_FATAL_CODE_TEXT = r"(?:closed with|close code:?|code=)\s*40(?:04|14)\b"
+FATAL = re.compile(f"{_FATAL_WORD_TEXT}|{_FATAL_CODE_TEXT}")
+#: FATAL's two halves: its words, and the close codes (its only part with digits)
+_FATAL_WORDS = re.compile(_FATAL_WORD_TEXT)
+_FATAL_CODE = re.compile(_FATAL_CODE_TEXT)
 _BLOCKED = re.compile(r"heartbeat blocked for more than (\d+(?:\.\d+)?) seconds")
 _BEHIND = re.compile(r"Can't keep up, shard ID \S+ websocket is (\d+(?:\.\d+)?)s behind")
 _STOPPED = "has stopped responding to the gateway"
 _RECONNECT = re.compile(r"attempting a reconnect", re.IGNORECASE)
 _RATE = re.compile(r"We are being rate limited|Global rate limit has been hit"
                    r"|responded with 429|is ratelimited")
+#: _RATE but for its one part with digits, which is plain text
+_RATE_WORDS = re.compile(r"We are being rate limited|Global rate limit has been hit"
+                         r"|is ratelimited")
+_RATE_CODE = "responded with 429"
 _TIMEOUT_TEXT = re.compile(r"timed out|TimeoutError", re.IGNORECASE)
 _GATEWAY = (("has connected to Gateway", "connected"), ("successfully RESUMED", "resumed"),
             ("session has been invalidated", "invalidated"))
@@ -63,7 +71,8 @@ _ANY_CASE_WORD = re.compile("|".join(map(re.escape, _ANY_CASE_WORDS)), re.IGNORE
 
 
 def has_signal_word(first: str) -> bool:
-    """Whether ``first`` holds a word some rule looks for (else no rule can fit)."""
+    """Whether ``first`` holds a word some rule looks for (else no rule can fit): what
+    :func:`may_signal` answers, read on the line itself (tests compare the two)."""
     if _SIGNAL_WORD.search(first) is not None:
         return True
     if not first.isascii():  # e.g. a dotless ı, which a case-blind regex takes for an i
@@ -128,19 +137,59 @@ def _signals_cached(first: str) -> _Signals:
 
 
 def _read_signals(first: str) -> _Signals:
-    if not has_signal_word(first):
+    if not may_signal(first):
         return _NO_SIGNALS
-    blocked = _BLOCKED.search(first)
-    behind = _BEHIND.search(first)
-    seconds = blocked or behind
-    return _Signals(fatal=FATAL.search(first) is not None,
-                    hang=blocked is not None or _STOPPED in first,
+    words = _words(first)
+    seconds = (_BLOCKED.search(first) or _BEHIND.search(first)
+               if words.blocked or words.behind else None)
+    return _Signals(fatal=words.fatal or ("40" in first
+                                          and _FATAL_CODE.search(first) is not None),
+                    hang=words.blocked or words.stopped,
                     blocked_s=float(seconds[1]) if seconds else None,
-                    behind=behind is not None,
-                    reconnect=_RECONNECT.search(first) is not None,
-                    rate=_RATE.search(first) is not None,
-                    timeout=_TIMEOUT_TEXT.search(first) is not None,
-                    gateway=any(text in first for text, _ in _GATEWAY))
+                    behind=words.behind,
+                    reconnect=words.reconnect,
+                    rate=words.rate or _RATE_CODE in first,
+                    timeout=words.timeout,
+                    gateway=words.gateway)
+
+
+class _Words(NamedTuple):
+    """What a first line says apart from its digits: which rules' patterns are in it, but
+    for the close codes of FATAL and the 429 of _RATE (each one search is for any of its
+    alternatives, so a pattern is in a line when one of its parts is)."""
+
+    fatal: bool
+    blocked: bool
+    stopped: bool
+    behind: bool
+    reconnect: bool
+    rate: bool
+    timeout: bool
+    gateway: bool
+
+
+#: by the line with its digits as 1s (see may_signal): none of these patterns takes a digit
+#: but as ``\d`` or ``\S`` (any digit alike), so each is in a line exactly when it is in
+#: that line with other digits; the seconds, the close codes and 429 are read from the line
+_line_words: dict[bytes, _Words] = {}
+
+
+def _words(first: str) -> _Words:
+    key = first.encode("utf-8", "surrogatepass").translate(_ONE_DIGIT)
+    known = _line_words.get(key)
+    if known is None:
+        if len(_line_words) >= _MEMO_KEYS:
+            _line_words.clear()
+        known = _line_words[key] = _Words(
+            fatal=_FATAL_WORDS.search(first) is not None,
+            blocked=_BLOCKED.search(first) is not None,
+            stopped=_STOPPED in first,
+            behind=_BEHIND.search(first) is not None,
+            reconnect=_RECONNECT.search(first) is not None,
+            rate=_RATE_WORDS.search(first) is not None,
+            timeout=_TIMEOUT_TEXT.search(first) is not None,
+            gateway=any(text in first for text, _ in _GATEWAY))
+    return known
 
 
 def kind_of(level: str, logger: str, first: str, *, has_exc: bool = False,
