@@ -175,21 +175,26 @@ _line_words: dict[bytes, _Words] = {}
 
 
 def _words(first: str) -> _Words:
+    if len(first) > _MEMO_TEXT:  # a long line is read each time (the memo stays small)
+        return _read_words(first)
     key = first.encode("utf-8", "surrogatepass").translate(_ONE_DIGIT)
     known = _line_words.get(key)
     if known is None:
         if len(_line_words) >= _MEMO_KEYS:
             _line_words.clear()
-        known = _line_words[key] = _Words(
-            fatal=_FATAL_WORDS.search(first) is not None,
-            blocked=_BLOCKED.search(first) is not None,
-            stopped=_STOPPED in first,
-            behind=_BEHIND.search(first) is not None,
-            reconnect=_RECONNECT.search(first) is not None,
-            rate=_RATE_WORDS.search(first) is not None,
-            timeout=_TIMEOUT_TEXT.search(first) is not None,
-            gateway=any(text in first for text, _ in _GATEWAY))
+        known = _line_words[key] = _read_words(first)
     return known
+
+
+def _read_words(first: str) -> _Words:
+    return _Words(fatal=_FATAL_WORDS.search(first) is not None,
+                  blocked=_BLOCKED.search(first) is not None,
+                  stopped=_STOPPED in first,
+                  behind=_BEHIND.search(first) is not None,
+                  reconnect=_RECONNECT.search(first) is not None,
+                  rate=_RATE_WORDS.search(first) is not None,
+                  timeout=_TIMEOUT_TEXT.search(first) is not None,
+                  gateway=any(text in first for text, _ in _GATEWAY))
 
 
 def kind_of(level: str, logger: str, first: str, *, has_exc: bool = False,

@@ -106,3 +106,13 @@ def test_signals_of_lines_of_one_key_are_each_line_s_own(line: str, digits: list
     for variant in [line, *(with_digits(line, d) for d in digits), line]:
         assert kinds._read_signals(variant) == every_rule(variant)
         assert kinds._signals(variant) == every_rule(variant)
+
+
+def test_a_long_first_line_is_read_but_not_remembered() -> None:
+    """Lines past the memo's length are read each time: the memo's size stays bounded."""
+    line = "x" * 2000 + " heartbeat blocked for more than 12.5 seconds"
+    for _ in range(2):
+        assert kinds._signals(line) == every_rule(line)
+        assert not kinds.may_signal("y" * 2000)
+    assert kinds._letter_words == {}
+    assert kinds._line_words == {}
