@@ -28,6 +28,10 @@ _CACHE = 512  # shapes kept (each at most MAX_SHAPE_TEXT characters)
 #: an unindented ``Type: message`` line (after its newline): the type and the message with
 #: its trailing whitespace (what follows the first colon; a type has none)
 _MASKABLE_LINE = re.compile(r"\n([A-Za-z_][\w.]*):([^\n]*)")
+#: the same lines for a split: the newline, type and colon kept whole, then the message
+_MASKABLE_SPLIT = re.compile(r"(\n[A-Za-z_][\w.]*:)([^\n]*)")
+#: the placeholder of each message by its number (a body with more takes a slower path)
+_PLACEHOLDERS = tuple(f"\x00{i}\x00" for i in range(64))
 #: texts whose parse could change with a message's content: ANSI colours and CRs are
 #: stripped per line, "Exception Group" switches the parser's mode, NUL is our marker
 _NO_SHAPE = ("\x1b", "\r", "\x00", "Exception Group")
@@ -82,9 +86,27 @@ def mask(text: str) -> tuple[str, list[str]]:
 
     The message is what follows the colon up to the line's trailing whitespace, which
     stays in place (the traceback parser strips it, the record's text keeps it). One
-    search for such lines (a newline put in front so the first line is one too) instead of
-    a Python test per line: ~25 % less for a two-exception traceback.
+    split at such lines (a newline put in front so the first line is one too) and the
+    message slots swapped for placeholders: no Python callback per line (~35 % less than
+    a ``sub`` with one for a two-exception traceback).
     """
+    # [text before, "\nType:", message, text before, "\nType:", message, …, text after]
+    parts = _MASKABLE_SPLIT.split("\n" + text)
+    messages = parts[2::3]
+    if len(messages) > len(_PLACEHOLDERS):
+        return _mask_each(text)
+    for i, message in enumerate(messages):
+        stripped = message.rstrip()
+        if len(stripped) == len(message):
+            parts[3 * i + 2] = _PLACEHOLDERS[i]
+        else:
+            messages[i] = stripped
+            parts[3 * i + 2] = _PLACEHOLDERS[i] + message[len(stripped):]
+    return "".join(parts)[1:], messages
+
+
+def _mask_each(text: str) -> tuple[str, list[str]]:
+    """:func:`mask` for a body with more messages than there are placeholders made ahead."""
     messages: list[str] = []
 
     def placeholder(m: re.Match[str]) -> str:

@@ -16,15 +16,23 @@ from typing import NamedTuple
 from remi_ops.domain import LogKind, LogRecord
 
 #: Restarting cannot fix these: a bad token, privileged intents, close codes 4004/4014.
-FATAL = re.compile(r"Improper token has been passed|LoginFailure|PrivilegedIntentsRequired"
-                   r"|requesting privileged intents|(?:closed with|close code:?|code=)\s*"
-                   r"40(?:04|14)\b")
+_FATAL_WORD_TEXT = (r"Improper token has been passed|LoginFailure|PrivilegedIntentsRequired"
+                    r"|requesting privileged intents")
+_FATAL_CODE_TEXT = r"(?:closed with|close code:?|code=)\s*40(?:04|14)\b"
+FATAL = re.compile(f"{_FATAL_WORD_TEXT}|{_FATAL_CODE_TEXT}")
+#: FATAL's two halves: its words, and the close codes (its only part with digits)
+_FATAL_WORDS = re.compile(_FATAL_WORD_TEXT)
+_FATAL_CODE = re.compile(_FATAL_CODE_TEXT)
 _BLOCKED = re.compile(r"heartbeat blocked for more than (\d+(?:\.\d+)?) seconds")
 _BEHIND = re.compile(r"Can't keep up, shard ID \S+ websocket is (\d+(?:\.\d+)?)s behind")
 _STOPPED = "has stopped responding to the gateway"
 _RECONNECT = re.compile(r"attempting a reconnect", re.IGNORECASE)
 _RATE = re.compile(r"We are being rate limited|Global rate limit has been hit"
                    r"|responded with 429|is ratelimited")
+#: _RATE but for its one part with digits, which is plain text
+_RATE_WORDS = re.compile(r"We are being rate limited|Global rate limit has been hit"
+                         r"|is ratelimited")
+_RATE_CODE = "responded with 429"
 _TIMEOUT_TEXT = re.compile(r"timed out|TimeoutError", re.IGNORECASE)
 _GATEWAY = (("has connected to Gateway", "connected"), ("successfully RESUMED", "resumed"),
             ("session has been invalidated", "invalidated"))
@@ -63,7 +71,8 @@ _ANY_CASE_WORD = re.compile("|".join(map(re.escape, _ANY_CASE_WORDS)), re.IGNORE
 
 
 def has_signal_word(first: str) -> bool:
-    """Whether ``first`` holds a word some rule looks for (else no rule can fit)."""
+    """Whether ``first`` holds a word some rule looks for (else no rule can fit): what
+    :func:`may_signal` answers, read on the line itself (tests compare the two)."""
     if _SIGNAL_WORD.search(first) is not None:
         return True
     if not first.isascii():  # e.g. a dotless ı, which a case-blind regex takes for an i
@@ -76,7 +85,49 @@ _NO_SIGNALS = _Signals(fatal=False, hang=False, blocked_s=None, behind=False, re
                        rate=False, timeout=False, gateway=False)
 
 
+#: The signal words with a digit; the others hold none, so whether a line holds one of
+#: those does not depend on its digits, and is remembered for lines that differ only in
+#: them (a track id, a channel id: most first lines of errors are unique by one).
+_DIGIT_WORDS = tuple(w for w in _SIGNAL_WORDS if any(c.isdigit() for c in w))
+_LETTER_WORD = re.compile("|".join(re.escape(w) for w in _SIGNAL_WORDS
+                                   if w not in _DIGIT_WORDS))
+_ONE_DIGIT = bytes.maketrans(b"0123456789", b"1111111111")
+_MEMO_TEXT = 1024
+_MEMO_KEYS = 4096
+_letter_words: dict[bytes, bool] = {}
+
+
+def may_signal(first: str) -> bool:
+    """:func:`has_signal_word`, with the words without a digit looked up by the line with
+    its digits as 1s: a word of letters and spaces is in a line exactly when it is in that
+    line with other digits (no digit is part of it, and lower-casing leaves digits alone)."""
+    if "40" in first or "429" in first:  # _DIGIT_WORDS, spelt out
+        return True
+    if len(first) > _MEMO_TEXT:
+        return _has_letter_word(first)
+    # utf-8 keeps every other character's bytes >= 0x80: only ASCII digits are touched
+    key = first.encode("utf-8", "surrogatepass").translate(_ONE_DIGIT)
+    known = _letter_words.get(key)
+    if known is None:
+        if len(_letter_words) >= _MEMO_KEYS:
+            _letter_words.clear()
+        known = _letter_words[key] = _has_letter_word(first)
+    return known
+
+
+def _has_letter_word(first: str) -> bool:
+    """Whether ``first`` holds a signal word without a digit (of any case, for those)."""
+    if _LETTER_WORD.search(first) is not None:
+        return True
+    if not first.isascii():
+        return _ANY_CASE_WORD.search(first) is not None
+    lower = first.lower()
+    return "ttempting" in lower or "timed out" in lower or "timeouterror" in lower
+
+
 def _signals(first: str) -> _Signals:
+    if not may_signal(first):  # most first lines: no rule can fit, and no cache churns
+        return _NO_SIGNALS
     return _signals_cached(first) if len(first) <= 1024 else _read_signals(first)
 
 
@@ -86,19 +137,64 @@ def _signals_cached(first: str) -> _Signals:
 
 
 def _read_signals(first: str) -> _Signals:
-    if not has_signal_word(first):
+    if not may_signal(first):
         return _NO_SIGNALS
-    blocked = _BLOCKED.search(first)
-    behind = _BEHIND.search(first)
-    seconds = blocked or behind
-    return _Signals(fatal=FATAL.search(first) is not None,
-                    hang=blocked is not None or _STOPPED in first,
+    words = _words(first)
+    seconds = (_BLOCKED.search(first) or _BEHIND.search(first)
+               if words.blocked or words.behind else None)
+    return _Signals(fatal=words.fatal or ("40" in first
+                                          and _FATAL_CODE.search(first) is not None),
+                    hang=words.blocked or words.stopped,
                     blocked_s=float(seconds[1]) if seconds else None,
-                    behind=behind is not None,
-                    reconnect=_RECONNECT.search(first) is not None,
-                    rate=_RATE.search(first) is not None,
-                    timeout=_TIMEOUT_TEXT.search(first) is not None,
-                    gateway=any(text in first for text, _ in _GATEWAY))
+                    behind=words.behind,
+                    reconnect=words.reconnect,
+                    rate=words.rate or _RATE_CODE in first,
+                    timeout=words.timeout,
+                    gateway=words.gateway)
+
+
+class _Words(NamedTuple):
+    """What a first line says apart from its digits: which rules' patterns are in it, but
+    for the close codes of FATAL and the 429 of _RATE (each one search is for any of its
+    alternatives, so a pattern is in a line when one of its parts is)."""
+
+    fatal: bool
+    blocked: bool
+    stopped: bool
+    behind: bool
+    reconnect: bool
+    rate: bool
+    timeout: bool
+    gateway: bool
+
+
+#: by the line with its digits as 1s (see may_signal): none of these patterns takes a digit
+#: but as ``\d`` or ``\S`` (any digit alike), so each is in a line exactly when it is in
+#: that line with other digits; the seconds, the close codes and 429 are read from the line
+_line_words: dict[bytes, _Words] = {}
+
+
+def _words(first: str) -> _Words:
+    if len(first) > _MEMO_TEXT:  # a long line is read each time (the memo stays small)
+        return _read_words(first)
+    key = first.encode("utf-8", "surrogatepass").translate(_ONE_DIGIT)
+    known = _line_words.get(key)
+    if known is None:
+        if len(_line_words) >= _MEMO_KEYS:
+            _line_words.clear()
+        known = _line_words[key] = _read_words(first)
+    return known
+
+
+def _read_words(first: str) -> _Words:
+    return _Words(fatal=_FATAL_WORDS.search(first) is not None,
+                  blocked=_BLOCKED.search(first) is not None,
+                  stopped=_STOPPED in first,
+                  behind=_BEHIND.search(first) is not None,
+                  reconnect=_RECONNECT.search(first) is not None,
+                  rate=_RATE_WORDS.search(first) is not None,
+                  timeout=_TIMEOUT_TEXT.search(first) is not None,
+                  gateway=any(text in first for text, _ in _GATEWAY))
 
 
 def kind_of(level: str, logger: str, first: str, *, has_exc: bool = False,
@@ -133,6 +229,7 @@ def kind_of(level: str, logger: str, first: str, *, has_exc: bool = False,
     return LogKind.INFO, None
 
 
+@lru_cache(maxsize=1024)  # asked once per traceback counted, of a few exception types
 def is_timeout_type(exc_type: str) -> bool:
     """``TimeoutError``, ``asyncio.exceptions.TimeoutError``, ``requests…ReadTimeout``, …"""
     name = exc_type.rsplit(".", 1)[-1]

@@ -307,10 +307,17 @@ def fingerprint(kind: LogKind, logger: str, message: str,
         return ""
     chosen = list(stack_parts(blocks) if parts is None else parts)
     if not chosen:
-        chosen = [logger or "-", normalize_message(message)]
+        return message_digest(kind is LogKind.HANG, logger or "-", normalize_message(message))
     if kind is LogKind.HANG:
         chosen.insert(0, "hang")
     return _digest(chosen)
+
+
+@lru_cache(maxsize=1024)
+def message_digest(hang: bool, logger: str, normalized: str) -> str:
+    """The fingerprint of a record grouped by its message (remembered: the errors of a log
+    without a traceback repeat a few normalised messages thousands of times)."""
+    return _digest(["hang", logger, normalized] if hang else [logger, normalized])
 
 
 def fingerprint_record(record: LogRecord) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -119,3 +120,11 @@ def test_mask_finds_the_lines_a_test_per_line_finds(lines: list[str]) -> None:
     line and the last, empty lines, colons in messages, tabs, Unicode whitespace."""
     text = "\n".join(lines)
     assert mask(text) == line_by_line_mask(text)
+
+
+@pytest.mark.parametrize("count", [63, 64, 65, 200])
+def test_mask_of_a_body_with_more_messages_than_placeholders_made_ahead(count: int) -> None:
+    """Past the numbered placeholders made at import, each message still gets its own."""
+    text = "\n".join(f"E{i}: message {i} \t" if i % 2 else f"E{i}:m{i}" for i in range(count))
+    assert mask(text) == line_by_line_mask(text)
+    assert len(mask(text)[1]) == count
