@@ -19,7 +19,7 @@ from typing import NamedTuple
 
 from remi_ops.logs.bodies import RecordBody, exception_facts
 from remi_ops.logs.kinds import FATAL, is_timeout_type
-from remi_ops.logs.tracebacks import ExceptionBlock, exception_title
+from remi_ops.logs.tracebacks import ExceptionBlock, exception_title, filled_message
 
 #: Only bodies up to this size take the shape path: no line of them can be long enough to
 #: be cut (bodies.MAX_CONTINUATION), so blanking a message changes no parse decision.
@@ -121,7 +121,8 @@ def _mask_each(text: str) -> tuple[str, list[str]]:
 
 def fill(template: RecordBody, messages: list[str]) -> RecordBody:
     """The template's parse with the messages put back (and what depends on them redone)."""
-    blocks = tuple(ExceptionBlock(b.frames, b.exc_type, put(b.exc_message, messages).strip())
+    blocks = tuple(ExceptionBlock(b.frames, b.exc_type,
+                                  filled_message(b.exc_type, put(b.exc_message, messages)))
                    if "\x00" in b.exc_message else b for b in template.blocks)
     if template.has_exc:
         main, fatal, timeout = exception_facts(blocks)
@@ -157,7 +158,7 @@ def message_facts(template: RecordBody, messages: list[str]) -> tuple[bool, bool
     if main is not None:
         message = main.exc_message
         if "\x00" in message:
-            message = put(message, messages).strip()
+            message = filled_message(main.exc_type, put(message, messages))
         # the main block depends on exception types only
         timeout = is_timeout_type(main.exc_type) or "timed out" in message
     if not template.fatal and "" not in messages \

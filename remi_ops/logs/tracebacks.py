@@ -225,8 +225,14 @@ def _mask(text: str) -> tuple[str, list[str]]:
 def _fill(block: ExceptionBlock, messages: list[str]) -> ExceptionBlock:
     if "\x00" not in block.exc_message:
         return block
-    text = _PLACEHOLDER.sub(lambda m: messages[int(m[1])], block.exc_message).strip()
-    return ExceptionBlock(block.frames, block.exc_type, text)
+    text = _PLACEHOLDER.sub(lambda m: messages[int(m[1])], block.exc_message)
+    return ExceptionBlock(block.frames, block.exc_type, filled_message(block.exc_type, text))
+
+
+def filled_message(exc_type: str, text: str) -> str:
+    """A message with its placeholders put back, stripped as :func:`_split_exception`
+    strips it: only after a ``Type: message`` line (lines with no type are kept as read)."""
+    return text.strip() if exc_type else text
 
 
 def _parse(text: str) -> tuple[ExceptionBlock, ...]:

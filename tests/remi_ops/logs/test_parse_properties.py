@@ -11,7 +11,7 @@ import string
 import time
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from remi_ops.domain import LogKind, LogRecord
@@ -221,6 +221,7 @@ def test_truncated_traceback_still_yields_a_record(tb: str, cut: int, with_heade
 
 @FAST
 @given(parts=st.lists(st.one_of(traceback_text(), JUNK_LINE), max_size=6))
+@example(parts=['File "", line 0, in 0', "\r0", "A:"])  # no type: the message kept as read
 def test_shape_cache_parses_like_the_plain_parser(parts: list[str]) -> None:
     """The cache keyed by a traceback's shape (messages blanked) changes no result."""
     text = "\n".join(parts)
