@@ -385,8 +385,12 @@ class Supervisor:
 
     def seed_restarts(self, ages_s: list[float], mono: float) -> None:
         """Count recent crash restarts (from the store) against the budget after a watcher
-        restart; the caller passes only those whose trigger ``spends_budget``."""
+        restart; the caller passes only those whose trigger ``spends_budget``. With none in
+        the last ``stable_after_s``, a restored backoff level is a crash loop long over (the
+        watcher was down meanwhile): it starts over instead of slowing the next restart."""
         for age in sorted(ages_s, reverse=True):
             self.restarts_mono.append(mono - age)
         self._prune(mono)
+        if all(age >= self.policy.stable_after_s for age in ages_s):
+            self.backoff_level = 0
 

@@ -294,6 +294,38 @@ def test_seeded_restarts_count_against_the_budget() -> None:
     assert sup.state is State.GAVE_UP
 
 
+def crash_loop_saved(crashes: int) -> dict[str, object]:
+    """A supervisor's saved state after ``crashes`` quick crashes (its backoff grown)."""
+    sup, clock = make(RestartPolicy(jitter=0, budget_restarts=50))
+    for _ in range(crashes):
+        run(sup, clock)
+        if not crash(sup, clock):
+            clock.advance(sup.seconds_until_due(clock.monotonic()) or 0)
+            sup.tick(clock.now(), clock.monotonic())
+    assert sup.backoff_level >= crashes - 1
+    return sup.to_dict()
+
+
+@pytest.mark.parametrize(("last_crash_age_s", "expected_delay"), [
+    (None, 0.0),  # no crash restart recorded in the window: the loop is long over
+    (3000.0, 0.0),  # older than stable_after_s (600)
+    (30.0, 16.0),  # a watcher restarted in the middle of a crash loop keeps backing off
+])
+def test_a_restored_backoff_is_kept_only_while_its_crash_loop_is_recent(
+        last_crash_age_s: float | None, expected_delay: float) -> None:
+    """A backoff level saved an hour ago, before the watcher was stopped, does not slow
+    the first crash after it starts again (it took 13 s in ``make run``)."""
+    saved = crash_loop_saved(5)
+    sup, clock = make(RestartPolicy(jitter=0, budget_restarts=50))
+    sup.restore(saved)
+    ages = [] if last_crash_age_s is None else [last_crash_age_s]
+    sup.seed_restarts(ages, clock.monotonic())
+    run(sup, clock)
+    actions = crash(sup, clock)
+    delay = 0.0 if actions else sup.seconds_until_due(clock.monotonic())
+    assert delay == expected_delay
+
+
 ALLOWED = [(src, dst) for src, dests in TRANSITIONS.items() for dst in sorted(dests)]
 REFUSED = [(src, dst) for src in State for dst in State
            if dst is not src and dst not in TRANSITIONS[src]]
