@@ -25,7 +25,6 @@ from remi_ops.config import Settings
 from remi_ops.domain import CheckTrigger, Event, EventKind, HealthReport, Severity
 from remi_ops.exceptions import UnknownTarget
 from remi_ops.host.exitwatch import ExitWatch
-from remi_ops.host.malloc_arenas import return_free_heap
 from remi_ops.logs.parse_worker import ParseWorker
 from remi_ops.logs.redact import Redactor
 from remi_ops.metrics.exporter import REFRESH_INTERVAL_S, WatcherMetrics
@@ -214,7 +213,6 @@ class Watcher:
     async def run(self, stopping: asyncio.Event) -> None:
         """The headless watchdog until ``stopping`` is set."""
         await self.start()
-        await asyncio.to_thread(return_free_heap)  # start-up's freed heap back to the OS (RSS)
         tasks = [asyncio.create_task(job) for job in self.background(stopping)]
         try:
             await stopping.wait()

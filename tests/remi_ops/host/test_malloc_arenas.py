@@ -51,31 +51,3 @@ def test_the_limit_keeps_every_thread_in_two_arenas() -> None:
         pytest.skip("not glibc: no malloc_stats arenas to count")
     assert unlimited > 2  # the control: without the limit, the threads spread out
     assert arenas_after_six_threads(limit=True) == 2
-
-
-#: 40 MB in malloc'd blocks (past pymalloc, under the mmap threshold: the heap), freed but
-#: for one block made last, which holds the top of the heap so glibc's own trimming at
-#: ``free`` cannot give the pages back; prints VmRSS (kB) freed, then after
-#: ``return_free_heap``
-FREED_UNDER_A_PINNED_TOP = """
-from remi_ops.host.malloc_arenas import return_free_heap
-
-def rss_kb() -> int:
-    with open("/proc/self/status") as status:
-        return int(status.read().split("VmRSS:")[1].split()[0])
-
-blocks = [bytearray(2000) for _ in range(20_000)]
-pin = bytearray(2000)
-del blocks
-freed = rss_kb()
-released = return_free_heap()
-print(freed, rss_kb(), released)
-"""
-
-
-def test_start_up_s_freed_heap_goes_back_to_the_os() -> None:
-    done = subprocess.run([sys.executable, "-c", FREED_UNDER_A_PINNED_TOP],
-                          capture_output=True, text=True, timeout=60, check=True)
-    freed_kb, trimmed_kb, released = done.stdout.split()
-    assert released == "True"
-    assert int(freed_kb) - int(trimmed_kb) > 30_000  # most of the 40 MB: kept until trimmed
