@@ -1,6 +1,7 @@
 """Loops asleep until their own event or the watcher's stop hold no task per wait (issue 12:
 RSS): one task per loop, and one shared by all for the stop. Each still wakes on its event,
 on its timeout, and when the watcher stops; a stop event cleared and reused stops them again.
+Loops cancelled instead (how a watcher ends its jobs) leave no task behind.
 """
 
 from __future__ import annotations
@@ -42,3 +43,16 @@ async def test_loops_asleep_on_two_events_hold_one_task_each() -> None:
     sleepers = await asleep(stopping)  # the old stop does not wake the new waits
     stopping.set()
     await asyncio.wait_for(asyncio.gather(*sleepers), 5)
+
+
+async def test_loops_cancelled_in_their_sleep_leave_no_task_behind() -> None:
+    """The shared stop task goes with the last sleeper: a stop that never came keeps no
+    task (nor, through it, the event loop) alive."""
+    stopping = asyncio.Event()
+    sleepers = await asleep(stopping)
+    for sleeper in sleepers:
+        sleeper.cancel()
+    await asyncio.gather(*sleepers, return_exceptions=True)
+    await asyncio.sleep(0)  # the shared task's own cancellation runs
+    assert asyncio.all_tasks() == {asyncio.current_task()}
+
