@@ -12,6 +12,7 @@
     record      the one place a watch writes its history (and the events announcing it)
     watcher     ``Watcher``: store, alerts and one watch per target, wired once
     loops       deaths as events, due actions, probes, periodic steps (all off the loop)
+    stopwake    a sleeping loop woken by its event or the watcher's stop, no task per wait
     executors   the watcher's own pools (checks in per-target lanes, deaths, scans)
     fileevents  file changes (logs, beacon, spool) as the wake-ups of the probes and requests
     alertcommit the alert commit when an input arrives or an engine timer is due

@@ -20,6 +20,7 @@ from remi_ops.host.exitwatch import ExitWatch
 from remi_ops.supervision.states import State
 from remi_ops.watch.executors import Executors
 from remi_ops.watch.fileevents import Wake
+from remi_ops.watch.stopwake import also_on_stop
 from remi_ops.watch.target import TargetWatch
 
 log = logging.getLogger(__name__)
@@ -273,15 +274,15 @@ def _maintenance_over(watch: TargetWatch) -> bool:
 
 
 async def first_of(stopping: asyncio.Event, changed: asyncio.Event, timeout_s: float) -> None:
-    """Wait until ``stopping`` or ``changed`` is set, or ``timeout_s`` passed."""
+    """Wait until ``stopping`` or ``changed`` is set, or ``timeout_s`` passed.
+
+    A stop sets ``changed`` too: the loop sleeps on ``changed`` alone, with no task of its
+    own per wait (``remi_ops.watch.stopwake``).
+    """
     if stopping.is_set() or changed.is_set():
         return
-    waiters = {asyncio.ensure_future(stopping.wait()), asyncio.ensure_future(changed.wait())}
-    try:
-        await asyncio.wait(waiters, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiter in waiters:
-            waiter.cancel()
+    with also_on_stop(stopping, changed):
+        await set_or_timeout(changed, timeout_s)
 
 
 async def _scan(pools: Executors | None, watch: TargetWatch) -> object:
