@@ -289,6 +289,8 @@ async def _scan(pools: Executors | None, watch: TargetWatch) -> object:
     if pools is None:
         return await asyncio.to_thread(watch.scan_test, CheckTrigger.AFTER_RESTART)
     return await pools.scan(watch.name, watch.scan_test, CheckTrigger.AFTER_RESTART)
+
+
 #: a file that changes all the time (a chatty log) runs its loop at most this often
 CHANGE_MIN_GAP_S = 1.0
 
