@@ -4,7 +4,7 @@
 transaction with its ``fcntl`` locks; at 200 targets that was 10–15 % of an idle
 watcher's samples, for an answer that moves only when a row does. This keeps the rows
 read last with the store's ``change_token`` then, and reads again when the token moved
-(this process committed anything, or another process did).
+(this process wrote an error group or an alert, or another process committed anything).
 
 The window of recent groups slides with time without a write: the rows kept are those
 seen since the window's start *then*, newest first, at most ``MAX_RECENT_GROUPS``; for a
@@ -50,7 +50,8 @@ class StandingCache:
         """``standing_of``'s answer; blocking (SQLite) when it must read."""
         since = recent_since(now, recent_errors_s, process)
         with self._lock:
-            token = store.change_token()  # before the reads: a commit during them moves it
+            # taken before the reads: a write during them moves the next one
+            token = store.change_token("error_groups", "alert_state")
             kept = self._kept
             if kept is None or kept.token != token or since < kept.since:
                 kept = _Kept(token, since, store.error_groups(target, since, MAX_RECENT_GROUPS),

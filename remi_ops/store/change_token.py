@@ -2,10 +2,20 @@
 
 A watcher's checks keep what they read from the store (recent restarts, error groups,
 firing alerts) and must read again only when a row may have moved. Two things move rows:
-this process's own commits, counted by ``StoreConnection.own_writes``, and another
-process's (a ``remi-ops`` verb run without the watcher), which SQLite's
-``PRAGMA data_version`` reveals — but that pragma is a read transaction with its
-``fcntl`` locks, and at 200 targets it was asked several times a second.
+this process's own writes and another process's (a ``remi-ops`` verb run without the
+watcher).
+
+Its own writes are counted per table (``OwnWrites``) by temporary triggers — they live
+in the connection, not in the file, so the schema is untouched — that call back into
+Python for each row inserted, updated or deleted in the tables a cache reads. A count
+per table, because the alert hub writes its engine's metadata (``kv_state``) with every
+commit, about once a second while checks report: a count of all commits would make
+every cache read again each second. A write rolled back still counts (a read too many,
+never one too few).
+
+Another process's commits show in SQLite's ``PRAGMA data_version``, but that pragma is a
+read transaction with its ``fcntl`` locks, and at 200 targets it was asked several times
+a second.
 
 In WAL mode every commit, from any process, writes frames to the ``-wal`` file, so its
 identity (inode, size, modification time in ns) moves with it; one ``stat`` (no lock)
@@ -18,8 +28,10 @@ file system's clock (a few ms); for that the pragma is asked anyway once the ans
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -27,6 +39,32 @@ from pathlib import Path
 TRUST_S = 30.0
 
 WalIdentity = tuple[int, int, int] | None
+
+#: the tables a check's caches read: restarts (the restart budget), error groups and the
+#: alert engine's alerts (``checks.standing``)
+COUNTED_TABLES = ("restarts", "error_groups", "alert_state")
+_CALLBACK = "remi_ops_row_written"
+
+
+class OwnWrites:
+    """Rows this connection wrote in each of ``COUNTED_TABLES`` since it opened."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._counts: Counter[str] = Counter()
+        conn.create_function(_CALLBACK, 1, self._written, deterministic=False)
+        for table in COUNTED_TABLES:
+            for op in ("INSERT", "UPDATE", "DELETE"):
+                conn.execute(f"CREATE TEMP TRIGGER IF NOT EXISTS remi_ops_{table}_{op.lower()} "
+                             f"AFTER {op} ON main.{table} BEGIN SELECT {_CALLBACK}('{table}'); "
+                             "END")
+
+    def _written(self, table: str) -> None:
+        self._counts[table] += 1
+
+    def count(self, *tables: str) -> int:
+        """Rows written to ``tables`` so far (grows with each write; read without a lock:
+        taken before a read, a write during it makes the next count differ)."""
+        return sum(self._counts[t] for t in tables)
 
 
 def wal_identity(db_path: Path) -> WalIdentity:

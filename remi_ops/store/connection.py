@@ -24,7 +24,7 @@ from typing import Any, Self
 
 from remi_ops.clock import Clock
 from remi_ops.exceptions import StoreError
-from remi_ops.store.change_token import OutsideVersion
+from remi_ops.store.change_token import OutsideVersion, OwnWrites
 from remi_ops.store.filesafety import ensure_private_dir, make_private
 from remi_ops.store.records import StoreRecovery, encode_time
 from remi_ops.store.schema import LATEST, NewerSchema, migrate
@@ -116,8 +116,8 @@ class StoreConnection:
         self.clock = clock
         #: set when a damaged file was moved aside while opening; the caller should tell someone
         self.recovery = recovery
-        #: commits made through this connection: a read cache keyed on it sees its own writes
-        self.own_writes = 0
+        #: rows this connection wrote, per table a cache reads (``change_token``)
+        self.own_writes = OwnWrites(conn)
         self._outside = OutsideVersion(path, self._data_version)
 
     # ------------------------------------------------------------------ lifecycle
@@ -186,17 +186,16 @@ class StoreConnection:
                 self._conn.execute("ROLLBACK")
                 raise
             self._conn.execute("COMMIT")
-            self.own_writes += 1
 
     def query(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
         """Run one read and return all rows."""
         with self._lock:
             return self._conn.execute(sql, tuple(params)).fetchall()
 
-    def change_token(self) -> tuple[int, int]:
-        """Equal twice → no row was committed between, by this process or another (taken
-        *before* a cached read: a commit during the read moves the next token)."""
-        return self.own_writes, self._outside.current()
+    def change_token(self, *tables: str) -> tuple[int, int]:
+        """Equal twice → no row of ``tables`` was written between by this process, nor
+        any by another (taken *before* a cached read: a write during it moves the next)."""
+        return self.own_writes.count(*tables), self._outside.current()
 
     def outside_version(self) -> int:
         """Moves when another process may have committed (``change_token``'s second half)."""

@@ -156,3 +156,18 @@ def test_the_version_is_asked_only_when_the_wal_moved(tmp_path: Path) -> None:
         assert len(asked) == 5
     finally:
         store.close()
+
+
+def test_a_write_to_a_table_no_check_reads_keeps_what_was_read(rig: Rig) -> None:
+    """The alert hub writes its engine's metadata with each commit, about once a second
+    while checks report: the kept error groups and alerts stay (only the -wal moved, so
+    ``data_version`` is asked once), while a written error group is read at once."""
+    rig.check()
+    rig.check()
+    rig.store.put_state("alert_engine_meta_like", {"saved_seq": 7})
+    rig.check()
+    assert rig.statements == ["PRAGMA data_version"]
+    rig.check()
+    assert rig.statements == []
+    rig.store.upsert_error_groups("remi", [group(rig.clock.now())])
+    assert any("NameError" in s for s in recent_errors(rig.check()))
