@@ -51,11 +51,19 @@ def standing_of(store: Store, target: str, now: datetime, recent_errors_s: float
 def recent_groups(store: Store, target: str, now: datetime, recent_errors_s: float,
                   process: ProcessSnapshot | None) -> tuple[ErrorGroup, ...]:
     """Groups seen within the window, by this process, and not marked fixed since."""
-    since = now - timedelta(seconds=recent_errors_s)
-    if process is not None:  # errors from before this process started are not its own
-        since = max(since, datetime.fromtimestamp(process.identity.create_time, UTC))
+    since = recent_since(now, recent_errors_s, process)
     return tuple(g for g in store.error_groups(target, since, MAX_RECENT_GROUPS)
                  if g.resolved_at is None or g.resolved_at < g.last_seen)
+
+
+def recent_since(now: datetime, recent_errors_s: float,
+                 process: ProcessSnapshot | None) -> datetime:
+    """Where the window of recent errors starts: ``recent_errors_s`` ago, or when the
+    process started if later (errors from before it are not its own)."""
+    since = now - timedelta(seconds=recent_errors_s)
+    if process is not None:
+        since = max(since, datetime.fromtimestamp(process.identity.create_time, UTC))
+    return since
 
 
 def firing_alerts(store: Store, target: str) -> tuple[FiringAlert, ...]:

@@ -24,6 +24,7 @@ from typing import Any, Self
 
 from remi_ops.clock import Clock
 from remi_ops.exceptions import StoreError
+from remi_ops.store.change_token import OutsideVersion, OwnWrites
 from remi_ops.store.filesafety import ensure_private_dir, make_private
 from remi_ops.store.records import StoreRecovery, encode_time
 from remi_ops.store.schema import LATEST, NewerSchema, migrate
@@ -120,6 +121,9 @@ class StoreConnection:
         self.clock = clock
         #: set when a damaged file was moved aside while opening; the caller should tell someone
         self.recovery = recovery
+        #: rows this connection wrote, per table a cache reads (``change_token``)
+        self.own_writes = OwnWrites(conn)
+        self._outside = OutsideVersion(path, self._data_version)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -192,6 +196,18 @@ class StoreConnection:
         """Run one read and return all rows."""
         with self._lock:
             return self._conn.execute(sql, tuple(params)).fetchall()
+
+    def change_token(self, *tables: str) -> tuple[int, int]:
+        """Equal twice → no row of ``tables`` was written between by this process, nor
+        any by another (taken *before* a cached read: a write during it moves the next)."""
+        return self.own_writes.count(*tables), self._outside.current()
+
+    def outside_version(self) -> int:
+        """Moves when another process may have committed (``change_token``'s second half)."""
+        return self._outside.current()
+
+    def _data_version(self) -> int:
+        return int(self.query("PRAGMA data_version")[0][0])
 
     def _write(self, sql: str, params: Iterable[Any] = ()) -> int:
         with self.transaction() as tx:

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from remi_ops.beacon import BeaconReading, read_beacon
 from remi_ops.checks.codewatch import CodeState, code_state
 from remi_ops.checks.health import Observation
-from remi_ops.checks.standing import standing_of
+from remi_ops.checks.standing_cache import StandingCache
 from remi_ops.clock import Clock
 from remi_ops.config import TargetSettings
 from remi_ops.domain import ProcessIdentity, RestartReport, ScanResult, Trigger
@@ -43,6 +43,8 @@ class Observer:
     #: the store, and the store's ``data_version`` then; None: read them at the next check
     _restarts: list[datetime] | None = field(default=None, init=False, repr=False)
     _store_version: int = field(default=-1, init=False, repr=False)
+    #: recent error groups and firing alerts, read again only when the store changed
+    _standing: StandingCache = field(default_factory=StandingCache, init=False, repr=False)
 
     def observe(self, supervisor: Supervisor, last_scan: ScanResult | None) -> Observation:
         ident = supervisor.process
@@ -60,8 +62,8 @@ class Observer:
             beacon=self.beacon(), last_scan=last_scan, gateway=self.intake.gateway,
             restarts_recent=self.restarts_recent(), seen_groups=seen,
             code=self.code(),
-            standing=standing_of(self.store, self.target.name, now,
-                                 self.target.health.recent_errors_s, snapshot),
+            standing=self._standing.read(self.store, self.target.name, now,
+                                         self.target.health.recent_errors_s, snapshot),
             workdir_problem="" if snapshot else workdir_problem(self.target.workdir))
 
     def find(self) -> list[ProcessIdentity]:
@@ -97,7 +99,7 @@ class Observer:
         against the window as it is now, without a query per check.
         """
         since = self.clock.now() - timedelta(seconds=self.target.restart.budget_window_s)
-        version = self.store.data_version()
+        version = self.store.outside_version()
         if self._restarts is None or version != self._store_version:
             self._store_version = version
             self._restarts = [r.at for r in self.store.restarts(self.target.name, since)
