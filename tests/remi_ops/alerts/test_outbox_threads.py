@@ -40,13 +40,17 @@ async def test_alerts_are_delivered_while_the_shared_pool_is_held(
 
 
 async def test_close_lets_the_delivery_threads_go(store: Store, clock: FakeClock) -> None:
+    def delivering() -> set[threading.Thread]:
+        return {t for t in threading.enumerate() if t.name.startswith("remi-deliver")}
+
+    others = delivering()  # another test's outbox in this worker, still closing: not ours
     outbox = Outbox(store, [RecordingSink("discord")], clock, settings=SETTINGS)
     outbox.enqueue(lifecycle(clock)[:1])
     assert (await outbox.pump()).delivered == 1
-    assert any(t.name.startswith("remi-deliver") for t in threading.enumerate())
+    assert delivering() - others
     outbox.close()
     for _ in range(100):
-        if not any(t.name.startswith("remi-deliver") for t in threading.enumerate()):
+        if not delivering() - others:
             break
         await asyncio.sleep(0.05)
-    assert not any(t.name.startswith("remi-deliver") for t in threading.enumerate())
+    assert not delivering() - others
