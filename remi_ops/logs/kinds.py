@@ -9,11 +9,13 @@ are always INFO unless they carry an exception traceback: the fast path of
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import lru_cache
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 from remi_ops.domain import LogKind, LogRecord
+
+T = TypeVar("T")
 
 #: Restarting cannot fix these: a bad token, privileged intents, close codes 4004/4014.
 _FATAL_WORD_TEXT = (r"Improper token has been passed|LoginFailure|PrivilegedIntentsRequired"
@@ -105,13 +107,19 @@ def may_signal(first: str) -> bool:
         return True
     if len(first) > _MEMO_TEXT:
         return _has_letter_word(first)
+    return _by_digits(_letter_words, first, _has_letter_word)
+
+
+def _by_digits(memo: dict[bytes, T], first: str, read: Callable[[str], T]) -> T:
+    """``read(first)``, remembered by the line with its digits as 1s: for a ``read`` that
+    cannot tell digits apart. Bounded: forgotten all at once when full."""
     # utf-8 keeps every other character's bytes >= 0x80: only ASCII digits are touched
     key = first.encode("utf-8", "surrogatepass").translate(_ONE_DIGIT)
-    known = _letter_words.get(key)
+    known = memo.get(key)
     if known is None:
-        if len(_letter_words) >= _MEMO_KEYS:
-            _letter_words.clear()
-        known = _letter_words[key] = _has_letter_word(first)
+        if len(memo) >= _MEMO_KEYS:
+            memo.clear()
+        known = memo[key] = read(first)
     return known
 
 
@@ -177,13 +185,7 @@ _line_words: dict[bytes, _Words] = {}
 def _words(first: str) -> _Words:
     if len(first) > _MEMO_TEXT:  # a long line is read each time (the memo stays small)
         return _read_words(first)
-    key = first.encode("utf-8", "surrogatepass").translate(_ONE_DIGIT)
-    known = _line_words.get(key)
-    if known is None:
-        if len(_line_words) >= _MEMO_KEYS:
-            _line_words.clear()
-        known = _line_words[key] = _read_words(first)
-    return known
+    return _by_digits(_line_words, first, _read_words)
 
 
 def _read_words(first: str) -> _Words:

@@ -14,13 +14,13 @@ import pytest
 
 from remi_ops.alerts.model import AlertKey
 from remi_ops.alerts.rules import AlertRecord, Phase
-from remi_ops.config_file import parse_settings
 from remi_ops.domain import Check, ErrorGroup, HealthReport, LogKind
 from remi_ops.logs.redact import redact_patterns
 from remi_ops.store.change_token import OutsideVersion
 from remi_ops.store.database import Store
-from remi_ops.testing import FakeClock, FakeProcessManager, RecordingNotifier
+from remi_ops.testing import FakeClock
 from remi_ops.watch.target import TargetWatch
+from tests.remi_ops.watch.test_restart_count import attached_watch
 
 RECENT_S = 600
 
@@ -44,28 +44,13 @@ class Rig:
 
 @pytest.fixture
 def rig(tmp_path: Path) -> Iterator[Rig]:
-    workdir = tmp_path / "remi"
-    workdir.mkdir()
-    settings = parse_settings({
-        "watchdog": {"state_dir": str(tmp_path / "state")},
-        "targets": [{"name": "remi", "workdir": str(workdir), "command": ["remi", "main.py"],
-                     "health": {"recent_errors_s": RECENT_S},
-                     "restart": {"jitter": 0, "start_seconds": 1, "stable_after_s": 600},
-                     "scan_test": {"after_restart": False}}]}, base_dir=tmp_path)
-    clock = FakeClock(start=datetime.now(UTC))
-    db = tmp_path / "store.sqlite3"
-    store = Store.open(db, clock)
-    fake = FakeProcessManager(settings.targets[0], clock)
-    watch = TargetWatch(settings, settings.targets[0], store=store, clock=clock,
-                        notifier=RecordingNotifier(), manager=fake, environ={})
-    fake.spawn_outside()
-    watch.attach()
-    rig = Rig(watch, clock, store, db)
-    store._conn.set_trace_callback(rig.statements.append)  # the real connection's SQL
+    made = attached_watch(tmp_path, health={"recent_errors_s": RECENT_S})
+    rig = Rig(made.watch, made.clock, made.store, made.db)
+    rig.store._conn.set_trace_callback(rig.statements.append)  # the real connection's SQL
     try:
         yield rig
     finally:
-        store.close()
+        rig.store.close()
 
 
 def group(at: datetime, fingerprint: str = "abc") -> ErrorGroup:

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -33,8 +34,9 @@ class Rig:
         return self.watch.check().restarts_recent
 
 
-@pytest.fixture
-def rig(tmp_path: Path) -> Iterator[Rig]:
+def attached_watch(tmp_path: Path, **target: Any) -> Rig:
+    """A watch of a running fake Remi (adopted), on a real store file; ``target`` adds to
+    the target's table. The caller closes ``rig.store``."""
     workdir = tmp_path / "remi"
     workdir.mkdir()
     settings = parse_settings({
@@ -42,7 +44,7 @@ def rig(tmp_path: Path) -> Iterator[Rig]:
         "targets": [{"name": "remi", "workdir": str(workdir), "command": ["remi", "main.py"],
                      "restart": {"jitter": 0, "start_seconds": 1, "stable_after_s": 600,
                                  "budget_restarts": 10, "budget_window_s": WINDOW_S},
-                     "scan_test": {"after_restart": False}}]}, base_dir=tmp_path)
+                     "scan_test": {"after_restart": False}, **target}]}, base_dir=tmp_path)
     clock = FakeClock(start=datetime.now(UTC))
     db = tmp_path / "store.sqlite3"
     store = Store.open(db, clock)
@@ -51,10 +53,16 @@ def rig(tmp_path: Path) -> Iterator[Rig]:
                         notifier=RecordingNotifier(), manager=fake, environ={})
     fake.spawn_outside()
     watch.attach()
+    return Rig(watch, fake, clock, store, db)
+
+
+@pytest.fixture
+def rig(tmp_path: Path) -> Iterator[Rig]:
+    made = attached_watch(tmp_path)
     try:
-        yield Rig(watch, fake, clock, store, db)
+        yield made
     finally:
-        store.close()
+        made.store.close()
 
 
 def test_a_verb_and_a_crash_are_counted_at_the_next_check(rig: Rig) -> None:
