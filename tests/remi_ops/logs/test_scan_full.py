@@ -58,6 +58,19 @@ def job(path: Path) -> ScanJob:
     return ScanJob(path, "remi", Redactor(()), NOW)
 
 
+def calls_of(monkeypatch: pytest.MonkeyPatch, method: str) -> list[None]:
+    """A list that grows by one at each call of ``LogParser.<method>`` (which still runs)."""
+    calls: list[None] = []
+    original = getattr(LogParser, method)
+
+    def counting(self: LogParser, *args: object) -> object:
+        calls.append(None)
+        return original(self, *args)
+
+    monkeypatch.setattr(LogParser, method, counting)
+    return calls
+
+
 def assert_same(got: ScanSummary, expected: ScanSummary) -> None:
     assert got.records == expected.records
     assert got.order == expected.order
