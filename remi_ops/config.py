@@ -1,31 +1,87 @@
 """Typed, frozen settings; secrets only from the environment.
 
-The models, one per TOML table. Reading a file (where it is looked for, TOML errors, the
-``path.to.field: problem`` lines) is ``remi_ops.config_file``'s.
+The models, one per TOML table: ``msgspec.Struct`` s (no ``__dict__``, and msgspec imports
+in under 1 MB where pydantic took 8: docs/scale.md "## Memory"). Reading a file (where it
+is looked for, TOML errors, the ``path.to.field: problem`` lines) is
+``remi_ops.config_file``'s.
+
+Two ways to make one, held to the same rules:
+
+* from parsed data (a TOML document, a dict): ``Model.parse(data)``, which converts as the
+  file is read (a str to a ``Path``, a list to a tuple, an int to a float);
+* by keyword, in code and tests: ``TargetSettings(name=…, workdir=tmp, command=(…))``. The
+  types are mypy's to check; every model's ``__post_init__`` checks the rest, as reading a
+  file does: the ranges and patterns (``remi_ops.config_bounds``), the rules across fields,
+  a list given for a tuple, and a target's paths resolved against its ``workdir``.
+  ``msgspec.structs.replace`` (the old ``model_copy(update=…)``) runs it again too.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import re
+import typing
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+import msgspec
+from msgspec.structs import force_setattr
 
-from remi_ops.config_bounds import DAY, HOUR, MAX_SNOWFLAKE, MAX_WINDOW_S, amount, count, seconds
+from remi_ops.config_bounds import (
+    DAY,
+    HOUR,
+    MAX_SNOWFLAKE,
+    MAX_WINDOW_S,
+    amount,
+    broken_constraint,
+    count,
+    seconds,
+)
 
 #: a process exit status (what ``exit(n)`` can return)
 ExitCode = Annotated[int, count(0, 255)]
 Snowflake = Annotated[int, count(0, MAX_SNOWFLAKE)]
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+class _Model(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """Frozen; an unknown key is an error, never silently ignored. (``kw_only`` is not
+    inherited, and mypy reads each model's own ``frozen``: each model says both.)"""
+
+    def __post_init__(self) -> None:
+        """A model built by keyword holds to what reading a file checks (msgspec checks
+        constraints only while it converts): lists become tuples, ranges and patterns."""
+        for name in _tuple_fields(type(self)):
+            if isinstance(value := getattr(self, name), list):
+                force_setattr(self, name, tuple(value))
+        if (problem := broken_constraint(self)) is not None:
+            raise ValueError(problem)
+
+    @classmethod
+    def parse(cls, data: Any) -> Self:
+        """The model from parsed TOML or JSON data, converted as a file is read;
+        ``msgspec.ValidationError`` (a ``ValueError``) names the first problem."""
+        return msgspec.convert(data, type=cls, strict=False, dec_hook=path_from_data)
 
 
-class WatchdogSettings(_Model):
+def path_from_data(kind: type, value: Any) -> Any:
+    """msgspec's ``dec_hook``: a ``Path`` from its text (msgspec converts no ``Path``); its
+    ``TypeError`` becomes a ``msgspec.ValidationError`` naming the field."""
+    if kind is Path and isinstance(value, str | Path):
+        return Path(value)
+    raise TypeError(f"Expected `{getattr(kind, '__name__', kind)}`, got "
+                    f"`{type(value).__name__}`")
+
+
+@functools.cache
+def _tuple_fields(model: type[msgspec.Struct]) -> tuple[str, ...]:
+    """The fields typed ``tuple[…]`` (or an Optional one); read once per model."""
+    return tuple(f.name for f in msgspec.structs.fields(model)
+                 if tuple in (typing.get_origin(t) for t in (f.type, *typing.get_args(f.type))))
+
+
+class WatchdogSettings(_Model, frozen=True, kw_only=True):
     """``[watchdog]``: the watcher itself."""
 
     check_interval_s: Annotated[float, seconds(0, HOUR)] = 60.0
@@ -39,21 +95,16 @@ class WatchdogSettings(_Model):
     #: the longest a ping may take; a slow or dead ping server never delays a check
     heartbeat_timeout_s: Annotated[float, seconds(0, 60)] = 10.0
 
-    @field_validator("heartbeat_url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        if value and not re.fullmatch(r"https?://\S+", value):  # never echo it: a credential
-            raise ValueError("must be an http:// or https:// URL (a ping URL)")
-        return value
-
-    @model_validator(mode="after")
-    def _heartbeat_outlives_a_check(self) -> WatchdogSettings:
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.heartbeat_url and not re.fullmatch(r"https?://\S+", self.heartbeat_url):
+            # never echo it: a credential
+            raise ValueError("heartbeat_url: must be an http:// or https:// URL (a ping URL)")
         if self.heartbeat_stale_s <= self.check_interval_s:  # refreshed once per check
             raise ValueError("heartbeat_stale_s: must be more than check_interval_s")
-        return self
 
 
-class RestartPolicy(_Model):
+class RestartPolicy(_Model, frozen=True, kw_only=True):
     """``[targets.restart]``: when and how fast to restart; never a storm, never silent."""
 
     enabled: bool = True
@@ -77,14 +128,13 @@ class RestartPolicy(_Model):
     #: TERM → this grace → KILL
     stop_grace_s: Annotated[float, seconds(0, HOUR)] = 10.0
 
-    @model_validator(mode="after")
-    def _cap_above_initial(self) -> RestartPolicy:
+    def __post_init__(self) -> None:
+        super().__post_init__()
         if self.backoff_max_s < self.backoff_initial_s:
             raise ValueError("backoff_max_s must be >= backoff_initial_s")
-        return self
 
 
-class HealthSettings(_Model):
+class HealthSettings(_Model, frozen=True, kw_only=True):
     """``[targets.health]``: thresholds for the checks."""
 
     cpu_percent_max: Annotated[float, amount(0, 100 * 1024, low_open=True)] = 90.0
@@ -103,7 +153,7 @@ class HealthSettings(_Model):
     initial_read_bytes: Annotated[int, count(1, 1024**3)] = 4 * 1024 * 1024
 
 
-class ScanTestSettings(_Model):
+class ScanTestSettings(_Model, frozen=True, kw_only=True):
     """``[targets.scan_test]``: the out-of-band ``/scan`` smoke test."""
 
     command: tuple[str, ...] = ()
@@ -115,17 +165,15 @@ class ScanTestSettings(_Model):
     #: run it by itself after every restart and when Remi's code changes
     after_restart: bool = True
 
-    @field_validator("expect_pattern")
-    @classmethod
-    def _valid_regex(cls, value: str) -> str:
+    def __post_init__(self) -> None:
+        super().__post_init__()
         try:
-            re.compile(value)
+            re.compile(self.expect_pattern)
         except re.error as exc:
-            raise ValueError(f"not a valid regular expression ({exc})") from exc
-        return value
+            raise ValueError(f"expect_pattern: not a valid regular expression ({exc})") from exc
 
 
-class LogSettings(_Model):
+class LogSettings(_Model, frozen=True, kw_only=True):
     """``[targets.logs]``: the logs Remi writes itself, and how all of its logs rotate.
 
     ``logs = ["discord.log"]`` (a list) is the short form of ``files``.
@@ -150,19 +198,26 @@ def host_and_port(value: str, example: str) -> str:
     return value
 
 
-class MetricsSettings(_Model):
+def _field_rule(name: str, rule: Any, *args: Any) -> None:
+    """``rule(*args)``, its ``ValueError`` naming the field (``listen: must be host:port``)."""
+    try:
+        rule(*args)
+    except ValueError as exc:
+        raise ValueError(f"{name}: {exc}") from None
+
+
+class MetricsSettings(_Model, frozen=True, kw_only=True):
     """``[metrics]``: Prometheus metrics over HTTP."""
 
     #: ``host:port`` to serve ``/metrics`` on (e.g. ``127.0.0.1:9808``); empty = off
     listen: str = ""
 
-    @field_validator("listen")
-    @classmethod
-    def _host_and_port(cls, value: str) -> str:
-        return host_and_port(value, "127.0.0.1:9808")
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _field_rule("listen", host_and_port, self.listen, "127.0.0.1:9808")
 
 
-class AlertmanagerSettings(_Model):
+class AlertmanagerSettings(_Model, frozen=True, kw_only=True):
     """``[alertmanager]``: Bubabot as Alertmanager's webhook receiver (docs/alertmanager.md).
     The bearer token is ``ALERTMANAGER_WEBHOOK_TOKEN`` in the environment."""
 
@@ -173,40 +228,35 @@ class AlertmanagerSettings(_Model):
     #: Alertmanager's API for silences; empty = the ``externalURL`` of each notification
     api_url: str = ""
 
-    @field_validator("listen")
-    @classmethod
-    def _host_and_port(cls, value: str) -> str:
-        return host_and_port(value, "127.0.0.1:9809")
-
-    @field_validator("target_label")
-    @classmethod
-    def _label_name(cls, value: str) -> str:
-        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
-            raise ValueError("must be a Prometheus label name (letters, digits, _), e.g. bot")
-        return value
-
-    @field_validator("api_url")
-    @classmethod
-    def _api_url(cls, value: str) -> str:
-        if value and not re.fullmatch(r"https?://\S+", value):
-            raise ValueError("must be an http:// or https:// URL, e.g. http://127.0.0.1:9093")
-        return value
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _field_rule("listen", host_and_port, self.listen, "127.0.0.1:9809")
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", self.target_label):
+            raise ValueError("target_label: must be a Prometheus label name (letters, digits, "
+                             "_), e.g. bot")
+        if self.api_url and not re.fullmatch(r"https?://\S+", self.api_url):
+            raise ValueError("api_url: must be an http:// or https:// URL, e.g. "
+                             "http://127.0.0.1:9093")
 
 
 Manager = Literal["process", "systemd", "launchd", "kubernetes"]
 _TARGET_FILES = ("stdout_log", "stderr_log", "health_file", "alert_file", "beacon_file")
 
 
-class TargetSettings(_Model):
+class TargetSettings(_Model, frozen=True, kw_only=True):
     """``[[targets]]``: one bot to keep alive."""
 
-    name: Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[a-z0-9][a-z0-9_-]*$")]
+    name: Annotated[str, msgspec.Meta(
+        min_length=1, max_length=32, pattern=r"^[a-z0-9][a-z0-9_-]*$",
+        description="lowercase letters, digits, _ and -, starting with a letter or digit")]
     workdir: Path
     command: tuple[str, ...] = ()
-    env: Mapping[str, str] = Field(default_factory=dict)
+    env: Mapping[str, str] = msgspec.field(default_factory=dict)
     #: names of Bubabot's environment variables Remi (and its scan test) may see; the rest
     #: of Bubabot's environment, its DISCORD_TOKEN above all, never reaches Remi
-    pass_env: tuple[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")], ...] = ()
+    pass_env: tuple[Annotated[str, msgspec.Meta(
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="an environment variable's name (letters, digits, _)")], ...] = ()
     stdout_log: Path = Path("bot.log")
     stderr_log: Path = Path("bot_error.log")
     logs: LogSettings = LogSettings()
@@ -245,30 +295,22 @@ class TargetSettings(_Model):
     health: HealthSettings = HealthSettings()
     scan_test: ScanTestSettings = ScanTestSettings()
 
-    @model_validator(mode="before")
-    @classmethod
-    def _resolve_paths(cls, data: Any) -> Any:
-        """Expand ``~`` and resolve every file path (defaults included) against ``workdir``."""
-        if not isinstance(data, dict) or not isinstance(data.get("workdir"), str | Path):
-            return data
-        data = dict(data)
-        workdir = Path(str(data["workdir"])).expanduser()
-        data["workdir"] = workdir
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self._resolve_paths()
+        self._manager_needs()
+
+    def _resolve_paths(self) -> None:
+        """Expand ``~`` and resolve every file path (defaults included) against ``workdir``;
+        run again by ``msgspec.structs.replace``, where the paths are already absolute."""
+        workdir = Path(self.workdir).expanduser()
+        force_setattr(self, "workdir", workdir)
         for key in _TARGET_FILES:
-            value = data.get(key, cls.model_fields[key].default)
-            if isinstance(value, str | Path):
-                path = Path(str(value)).expanduser()
-                data[key] = path if path.is_absolute() else workdir / path
-        logs = data.get("logs")
-        if isinstance(logs, list | tuple):  # the short form: a list of files
-            logs = {"files": logs}
-        if isinstance(logs, dict) and isinstance(logs.get("files"), list | tuple):
-            logs = {**logs, "files": [workdir / Path(str(p)).expanduser()
-                                      if isinstance(p, str | Path) else p
-                                      for p in logs["files"]]}
-        if logs is not None:
-            data["logs"] = logs
-        return data
+            path = Path(getattr(self, key)).expanduser()
+            force_setattr(self, key, path if path.is_absolute() else workdir / path)
+        files = tuple(workdir / Path(p).expanduser() for p in self.logs.files)
+        if files != self.logs.files:
+            force_setattr(self, "logs", msgspec.structs.replace(self.logs, files=files))
 
     def instance_key(self) -> str:
         """One Remi: its real workdir + command (or unit / label); names the singleton lock."""
@@ -279,8 +321,7 @@ class TargetSettings(_Model):
                     f"{self.deployment or self.statefulset}")
         return f"{os.path.realpath(self.workdir)}\0{what}"
 
-    @model_validator(mode="after")
-    def _manager_needs(self) -> TargetSettings:
+    def _manager_needs(self) -> None:
         if self.manager == "process" and not self.command:
             raise ValueError("command: required when manager is 'process'")
         if self.manager == "systemd" and not self.unit:
@@ -294,10 +335,9 @@ class TargetSettings(_Model):
             if bool(self.deployment) == bool(self.statefulset):
                 raise ValueError("deployment or statefulset (one of them): required when "
                                  "manager is 'kubernetes'")
-        return self
 
 
-class AlertSettings(_Model):
+class AlertSettings(_Model, frozen=True, kw_only=True):
     """``[alerts]``: Alertmanager-style lifecycle tuning."""
 
     #: a condition must hold this many consecutive checks before the alert fires
@@ -315,7 +355,7 @@ class AlertSettings(_Model):
     retry_max_s: Annotated[float, seconds(0, DAY)] = 300.0
 
 
-class DiscordSettings(_Model):
+class DiscordSettings(_Model, frozen=True, kw_only=True):
     """``[discord]``: where Bubabot lives and who may do what. The token is ``DISCORD_TOKEN``."""
 
     guild_id: Snowflake = 0
@@ -330,7 +370,7 @@ class DiscordSettings(_Model):
     confirm_timeout_s: Annotated[float, seconds(0, 15 * 60)] = 300.0
 
 
-class Settings(_Model):
+class Settings(_Model, frozen=True, kw_only=True):
     """The whole configuration."""
 
     watchdog: WatchdogSettings = WatchdogSettings()
@@ -340,8 +380,8 @@ class Settings(_Model):
     metrics: MetricsSettings = MetricsSettings()
     alertmanager: AlertmanagerSettings = AlertmanagerSettings()
 
-    @model_validator(mode="after")
-    def _unique_names(self) -> Settings:
+    def __post_init__(self) -> None:
+        super().__post_init__()
         if not self.targets:
             raise ValueError("targets: at least one [[targets]] table is required")
         names = [t.name for t in self.targets]
@@ -354,7 +394,6 @@ class Settings(_Model):
             if other != t.name:
                 raise ValueError(f"targets[{t.name}].workdir: the same workdir and command as "
                                  f"targets[{other}]; one Remi per workdir and command")
-        return self
 
     def target(self, name: str | None) -> TargetSettings:
         """The named target, or the first when ``name`` is None."""

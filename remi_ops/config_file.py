@@ -14,9 +14,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+import msgspec
 
 from remi_ops.config import Settings
+from remi_ops.config_problems import Problem, problems_of
 from remi_ops.exceptions import ConfigError
 
 ENV_CONFIG = "BUBABOT_CONFIG"
@@ -34,7 +35,8 @@ def _expand(value: str, base: Path | None) -> Path:
 
 
 def _resolve_paths(raw: dict[str, Any], base_dir: Path) -> dict[str, Any]:
-    """Expand ``~``, resolve relative paths (watchdog against the file, targets against workdir)."""
+    """Expand ``~``, resolve relative paths (watchdog against the file, targets against workdir
+    in ``TargetSettings``); ``{python}``; ``logs = [...]``, the short form of ``logs.files``."""
     wd = raw.get("watchdog")
     if isinstance(wd, dict) and isinstance(wd.get("state_dir"), str):
         wd["state_dir"] = _expand(wd["state_dir"], base_dir)
@@ -46,6 +48,8 @@ def _resolve_paths(raw: dict[str, Any], base_dir: Path) -> dict[str, Any]:
         if isinstance(target.get("command"), list):
             target["command"] = [sys.executable if a == PYTHON_PLACEHOLDER else a
                                  for a in target["command"]]
+        if isinstance(target.get("logs"), list):  # the short form: a list of files
+            target["logs"] = {"files": target["logs"]}
         scan = target.get("scan_test")
         if isinstance(scan, dict) and isinstance(scan.get("command"), list):
             scan["command"] = [sys.executable if a == PYTHON_PLACEHOLDER else a
@@ -53,28 +57,19 @@ def _resolve_paths(raw: dict[str, Any], base_dir: Path) -> dict[str, Any]:
     return raw
 
 
-def _format_errors(exc: ValidationError, raw: Mapping[str, Any]) -> list[str]:
+def _format_errors(problems: list[Problem], raw: Mapping[str, Any]) -> list[str]:
+    """``path.to.field: problem`` lines; a target named by its name when it has one
+    (``targets[remi].restart.backoff_max_s``), a list's items by index (``….0``)."""
     lines = []
-    for err in exc.errors():
-        loc = list(err["loc"])
-        # name targets by their name when they have one: targets[remi].restart.backoff_max_s
+    for where, what in problems:
+        loc: list[str | int] = list(where)
         if len(loc) >= 2 and loc[0] == "targets" and isinstance(loc[1], int):
             targets = raw.get("targets") or []
             name = targets[loc[1]].get("name") if loc[1] < len(targets) and isinstance(
                 targets[loc[1]], dict) else None
             loc[1] = f"[{name}]" if isinstance(name, str) else f"[{loc[1]}]"
         path = ".".join(str(p) for p in loc).replace(".[", "[")
-        msg = err["msg"]
-        if err["type"] == "extra_forbidden":
-            msg = "unknown key"
-        elif err["type"] == "missing":
-            msg = "required"
-        if msg.startswith("Value error, "):
-            msg = msg.removeprefix("Value error, ")
-            if ":" in msg and " " not in msg.split(":", 1)[0]:
-                field, _, rest = msg.partition(":")
-                path, msg = (f"{path}.{field}" if path else field), rest.strip()
-        lines.append(f"{path or '(file)'}: {msg}")
+        lines.append(f"{path or '(file)'}: {what}")
     return lines
 
 
@@ -86,9 +81,11 @@ def parse_settings(raw: Mapping[str, Any], *, base_dir: Path, source: str = "") 
                            if "token" in k.rsplit(".", 1)[-1].lower()], source)
     data = _resolve_paths(_deepcopy(raw), base_dir)
     try:
-        return Settings.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(_format_errors(exc, raw), source) from None
+        return Settings.parse(data)
+    except msgspec.ValidationError as exc:
+        # the first problem is msgspec's; the operator gets every one, in the file's words
+        found = problems_of(Settings, data) or [((), str(exc))]
+        raise ConfigError(_format_errors(found, raw), source) from None
 
 
 def load_settings(path: Path) -> Settings:

@@ -35,6 +35,9 @@ UNUSED_BY_A_PLAIN_WATCH = (
     "aiohttp",  # heartbeat_url
     "remi_ops.alertmanager",  # [alertmanager]
     "remi_ops.host.kubernetes",  # manager = "kubernetes"
+    # the configuration is msgspec structs: pydantic cost 8.3 MB at start (docs/scale.md)
+    "pydantic",
+    "pydantic_core",
 )
 
 #: ``remi-ops --config C watch`` in this interpreter; once the target runs, the modules are
