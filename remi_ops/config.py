@@ -1,30 +1,21 @@
 """Typed, frozen settings; secrets only from the environment.
 
 The models, one per TOML table: ``msgspec.Struct`` s (no ``__dict__``, and msgspec imports
-in under 1 MB where pydantic took 8: docs/scale.md "## Memory"). Reading a file (where it
+in about 1.3 MB where pydantic took 8.3: docs/scale.md "## Memory"). Reading a file (where it
 is looked for, TOML errors, the ``path.to.field: problem`` lines) is
 ``remi_ops.config_file``'s.
 
-Two ways to make one, held to the same rules:
-
-* from parsed data (a TOML document, a dict): ``Model.parse(data)``, which converts as the
-  file is read (a str to a ``Path``, a list to a tuple, an int to a float);
-* by keyword, in code and tests: ``TargetSettings(name=…, workdir=tmp, command=(…))``. The
-  types are mypy's to check; every model's ``__post_init__`` checks the rest, as reading a
-  file does: the ranges and patterns (``remi_ops.config_bounds``), the rules across fields,
-  a list given for a tuple, and a target's paths resolved against its ``workdir``.
-  ``msgspec.structs.replace`` (the old ``model_copy(update=…)``) runs it again too.
+A model is made from parsed data (``Model.parse``) or by keyword, held to the same rules
+either way: ``remi_ops.config_model``.
 """
 
 from __future__ import annotations
 
-import functools
 import os
 import re
-import typing
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Literal
 
 import msgspec
 from msgspec.structs import force_setattr
@@ -35,53 +26,17 @@ from remi_ops.config_bounds import (
     MAX_SNOWFLAKE,
     MAX_WINDOW_S,
     amount,
-    broken_constraint,
     count,
     seconds,
 )
+from remi_ops.config_model import SettingsModel, field_rule
 
 #: a process exit status (what ``exit(n)`` can return)
 ExitCode = Annotated[int, count(0, 255)]
 Snowflake = Annotated[int, count(0, MAX_SNOWFLAKE)]
 
 
-class _Model(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    """Frozen; an unknown key is an error, never silently ignored. (``kw_only`` is not
-    inherited, and mypy reads each model's own ``frozen``: each model says both.)"""
-
-    def __post_init__(self) -> None:
-        """A model built by keyword holds to what reading a file checks (msgspec checks
-        constraints only while it converts): lists become tuples, ranges and patterns."""
-        for name in _tuple_fields(type(self)):
-            if isinstance(value := getattr(self, name), list):
-                force_setattr(self, name, tuple(value))
-        if (problem := broken_constraint(self)) is not None:
-            raise ValueError(problem)
-
-    @classmethod
-    def parse(cls, data: Any) -> Self:
-        """The model from parsed TOML or JSON data, converted as a file is read;
-        ``msgspec.ValidationError`` (a ``ValueError``) names the first problem."""
-        return msgspec.convert(data, type=cls, strict=False, dec_hook=path_from_data)
-
-
-def path_from_data(kind: type, value: Any) -> Any:
-    """msgspec's ``dec_hook``: a ``Path`` from its text (msgspec converts no ``Path``); its
-    ``TypeError`` becomes a ``msgspec.ValidationError`` naming the field."""
-    if kind is Path and isinstance(value, str | Path):
-        return Path(value)
-    raise TypeError(f"Expected `{getattr(kind, '__name__', kind)}`, got "
-                    f"`{type(value).__name__}`")
-
-
-@functools.cache
-def _tuple_fields(model: type[msgspec.Struct]) -> tuple[str, ...]:
-    """The fields typed ``tuple[…]`` (or an Optional one); read once per model."""
-    return tuple(f.name for f in msgspec.structs.fields(model)
-                 if tuple in (typing.get_origin(t) for t in (f.type, *typing.get_args(f.type))))
-
-
-class WatchdogSettings(_Model, frozen=True, kw_only=True):
+class WatchdogSettings(SettingsModel, frozen=True, kw_only=True):
     """``[watchdog]``: the watcher itself."""
 
     check_interval_s: Annotated[float, seconds(0, HOUR)] = 60.0
@@ -104,7 +59,7 @@ class WatchdogSettings(_Model, frozen=True, kw_only=True):
             raise ValueError("heartbeat_stale_s: must be more than check_interval_s")
 
 
-class RestartPolicy(_Model, frozen=True, kw_only=True):
+class RestartPolicy(SettingsModel, frozen=True, kw_only=True):
     """``[targets.restart]``: when and how fast to restart; never a storm, never silent."""
 
     enabled: bool = True
@@ -134,7 +89,7 @@ class RestartPolicy(_Model, frozen=True, kw_only=True):
             raise ValueError("backoff_max_s must be >= backoff_initial_s")
 
 
-class HealthSettings(_Model, frozen=True, kw_only=True):
+class HealthSettings(SettingsModel, frozen=True, kw_only=True):
     """``[targets.health]``: thresholds for the checks."""
 
     cpu_percent_max: Annotated[float, amount(0, 100 * 1024, low_open=True)] = 90.0
@@ -153,7 +108,7 @@ class HealthSettings(_Model, frozen=True, kw_only=True):
     initial_read_bytes: Annotated[int, count(1, 1024**3)] = 4 * 1024 * 1024
 
 
-class ScanTestSettings(_Model, frozen=True, kw_only=True):
+class ScanTestSettings(SettingsModel, frozen=True, kw_only=True):
     """``[targets.scan_test]``: the out-of-band ``/scan`` smoke test."""
 
     command: tuple[str, ...] = ()
@@ -173,7 +128,7 @@ class ScanTestSettings(_Model, frozen=True, kw_only=True):
             raise ValueError(f"expect_pattern: not a valid regular expression ({exc})") from exc
 
 
-class LogSettings(_Model, frozen=True, kw_only=True):
+class LogSettings(SettingsModel, frozen=True, kw_only=True):
     """``[targets.logs]``: the logs Remi writes itself, and how all of its logs rotate.
 
     ``logs = ["discord.log"]`` (a list) is the short form of ``files``.
@@ -198,15 +153,7 @@ def host_and_port(value: str, example: str) -> str:
     return value
 
 
-def _field_rule(name: str, rule: Any, *args: Any) -> None:
-    """``rule(*args)``, its ``ValueError`` naming the field (``listen: must be host:port``)."""
-    try:
-        rule(*args)
-    except ValueError as exc:
-        raise ValueError(f"{name}: {exc}") from None
-
-
-class MetricsSettings(_Model, frozen=True, kw_only=True):
+class MetricsSettings(SettingsModel, frozen=True, kw_only=True):
     """``[metrics]``: Prometheus metrics over HTTP."""
 
     #: ``host:port`` to serve ``/metrics`` on (e.g. ``127.0.0.1:9808``); empty = off
@@ -214,10 +161,10 @@ class MetricsSettings(_Model, frozen=True, kw_only=True):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _field_rule("listen", host_and_port, self.listen, "127.0.0.1:9808")
+        field_rule("listen", host_and_port, self.listen, "127.0.0.1:9808")
 
 
-class AlertmanagerSettings(_Model, frozen=True, kw_only=True):
+class AlertmanagerSettings(SettingsModel, frozen=True, kw_only=True):
     """``[alertmanager]``: Bubabot as Alertmanager's webhook receiver (docs/alertmanager.md).
     The bearer token is ``ALERTMANAGER_WEBHOOK_TOKEN`` in the environment."""
 
@@ -230,7 +177,7 @@ class AlertmanagerSettings(_Model, frozen=True, kw_only=True):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _field_rule("listen", host_and_port, self.listen, "127.0.0.1:9809")
+        field_rule("listen", host_and_port, self.listen, "127.0.0.1:9809")
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", self.target_label):
             raise ValueError("target_label: must be a Prometheus label name (letters, digits, "
                              "_), e.g. bot")
@@ -243,7 +190,7 @@ Manager = Literal["process", "systemd", "launchd", "kubernetes"]
 _TARGET_FILES = ("stdout_log", "stderr_log", "health_file", "alert_file", "beacon_file")
 
 
-class TargetSettings(_Model, frozen=True, kw_only=True):
+class TargetSettings(SettingsModel, frozen=True, kw_only=True):
     """``[[targets]]``: one bot to keep alive."""
 
     name: Annotated[str, msgspec.Meta(
@@ -295,6 +242,13 @@ class TargetSettings(_Model, frozen=True, kw_only=True):
     health: HealthSettings = HealthSettings()
     scan_test: ScanTestSettings = ScanTestSettings()
 
+    @classmethod
+    def short_forms(cls, data: Any) -> Any:
+        """``logs = ["discord.log"]`` (a list) is the short form of ``logs.files``."""
+        if isinstance(data, dict) and isinstance(data.get("logs"), list | tuple):
+            return {**data, "logs": {"files": data["logs"]}}
+        return data
+
     def __post_init__(self) -> None:
         super().__post_init__()
         self._resolve_paths()
@@ -337,7 +291,7 @@ class TargetSettings(_Model, frozen=True, kw_only=True):
                                  "manager is 'kubernetes'")
 
 
-class AlertSettings(_Model, frozen=True, kw_only=True):
+class AlertSettings(SettingsModel, frozen=True, kw_only=True):
     """``[alerts]``: Alertmanager-style lifecycle tuning."""
 
     #: a condition must hold this many consecutive checks before the alert fires
@@ -355,7 +309,7 @@ class AlertSettings(_Model, frozen=True, kw_only=True):
     retry_max_s: Annotated[float, seconds(0, DAY)] = 300.0
 
 
-class DiscordSettings(_Model, frozen=True, kw_only=True):
+class DiscordSettings(SettingsModel, frozen=True, kw_only=True):
     """``[discord]``: where Bubabot lives and who may do what. The token is ``DISCORD_TOKEN``."""
 
     guild_id: Snowflake = 0
@@ -370,7 +324,7 @@ class DiscordSettings(_Model, frozen=True, kw_only=True):
     confirm_timeout_s: Annotated[float, seconds(0, 15 * 60)] = 300.0
 
 
-class Settings(_Model, frozen=True, kw_only=True):
+class Settings(SettingsModel, frozen=True, kw_only=True):
     """The whole configuration."""
 
     watchdog: WatchdogSettings = WatchdogSettings()
@@ -379,6 +333,13 @@ class Settings(_Model, frozen=True, kw_only=True):
     discord: DiscordSettings = DiscordSettings()
     metrics: MetricsSettings = MetricsSettings()
     alertmanager: AlertmanagerSettings = AlertmanagerSettings()
+
+    @classmethod
+    def short_forms(cls, data: Any) -> Any:
+        """Each target's short forms (:meth:`TargetSettings.short_forms`) written out."""
+        if isinstance(data, dict) and isinstance(data.get("targets"), list | tuple):
+            return {**data, "targets": [TargetSettings.short_forms(t) for t in data["targets"]]}
+        return data
 
     def __post_init__(self) -> None:
         super().__post_init__()

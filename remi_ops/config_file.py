@@ -36,7 +36,7 @@ def _expand(value: str, base: Path | None) -> Path:
 
 def _resolve_paths(raw: dict[str, Any], base_dir: Path) -> dict[str, Any]:
     """Expand ``~``, resolve relative paths (watchdog against the file, targets against workdir
-    in ``TargetSettings``); ``{python}``; ``logs = [...]``, the short form of ``logs.files``."""
+    in ``TargetSettings``); ``{python}`` in a command."""
     wd = raw.get("watchdog")
     if isinstance(wd, dict) and isinstance(wd.get("state_dir"), str):
         wd["state_dir"] = _expand(wd["state_dir"], base_dir)
@@ -48,8 +48,6 @@ def _resolve_paths(raw: dict[str, Any], base_dir: Path) -> dict[str, Any]:
         if isinstance(target.get("command"), list):
             target["command"] = [sys.executable if a == PYTHON_PLACEHOLDER else a
                                  for a in target["command"]]
-        if isinstance(target.get("logs"), list):  # the short form: a list of files
-            target["logs"] = {"files": target["logs"]}
         scan = target.get("scan_test")
         if isinstance(scan, dict) and isinstance(scan.get("command"), list):
             scan["command"] = [sys.executable if a == PYTHON_PLACEHOLDER else a
@@ -79,7 +77,7 @@ def parse_settings(raw: Mapping[str, Any], *, base_dir: Path, source: str = "") 
         raise ConfigError([f"{k}: secrets come from the environment (DISCORD_TOKEN), "
                            "never the config file" for k in _walk_keys(raw)
                            if "token" in k.rsplit(".", 1)[-1].lower()], source)
-    data = _resolve_paths(_deepcopy(raw), base_dir)
+    data = Settings.short_forms(_resolve_paths(_deepcopy(raw), base_dir))
     try:
         return Settings.parse(data)
     except msgspec.ValidationError as exc:

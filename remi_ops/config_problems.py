@@ -21,8 +21,8 @@ from typing import Any
 
 import msgspec
 
-from remi_ops.config import path_from_data
 from remi_ops.config_bounds import constraint_problem
+from remi_ops.config_model import path_from_data
 
 Where = tuple[str | int, ...]
 Problem = tuple[Where, str]

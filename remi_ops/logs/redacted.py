@@ -51,6 +51,12 @@ class Redacted(str):
         tail = max(0, limit - head - len(marker))
         return Redacted(self[:head] + marker + self[len(self) - tail:])
 
+    @classmethod
+    def from_wire(cls, text: str) -> Redacted:
+        """How ``remi_ops.watch.wire`` reads one back from the watcher's JSON answers: that
+        JSON is the watcher's own rendering of ``Redacted`` values, so it stays one."""
+        return cls(text)
+
     def join_all(self, parts: Iterable[Redacted]) -> Redacted:
         """``self.join(parts)``, still redacted (``self`` is the separator)."""
         return Redacted(str.join(self, parts))

@@ -16,10 +16,9 @@ from remi_ops.logs.redacted import Redacted
 
 
 def _from_json(kind: type, value: Any) -> Any:
-    """msgspec's ``dec_hook`` for the types it does not read itself. A ``Redacted`` stays
-    one: this JSON is the watcher's own rendering of ``Redacted`` values."""
+    """msgspec's ``dec_hook`` for the types it does not read itself: ``Redacted``."""
     if kind is Redacted and isinstance(value, str):
-        return Redacted(value)
+        return Redacted.from_wire(value)
     raise TypeError(f"Expected `{getattr(kind, '__name__', kind)}`, got "
                     f"`{type(value).__name__}`")
 
