@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 import types
 import typing
+from collections.abc import Mapping
 from typing import Any
 
 import msgspec
@@ -35,7 +36,7 @@ _KINDS = {"float": "a number", "int": "a whole number", "str": "text",
 _EXPECTED = re.compile(r"Expected `(\w+)`, got `(\w+)`")
 _UNKNOWN = re.compile(r"Object contains unknown field `(.+)`")
 _MISSING = re.compile(r"Object missing required field `(.+)`")
-_STEP = re.compile(r"\.([^.\[]+)|\[(\d+)\]")
+_STEP = re.compile(r"\.(\w+)|\[(\d+)\]")  # a mapping's key is msgspec's [...]: left out
 
 
 def problems_of(kind: Any, data: Any) -> list[Problem]:
@@ -57,6 +58,9 @@ def _problems(kind: Any, value: Any, where: Where) -> list[Problem]:
     elif _item_type(bare) is not None and isinstance(value, list | tuple):
         item = _item_type(bare)
         found = [p for i, v in enumerate(value) for p in _problems(item, v, (*where, i))]
+    elif typing.get_origin(bare) in (dict, Mapping) and isinstance(value, dict):  # env
+        of = typing.get_args(bare)[-1]
+        found = [p for k, v in value.items() for p in _problems(of, v, (*where, str(k)))]
     return found or [_described(error, _chosen(kind, value), value, where)]
 
 

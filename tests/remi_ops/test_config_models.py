@@ -23,6 +23,8 @@ from remi_ops.config import (
     Settings,
     TargetSettings,
 )
+from remi_ops.config_file import parse_settings
+from remi_ops.exceptions import ConfigError
 
 
 @pytest.mark.parametrize(("build", "says"), [
@@ -90,3 +92,20 @@ def test_settings_parse_the_way_a_file_is_read(tmp_path: Path) -> None:
 def test_a_model_keeps_no_per_instance_dict() -> None:
     """The per-target cost (docs/scale.md "## Memory"): slots, no ``__dict__``."""
     assert not hasattr(RestartPolicy(), "__dict__")
+
+
+def test_a_refused_file_lists_every_problem_in_the_files_words(tmp_path: Path) -> None:
+    """msgspec stops at the first problem; the operator gets each, by key, with what is
+    allowed, and never an env value (it may be a secret)."""
+    target = {"name": "remi", "workdir": "/srv", "command": ["x"],
+              "restart": {"jitter": 2, "bogus": 1, "budget_restarts": "x"},
+              "env": {"API_KEY": 12345678, "OK": "fine"}}
+    with pytest.raises(ConfigError) as refused:
+        parse_settings({"targets": [target], "alerts": {"group_wait_s": -1}},
+                       base_dir=tmp_path)
+    assert refused.value.problems == (
+        "targets[remi].env.API_KEY: must be text, not a whole number",
+        "targets[remi].restart.bogus: unknown key",
+        "targets[remi].restart.jitter: allowed 0 <= value <= 1; got 2",
+        "targets[remi].restart.budget_restarts: must be a whole number, not text",
+        "alerts.group_wait_s: allowed 0 <= value <= 86400 (1d 00h); got -1")
