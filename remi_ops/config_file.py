@@ -12,13 +12,15 @@ import tomllib
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from remi_ops.config import Settings
-from remi_ops.config_problems import Problem, problems_of
 from remi_ops.exceptions import ConfigError
+
+if TYPE_CHECKING:
+    from remi_ops.config_problems import Problem
 
 ENV_CONFIG = "BUBABOT_CONFIG"
 DEFAULT_CONFIG = Path("config/bubabot.toml")
@@ -82,6 +84,8 @@ def parse_settings(raw: Mapping[str, Any], *, base_dir: Path, source: str = "") 
         return Settings.parse(data)
     except msgspec.ValidationError as exc:
         # the first problem is msgspec's; the operator gets every one, in the file's words
+        from remi_ops.config_problems import problems_of  # noqa: PLC0415 - only a refused file needs it
+
         found = problems_of(Settings, data) or [((), str(exc))]
         raise ConfigError(_format_errors(found, raw), source) from None
 
