@@ -66,7 +66,7 @@ class Within:
         """The same range as msgspec's constraint, carrying this for the message.
 
         msgspec's integer bounds must fit in an int64: a snowflake's top (2**64 - 1) is
-        left to the model's ``__post_init__`` (:func:`out_of_bounds`)."""
+        left to the model's ``__post_init__`` (:func:`broken_constraint`)."""
         high = None if isinstance(self.high, int) and self.high > INT64_MAX else self.high
         if self.low_open:
             return msgspec.Meta(gt=self.low, le=high, extra={WITHIN: self})
@@ -92,8 +92,9 @@ def within_of(annotation: Any) -> Within | None:
     """The range an annotation carries (``Annotated[float, seconds(…)]``, in an Optional
     or as a tuple's items too), or None."""
     for meta in getattr(annotation, "__metadata__", ()):
-        if isinstance(meta, msgspec.Meta) and isinstance((meta.extra or {}).get(WITHIN), Within):
-            return typing.cast(Within, meta.extra[WITHIN])  # type: ignore[index]  # checked
+        within = (meta.extra or {}).get(WITHIN) if isinstance(meta, msgspec.Meta) else None
+        if isinstance(within, Within):
+            return within
     for arg in typing.get_args(annotation):
         if arg is not Ellipsis and (found := within_of(arg)) is not None:
             return found
@@ -114,14 +115,20 @@ def constraint_problem(annotation: Any, value: object) -> str | None:
         if (isinstance(within, Within) and isinstance(value, int | float)
                 and not isinstance(value, bool) and not within.admits(value)):
             return within.problem(value)
-        if isinstance(value, str):
-            low, high = meta.min_length or 0, meta.max_length
-            if len(value) < low or (high is not None and len(value) > high):
-                size = f"at most {high}" if not low else f"{low} to {high}" if high else \
-                    f"at least {low}"
-                return f"must be {size} characters long; got {len(value)}"
-            if meta.pattern is not None and re.search(meta.pattern, value) is None:
-                return f"must be {meta.description or 'matching ' + meta.pattern}; got {value!r}"
+        if isinstance(value, str) and (problem := _text_problem(meta, value)) is not None:
+            return problem
+    return None
+
+
+def _text_problem(meta: msgspec.Meta, value: str) -> str | None:
+    """A text's length, then its pattern (described in words when the field says them)."""
+    low, high = meta.min_length or 0, meta.max_length
+    if len(value) < low or (high is not None and len(value) > high):
+        size = (f"at least {low}" if high is None else f"{low} to {high}" if low
+                else f"at most {high}")
+        return f"must be {size} characters long; got {len(value)}"
+    if meta.pattern is not None and re.search(meta.pattern, value) is None:
+        return f"must be {meta.description or 'matching ' + meta.pattern}; got {value!r}"
     return None
 
 

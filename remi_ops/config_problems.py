@@ -114,12 +114,14 @@ def _bare(kind: Any) -> Any:
 
 
 def _item_type(kind: Any) -> Any:
+    """Of ``tuple[X, ...]``, ``X``; else None."""
     args = typing.get_args(kind)
-    return args[0] if typing.get_origin(kind) is tuple and len(args) == 2 \
-        and args[1] is Ellipsis else None
+    many = typing.get_origin(kind) is tuple and len(args) == 2 and args[1] is Ellipsis
+    return args[0] if many else None
 
 
 def _choices(kind: Any) -> str:
-    args = typing.get_args(_bare(kind)) if typing.get_origin(_bare(kind)) is typing.Literal \
-        else ()
+    """A ``Literal``'s choices, as the file writes them: ``'process', 'systemd'``."""
+    bare = _bare(kind)
+    args = typing.get_args(bare) if typing.get_origin(bare) is typing.Literal else ()
     return ", ".join(repr(a) for a in args)
