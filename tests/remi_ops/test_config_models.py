@@ -89,9 +89,13 @@ def test_settings_parse_the_way_a_file_is_read(tmp_path: Path) -> None:
     assert settings.target(None).stdout_log == tmp_path / "bot.log"
 
 
-def test_a_model_keeps_no_per_instance_dict() -> None:
-    """The per-target cost (docs/scale.md "## Memory"): slots, no ``__dict__``."""
-    assert not hasattr(RestartPolicy(), "__dict__")
+def test_a_model_is_frozen_and_keeps_no_per_instance_dict() -> None:
+    """Settings never change under a running watch; and the per-target cost (docs/scale.md
+    "## Memory"): slots, no ``__dict__``."""
+    policy = RestartPolicy()
+    with pytest.raises(AttributeError):
+        policy.jitter = 0.5  # type: ignore[misc]  # what this test refuses
+    assert not hasattr(policy, "__dict__")
 
 
 def test_a_refused_file_lists_every_problem_in_the_files_words(tmp_path: Path) -> None:
