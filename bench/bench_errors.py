@@ -27,6 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import msgspec
 from bubabot_local.errorkit import alert_lines, error_bot_settings, request_errors
 
 from remi_ops.supervision.supervisor import State
@@ -41,8 +42,8 @@ async def trial(rate: int, group_wait: float) -> tuple[float, float]:
     """One watcher, one bot, one burst: (seconds to visible, seconds to alerted)."""
     with tempfile.TemporaryDirectory(prefix="bench-errors-") as tmp:
         settings = error_bot_settings(Path(tmp))
-        settings = settings.model_copy(update={"alerts": settings.alerts.model_copy(
-            update={"group_wait_s": group_wait})})
+        settings = msgspec.structs.replace(settings, alerts=msgspec.structs.replace(
+            settings.alerts, group_wait_s=group_wait))
         watcher = Watcher(settings, console=None, environ={})
         watcher.acquire_locks()
         stop = asyncio.Event()

@@ -1,7 +1,12 @@
 """Typed, frozen settings; secrets only from the environment.
 
-The models, one per TOML table. Reading a file (where it is looked for, TOML errors, the
-``path.to.field: problem`` lines) is ``remi_ops.config_file``'s.
+The models, one per TOML table: ``msgspec.Struct`` s (no ``__dict__``, and msgspec imports
+in about 1.3 MB where pydantic took 8.3: docs/scale.md "## Memory"). Reading a file (where it
+is looked for, TOML errors, the ``path.to.field: problem`` lines) is
+``remi_ops.config_file``'s.
+
+A model is made from parsed data (``Model.parse``) or by keyword, held to the same rules
+either way: ``remi_ops.config_model``.
 """
 
 from __future__ import annotations
@@ -12,20 +17,26 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+import msgspec
+from msgspec.structs import force_setattr
 
-from remi_ops.config_bounds import DAY, HOUR, MAX_SNOWFLAKE, MAX_WINDOW_S, amount, count, seconds
+from remi_ops.config_bounds import (
+    DAY,
+    HOUR,
+    MAX_SNOWFLAKE,
+    MAX_WINDOW_S,
+    amount,
+    count,
+    seconds,
+)
+from remi_ops.config_model import SettingsModel, field_rule
 
 #: a process exit status (what ``exit(n)`` can return)
 ExitCode = Annotated[int, count(0, 255)]
 Snowflake = Annotated[int, count(0, MAX_SNOWFLAKE)]
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
-
-
-class WatchdogSettings(_Model):
+class WatchdogSettings(SettingsModel, frozen=True, kw_only=True):
     """``[watchdog]``: the watcher itself."""
 
     check_interval_s: Annotated[float, seconds(0, HOUR)] = 60.0
@@ -39,21 +50,16 @@ class WatchdogSettings(_Model):
     #: the longest a ping may take; a slow or dead ping server never delays a check
     heartbeat_timeout_s: Annotated[float, seconds(0, 60)] = 10.0
 
-    @field_validator("heartbeat_url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        if value and not re.fullmatch(r"https?://\S+", value):  # never echo it: a credential
-            raise ValueError("must be an http:// or https:// URL (a ping URL)")
-        return value
-
-    @model_validator(mode="after")
-    def _heartbeat_outlives_a_check(self) -> WatchdogSettings:
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.heartbeat_url and not re.fullmatch(r"https?://\S+", self.heartbeat_url):
+            # never echo it: a credential
+            raise ValueError("heartbeat_url: must be an http:// or https:// URL (a ping URL)")
         if self.heartbeat_stale_s <= self.check_interval_s:  # refreshed once per check
             raise ValueError("heartbeat_stale_s: must be more than check_interval_s")
-        return self
 
 
-class RestartPolicy(_Model):
+class RestartPolicy(SettingsModel, frozen=True, kw_only=True):
     """``[targets.restart]``: when and how fast to restart; never a storm, never silent."""
 
     enabled: bool = True
@@ -77,14 +83,13 @@ class RestartPolicy(_Model):
     #: TERM → this grace → KILL
     stop_grace_s: Annotated[float, seconds(0, HOUR)] = 10.0
 
-    @model_validator(mode="after")
-    def _cap_above_initial(self) -> RestartPolicy:
+    def __post_init__(self) -> None:
+        super().__post_init__()
         if self.backoff_max_s < self.backoff_initial_s:
             raise ValueError("backoff_max_s must be >= backoff_initial_s")
-        return self
 
 
-class HealthSettings(_Model):
+class HealthSettings(SettingsModel, frozen=True, kw_only=True):
     """``[targets.health]``: thresholds for the checks."""
 
     cpu_percent_max: Annotated[float, amount(0, 100 * 1024, low_open=True)] = 90.0
@@ -103,7 +108,7 @@ class HealthSettings(_Model):
     initial_read_bytes: Annotated[int, count(1, 1024**3)] = 4 * 1024 * 1024
 
 
-class ScanTestSettings(_Model):
+class ScanTestSettings(SettingsModel, frozen=True, kw_only=True):
     """``[targets.scan_test]``: the out-of-band ``/scan`` smoke test."""
 
     command: tuple[str, ...] = ()
@@ -115,17 +120,15 @@ class ScanTestSettings(_Model):
     #: run it by itself after every restart and when Remi's code changes
     after_restart: bool = True
 
-    @field_validator("expect_pattern")
-    @classmethod
-    def _valid_regex(cls, value: str) -> str:
+    def __post_init__(self) -> None:
+        super().__post_init__()
         try:
-            re.compile(value)
+            re.compile(self.expect_pattern)
         except re.error as exc:
-            raise ValueError(f"not a valid regular expression ({exc})") from exc
-        return value
+            raise ValueError(f"expect_pattern: not a valid regular expression ({exc})") from exc
 
 
-class LogSettings(_Model):
+class LogSettings(SettingsModel, frozen=True, kw_only=True):
     """``[targets.logs]``: the logs Remi writes itself, and how all of its logs rotate.
 
     ``logs = ["discord.log"]`` (a list) is the short form of ``files``.
@@ -150,19 +153,18 @@ def host_and_port(value: str, example: str) -> str:
     return value
 
 
-class MetricsSettings(_Model):
+class MetricsSettings(SettingsModel, frozen=True, kw_only=True):
     """``[metrics]``: Prometheus metrics over HTTP."""
 
     #: ``host:port`` to serve ``/metrics`` on (e.g. ``127.0.0.1:9808``); empty = off
     listen: str = ""
 
-    @field_validator("listen")
-    @classmethod
-    def _host_and_port(cls, value: str) -> str:
-        return host_and_port(value, "127.0.0.1:9808")
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        field_rule("listen", host_and_port, self.listen, "127.0.0.1:9808")
 
 
-class AlertmanagerSettings(_Model):
+class AlertmanagerSettings(SettingsModel, frozen=True, kw_only=True):
     """``[alertmanager]``: Bubabot as Alertmanager's webhook receiver (docs/alertmanager.md).
     The bearer token is ``ALERTMANAGER_WEBHOOK_TOKEN`` in the environment."""
 
@@ -173,40 +175,35 @@ class AlertmanagerSettings(_Model):
     #: Alertmanager's API for silences; empty = the ``externalURL`` of each notification
     api_url: str = ""
 
-    @field_validator("listen")
-    @classmethod
-    def _host_and_port(cls, value: str) -> str:
-        return host_and_port(value, "127.0.0.1:9809")
-
-    @field_validator("target_label")
-    @classmethod
-    def _label_name(cls, value: str) -> str:
-        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
-            raise ValueError("must be a Prometheus label name (letters, digits, _), e.g. bot")
-        return value
-
-    @field_validator("api_url")
-    @classmethod
-    def _api_url(cls, value: str) -> str:
-        if value and not re.fullmatch(r"https?://\S+", value):
-            raise ValueError("must be an http:// or https:// URL, e.g. http://127.0.0.1:9093")
-        return value
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        field_rule("listen", host_and_port, self.listen, "127.0.0.1:9809")
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", self.target_label):
+            raise ValueError("target_label: must be a Prometheus label name (letters, digits, "
+                             "_), e.g. bot")
+        if self.api_url and not re.fullmatch(r"https?://\S+", self.api_url):
+            raise ValueError("api_url: must be an http:// or https:// URL, e.g. "
+                             "http://127.0.0.1:9093")
 
 
 Manager = Literal["process", "systemd", "launchd", "kubernetes"]
 _TARGET_FILES = ("stdout_log", "stderr_log", "health_file", "alert_file", "beacon_file")
 
 
-class TargetSettings(_Model):
+class TargetSettings(SettingsModel, frozen=True, kw_only=True):
     """``[[targets]]``: one bot to keep alive."""
 
-    name: Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[a-z0-9][a-z0-9_-]*$")]
+    name: Annotated[str, msgspec.Meta(
+        min_length=1, max_length=32, pattern=r"^[a-z0-9][a-z0-9_-]*$",
+        description="lowercase letters, digits, _ and -, starting with a letter or digit")]
     workdir: Path
     command: tuple[str, ...] = ()
-    env: Mapping[str, str] = Field(default_factory=dict)
+    env: Mapping[str, str] = msgspec.field(default_factory=dict)
     #: names of Bubabot's environment variables Remi (and its scan test) may see; the rest
     #: of Bubabot's environment, its DISCORD_TOKEN above all, never reaches Remi
-    pass_env: tuple[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")], ...] = ()
+    pass_env: tuple[Annotated[str, msgspec.Meta(
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="an environment variable's name (letters, digits, _)")], ...] = ()
     stdout_log: Path = Path("bot.log")
     stderr_log: Path = Path("bot_error.log")
     logs: LogSettings = LogSettings()
@@ -245,30 +242,29 @@ class TargetSettings(_Model):
     health: HealthSettings = HealthSettings()
     scan_test: ScanTestSettings = ScanTestSettings()
 
-    @model_validator(mode="before")
     @classmethod
-    def _resolve_paths(cls, data: Any) -> Any:
-        """Expand ``~`` and resolve every file path (defaults included) against ``workdir``."""
-        if not isinstance(data, dict) or not isinstance(data.get("workdir"), str | Path):
-            return data
-        data = dict(data)
-        workdir = Path(str(data["workdir"])).expanduser()
-        data["workdir"] = workdir
-        for key in _TARGET_FILES:
-            value = data.get(key, cls.model_fields[key].default)
-            if isinstance(value, str | Path):
-                path = Path(str(value)).expanduser()
-                data[key] = path if path.is_absolute() else workdir / path
-        logs = data.get("logs")
-        if isinstance(logs, list | tuple):  # the short form: a list of files
-            logs = {"files": logs}
-        if isinstance(logs, dict) and isinstance(logs.get("files"), list | tuple):
-            logs = {**logs, "files": [workdir / Path(str(p)).expanduser()
-                                      if isinstance(p, str | Path) else p
-                                      for p in logs["files"]]}
-        if logs is not None:
-            data["logs"] = logs
+    def short_forms(cls, data: Any) -> Any:
+        """``logs = ["discord.log"]`` (a list) is the short form of ``logs.files``."""
+        if isinstance(data, dict) and isinstance(data.get("logs"), list | tuple):
+            return {**data, "logs": {"files": data["logs"]}}
         return data
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self._resolve_paths()
+        self._manager_needs()
+
+    def _resolve_paths(self) -> None:
+        """Expand ``~`` and resolve every file path (defaults included) against ``workdir``;
+        run again by ``msgspec.structs.replace``, where the paths are already absolute."""
+        workdir = Path(self.workdir).expanduser()
+        force_setattr(self, "workdir", workdir)
+        for key in _TARGET_FILES:
+            path = Path(getattr(self, key)).expanduser()
+            force_setattr(self, key, path if path.is_absolute() else workdir / path)
+        files = tuple(workdir / Path(p).expanduser() for p in self.logs.files)
+        if files != self.logs.files:
+            force_setattr(self, "logs", msgspec.structs.replace(self.logs, files=files))
 
     def instance_key(self) -> str:
         """One Remi: its real workdir + command (or unit / label); names the singleton lock."""
@@ -279,8 +275,7 @@ class TargetSettings(_Model):
                     f"{self.deployment or self.statefulset}")
         return f"{os.path.realpath(self.workdir)}\0{what}"
 
-    @model_validator(mode="after")
-    def _manager_needs(self) -> TargetSettings:
+    def _manager_needs(self) -> None:
         if self.manager == "process" and not self.command:
             raise ValueError("command: required when manager is 'process'")
         if self.manager == "systemd" and not self.unit:
@@ -294,10 +289,9 @@ class TargetSettings(_Model):
             if bool(self.deployment) == bool(self.statefulset):
                 raise ValueError("deployment or statefulset (one of them): required when "
                                  "manager is 'kubernetes'")
-        return self
 
 
-class AlertSettings(_Model):
+class AlertSettings(SettingsModel, frozen=True, kw_only=True):
     """``[alerts]``: Alertmanager-style lifecycle tuning."""
 
     #: a condition must hold this many consecutive checks before the alert fires
@@ -315,7 +309,7 @@ class AlertSettings(_Model):
     retry_max_s: Annotated[float, seconds(0, DAY)] = 300.0
 
 
-class DiscordSettings(_Model):
+class DiscordSettings(SettingsModel, frozen=True, kw_only=True):
     """``[discord]``: where Bubabot lives and who may do what. The token is ``DISCORD_TOKEN``."""
 
     guild_id: Snowflake = 0
@@ -330,7 +324,7 @@ class DiscordSettings(_Model):
     confirm_timeout_s: Annotated[float, seconds(0, 15 * 60)] = 300.0
 
 
-class Settings(_Model):
+class Settings(SettingsModel, frozen=True, kw_only=True):
     """The whole configuration."""
 
     watchdog: WatchdogSettings = WatchdogSettings()
@@ -340,8 +334,15 @@ class Settings(_Model):
     metrics: MetricsSettings = MetricsSettings()
     alertmanager: AlertmanagerSettings = AlertmanagerSettings()
 
-    @model_validator(mode="after")
-    def _unique_names(self) -> Settings:
+    @classmethod
+    def short_forms(cls, data: Any) -> Any:
+        """Each target's short forms (:meth:`TargetSettings.short_forms`) written out."""
+        if isinstance(data, dict) and isinstance(data.get("targets"), list | tuple):
+            return {**data, "targets": [TargetSettings.short_forms(t) for t in data["targets"]]}
+        return data
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
         if not self.targets:
             raise ValueError("targets: at least one [[targets]] table is required")
         names = [t.name for t in self.targets]
@@ -354,7 +355,6 @@ class Settings(_Model):
             if other != t.name:
                 raise ValueError(f"targets[{t.name}].workdir: the same workdir and command as "
                                  f"targets[{other}]; one Remi per workdir and command")
-        return self
 
     def target(self, name: str | None) -> TargetSettings:
         """The named target, or the first when ``name`` is None."""

@@ -12,12 +12,15 @@ import tomllib
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
+import msgspec
 
 from remi_ops.config import Settings
 from remi_ops.exceptions import ConfigError
+
+if TYPE_CHECKING:
+    from remi_ops.config_problems import Problem
 
 ENV_CONFIG = "BUBABOT_CONFIG"
 DEFAULT_CONFIG = Path("config/bubabot.toml")
@@ -34,7 +37,8 @@ def _expand(value: str, base: Path | None) -> Path:
 
 
 def _resolve_paths(raw: dict[str, Any], base_dir: Path) -> dict[str, Any]:
-    """Expand ``~``, resolve relative paths (watchdog against the file, targets against workdir)."""
+    """Expand ``~``, resolve relative paths (watchdog against the file, targets against workdir
+    in ``TargetSettings``); ``{python}`` in a command."""
     wd = raw.get("watchdog")
     if isinstance(wd, dict) and isinstance(wd.get("state_dir"), str):
         wd["state_dir"] = _expand(wd["state_dir"], base_dir)
@@ -53,28 +57,19 @@ def _resolve_paths(raw: dict[str, Any], base_dir: Path) -> dict[str, Any]:
     return raw
 
 
-def _format_errors(exc: ValidationError, raw: Mapping[str, Any]) -> list[str]:
+def _format_errors(problems: list[Problem], raw: Mapping[str, Any]) -> list[str]:
+    """``path.to.field: problem`` lines; a target named by its name when it has one
+    (``targets[remi].restart.backoff_max_s``), a list's items by index (``….0``)."""
     lines = []
-    for err in exc.errors():
-        loc = list(err["loc"])
-        # name targets by their name when they have one: targets[remi].restart.backoff_max_s
+    for where, what in problems:
+        loc: list[str | int] = list(where)
         if len(loc) >= 2 and loc[0] == "targets" and isinstance(loc[1], int):
             targets = raw.get("targets") or []
             name = targets[loc[1]].get("name") if loc[1] < len(targets) and isinstance(
                 targets[loc[1]], dict) else None
             loc[1] = f"[{name}]" if isinstance(name, str) else f"[{loc[1]}]"
         path = ".".join(str(p) for p in loc).replace(".[", "[")
-        msg = err["msg"]
-        if err["type"] == "extra_forbidden":
-            msg = "unknown key"
-        elif err["type"] == "missing":
-            msg = "required"
-        if msg.startswith("Value error, "):
-            msg = msg.removeprefix("Value error, ")
-            if ":" in msg and " " not in msg.split(":", 1)[0]:
-                field, _, rest = msg.partition(":")
-                path, msg = (f"{path}.{field}" if path else field), rest.strip()
-        lines.append(f"{path or '(file)'}: {msg}")
+        lines.append(f"{path or '(file)'}: {what}")
     return lines
 
 
@@ -84,11 +79,15 @@ def parse_settings(raw: Mapping[str, Any], *, base_dir: Path, source: str = "") 
         raise ConfigError([f"{k}: secrets come from the environment (DISCORD_TOKEN), "
                            "never the config file" for k in _walk_keys(raw)
                            if "token" in k.rsplit(".", 1)[-1].lower()], source)
-    data = _resolve_paths(_deepcopy(raw), base_dir)
+    data = Settings.short_forms(_resolve_paths(_deepcopy(raw), base_dir))
     try:
-        return Settings.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(_format_errors(exc, raw), source) from None
+        return Settings.parse(data)
+    except msgspec.ValidationError as exc:
+        # the first problem is msgspec's; the operator gets every one, in the file's words
+        from remi_ops.config_problems import problems_of  # noqa: PLC0415 - only a refused file needs it
+
+        found = problems_of(Settings, data) or [((), str(exc))]
+        raise ConfigError(_format_errors(found, raw), source) from None
 
 
 def load_settings(path: Path) -> Settings:

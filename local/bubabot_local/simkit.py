@@ -164,7 +164,7 @@ def write_bot(workdir: Path, script: str = SLEEPER) -> Path:
 def bot_target(workdir: Path, script: str, *args: str, **extra: object) -> TargetSettings:
     """A direct target running ``python bot.py *args`` in ``workdir``, with ``script`` in it."""
     write_bot(workdir, script)
-    return TargetSettings.model_validate(
+    return TargetSettings.parse(
         {"name": "remi", "workdir": workdir, "command": (sys.executable, "bot.py", *args),
          **extra})
 
@@ -175,15 +175,13 @@ def direct_target(workdir: Path) -> TargetSettings:
 
 
 def systemd_target(tmp: Path, **extra: Any) -> TargetSettings:
-    return TargetSettings.model_validate({"name": "remi", "workdir": tmp / "remi",
-                                          "manager": "systemd", "unit": "remi.service",
-                                          **extra})
+    return TargetSettings.parse({"name": "remi", "workdir": tmp / "remi",
+                                 "manager": "systemd", "unit": "remi.service", **extra})
 
 
 def launchd_target(tmp: Path, **extra: Any) -> TargetSettings:
-    return TargetSettings.model_validate({"name": "remi", "workdir": tmp / "remi",
-                                          "manager": "launchd", "label": "com.remi.bot",
-                                          **extra})
+    return TargetSettings.parse({"name": "remi", "workdir": tmp / "remi",
+                                 "manager": "launchd", "label": "com.remi.bot", **extra})
 
 
 def start_by_hand(cwd: Path, *argv: str) -> int:

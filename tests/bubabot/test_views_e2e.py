@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import msgspec
 import pytest
 from bubabot_local.emulator import EmulatorError, Interaction, Message
 from bubabot_local.harness import (
@@ -75,7 +76,7 @@ async def test_cancel_changes_nothing(running: Harness) -> None:
 
 async def test_an_unanswered_confirmation_expires(harness: Harness) -> None:
     """After the timeout the question says so, its buttons are gone, nothing happened."""
-    harness.settings = harness.settings.model_copy(update={"confirm_timeout_s": 0.3})
+    harness.settings = msgspec.structs.replace(harness.settings, confirm_timeout_s=0.3)
     await harness.start_bot()
     prompt = prompt_of(await harness.slash("remi-restart"))
     confirm = button(prompt, "Restart remi")

@@ -35,6 +35,10 @@ UNUSED_BY_A_PLAIN_WATCH = (
     "aiohttp",  # heartbeat_url
     "remi_ops.alertmanager",  # [alertmanager]
     "remi_ops.host.kubernetes",  # manager = "kubernetes"
+    # the configuration is msgspec structs: pydantic cost 8.3 MB at start (docs/scale.md)
+    "pydantic",
+    "pydantic_core",
+    "remi_ops.config_problems",  # every problem of a refused configuration
 )
 
 #: ``remi-ops --config C watch`` in this interpreter; once the target runs, the modules are

@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
-from pydantic import ValidationError
 
 from remi_ops.alertmanager.groups import GroupState, group_id, merge
 from remi_ops.alertmanager.layout import (
@@ -143,7 +143,7 @@ def test_group_state_survives_its_json_round_trip() -> None:
 @pytest.mark.parametrize(("listen", "says"), [
     ("9809", "must be host:port"), ("127.0.0.1:0", "from 1 to 65535")])
 def test_a_bad_listen_address_is_one_config_line(listen: str, says: str) -> None:
-    with pytest.raises(ValidationError, match=says):
+    with pytest.raises(ValueError, match=f"^listen: .*{says}"):
         AlertmanagerSettings(listen=listen)
 
 
@@ -151,9 +151,9 @@ def test_a_bad_listen_address_is_one_config_line(listen: str, says: str) -> None
     ("target_label", "my-label", "must be a Prometheus label name"),
     ("api_url", "ftp://am", "must be an http:// or https:// URL")])
 def test_a_bad_label_or_api_url_says_what_it_must_be(field: str, value: str, says: str) -> None:
-    """What the value must look like, never pydantic's regex."""
-    with pytest.raises(ValidationError, match=says):
-        AlertmanagerSettings.model_validate({field: value})
+    """What the value must look like, never a regex."""
+    with pytest.raises(msgspec.ValidationError, match=f"^{field}: {says}"):
+        AlertmanagerSettings.parse({field: value})
 
 
 def test_the_token_may_only_be_missing_on_loopback() -> None:

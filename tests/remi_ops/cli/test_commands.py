@@ -29,13 +29,41 @@ def test_durations(text: str, seconds: float) -> None:
     assert parse_duration(text) == seconds
 
 
+REMI = '[[targets]]\nname="remi"\nworkdir="/tmp"\ncommand=["x"]\n'
+
+
 @pytest.mark.parametrize(("toml", "expected"), [
-    ('[watchdog]\ncheck_interval_s = "soon"\n[[targets]]\nname="remi"\nworkdir="/tmp"\n'
-     'command=["x"]\n', "watchdog.check_interval_s: Input should be a valid number"),
-    ('[[targets]]\nname="remi"\nworkdir="/tmp"\ncommand=["x"]\nrestartt = 1\n',
-     "targets[remi].restartt: unknown key"),
+    # a key of the wrong type
+    ('[watchdog]\ncheck_interval_s = "soon"\n' + REMI,
+     "watchdog.check_interval_s: must be a number, not text"),
+    ('[[targets]]\nname="remi"\nworkdir="/tmp"\ncommand="python bot.py"\n',
+     "targets[remi].command: must be a list, not text"),
+    # an unknown key; a missing one
+    (REMI + "restartt = 1\n", "targets[remi].restartt: unknown key"),
+    ('[[targets]]\nworkdir="/tmp"\ncommand=["x"]\n', "targets[0].name: required"),
+    # out of its range; not one of its choices; not matching its pattern; not a regex
+    (REMI + "[targets.restart]\njitter = 2\n",
+     "targets[remi].restart.jitter: allowed 0 <= value <= 1; got 2"),
+    (REMI + 'manager = "docker"\n', "targets[remi].manager: must be one of 'process', "
+     "'systemd', 'launchd', 'kubernetes'; got 'docker'"),
+    (REMI.replace('"remi"', '"Remi Bot"'), "targets[Remi Bot].name: must be lowercase "
+     "letters, digits, _ and -, starting with a letter or digit; got 'Remi Bot'"),
+    (REMI + '[targets.scan_test]\nexpect_pattern = "(unclosed"\n',
+     "targets[remi].scan_test.expect_pattern: not a valid regular expression"),
+    # the rules across keys
     ('[[targets]]\nname="remi"\nworkdir="/tmp"\nmanager="systemd"\n',
      "targets[remi].unit: required when manager is 'systemd'"),
+    (REMI + "[targets.restart]\nbackoff_initial_s = 60\nbackoff_max_s = 30\n",
+     "targets[remi].restart: backoff_max_s must be >= backoff_initial_s"),
+    (REMI + REMI.replace('["x"]', '["y"]'), "(file): target names must be unique (repeated: "
+     "remi)"),
+    ("[watchdog]\ncheck_interval_s = 600\nheartbeat_stale_s = 300\n" + REMI,
+     "watchdog.heartbeat_stale_s: must be more than check_interval_s"),
+    ("[metrics]\nlisten = \"9808\"\n" + REMI,
+     "metrics.listen: must be host:port, e.g. 127.0.0.1:9808"),
+    ("[discord]\nguild_id = -1\n" + REMI,
+     "discord.guild_id: allowed 0 <= value <= 18446744073709551615; got -1"),
+    ("", "targets: required"),
     ('[discord]\ntoken="abc"\n[[targets]]\nname="remi"\nworkdir="/tmp"\ncommand=["x"]\n',
      "discord.token: secrets come from the environment"),
     ("this is [not toml", "not valid TOML"),

@@ -6,6 +6,7 @@ import dataclasses
 import sys
 from pathlib import Path
 
+import msgspec
 import psutil
 import pytest
 from bubabot_local.simkit import SLEEPER, bot_target, kill_leftovers, start_by_hand
@@ -38,7 +39,7 @@ def test_argv_matches(actual: list[str], wanted: list[str], expected: bool) -> N
 def test_find_matches_workdir_and_command_never_a_decoy(tmp_path: Path) -> None:
     """A process with the same cmdline in another directory is not the target."""
     target = bot_target(tmp_path / "remi", SLEEPER)
-    loose = target.model_copy(update={"command": ("python3", "bot.py")})
+    loose = msgspec.structs.replace(target, command=("python3", "bot.py"))
     bot_target(tmp_path / "decoy", SLEEPER)
     try:
         real = start_by_hand(tmp_path / "remi", PY, "bot.py")

@@ -27,7 +27,7 @@ NOW = datetime(2026, 1, 24, 10, 0, 0, tzinfo=UTC)
 
 
 def target(tmp_path: Path, **extra: object) -> TargetSettings:
-    return TargetSettings.model_validate({
+    return TargetSettings.parse({
         "name": "remi", "workdir": str(tmp_path), "manager": "kubernetes",
         "namespace": "bots", "deployment": "remi", "container": "remi", **extra})
 
@@ -156,8 +156,8 @@ def test_kubernetes_needs_a_namespace_and_one_workload(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="deployment or statefulset"):
         target(tmp_path, statefulset="remi")
     with pytest.raises(ValueError, match="namespace and container"):
-        TargetSettings.model_validate({"name": "remi", "workdir": str(tmp_path),
-                                       "manager": "kubernetes", "deployment": "remi"})
+        TargetSettings.parse({"name": "remi", "workdir": str(tmp_path),
+                              "manager": "kubernetes", "deployment": "remi"})
 
 
 def test_the_documented_rbac_grants_what_the_manager_calls_and_no_delete() -> None:

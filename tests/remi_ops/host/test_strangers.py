@@ -11,6 +11,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import msgspec
 import pytest
 from bubabot_local.simkit import SLEEPER, bot_target, gone, start_by_hand, write_bot
 
@@ -96,7 +97,7 @@ def test_another_users_process_with_remis_argv_in_remis_workdir_is_never_signall
         manager.stop(None, 1)
         assert gone(ours.pid)
         assert theirs.poll() is None
-        configured = target.model_copy(update={"process_user": "nobody"})
+        configured = msgspec.structs.replace(target, process_user="nobody")
         assert [i.pid for i in host.find_target_processes(configured)] == [theirs.pid]
     finally:
         theirs.kill()

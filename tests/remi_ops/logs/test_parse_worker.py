@@ -51,7 +51,7 @@ class Kept:
 
 def read_all(tmp_path: Path, log: Path, worker: ParseWorker | None) -> list[LogRecord]:
     """Everything ``log`` holds, read by a fresh intake as a watcher would read it."""
-    target = TargetSettings.model_validate(
+    target = TargetSettings.parse(
         {"name": "remi", "workdir": str(tmp_path), "command": ["python", "bot.py"],
          "stderr_log": str(log), "health": {"initial_read_bytes": 16 * 1024 * 1024}})
     clock, kept = FakeClock(), Kept()

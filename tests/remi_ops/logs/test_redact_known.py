@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[3]
 
 
 def target(tmp_path: Path, **extra: object) -> TargetSettings:
-    return TargetSettings.model_validate(
+    return TargetSettings.parse(
         {"name": "remi", "workdir": tmp_path, "command": [sys.executable, "bot.py"], **extra})
 
 

@@ -38,7 +38,7 @@ class Kept:
 
 
 def target(tmp_path: Path, **extra: Any) -> TargetSettings:
-    return TargetSettings.model_validate(
+    return TargetSettings.parse(
         {"name": "remi", "workdir": str(tmp_path), "command": ["python", "bot.py"], **extra})
 
 

@@ -31,6 +31,7 @@ from remi_ops.domain import (
     Trigger,
 )
 from remi_ops.logs.redact import redact_patterns
+from remi_ops.logs.redacted import Redacted
 from remi_ops.watch import spool, verb_calls
 from remi_ops.watch.results import (
     ControlOutcome,
@@ -87,6 +88,14 @@ def test_every_answer_comes_back_as_the_same_value(action: str) -> None:
 
 def test_every_spool_action_is_a_verb_with_a_known_answer() -> None:
     assert set(verb_calls.VERBS) == set(spool.ACTIONS) == set(verb_calls.ANSWERS) == set(VALUES)
+
+
+def test_redacted_text_comes_back_redacted() -> None:
+    """The watcher's JSON renders ``Redacted`` values: read back, they are ``Redacted`` again
+    (equal as text is not enough: a plain ``str`` could not be sent on)."""
+    back = decode(ScanResult, json.loads(json.dumps(jsonable(SCAN))))
+    assert type(back.output) is Redacted and back.output == SCAN.output
+    assert type(back.started_at) is datetime and back == SCAN
 
 
 def test_decoding_refuses_what_does_not_fit() -> None:
