@@ -2,7 +2,7 @@
 collector's full passes.
 
 A full (generation-2) garbage collection walks every object the collector tracks. After
-start-up most of them are the modules, classes and functions of discord.py, pydantic and
+start-up most of them are the modules, classes and functions of discord.py and
 this package, alive until exit, so each full pass spent 30–45 ms walking them — holding the
 GIL, in whichever thread triggered it. Under a flood of log lines that happened about six
 times a minute, and every time Bubabot's event loop (discord.py's heartbeat on it) waited
