@@ -35,6 +35,17 @@ UNUSED_BY_A_PLAIN_WATCH = (
     "aiohttp",  # heartbeat_url
     "remi_ops.alertmanager",  # [alertmanager]
     "remi_ops.host.kubernetes",  # manager = "kubernetes"
+    # the other subcommands' code (remi_ops.cli.subcommands): each imported where it runs
+    "remi_ops.cli.commands",  # status, health, start, stop, restart, maintenance, scan-test
+    "remi_ops.cli.admin",  # errors, history, alerts, silence, ack, resolve, doctor
+    "remi_ops.cli.verbs",  # how those run a verb, in the watcher or themselves
+    "remi_ops.cli.service",  # service: launchd and systemd
+    "remi_ops.deploy.units",
+    "remi_ops.deploy.oldjobs",
+    "remi_ops.host.servicectl",
+    "remi_ops.cli.configcmd",  # config check / init
+    "remi_ops.cli.testalert",  # test-alert
+    "remi_ops.watch.unwatched",  # doctor's advice
 )
 
 #: ``remi-ops --config C watch`` in this interpreter; once the target runs, the modules are
