@@ -7,7 +7,12 @@ configuration ``bench_scale`` builds):
 * **plain** (``--runs`` of them): ``python -m remi_ops.cli.main --config C watch`` as it
   runs for an operator; once the target's first check has written its ``.bot_health``
   and ``--settle-s`` more have passed, the watcher's ``VmRSS`` (``/proc/<pid>/status``).
-  The median is the figure to compare, before and after a cut.
+  The median is the figure to compare, before and after a cut: ``--compare TREE`` runs
+  another checkout's watch (the commit before the cut) in turn with this one's. Compare
+  only runs interleaved so: the same code measured ten minutes apart may differ by
+  1.5 MB, because the pages of a shared library (``libcrypto``) a process is charged for
+  include those the kernel maps around a fault when they are in the page cache, which
+  depends on what else ran.
 * **attributed** (one run): the same watch in an interpreter whose
   ``importlib._bootstrap._find_and_load`` (what every first import of a module goes
   through) is wrapped to read ``/proc/self/statm`` before and after. Each module gets
@@ -34,7 +39,7 @@ Limits of the method, to read the figures by:
 * The wrapper, its stack and its table cost a little themselves (counted in no module);
   the attributed total is thus a little above the plain one.
 
-    .venv/bin/python bench/footprint.py [--runs 3] [--settle-s 3] [--top 25]
+    .venv/bin/python bench/footprint.py [--runs 3] [--settle-s 3] [--top 25] [--compare TREE]
 """
 
 from __future__ import annotations
@@ -80,7 +85,8 @@ def _find_and_load(name, import_):
         added = _rss() - start
         if _stack:
             _stack[-1][1] += added
-        _seen[name] = (added, added - nested[1], _stack[-1][0] if _stack else "")
+        if name in sys.modules:  # not an import that failed (ssl left out, an optional one)
+            _seen[name] = (added, added - nested[1], _stack[-1][0] if _stack else "")
 
 _boot._find_and_load = _find_and_load
 _START = _rss()
@@ -145,17 +151,18 @@ def a_config(root: Path) -> tuple[Path, Path]:
     return ops_config(root, 1, 60.0), root / "w000" / ".bot_health"
 
 
-def launch(argv: list[str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.DEVNULL,
+def launch(argv: list[str], tree: Path = ROOT) -> subprocess.Popen[bytes]:
+    """``argv`` with ``tree``'s ``remi_ops`` first on the path."""
+    return subprocess.Popen(argv, cwd=tree, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL,
-                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+                            env={**os.environ, "PYTHONPATH": str(tree)})
 
 
-def plain_rss(root: Path, settle_s: float) -> int:
-    """``VmRSS`` of a plain watch, ``settle_s`` after its first check."""
+def plain_rss(root: Path, settle_s: float, tree: Path = ROOT) -> int:
+    """``VmRSS`` of a plain watch from ``tree``, ``settle_s`` after its first check."""
     cfg, health = a_config(root)
     watcher = launch([sys.executable, "-m", "remi_ops.cli.main", "--config", str(cfg),
-                      "watch"])
+                      "watch"], tree)
     try:
         wait_for_file(health, watcher, 60)
         time.sleep(settle_s)
@@ -188,12 +195,15 @@ def mb(n: float) -> str:
     return f"{n / 2**20:6.2f} MB"
 
 
-def show(plain: list[int], found: dict[str, object], top: int, named: list[str]) -> None:
+def show_plain(tree: Path, plain: list[int]) -> None:
+    print(f"plain watch of {tree}, VmRSS at the first check: median "
+          f"{mb(statistics.median(plain))} (runs: {', '.join(mb(r).strip() for r in plain)})")
+
+
+def show(found: dict[str, object], top: int, named: list[str]) -> None:
     modules: dict[str, tuple[int, int, str]] = found["modules"]  # type: ignore[assignment]
     total, start = int(found["total"]), int(found["start"])  # type: ignore[call-overload]
     imported = sum(self_ for _, self_, _ in modules.values())
-    print(f"plain watch, VmRSS at the first check: median {mb(statistics.median(plain))}"
-          f" (runs: {', '.join(mb(r).strip() for r in plain)})")
     print(f"attributed run: total {mb(total)}; before the first import {mb(start)}; "
           f"imports {mb(imported)} ({len(modules)} modules); after imports "
           f"{mb(total - start - imported)}")
@@ -230,14 +240,25 @@ def main() -> None:
                         help="wait after the first check before reading RSS")
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--named", nargs="*", default=NAMED)
+    parser.add_argument("--compare", nargs="*", type=Path, default=[], metavar="TREE",
+                        help="checkouts to run plain watches of too, interleaved with this "
+                        "one's (e.g. `git worktree add` or `git archive` of the commit "
+                        "before a cut)")
     args = parser.parse_args()
     load = os.getloadavg()
     print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} "
           f"cores; Python {sys.version.split()[0]}")
     with tempfile.TemporaryDirectory(prefix="footprint-") as tmp:
-        plain = [plain_rss(Path(tmp) / f"plain{i}", args.settle_s) for i in range(args.runs)]
+        trees = [ROOT, *args.compare]
+        plain: dict[Path, list[int]] = {tree: [] for tree in trees}
+        for i in range(args.runs):  # interleaved: the machine's state moves between runs
+            for t, tree in enumerate(trees):
+                plain[tree].append(plain_rss(Path(tmp) / f"plain{i}-{t}", args.settle_s,
+                                             tree))
         found = attributed(Path(tmp) / "attributed", args.settle_s)
-    show(plain, found, args.top, args.named)
+    for tree, figures in plain.items():
+        show_plain(tree, figures)
+    show(found, args.top, args.named)
 
 
 if __name__ == "__main__":

@@ -15,11 +15,13 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Mapping
 from importlib.metadata import entry_points
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from remi_ops.alerts.outbox import Outbox, Sink
-from remi_ops.config import Settings
 from remi_ops.exceptions import RemiOpsError
+
+if TYPE_CHECKING:  # not imported: a watch finds its plug-in sinks before asyncio (cli.tls_features)
+    from remi_ops.alerts.outbox import Outbox, Sink
+    from remi_ops.config import Settings
 
 SINKS_GROUP = "remi_ops.sinks"
 #: the sinks the watcher builds itself (``remi_ops.watch.watcher``)

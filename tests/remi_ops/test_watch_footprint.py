@@ -46,6 +46,8 @@ UNUSED_BY_A_PLAIN_WATCH = (
     "remi_ops.cli.configcmd",  # config check / init
     "remi_ops.cli.testalert",  # test-alert
     "remi_ops.watch.unwatched",  # doctor's advice
+    "ssl",  # OpenSSL, when no feature that may use TLS is on (remi_ops.cli.tls_features)
+    "_ssl",
 )
 
 #: ``remi-ops --config C watch`` in this interpreter; once the target runs, the modules are
