@@ -110,13 +110,11 @@ main(["--config", sys.argv[1], "watch"])
 """
 
 
-def vm_rss(pid: int) -> int:
-    """The process's ``VmRSS`` in bytes."""
+def vm_rss(pid: int) -> tuple[int, int]:
+    """The process's ``VmRSS`` in bytes, and its number of threads."""
     with open(f"/proc/{pid}/status", encoding="ascii") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    raise RuntimeError(f"no VmRSS for {pid}")
+        fields = dict(line.split(":", 1) for line in f)
+    return int(fields["VmRSS"].split()[0]) * 1024, int(fields["Threads"])
 
 
 def wait_for_file(path: Path, watcher: subprocess.Popen[bytes], timeout: float) -> None:
@@ -158,7 +156,7 @@ def launch(argv: list[str], tree: Path = ROOT) -> subprocess.Popen[bytes]:
                             env={**os.environ, "PYTHONPATH": str(tree)})
 
 
-def plain_rss(root: Path, settle_s: float, tree: Path = ROOT) -> int:
+def plain_rss(root: Path, settle_s: float, tree: Path = ROOT) -> tuple[int, int]:
     """``VmRSS`` of a plain watch from ``tree``, ``settle_s`` after its first check."""
     cfg, health = a_config(root)
     watcher = launch([sys.executable, "-m", "remi_ops.cli.main", "--config", str(cfg),
@@ -195,9 +193,10 @@ def mb(n: float) -> str:
     return f"{n / 2**20:6.2f} MB"
 
 
-def show_plain(tree: Path, plain: list[int]) -> None:
+def show_plain(tree: Path, plain: list[tuple[int, int]]) -> None:
+    runs = ", ".join(f"{mb(rss).strip()}/{threads}" for rss, threads in plain)
     print(f"plain watch of {tree}, VmRSS at the first check: median "
-          f"{mb(statistics.median(plain))} (runs: {', '.join(mb(r).strip() for r in plain)})")
+          f"{mb(statistics.median(rss for rss, _ in plain))} (runs, MB/threads: {runs})")
 
 
 def show(found: dict[str, object], top: int, named: list[str]) -> None:
@@ -250,7 +249,7 @@ def main() -> None:
           f"cores; Python {sys.version.split()[0]}")
     with tempfile.TemporaryDirectory(prefix="footprint-") as tmp:
         trees = [ROOT, *args.compare]
-        plain: dict[Path, list[int]] = {tree: [] for tree in trees}
+        plain: dict[Path, list[tuple[int, int]]] = {tree: [] for tree in trees}
         for i in range(args.runs):  # interleaved: the machine's state moves between runs
             for t, tree in enumerate(trees):
                 plain[tree].append(plain_rss(Path(tmp) / f"plain{i}-{t}", args.settle_s,
