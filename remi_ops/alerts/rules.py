@@ -14,7 +14,6 @@ Two families of alert kinds behave differently, and mixing them up is what flood
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -23,6 +22,7 @@ from typing import Any
 
 from remi_ops.alerts.model import AlertKey, AlertLine, Condition, LineState, parse_time, time_text
 from remi_ops.config import AlertSettings
+from remi_ops.digests import sha1
 from remi_ops.domain import Severity
 
 #: kinds whose firing mutes the listed kinds of the same target (they would only repeat it)
@@ -62,7 +62,7 @@ def rule_for(rules: Mapping[str, KindRule], kind: str) -> KindRule:
 
 def alert_id(key: AlertKey) -> str:
     """Short, stable id of an alert (fits a Discord ``custom_id`` such as ``ack:<id>``)."""
-    return hashlib.sha1(str(key).encode(), usedforsecurity=False).hexdigest()[:12]
+    return sha1(str(key).encode(), usedforsecurity=False).hexdigest()[:12]
 
 
 class Phase(StrEnum):

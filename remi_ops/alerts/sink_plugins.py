@@ -8,18 +8,23 @@ None when it is not configured there. A sink that answers earlier alerts
 Which sinks a notification goes to is decided when it is written (one outbox row per sink),
 so a command line acting without a watcher that has a plug-in sink delivers through it at
 once and leaves nothing for Bubabot's bot sink: the same notice is never posted twice.
+
+The entry points are read by :mod:`remi_ops.alerts.plugin_entry_points`, which spares a
+watcher ``importlib.metadata`` where the installed files are plain to read.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping
-from importlib.metadata import entry_points
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from remi_ops.alerts.outbox import Outbox, Sink
-from remi_ops.config import Settings
+from remi_ops.alerts.plugin_entry_points import entry_points_of
 from remi_ops.exceptions import RemiOpsError
+
+if TYPE_CHECKING:  # not imported: a watch finds its plug-in sinks before asyncio (cli.tls_features)
+    from remi_ops.alerts.outbox import Outbox, Sink
+    from remi_ops.config import Settings
 
 SINKS_GROUP = "remi_ops.sinks"
 #: the sinks the watcher builds itself (``remi_ops.watch.watcher``)
@@ -38,7 +43,7 @@ class RepliesToAlerts(Protocol):
 def extra_sinks(settings: Settings, environ: Mapping[str, str]) -> list[Sink]:
     """Every sink a plug-in offers for this configuration and environment."""
     found: list[Sink] = []
-    for entry in entry_points(group=SINKS_GROUP):
+    for entry in entry_points_of(SINKS_GROUP):
         try:
             factory = entry.load()
         except Exception as exc:  # any import failure: one clear line

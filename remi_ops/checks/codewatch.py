@@ -6,11 +6,12 @@ Plain file reads (no ``git`` subprocess): ``.git/HEAD``, the ref it names or
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+
+from remi_ops.digests import sha1
 
 MAX_FILES = 20_000
 SKIP_DIRS = {".git", "__pycache__", ".venv", "venv", "node_modules", ".mypy_cache"}
@@ -54,7 +55,7 @@ def git_head(workdir: Path) -> str:
 
 def files_digest(workdir: Path, paths: Iterable[Path]) -> str:
     """A digest of size and mtime of every file under ``paths`` (bounded)."""
-    digest = hashlib.sha1(usedforsecurity=False)
+    digest = sha1(usedforsecurity=False)
     seen = 0
     for root in paths:
         base = root if root.is_absolute() else workdir / root

@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-from collections.abc import Callable
 from pathlib import Path
 
 from remi_ops.alerts import text
@@ -138,9 +137,3 @@ def cmd_doctor(settings: Settings, args: argparse.Namespace) -> int:
     else:
         print_lines(found or ["doctor: nothing to fix"])
     return EXIT_PROBLEM if found else EXIT_OK
-
-
-COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
-    "errors": cmd_errors, "history": cmd_history, "alerts": cmd_alerts,
-    "silence": cmd_silence, "ack": cmd_ack, "resolve": cmd_resolve, "doctor": cmd_doctor,
-}

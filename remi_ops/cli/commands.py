@@ -1,44 +1,36 @@
-"""The ``remi-ops`` subcommands that act on a target: watch, status, health, start, stop,
+"""The ``remi-ops`` subcommands that act on a target: status, health, start, stop,
 restart, maintenance, scan-test. Each takes (settings, args) and returns an exit code.
 
 The work is the runbook's (``remi_ops.watch.runbook``, through ``remi_ops.cli.verbs``);
-what is printed is ``remi_ops.alerts.text``'s. ``COMMANDS`` maps every subcommand name,
-these and the alert/error admin of ``remi_ops.cli.admin``, to its function.
+what is printed is ``remi_ops.alerts.text``'s. ``watch`` is in
+:mod:`remi_ops.cli.watchcmd`; :mod:`remi_ops.cli.subcommands` says where each runs.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import dataclasses
-import os
 from collections.abc import Callable
 from typing import Any
 
 from remi_ops import host
 from remi_ops.alerts import text
 from remi_ops.alerts.hub import jsonable
-from remi_ops.alerts.sink_plugins import connect_replies, extra_sinks
 from remi_ops.checks.healthfile import read_health_file, report_from_dict, report_to_dict
-from remi_ops.cli import admin
 from remi_ops.cli.common import EXIT_OK, exit_code, print_json, print_lines
-from remi_ops.cli.service import cmd_service
-from remi_ops.cli.testalert import cmd_test_alert
 from remi_ops.cli.verbs import Ask, carry_out
 from remi_ops.clock import SystemClock
 from remi_ops.config import Settings, TargetSettings
 from remi_ops.domain import HealthReport
 from remi_ops.durations import parse_duration
 from remi_ops.exceptions import RemiOpsError, WatcherError
-from remi_ops.host.malloc_arenas import limit_malloc_arenas
 from remi_ops.host.workdir import workdir_problem
 from remi_ops.store.database import Store
-from remi_ops.watch.longlived import freeze_start_up_objects
 from remi_ops.watch.next_start import NextStart, next_start
 from remi_ops.watch.presence import Presence, presence
 from remi_ops.watch.results import ControlResult, HealthResult, MaintenanceResult
 from remi_ops.watch.unwatched import doctor_lines
-from remi_ops.watch.watcher import STORE_NAME, Watcher
+from remi_ops.watch.watcher import STORE_NAME
 
 CLOCK = SystemClock()
 Command = Callable[[Settings, argparse.Namespace], int]
@@ -54,34 +46,6 @@ def _output(args: argparse.Namespace, value: Any, line: str) -> None:
         print_json(jsonable(value))
     else:
         print(line)
-
-
-# ---------------------------------------------------------------------------- watch
-
-
-def cmd_watch(settings: Settings, args: argparse.Namespace) -> int:
-    """Run until SIGINT/SIGTERM, printing each notification on the console (and posting it
-    through the plug-in sinks configured, e.g. a Discord webhook)."""
-    del args
-    limit_malloc_arenas()  # before the first worker thread: less RSS with many targets
-    watcher = Watcher(settings, extra_sinks=extra_sinks(settings, os.environ))
-    connect_replies(watcher.outbox)
-    freeze_start_up_objects()  # imports, settings, the watcher: alive until exit
-    try:
-        watcher.acquire_locks()
-        asyncio.run(_watch(watcher))
-    finally:
-        watcher.close()
-    return EXIT_OK
-
-
-async def _watch(watcher: Watcher) -> None:
-    stopping = asyncio.Event()
-    host.on_stop_signals(asyncio.get_running_loop(), stopping.set)
-    for watch in watcher.watches.values():
-        how = " ".join(watch.target.command) or watch.target.manager
-        print(f"remi-ops: watching {watch.name} ({how})", flush=True)
-    await watcher.run(stopping)
 
 
 # ---------------------------------------------------------------------------- status
@@ -220,11 +184,3 @@ def cmd_scan_test(settings: Settings, args: argparse.Namespace) -> int:
     else:
         print_lines(text.scan_lines(result))
     return exit_code(result.ok)
-
-
-COMMANDS: dict[str, Command] = {
-    "watch": cmd_watch, "status": cmd_status, "health": cmd_health, "start": cmd_start,
-    "stop": cmd_stop, "restart": cmd_restart, "maintenance": cmd_maintenance,
-    "scan-test": cmd_scan_test, "service": cmd_service, "test-alert": cmd_test_alert,
-    **admin.COMMANDS,
-}

@@ -8,7 +8,6 @@ import json
 import sys
 from collections.abc import Iterable
 from datetime import timedelta
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from remi_ops.durations import parse_duration
@@ -66,7 +65,13 @@ def who() -> str:
 
 
 def version_line(prog: str) -> str:
-    """``remi-ops 0.1.0``: the installed ``bubabot`` distribution's version."""
+    """``remi-ops 0.1.0``: the installed ``bubabot`` distribution's version.
+
+    ``importlib.metadata`` (with ``email`` and ``zipfile``, about 2 MB of RSS) is imported
+    here, when a version is asked for, not by every command that shares this module.
+    """
+    from importlib.metadata import PackageNotFoundError, version  # noqa: PLC0415 - see above
+
     try:
         return f"{prog} {version(DISTRIBUTION)}"
     except PackageNotFoundError:  # run from a checkout that was never installed

@@ -36,17 +36,6 @@ from remi_ops.exceptions import ConfigError
 CONFIG_MODE = 0o600
 
 
-def add_config_command(parser: argparse.ArgumentParser) -> None:
-    """``config check`` and ``config init [PATH] [--force]`` under ``parser``."""
-    actions = parser.add_subparsers(dest="config_action", required=True)
-    actions.add_parser("check", help="validate the configuration that would be used (exit 0 "
-                       "ok, 2 with the problems); warn about what will not work yet")
-    init = actions.add_parser("init", help="write the example configuration (default: the "
-                              "per-user file, ~/.config/bubabot/bubabot.toml)")
-    init.add_argument("path", nargs="?", type=Path, help="where to write it")
-    init.add_argument("--force", action="store_true", help="overwrite an existing file")
-
-
 def cmd_config(args: argparse.Namespace) -> int:
     if args.config_action == "init":
         return cmd_init(args)

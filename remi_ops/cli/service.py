@@ -20,7 +20,7 @@ from remi_ops.cli.common import EXIT_OK, exit_code, print_json, print_lines
 from remi_ops.config import Settings
 from remi_ops.config_file import find_config, no_config_found
 from remi_ops.deploy.oldjobs import OldJob, SearchPlaces, find_old_jobs, retire_steps
-from remi_ops.deploy.paths import MANAGERS, ServiceSpec, default_manager
+from remi_ops.deploy.paths import ServiceSpec, default_manager
 from remi_ops.deploy.units import launchd_note, render
 from remi_ops.exceptions import RemiOpsError
 from remi_ops.host import servicectl
@@ -29,31 +29,6 @@ from remi_ops.host.servicectl import CtlOutcome, run_ctl
 #: the env file as install writes it when there is none: comments only
 ENV_TEMPLATE = ("# Secrets for Bubabot's service: KEY=value lines. Keep this file chmod 600.\n"
                 "# DISCORD_TOKEN=...\n# DISCORD_WEBHOOK_URL=...\n")
-
-
-def add_parser(sub: Any) -> None:
-    """Register ``service`` and its actions on ``remi-ops``'s subcommands."""
-    service = sub.add_parser("service", help="run Bubabot as a launchd or systemd service "
-                             "(print, install, uninstall, status)")
-    actions = service.add_subparsers(dest="service_action", required=True)
-    for name, help_text in (("print", "print the plist or unit file"),
-                            ("install", "write and load it (retiring the old watchdog job)"),
-                            ("uninstall", "unload and remove it (Remi keeps running)"),
-                            ("status", "installed? running? an old watchdog job left? "
-                             "exit 0 only when installed and running")):
-        p = actions.add_parser(name, help=help_text)
-        p.add_argument("--manager", choices=MANAGERS,
-                       help="default: launchd on macOS, systemd elsewhere")
-        p.add_argument("--bot", action="store_true",
-                       help="the Discord bot (bubabot) instead of the headless watcher")
-        p.add_argument("--system", action="store_true", help="start at boot, system-wide "
-                       "(a LaunchDaemon or a system unit, run as you; needs sudo)")
-        if name == "install":
-            p.add_argument("--replace-old", action="store_true",
-                           help="unload the old watchdog job (com.remi.watchdog) and move "
-                           "its plist away, instead of only saying how")
-        if name == "status":
-            p.add_argument("--json", action="store_true", help="machine-readable output")
 
 
 def cmd_service(settings: Settings, args: argparse.Namespace) -> int:

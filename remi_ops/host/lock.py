@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import os
 import pwd
 import stat
@@ -29,6 +28,7 @@ from types import TracebackType
 from typing import Self
 
 from remi_ops.config import TargetSettings
+from remi_ops.digests import sha256
 from remi_ops.exceptions import LockHeld, ProcessError, StateShared
 
 
@@ -62,7 +62,7 @@ class TargetLock:
     def __init__(self, target: TargetSettings, *, directory: Path | None = None) -> None:
         self.target = target.name
         self.key = target.instance_key()
-        digest = hashlib.sha256(self.key.encode("utf-8", "surrogateescape")).hexdigest()
+        digest = sha256(self.key.encode("utf-8", "surrogateescape")).hexdigest()
         self._directory = directory
         self.name = f"{digest[:24]}.lock"
         self._fd: int | None = None
@@ -132,7 +132,7 @@ class StateLock(TargetLock):
         super().__init__(target, directory=state_dir / "locks")
         self.state_dir = state_dir
         self.key = f"state {state_dir} target {target.name}"
-        digest = hashlib.sha256(target.name.encode("utf-8", "surrogateescape")).hexdigest()
+        digest = sha256(target.name.encode("utf-8", "surrogateescape")).hexdigest()
         self.name = f"state-{digest[:24]}.lock"
 
     def acquire(self) -> Self:

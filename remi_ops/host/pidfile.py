@@ -10,7 +10,6 @@ deployment wrote into a shared ``state_dir`` must never lead staging to prod's R
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import threading
@@ -18,6 +17,7 @@ from pathlib import Path
 
 from remi_ops.atomicfile import write_atomically
 from remi_ops.config import TargetSettings
+from remi_ops.digests import sha256
 from remi_ops.domain import ProcessIdentity
 from remi_ops.host.adoption import not_target_reason
 from remi_ops.host.identity import identify, is_alive
@@ -35,7 +35,7 @@ def pidfile_path(state_dir: Path, target_name: str, target: TargetSettings | Non
     staging and prod sharing a ``state_dir`` and a name never overwrite each other's."""
     if target is None:
         return state_dir / "pids" / f"{target_name}.json"
-    digest = hashlib.sha256(target.instance_key().encode("utf-8", "surrogateescape"))
+    digest = sha256(target.instance_key().encode("utf-8", "surrogateescape"))
     return state_dir / "pids" / f"{target_name}-{digest.hexdigest()[:12]}.json"
 
 

@@ -7,10 +7,11 @@ Values only: :mod:`remi_ops.logs.tail` reads files and makes them;
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
+
+from remi_ops.digests import blake2b
 
 __all__ = ["HEAD_BYTES", "LogPosition", "TailChunk", "head_hash"]
 
@@ -20,7 +21,7 @@ HEAD_BYTES = 128
 
 def head_hash(data: bytes) -> str:
     """A short hash of a file's first bytes (its identity beyond the inode number)."""
-    return hashlib.blake2b(data, digest_size=8).hexdigest()
+    return blake2b(data, digest_size=8).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)

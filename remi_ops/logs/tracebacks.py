@@ -9,12 +9,12 @@ plus the message with Sentry-style placeholders (``<int>``, ``<url>``, …) is u
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+from remi_ops.digests import sha1
 from remi_ops.domain import LogKind, LogRecord
 from remi_ops.logs.placeholders import replace_values
 
@@ -298,8 +298,8 @@ def stack_parts(blocks: Sequence[ExceptionBlock]) -> tuple[str, ...]:
 
 
 def _digest(parts: Sequence[str]) -> str:
-    return hashlib.sha1("\n".join(parts).encode("utf-8", "replace"),
-                        usedforsecurity=False).hexdigest()[:16]
+    return sha1("\n".join(parts).encode("utf-8", "replace"),
+                usedforsecurity=False).hexdigest()[:16]
 
 
 def fingerprint(kind: LogKind, logger: str, message: str,

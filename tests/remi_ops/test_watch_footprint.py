@@ -39,6 +39,21 @@ UNUSED_BY_A_PLAIN_WATCH = (
     "pydantic",
     "pydantic_core",
     "remi_ops.config_problems",  # every problem of a refused configuration
+    # the other subcommands' code (remi_ops.cli.subcommands): each imported where it runs
+    "remi_ops.cli.commands",  # status, health, start, stop, restart, maintenance, scan-test
+    "remi_ops.cli.admin",  # errors, history, alerts, silence, ack, resolve, doctor
+    "remi_ops.cli.verbs",  # how those run a verb, in the watcher or themselves
+    "remi_ops.cli.service",  # service: launchd and systemd
+    "remi_ops.deploy.units",
+    "remi_ops.deploy.oldjobs",
+    "remi_ops.host.servicectl",
+    "remi_ops.cli.configcmd",  # config check / init
+    "remi_ops.cli.testalert",  # test-alert
+    "remi_ops.watch.unwatched",  # doctor's advice
+    "ssl",  # OpenSSL, when no feature that may use TLS is on (remi_ops.cli.tls_features)
+    "_ssl",
+    "_hashlib",  # OpenSSL's libcrypto: fingerprints use CPython's own digests (remi_ops.digests)
+    "importlib.metadata",  # plug-in sinks read from entry_points.txt (alerts.plugin_entry_points)
 )
 
 #: ``remi-ops --config C watch`` in this interpreter; once the target runs, the modules are
