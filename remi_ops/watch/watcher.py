@@ -35,6 +35,7 @@ from remi_ops.watch.alertcommit import commit_when_due
 from remi_ops.watch.deadman import DeadmanPing
 from remi_ops.watch.executors import Executors
 from remi_ops.watch.fileevents import FileEvents
+from remi_ops.watch.filegate import gate_logs
 from remi_ops.watch.intake import log_streams
 from remi_ops.watch.loops import checked_ago, due_loop, exit_waiter, on_change, periodic
 from remi_ops.watch.record import JournaledNotifier, let_go_of_health_files
@@ -159,6 +160,7 @@ class Watcher:
         if self.metrics.enabled:
             jobs.append(periodic(REFRESH_INTERVAL_S, stopping, self.metrics.refresh, "metrics"))
         for watch in self.watches.values():
+            gate_logs(self.files, watch.intake)  # a check stats a log after an event only
             jobs += [exit_waiter(watch, stopping, self.exits, self.executors),
                      due_loop(watch, stopping, self.executors),
                      on_change(self.files.for_files(watched_files(watch)), stopping,
