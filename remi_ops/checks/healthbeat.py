@@ -18,8 +18,9 @@ Who relies on what:
 * ``remi-ops status`` / ``health`` and a command waiting on a watcher
   (``watch.presence``) judge the watcher by its heartbeat: the document says
   ``"beat_in_mtime": true`` in its ``watcher`` part, and ``read_health_file`` then gives
-  as ``watcher.heartbeat_at`` the later of the written beat and the file's mtime, so the
-  heartbeat is as fresh as before (every check) and ``heartbeat_stale_s`` means the same.
+  as ``watcher.heartbeat_at`` (and as ``checked_at``: ``status --json``'s
+  ``last_check_at``) the later of the written time and the file's mtime, so the heartbeat
+  is as fresh as before (every check) and ``heartbeat_stale_s`` means the same.
 * A script that reads the JSON alone (``cat .bot_health``) sees the status of the last
   check (a change is written at once) and a ``heartbeat_at``/``checked_at`` at most
   ``rewrite_after_s`` plus one interval old; the file's mtime is the last check.

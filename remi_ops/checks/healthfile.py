@@ -173,9 +173,9 @@ def report_from_dict(doc: dict[str, Any]) -> HealthReport:
 
 def read_health_file(path: Path) -> dict[str, Any] | None:
     """The last written document, or None when missing or unreadable; its
-    ``watcher.heartbeat_at`` is the file's mtime when that is later and the document says
-    its writer moves the mtime (a check that found nothing new moves only the mtime:
-    ``checks.healthbeat``)."""
+    ``watcher.heartbeat_at`` and ``checked_at`` are the file's mtime when that is later
+    and the document says its writer moves the mtime (a check that found nothing new
+    moves only the mtime: ``checks.healthbeat``)."""
     try:
         with open(path, "rb") as handle:
             data = handle.read()
@@ -190,21 +190,22 @@ def read_health_file(path: Path) -> dict[str, Any] | None:
 
 
 def _beat_from_mtime(doc: dict[str, Any], mtime_ns: int) -> None:
-    """The watcher's heartbeat moved to the file's mtime if that is later, for a document
-    that says its writer moves the mtime (a foreign, older or hand-edited one, or one
-    without a readable heartbeat, is left as it is)."""
+    """For a document that says its writer moves the file's mtime at every check, the
+    mtime is the watcher's heartbeat and the time of its last check, when later than
+    what was written (what that check found is what the document says; only the
+    measurements in it are as old as the writing). A foreign, older or hand-edited
+    document, or one without a readable heartbeat, is left as it is."""
     watcher = doc.get("watcher")
     if not isinstance(watcher, dict) or watcher.get(BEAT_IN_MTIME) is not True:
         return
-    try:
-        beat = datetime.fromisoformat(str(watcher["heartbeat_at"]))
-    except (KeyError, ValueError):
-        return
-    if beat.tzinfo is None:
-        return
     touched = datetime.fromtimestamp(mtime_ns / 1e9, tz=UTC)
-    if touched > beat:
-        watcher["heartbeat_at"] = touched.astimezone(beat.tzinfo).isoformat()
+    for holder, key in ((watcher, "heartbeat_at"), (doc, "checked_at")):
+        try:
+            written = datetime.fromisoformat(str(holder[key]))
+        except (KeyError, ValueError):
+            continue
+        if written.tzinfo is not None and touched > written:
+            holder[key] = touched.astimezone(written.tzinfo).isoformat()
 
 
 _CHECKS = {c.value: c for c in Check}

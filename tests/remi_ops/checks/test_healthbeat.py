@@ -61,6 +61,8 @@ def test_a_check_with_nothing_new_moves_only_the_mtime_and_the_heartbeat_read_ba
     assert raw(path)["checked_at"] == NOW.isoformat()
     assert path.stat().st_mtime_ns == int(later.timestamp()) * 10**9
     assert beat_read_back(path) == later.isoformat()  # presence sees every check
+    read_back = read_health_file(path)
+    assert read_back is not None and read_back["checked_at"] == later.isoformat()  # status
 
 
 def test_a_new_status_or_finding_is_written_at_once(tmp_path: Path) -> None:
