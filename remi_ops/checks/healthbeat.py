@@ -64,6 +64,10 @@ def what_it_says(report: HealthReport) -> dict[str, Any]:
     return doc
 
 
+def _says(report: HealthReport, watcher_pid: int, check_interval_s: float) -> dict[str, Any]:
+    return {**what_it_says(report), "watcher": [watcher_pid, check_interval_s]}
+
+
 @dataclass(slots=True)
 class _Written:
     says: dict[str, Any]
@@ -83,18 +87,32 @@ class HealthFileKeeper:
         """Record one check; True when the document was rewritten, False when touched.
 
         Raises ``OSError`` when the rewrite fails (the caller says so and goes on)."""
-        says = {**what_it_says(report), "watcher": [watcher_pid, check_interval_s]}
-        last = self._written
-        if (last is not None and last.says == says
-                and (watcher_beat - last.beat).total_seconds() < rewrite_after_s
-                and self._touch(last, watcher_beat)):
+        if self.touch(report, watcher_pid=watcher_pid, watcher_beat=watcher_beat,
+                      check_interval_s=check_interval_s, rewrite_after_s=rewrite_after_s):
             return False
+        self.rewrite(report, watcher_pid=watcher_pid, watcher_beat=watcher_beat,
+                     check_interval_s=check_interval_s)
+        return True
+
+    def touch(self, report: HealthReport, *, watcher_pid: int, watcher_beat: datetime,
+              check_interval_s: float, rewrite_after_s: float) -> bool:
+        """A check that says nothing new, within ``rewrite_after_s`` of the last rewrite,
+        of a file still as we left it: its mtime moves (True). False: rewrite it."""
+        last = self._written
+        return (last is not None
+                and (watcher_beat - last.beat).total_seconds() < rewrite_after_s
+                and last.says == _says(report, watcher_pid, check_interval_s)
+                and self._touch(last, watcher_beat))
+
+    def rewrite(self, report: HealthReport, *, watcher_pid: int, watcher_beat: datetime,
+                check_interval_s: float) -> None:
+        """Write the whole document (``OSError`` when that fails)."""
         self._written = None  # until the rewrite is done: a failed one rewrites again
         write_health_file(self.path, report, watcher_pid=watcher_pid,
                           watcher_beat=watcher_beat, check_interval_s=check_interval_s,
                           beat_in_mtime=True)
-        self._written = _Written(says, watcher_beat, self._stamp(watcher_beat))
-        return True
+        self._written = _Written(_says(report, watcher_pid, check_interval_s), watcher_beat,
+                                 self._stamp(watcher_beat))
 
     def _touch(self, last: _Written, beat: datetime) -> bool:
         """Move the mtime to ``beat`` if the file is still the one we left (nobody wrote,

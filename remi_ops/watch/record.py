@@ -71,13 +71,15 @@ def record_health(settings: Settings, target: TargetSettings, report: HealthRepo
     """``.bot_health`` for other scripts, rewritten when it says something new, else
     touched (``checks.healthbeat``); a disk problem is logged, never fatal, and a
     missing workdir is never created to hold it."""
+    keeper, pid = keeper_for(target.health_file), os.getpid()
+    interval_s = settings.watchdog.check_interval_s
+    if keeper.touch(report, watcher_pid=pid, watcher_beat=now, check_interval_s=interval_s,
+                    rewrite_after_s=settings.watchdog.heartbeat_stale_s * REWRITE_SHARE):
+        return  # nothing new: its mtime moved (a touch never creates the workdir)
     if skip_in_missing_workdir(target.health_file, target.workdir, target.name):
         return
     try:
-        keeper_for(target.health_file).keep(
-            report, watcher_pid=os.getpid(), watcher_beat=now,
-            check_interval_s=settings.watchdog.check_interval_s,
-            rewrite_after_s=settings.watchdog.heartbeat_stale_s * REWRITE_SHARE)
+        keeper.rewrite(report, watcher_pid=pid, watcher_beat=now, check_interval_s=interval_s)
     except OSError as exc:
         log.warning("cannot write %s: %s", target.health_file, exc, extra={"target": target.name})
 
