@@ -214,14 +214,14 @@ def idle(procs: dict[str, psutil.Process], seconds: float, ops_root: Path, n: in
     waits, runs, began_in = [], [], 0
     for times in checks.values():
         # a check that found nothing new only moves the mtime (``checks.healthbeat``): it
-        # is counted, but its start is known only for a rewrite (``checked_at`` moved)
+        # is counted (from its mtime), but its start is known only for a rewrite, whose
+        # ``checked_at`` is its own (a touched file's is an interval old or more)
         ordered = sorted(times, key=lambda t: t[1])
-        rewrites = [(b, w) for i, (b, w) in enumerate(ordered)
-                    if i == 0 or b != ordered[i - 1][0]]
+        rewrites = {(b, w) for b, w in ordered if w - b < interval / 2}
         runs += [max(0.0, written - began) for began, written in rewrites]
         waits += [max(0.0, began - (written + interval))
-                  for (last, written), (began, _) in itertools.pairwise(ordered)
-                  if began != last]
+                  for (_, written), (began, now) in itertools.pairwise(ordered)
+                  if (began, now) in rewrites]
         began_in += sum(1 for began, written in ordered
                         if (began if (began, written) in rewrites else written) >= window_start)
     per_check = used_s["remi-ops"] * 1000 / began_in if began_in else float("nan")
