@@ -5,7 +5,8 @@ is inside so a dead watcher is visible to whoever reads the file.
 
 A check rewrites it when it says something new and otherwise moves its mtime
 (``checks.healthbeat``, which also says which reader relies on what); a rewrite is cheap.
-On Linux it is one of a pair of files kept for ever: the new document is written in place
+On Linux it is one of a pair of files kept while a watcher runs (the other is removed at a
+clean stop: ``checks.healthbeat.let_go``): the new document is written in place
 into the spare (``.bot_health.spare``: the previous document), and the two names are
 exchanged in one step (``host.swap.exchange``) — no file created, none unlinked (an
 unlink of the swapped-out file was the dearest part of a check's write in a watcher of
@@ -14,7 +15,7 @@ truncation to zero. Elsewhere (no exchange: macOS, a file system that refuses it
 fresh temp file named after its writer (no random name to find) is renamed over it.
 Either way there is no fsync. The exchange or rename keeps readers safe — they see the
 old document or the new one, never half of one (a reader would have to hold the old
-file open for a whole check interval, until the next write into it, to see otherwise)
+file open until the next rewrite, a check interval or more away, to see otherwise)
 — and what an fsync would add, the new content surviving a power cut, a status file
 does not need: after a crash the next check rewrites it, and a file left empty or stale
 by one reads as "no watcher" (``read_health_file`` → None, or an old heartbeat), which
