@@ -10,7 +10,8 @@ own, lets them settle, then measures for both:
 * check wait and check run (remi-ops only), from each target's ``.bot_health``: a check
   is due ``check_interval_s`` after the previous one ended (the file's mtime: it is
   written last), so its wait is its ``checked_at`` (when it began to look) minus that
-  due time; its run is the file's mtime minus its ``checked_at``;
+  due time; its run is the file's mtime minus its ``checked_at`` (measured on the checks
+  that rewrote the file: one that found nothing new moves only its mtime);
 * kill → noticed and kill → back, over ``--rounds`` rounds of ``--burst`` targets
   SIGKILLed at once: noticed is the watcher's recorded running→backoff transition (the
   ``exited:`` line in supervisord's log); back is the new process's start time.
@@ -210,14 +211,19 @@ def idle(procs: dict[str, psutil.Process], seconds: float, ops_root: Path, n: in
         after = p.cpu_times()
         used = (after.user + after.system) - (before[k].user + before[k].system)
         out[k], used_s[k] = (100.0 * used / took, p.memory_info().rss / 2**20), used
-    waits, runs = [], []
+    waits, runs, began_in = [], [], 0
     for times in checks.values():
-        ordered = sorted(times)
-        runs += [max(0.0, written - began) for began, written in ordered]
+        # a check that found nothing new only moves the mtime (``checks.healthbeat``): it
+        # is counted (from its mtime), but its start is known only for a rewrite, whose
+        # ``checked_at`` is its own (a touched file's is an interval old or more)
+        ordered = sorted(times, key=lambda t: t[1])
+        rewrites = {(b, w) for b, w in ordered if w - b < interval / 2}
+        runs += [max(0.0, written - began) for began, written in rewrites]
         waits += [max(0.0, began - (written + interval))
-                  for (_, written), (began, _) in itertools.pairwise(ordered)]
-    began_in = sum(1 for times in checks.values() for began, _ in times
-                   if began >= window_start)
+                  for (_, written), (began, now) in itertools.pairwise(ordered)
+                  if (began, now) in rewrites]
+        began_in += sum(1 for began, written in ordered
+                        if (began if (began, written) in rewrites else written) >= window_start)
     per_check = used_s["remi-ops"] * 1000 / began_in if began_in else float("nan")
     return out, waits, runs, per_check
 

@@ -29,11 +29,12 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from remi_ops.alerts.engine import AlertEngine
 from remi_ops.alerts.journal import JournalReader
 from remi_ops.alerts.model import EngineDelta, Notification
+from remi_ops.alerts.quiet_commit import nothing_to_write
 from remi_ops.clock import Clock
 from remi_ops.config import AlertSettings
 from remi_ops.exceptions import RemiOpsError
@@ -114,6 +115,9 @@ class Outbox:
         # commits run one at a time: rows must land in flush order (a post before its edits)
         # and an older engine delta must never overwrite a newer one
         self._commit_lock = asyncio.Lock()
+        #: the engine metadata last committed: a commit with nothing else to write and the
+        #: same metadata writes nothing (``alerts.quiet_commit``)
+        self._saved_meta: Mapping[str, Any] | None = None
         # the outbox's store work runs in threads of its own, not asyncio's shared default
         # pool: an operator's restart or a slow verb there never holds an alert back
         self._pool = ThreadPoolExecutor(DELIVERY_WORKERS, thread_name_prefix="remi-deliver")
@@ -148,11 +152,13 @@ class Outbox:
             # flushing thousands of alerts takes milliseconds: keep it off the event loop
             fresh, delta, journal_ids = await self.in_thread(self._flush, engine)
             batch = [*self._backlog, *fresh]
-            try:
-                await self.in_thread(self.enqueue, batch, delta, journal_ids)
-            except BaseException:
-                self._backlog = batch
-                raise
+            if not nothing_to_write(batch, delta, journal_ids, self._saved_meta):
+                try:
+                    await self.in_thread(self.enqueue, batch, delta, journal_ids)
+                except BaseException:
+                    self._backlog = batch
+                    raise
+                self._saved_meta = delta.meta
             self._backlog = []
             self.journal.saved(journal_ids)
             engine.mark_saved(delta)

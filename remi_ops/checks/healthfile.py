@@ -3,8 +3,10 @@
 Scripts from the old setup (``cat .bot_health``) keep working; the watcher's own heartbeat
 is inside so a dead watcher is visible to whoever reads the file.
 
-It is rewritten by every check (every target, every interval), so it is written cheaply.
-On Linux it is one of a pair of files kept for ever: the new document is written in place
+A check rewrites it when it says something new and otherwise moves its mtime
+(``checks.healthbeat``, which also says which reader relies on what); a rewrite is cheap.
+On Linux it is one of a pair of files kept while a watcher runs (the other is removed at a
+clean stop: ``checks.healthbeat.let_go``): the new document is written in place
 into the spare (``.bot_health.spare``: the previous document), and the two names are
 exchanged in one step (``host.swap.exchange``) — no file created, none unlinked (an
 unlink of the swapped-out file was the dearest part of a check's write in a watcher of
@@ -13,7 +15,7 @@ truncation to zero. Elsewhere (no exchange: macOS, a file system that refuses it
 fresh temp file named after its writer (no random name to find) is renamed over it.
 Either way there is no fsync. The exchange or rename keeps readers safe — they see the
 old document or the new one, never half of one (a reader would have to hold the old
-file open for a whole check interval, until the next write into it, to see otherwise)
+file open until the next rewrite, a check interval or more away, to see otherwise)
 — and what an fsync would add, the new content surviving a power cut, a status file
 does not need: after a crash the next check rewrites it, and a file left empty or stale
 by one reads as "no watcher" (``read_health_file`` → None, or an old heartbeat), which
@@ -28,7 +30,7 @@ import json
 import os
 import threading
 from dataclasses import asdict
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +39,8 @@ from remi_ops.host.swap import CAN_EXCHANGE, exchange, swap_in
 from remi_ops.logs.redact import redact_patterns
 
 SCHEMA = 1
+#: a ``watcher`` key: its heartbeat is also the file's mtime, moved by every check
+BEAT_IN_MTIME = "beat_in_mtime"
 
 
 def report_to_dict(report: HealthReport) -> dict[str, Any]:
@@ -64,22 +68,34 @@ def report_to_dict(report: HealthReport) -> dict[str, Any]:
 
 
 def write_health_file(path: Path, report: HealthReport, *, watcher_pid: int,
-                      watcher_beat: datetime, check_interval_s: float) -> None:
-    """Replace the file atomically (temp file in the same directory, rename; no fsync)."""
-    doc = {"schema": SCHEMA, **report_to_dict(report),
-           "watcher": {"pid": watcher_pid, "heartbeat_at": watcher_beat.isoformat(),
-                       "check_interval_s": check_interval_s}}
+                      watcher_beat: datetime, check_interval_s: float,
+                      beat_in_mtime: bool = False) -> None:
+    """Replace the file atomically (temp file in the same directory, rename; no fsync).
+
+    ``beat_in_mtime``: the writer moves the file's mtime at each check between rewrites
+    (``checks.healthbeat``); the document says so, and ``read_health_file`` then takes
+    the later of the two as the heartbeat."""
+    watcher: dict[str, Any] = {"pid": watcher_pid, "heartbeat_at": watcher_beat.isoformat(),
+                               "check_interval_s": check_interval_s}
+    if beat_in_mtime:
+        watcher[BEAT_IN_MTIME] = True
+    doc = {"schema": SCHEMA, **report_to_dict(report), "watcher": watcher}
     replace_quickly(path, json.dumps(doc, indent=2, sort_keys=True) + "\n")
 
 
 def replace_quickly(path: Path, text: str) -> None:
     """``path`` holds ``text`` or what it held before, never a mix; no fsync (see above)."""
-    spare = path.with_name(f"{'' if path.name.startswith('.') else '.'}{path.name}.spare")
+    spare = spare_of(path)
     if _write_in_place(spare, text.encode("utf-8")):
         if not exchange(spare, path):  # the first write, or a file system without it
             spare.replace(path)
         return
     _replace_by_rename(path, text)
+
+
+def spare_of(path: Path) -> Path:
+    """The other file of the exchanged pair: ``.bot_health`` → ``.bot_health.spare``."""
+    return path.with_name(f"{'' if path.name.startswith('.') else '.'}{path.name}.spare")
 
 
 def _write_in_place(spare: Path, data: bytes) -> bool:
@@ -157,12 +173,40 @@ def report_from_dict(doc: dict[str, Any]) -> HealthReport:
 
 
 def read_health_file(path: Path) -> dict[str, Any] | None:
-    """The last written document, or None when missing or unreadable."""
+    """The last written document, or None when missing or unreadable; its
+    ``watcher.heartbeat_at`` and ``checked_at`` are the file's mtime when that is later
+    and the document says its writer moves the mtime (a check that found nothing new
+    moves only the mtime: ``checks.healthbeat``)."""
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        with open(path, "rb") as handle:
+            data = handle.read()
+            mtime_ns = os.fstat(handle.fileno()).st_mtime_ns
+        doc = json.loads(data.decode("utf-8"))
     except (OSError, ValueError):
         return None
-    return doc if isinstance(doc, dict) else None
+    if not isinstance(doc, dict):
+        return None
+    _beat_from_mtime(doc, mtime_ns)
+    return doc
+
+
+def _beat_from_mtime(doc: dict[str, Any], mtime_ns: int) -> None:
+    """For a document that says its writer moves the file's mtime at every check, the
+    mtime is the watcher's heartbeat and the time of its last check, when later than
+    what was written (what that check found is what the document says; only the
+    measurements in it are as old as the writing). A foreign, older or hand-edited
+    document, or one without a readable heartbeat, is left as it is."""
+    watcher = doc.get("watcher")
+    if not isinstance(watcher, dict) or watcher.get(BEAT_IN_MTIME) is not True:
+        return
+    touched = datetime.fromtimestamp(mtime_ns / 1e9, tz=UTC)
+    for holder, key in ((watcher, "heartbeat_at"), (doc, "checked_at")):
+        try:
+            written = datetime.fromisoformat(str(holder[key]))
+        except (KeyError, ValueError):
+            continue
+        if written.tzinfo is not None and touched > written:
+            holder[key] = touched.astimezone(written.tzinfo).isoformat()
 
 
 _CHECKS = {c.value: c for c in Check}

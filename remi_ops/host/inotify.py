@@ -21,6 +21,7 @@ import logging
 import os
 import struct
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,20 @@ _HEADER = struct.Struct("iIII")  # wd, mask, cookie, len (then len bytes of name
 OVERFLOW = Path("<inotify queue overflow>")
 
 
+@dataclass(frozen=True, slots=True)
+class Names:
+    """The file names of one folder whose events matter: these names exactly, and any
+    name ending in one of ``suffixes``. An event for another name is dropped as it is
+    read, before any object is made for it: the watcher's own writes beside Remi's logs
+    (``.bot_health`` and its spare, ``.bot_alert``) and anything else nobody waits on."""
+
+    exact: frozenset[bytes] = frozenset()
+    suffixes: tuple[bytes, ...] = ()
+
+    def match(self, name: bytes) -> bool:
+        return name in self.exact or (bool(self.suffixes) and name.endswith(self.suffixes))
+
+
 class Inotify:
     """One inotify descriptor and its folder watches."""
 
@@ -49,6 +64,8 @@ class Inotify:
         self.fd = fd
         self._libc = libc
         self._folders: dict[int, Path] = {}
+        #: the names a folder's events are kept for (no entry: every name)
+        self._wanted: dict[int, Names] = {}
         #: folders whose watch went away since :meth:`take_dropped` was last asked
         self._dropped: set[Path] = set()
 
@@ -57,9 +74,10 @@ class Inotify:
         """The folders watched now (one removed since has dropped out)."""
         return set(self._folders.values())
 
-    def watch_folder(self, folder: Path) -> bool:
-        """Report changes of the files directly in ``folder``; False when it cannot be
-        watched (missing, unreadable, the per-user watch limit reached), said once."""
+    def watch_folder(self, folder: Path, wanted: Names | None = None) -> bool:
+        """Report changes of the files directly in ``folder`` (only of the ``wanted``
+        names, when given); False when it cannot be watched (missing, unreadable, the
+        per-user watch limit reached), said once."""
         wd = self._libc.inotify_add_watch(self.fd, os.fsencode(folder), FOLDER_MASK)
         if wd < 0:
             err = ctypes.get_errno()
@@ -67,6 +85,10 @@ class Inotify:
                      folder, os.strerror(err) if err else "refused")
             return False
         self._folders[wd] = folder
+        if wanted is not None:
+            self._wanted[wd] = wanted
+        else:
+            self._wanted.pop(wd, None)
         return True
 
     def read(self) -> set[Path]:
@@ -101,8 +123,15 @@ class Inotify:
                 self._folders.pop(wd, None)  # the folder went away (or was unmounted)
                 if folder is not None:
                     self._dropped.add(folder)
-            if folder is not None:
-                changed.add(folder / os.fsdecode(name) if name else folder)
+            if folder is None:
+                continue
+            if name:
+                wanted = self._wanted.get(wd)
+                if wanted is not None and not wanted.match(name):
+                    continue  # no loop asked for it (the watcher's own .bot_health, …)
+                changed.add(folder / os.fsdecode(name))
+            else:
+                changed.add(folder)
         return changed
 
     def take_dropped(self) -> set[Path]:

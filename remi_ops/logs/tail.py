@@ -23,8 +23,7 @@ It copes with:
   while streaming, so memory stays bounded even for a 10 MB line;
 - invalid UTF-8 (replaced) and NUL bytes (kept).
 
-A bulk reader (a first scan of a big file) is fastest with ``max_bytes`` of one read block
-(4 MiB): each chunk is then one bytes object, never a join of several.
+A bulk reader (a first scan) is fastest with ``max_bytes`` of one 4-MiB read block.
 """
 
 from __future__ import annotations
@@ -35,6 +34,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from remi_ops.logs.lines import CUT_MARKER, LineReader
+from remi_ops.logs.lookgate import NO_GATE, LookGate
 from remi_ops.logs.position import HEAD_BYTES, LogPosition, TailChunk, head_hash
 
 __all__ = ["CUT_MARKER", "LogPosition", "TailChunk", "Tailer"]
@@ -69,6 +69,10 @@ class Tailer:
         self._read_files: tuple[tuple[int, int], ...] = ()  # earlier files (create rotation)
         #: the file as the last read left it, all read: (dev, inode, size, mtime in ns)
         self._all_read: tuple[object, ...] | None = None
+        #: says when no file event came for the file or its ``.1`` (``watch.filegate``):
+        #: a look then needs no ``stat``; by default a ``stat`` at every look, as before
+        self.gate: LookGate = NO_GATE
+        self._mark: object = None  # the gate's mark, taken just before the last look
 
     @property
     def reading(self) -> Path:
@@ -112,23 +116,37 @@ class Tailer:
 
         A file that is just as the last read left it — same inode, size and mtime, all
         of it read (and, when it was empty, its ``.1`` copy untouched too) — costs a
-        ``stat``: nothing is opened. (A truncation or a copytruncate changes the mtime
-        even when the file regrows to the same size.)
+        ``stat`` (none when the ``gate`` says no event came since): nothing is opened. (A
+        truncation or a copytruncate changes the mtime even when the size is the same.)
         """
-        st = _stat(self.path)
-        if self._pos is not None and self._untouched(st):
+        if self._pos is not None and self._quiet():
             return TailChunk(b"", self._pos, skipped_bytes=self._take_skipped())
-        empty_at, self._empty_at = self._empty_at, None
+        mark, st = self.gate.mark(), _stat(self.path)
+        if self._pos is not None and self._untouched(st):
+            self._mark = mark
+            return TailChunk(b"", self._pos, skipped_bytes=self._take_skipped())
+        empty_at, self._empty_at, self._all_read = self._empty_at, None, None
         chunk = self._read_new(st, empty_at, max_bytes)
         if st is not None and st.st_size == 0 and self._pos and self._pos.head_len == 0:
             self._empty_at = st.st_mtime  # nothing to compare a copy's head with later
         self._all_read = self._signature(st) if st is not None and self._read_all_of(st) \
             else None
+        self._mark = mark
         return chunk
 
     def unchanged(self) -> bool:
-        """Nothing to read: the file is as the last read left it (one ``stat``)."""
-        return self._untouched(_stat(self.path))
+        """Nothing to read: the file is as the last read left it (a ``stat``, or none)."""
+        if self._quiet():
+            return True
+        mark = self.gate.mark()
+        if not self._untouched(_stat(self.path)):
+            return False
+        self._mark = mark
+        return True
+
+    def _quiet(self) -> bool:
+        """All was read at the last look, and no event came for the files since it."""
+        return self._all_read is not None and self.gate.quiet_since(self._mark)
 
     def _untouched(self, st: os.stat_result | None) -> bool:
         return st is not None and self._all_read is not None and (

@@ -7,7 +7,8 @@ conditions, an event, the journal) and when the engine next has a timer due (gro
 repeat, resolution: ``AlertEngine.next_due``) — at most every ``COMMIT_GAP_S``, so a
 burst is still committed as one batch, as before — and otherwise every
 ``SAFETY_POLL_S`` (an engine change made without an input, such as a silence expiring
-on its own, is seen then at the latest).
+on its own, is seen then at the latest). Between two commits only the first input wakes
+the loop (:class:`Nudge`).
 """
 
 from __future__ import annotations
@@ -30,19 +31,44 @@ async def commit_when_due(hub: AlertHub, stopping: asyncio.Event,
                           ) -> None:
     """Commit now, then whenever an input arrives or an engine timer falls due."""
     loop = asyncio.get_running_loop()
-    wake = asyncio.Event()
-
-    def nudge() -> None:
-        with contextlib.suppress(RuntimeError):  # the loop closed: nobody is listening
-            loop.call_soon_threadsafe(wake.set)
-
+    nudge = Nudge(loop)
     hub.on_input = nudge
     while not stopping.is_set():
         began = loop.time()
-        wake.clear()  # before the commit: an input during it commits again
+        nudge.rearm()  # before the commit: an input during it commits again
         await guarded("alert commit", hub.commit, on_error)
-        await first_of(stopping, wake, await _until_due(hub))
+        await first_of(stopping, nudge.wake, await _until_due(hub))
         await pause(stopping, began + COMMIT_GAP_S - loop.time())
+
+
+class Nudge:
+    """Wakes the commit loop from any thread, once per commit.
+
+    Checks hand their conditions to the hub from their threads (at 200 targets and a check
+    every 10 s, 20 a second), and each used to wake the event loop (a write to its
+    self-pipe, a turn of the loop) although the commit runs at most every
+    ``COMMIT_GAP_S``. The first input after a commit wakes it; the rest find it woken.
+    No input is left behind: the hub queues an input before it nudges, and the loop
+    re-arms before the commit takes the queue, so an input whose nudge found the loop
+    woken already is taken by the commit that nudge (or an earlier one) started.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self.wake = asyncio.Event()
+        self._sent = False  # a wake-up is on its way or done since the last re-arm
+
+    def __call__(self) -> None:
+        if self._sent:
+            return
+        self._sent = True
+        with contextlib.suppress(RuntimeError):  # the loop closed: nobody is listening
+            self._loop.call_soon_threadsafe(self.wake.set)
+
+    def rearm(self) -> None:
+        """On the loop, before a commit takes the queued inputs."""
+        self._sent = False
+        self.wake.clear()
 
 
 async def _until_due(hub: AlertHub) -> float:

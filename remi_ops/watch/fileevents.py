@@ -19,10 +19,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from remi_ops.host.inotify import OVERFLOW, Inotify, open_inotify
+from remi_ops.host.inotify import OVERFLOW, Inotify, Names, open_inotify
+from remi_ops.watch.filegate import EventCounts, FileGate
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +75,9 @@ class FileEvents:
         self._by_folder: dict[Path, list[Wake]] = {}
         self._inotify: Inotify | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        #: the gates of the logs checks read (``watch.filegate``) and their events
+        self.counts = EventCounts()
+        self.gates: list[FileGate] = []
 
     def for_files(self, paths: Iterable[Path]) -> Wake:
         """A wake set when any of ``paths`` is written, replaced, created or removed."""
@@ -89,41 +94,83 @@ class FileEvents:
         self.wakes.append(wake)
         return wake
 
+    def gate(self, paths: Iterable[Path]) -> FileGate:
+        """A gate that says when no event came for ``paths`` (a log and its ``.1``)."""
+        gate = FileGate(self.counts, paths)
+        self.gates.append(gate)
+        return gate
+
     def start(self) -> None:
-        """Watch every folder the wakes need (call on the loop, after asking for them)."""
+        """Watch every folder the wakes and gates need (call on the loop, after asking
+        for them); in each, only the names they asked for are reported."""
         if self._inotify is not None:
             return
         inotify = open_inotify()
         if inotify is None:
             return
-        watched: dict[Path, bool] = {}
+        wanted = self._wanted_names()
+        watched = {folder: inotify.watch_folder(folder, names)
+                   for folder, names in wanted.items()}
         for wake in self.wakes:
-            for folder in wake.folders:
-                if folder not in watched:
-                    watched[folder] = inotify.watch_folder(folder)
             wake.watched = all(watched[f] for f in wake.folders)
+        self.counts.fd = inotify.fd
+        for gate in self.gates:
+            gate.active = all(watched[f] for f in gate.folders)
         self._loop = asyncio.get_running_loop()
         self._loop.add_reader(inotify.fd, self._readable)
         self._inotify = inotify
+
+    def _wanted_names(self) -> dict[Path, Names | None]:
+        """Each folder to watch → the names whose events matter in it (None: all)."""
+        exact: dict[Path, set[bytes]] = {}
+        suffixes: dict[Path, set[bytes]] = {}
+        everything: set[Path] = set()
+        for path in [*(p for w in self.wakes for p in w.files),
+                     *(p for g in self.gates for p in g.paths)]:
+            exact.setdefault(path.parent, set()).add(os.fsencode(path.name))
+        for wake in self.wakes:
+            if wake.folder is None:
+                continue
+            exact.setdefault(wake.folder, set())
+            if wake.suffix:
+                suffixes.setdefault(wake.folder, set()).add(os.fsencode(wake.suffix))
+            else:
+                everything.add(wake.folder)
+        return {folder: None if folder in everything else
+                Names(frozenset(names), tuple(sorted(suffixes.get(folder, ()))))
+                for folder, names in exact.items()}
 
     def _readable(self) -> None:
         inotify = self._inotify
         if inotify is None:
             return
+        self.counts.busy = True  # before the read: a gate asked meanwhile looks
         try:
-            changed = inotify.read()
-        except OSError as exc:
-            log.warning("file events failed (%s); polling every %.0f s", exc, POLL_S)
-            self.close()
-            return
-        dropped = inotify.take_dropped()
+            try:
+                changed = inotify.read()
+            except OSError as exc:
+                log.warning("file events failed (%s); polling every %.0f s", exc, POLL_S)
+                self.close()
+                return
+            self._count(changed, inotify.take_dropped())
+        finally:
+            self.counts.busy = False
+        for wake in self._concerned(changed):
+            wake.event.set()
+
+    def _count(self, changed: set[Path], dropped: set[Path]) -> None:
+        """Tell the gates what changed, and which folders no event can come from now."""
         if dropped:  # rare: a folder went away, its watch with it; its wakes poll now
             for wake in self.wakes:
                 if wake.watched and not wake.folders.isdisjoint(dropped):
                     wake.watched = False
                     wake.event.set()
-        for wake in self._concerned(changed):
-            wake.event.set()
+            for gate in self.gates:
+                if not gate.folders.isdisjoint(dropped):
+                    gate.active = False
+        if dropped or OVERFLOW in changed:
+            self.counts.lost()
+        self.counts.saw(changed)
 
     def _concerned(self, changed: set[Path]) -> Iterable[Wake]:
         """The wakes one of ``changed`` matters to (all of them after an overflow)."""
@@ -144,6 +191,10 @@ class FileEvents:
         if self._loop is not None and not self._loop.is_closed():
             with contextlib.suppress(Exception):
                 self._loop.remove_reader(inotify.fd)
+        self.counts.fd = None
+        self.counts.lost()
+        for gate in self.gates:
+            gate.active = False
         inotify.close()
         for wake in self.wakes:
             wake.watched = False

@@ -15,7 +15,7 @@ from datetime import datetime
 
 from remi_ops.alerts.hub import NOTIFIED_EVENTS, AlertHub, jsonable
 from remi_ops.alerts.model import Condition
-from remi_ops.checks.healthfile import write_health_file
+from remi_ops.checks.healthbeat import REWRITE_SHARE, keeper_for, let_go
 from remi_ops.config import Settings, TargetSettings
 from remi_ops.domain import Event, EventKind, HealthReport, RestartReport
 from remi_ops.host.workdir import skip_in_missing_workdir
@@ -68,16 +68,27 @@ def supervisor_now(events: Sequence[Event], restarts: Sequence[RestartReport]) -
 
 def record_health(settings: Settings, target: TargetSettings, report: HealthReport,
                   now: datetime) -> None:
-    """``.bot_health`` for other scripts; a disk problem is logged, never fatal, and a
+    """``.bot_health`` for other scripts, rewritten when it says something new, else
+    touched (``checks.healthbeat``); a disk problem is logged, never fatal, and a
     missing workdir is never created to hold it."""
+    keeper, pid = keeper_for(target.health_file), os.getpid()
+    interval_s = settings.watchdog.check_interval_s
+    if keeper.touch(report, watcher_pid=pid, watcher_beat=now, check_interval_s=interval_s,
+                    rewrite_after_s=settings.watchdog.heartbeat_stale_s * REWRITE_SHARE):
+        return  # nothing new: its mtime moved (a touch never creates the workdir)
     if skip_in_missing_workdir(target.health_file, target.workdir, target.name):
         return
     try:
-        write_health_file(target.health_file, report, watcher_pid=os.getpid(),
-                          watcher_beat=now,
-                          check_interval_s=settings.watchdog.check_interval_s)
+        keeper.rewrite(report, watcher_pid=pid, watcher_beat=now, check_interval_s=interval_s)
     except OSError as exc:
         log.warning("cannot write %s: %s", target.health_file, exc, extra={"target": target.name})
+
+
+def let_go_of_health_files(settings: Settings, names: Sequence[str]) -> None:
+    """A clean stop of the watcher of ``names``: their ``.bot_health`` stays (its last
+    word), the spare of its exchange goes (``checks.healthbeat.let_go``)."""
+    for name in names:
+        let_go(settings.target(name).health_file)
 
 
 class JournaledNotifier:

@@ -35,9 +35,10 @@ from remi_ops.watch.alertcommit import commit_when_due
 from remi_ops.watch.deadman import DeadmanPing
 from remi_ops.watch.executors import Executors
 from remi_ops.watch.fileevents import FileEvents
+from remi_ops.watch.filegate import gate_logs
 from remi_ops.watch.intake import log_streams
 from remi_ops.watch.loops import checked_ago, due_loop, exit_waiter, on_change, periodic
-from remi_ops.watch.record import JournaledNotifier
+from remi_ops.watch.record import JournaledNotifier, let_go_of_health_files
 from remi_ops.watch.serve import serve_requests
 from remi_ops.watch.spool import ensure_spool, spool
 from remi_ops.watch.target import TargetWatch
@@ -159,6 +160,7 @@ class Watcher:
         if self.metrics.enabled:
             jobs.append(periodic(REFRESH_INTERVAL_S, stopping, self.metrics.refresh, "metrics"))
         for watch in self.watches.values():
+            gate_logs(self.files, watch.intake)  # a check stats a log after an event only
             jobs += [exit_waiter(watch, stopping, self.exits, self.executors),
                      due_loop(watch, stopping, self.executors),
                      on_change(self.files.for_files(watched_files(watch)), stopping,
@@ -229,12 +231,14 @@ class Watcher:
 
     def close(self) -> None:
         self.metrics.stop()
+        held = [lock.target for lock in self.locks]
         for lock in self.locks:
             lock.release()
         self.locks.clear()
         self.store.close()
         self.exits.close()
         self.executors.close()
+        let_go_of_health_files(self.settings, held)  # the exchange's spare goes at a stop
         self.outbox.close()
         self.parsing.close()
         for watch in self.watches.values():  # a manager holding a connection (Kubernetes)

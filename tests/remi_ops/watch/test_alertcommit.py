@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import io
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -52,4 +54,54 @@ async def test_an_event_is_committed_at_once_and_idle_commits_nothing(
     finally:
         stopping.set()
         await asyncio.wait_for(task, 10)
+        store.close()
+
+
+async def test_inputs_between_two_commits_wake_the_loop_once_and_all_are_committed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Twenty checks' inputs from their threads within a commit gap: one wake-up of the
+    loop (it used to be one each), and every one of them committed."""
+    monkeypatch.setattr(alertcommit, "SAFETY_POLL_S", 3600.0)
+    clock = SystemClock()
+    store = Store.open(tmp_path / "state.sqlite3", clock)
+    settings = AlertSettings(group_wait_s=0)
+    outbox = Outbox(store, [ConsoleSink(io.StringIO())], clock, settings=settings)
+    hub = AlertHub.load(settings, outbox, store, clock)
+    loop = asyncio.get_running_loop()
+    wakes: list[object] = []
+    handing_over = loop.call_soon_threadsafe
+
+    def seen(callback: Callable[..., object], *args: Any, **kwargs: Any) -> asyncio.Handle:
+        if isinstance(getattr(callback, "__self__", None), asyncio.Event):
+            wakes.append(callback)  # a nudge of the commit loop (not a thread's result)
+        return handing_over(callback, *args, **kwargs)
+
+    monkeypatch.setattr(loop, "call_soon_threadsafe", seen)
+    stopping = asyncio.Event()
+    task = asyncio.create_task(alertcommit.commit_when_due(hub, stopping))
+    try:
+        await until(lambda: store.load_alert_state() is not None)  # the first commit
+        def twenty_checks() -> None:
+            for i in range(20):
+                hub.event(Event(f"remi{i}", EventKind.RESTART, clock.now(), Severity.WARNING,
+                                "restarted after a crash"))
+
+        commits: list[int] = []
+        real = hub.commit
+
+        async def counted() -> object:
+            commits.append(1)
+            return await real()
+
+        hub.commit = counted  # type: ignore[method-assign,assignment]
+        await asyncio.to_thread(twenty_checks)
+        await until(lambda: rows(store) == 20)
+        # one wake-up per commit that took them (at most one more, still on its way), not
+        # one per input: on a machine so busy that the thread's twenty hand-overs straddle
+        # several commits, still one each
+        assert 1 <= len(wakes) <= len(commits) + 1 < 20
+    finally:
+        stopping.set()
+        await asyncio.wait_for(task, 10)
+        outbox.close()
         store.close()
