@@ -219,15 +219,29 @@ async def due_loop(watch: TargetWatch, stopping: asyncio.Event,
         changed.clear()
         if stopping.is_set():
             return
-        if watch.seconds_until_due() == 0 or _maintenance_over(watch):
-            await guarded(f"{watch.name}: tick", lambda: _run(pools, watch.name, watch.tick),
-                          target=watch.name)
-        if watch.recheck_due():
-            await guarded(f"{watch.name}: check", lambda: _run(
-                pools, watch.name, watch.check, CheckTrigger.AFTER_RESTART), target=watch.name)
-        if watch.scan_due() and still_up_for_its_test(watch):
-            await guarded(f"{watch.name}: scan test", lambda: _scan(pools, watch),
-                          target=watch.name)
+        await due_pass(watch, pools)
+
+
+async def due_pass(watch: TargetWatch, pools: Executors | None) -> None:
+    """Carry out what is due now, in order: the policy's attempt or the end of
+    maintenance, the recheck after a restart, its scan test (each error logged)."""
+    if watch.seconds_until_due() == 0 or maintenance_over(watch):
+        await guarded(f"{watch.name}: tick", lambda: _run(pools, watch.name, watch.tick),
+                      target=watch.name)
+    if watch.recheck_due():
+        await guarded(f"{watch.name}: check", lambda: _run(
+            pools, watch.name, watch.check, CheckTrigger.AFTER_RESTART), target=watch.name)
+    if watch.scan_due() and still_up_for_its_test(watch):
+        await guarded(f"{watch.name}: scan test", lambda: _scan(pools, watch),
+                      target=watch.name)
+
+
+def anything_due(watch: TargetWatch) -> bool:
+    """Whether ``due_pass`` has something to do now (a look only: nothing is cleared)."""
+    mono = watch.clock.monotonic()
+    return (watch.seconds_until_due() == 0 or maintenance_over(watch)
+            or any(due is not None and mono >= due
+                   for due in (watch.recheck_due_mono, watch.scan_due_mono)))
 
 
 #: the states in which the process a restart started is still there to be tested
@@ -268,7 +282,7 @@ def _maintenance_left(watch: TargetWatch) -> float | None:
     return None if until is None else (until - watch.clock.now()).total_seconds()
 
 
-def _maintenance_over(watch: TargetWatch) -> bool:
+def maintenance_over(watch: TargetWatch) -> bool:
     left = _maintenance_left(watch)
     return left is not None and left <= 0
 
