@@ -1,4 +1,7 @@
-"""The async driver: deaths as events, the periodic check, liveness probes, due actions.
+"""The async driver's parts: what is due and how it is carried out, the watcher's own
+loops (``periodic``, ``on_change``: the spool, the outbox prune, the metrics) and the exit
+waiter of a manager the shared waiter cannot watch. Every target's own timed work runs
+under one scheduler (:mod:`remi_ops.watch.schedule`), which uses what is here.
 
 Blocking work (every ``TargetWatch`` method) runs in the watcher's own pools
 (:mod:`remi_ops.watch.executors`), so the loop that drives it — the headless
@@ -202,24 +205,6 @@ async def periodic(interval_s: float, stopping: asyncio.Event,
     while not stopping.is_set():
         await guarded(name, step, on_error, target)
         await set_or_timeout(stopping, interval_s)
-
-
-async def due_loop(watch: TargetWatch, stopping: asyncio.Event,
-                   pools: Executors | None = None) -> None:
-    """Carry out backoff retries, the end of maintenance and post-restart checks and scan
-    tests when they fall due.
-
-    It sleeps until the next of them is due, or until the target says something changed
-    (``on_change``: a death handled, a restart, maintenance), never in fixed ticks; with
-    nothing scheduled it looks again after ``SAFETY_POLL_S``.
-    """
-    changed = listen(watch)
-    while not stopping.is_set():
-        await first_of(stopping, changed, seconds_until_next_due(watch))
-        changed.clear()
-        if stopping.is_set():
-            return
-        await due_pass(watch, pools)
 
 
 async def due_pass(watch: TargetWatch, pools: Executors | None) -> None:

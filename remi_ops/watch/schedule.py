@@ -61,6 +61,7 @@ class Schedule:
         self.records: list[TargetTimers] = []
         self.tasks: set[asyncio.Task[Any]] = set()
         self.stopped = False
+        self.submitted = 0  # jobs handed to ``batches`` (a test compares its hand-offs)
         self._checked_due = False
 
     async def run(self, stopping: asyncio.Event, *, with_checks: bool = True) -> None:
@@ -120,6 +121,7 @@ class Schedule:
             if not self.stopped:
                 then(None if fut.cancelled() else fut.exception())
 
+        self.submitted += 1
         self.batches.submit(lane, fn, *args).add_done_callback(done)
 
     def after_check(self) -> None:

@@ -13,7 +13,7 @@ keeps from its loop:
   when the beacon would go stale, else a safety look ``wake.poll_s`` after the later of
   its last run and the target's last check (``loops.on_change``);
 * **the due actions**: when the earliest is due, or at once when the target says
-  something changed, else after ``SAFETY_POLL_S`` (``loops.due_loop``);
+  something changed, else after ``SAFETY_POLL_S`` (the due loop: ``loops.due_pass``);
 * **the death**: handled at once in the deaths pool, a failed handling retried after
   ``exit_retry_delay`` (``loops.exit_waiter``); an error in any part is logged, a
   check's or a probe's also reported (``loops.guarded``).

@@ -85,6 +85,8 @@ class Watcher:
         share_for(settings.watchdog.check_interval_s)  # one process-table pass per ¼ interval
         #: file changes (logs, beacons, the spool) that wake the probes and the requests
         self.files = FileEvents()
+        #: every target's timed work, once ``background`` made it
+        self.schedule: Schedule | None = None
         #: the process big log reads are parsed in, off this process's GIL (supervising)
         self.parsing = ParseWorker()
         #: True once ``start`` ran: this process supervises (a check may act); a command
@@ -145,10 +147,10 @@ class Watcher:
         if self.metrics.enabled:
             jobs.append(periodic(REFRESH_INTERVAL_S, stopping, self.metrics.refresh, "metrics"))
         # every target's checks, probes, due actions and deaths: one scheduler
-        jobs.append(Schedule(self.watches.values(), self.executors, self.exits, self.files,
-                             interval_s=self.settings.watchdog.check_interval_s,
-                             job_failed=self.job_failed, checked=self._checked)
-                    .run(stopping, with_checks=with_checks))
+        self.schedule = Schedule(self.watches.values(), self.executors, self.exits,
+                                 self.files, interval_s=self.settings.watchdog.check_interval_s,
+                                 job_failed=self.job_failed, checked=self._checked)
+        jobs.append(self.schedule.run(stopping, with_checks=with_checks))
         return jobs
 
     def _checked(self) -> None:
