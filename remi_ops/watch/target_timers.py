@@ -122,7 +122,8 @@ class TargetTimers:
 
     def checked(self, error: BaseException | None) -> None:
         self.report(f"{self.watch.name}: check", error)
-        self.sched.after_check()
+        if error is None:  # as before: the dead-man ping hears of the checks that ran
+            self.sched.after_check()
         self.check_alarm.after(self.sched.interval_s)
 
     # ------------------------------------------------------------------- the probe
@@ -191,7 +192,11 @@ class TargetTimers:
         if ident is None or self.exit_fut is not None:
             return
         self.exit_ident = ident
-        self.exit_fut = fut = self.sched.exits.exit_future(ident)
+        try:
+            self.exit_fut = fut = self.sched.exits.exit_future(ident)
+        except Exception:
+            self.handling_failed()
+            return
         fut.add_done_callback(self.died)
 
     def died(self, fut: asyncio.Future[ExitInfo]) -> None:
@@ -213,15 +218,20 @@ class TargetTimers:
         except asyncio.CancelledError:
             raise
         except Exception:
-            log.exception("waiting for or handling an exit failed",
-                          extra={"target": self.watch.name})
-            self.failures += 1
-            self.exit_alarm.after(loops.exit_retry_delay(self.failures))
+            self.handling_failed()
         else:
             self.failures = 0
         finally:
             self.exit_task = None
         self.look()
+
+    def handling_failed(self) -> None:
+        """Logged (inside an ``except``), and tried again after a pause that doubles: a
+        dead process is "exited" again at once, so without it the handling spins hot."""
+        log.exception("waiting for or handling an exit failed",
+                      extra={"target": self.watch.name})
+        self.failures += 1
+        self.exit_alarm.after(loops.exit_retry_delay(self.failures))
 
     def exit_retry_due(self) -> None:
         self.look()
