@@ -296,51 +296,18 @@ CHANGE_MIN_GAP_S = 1.0
 
 async def on_change(wake: Wake, stopping: asyncio.Event, step: Callable[[], Awaitable[object]],
                     name: str, on_error: Callable[[str, BaseException], None] | None = None,
-                    *, target: str | None = None,
-                    deadline: Callable[[float], float | None] | None = None,
-                    looked_ago: Callable[[], float | None] | None = None) -> None:
+                    *, target: str | None = None) -> None:
     """Run ``step`` now, then whenever one of ``wake``'s files changed (at most every
-    ``CHANGE_MIN_GAP_S``), else after ``wake.poll_s``.
-
-    ``deadline(last_change_mono)`` may name an earlier time to look although nothing
-    changed: a beacon that stopped being rewritten is stale after a while, and only time
-    says so. ``looked_ago()``: seconds since something else looked at the same files (a
-    target's check reads its logs and beacon as its probe does); the safety look is then
-    counted from that look — with checks a minute apart, one probe a minute instead of two.
-    """
+    ``CHANGE_MIN_GAP_S``), else after ``wake.poll_s`` (the spool's requests; a target's
+    probe runs under the scheduler: ``target_timers.TargetTimers.probe_due``)."""
     loop = asyncio.get_running_loop()
-    last_change = loop.time()
     while not stopping.is_set():
         began = loop.time()
         wake.event.clear()  # before the step: a change during it runs the step again
         await guarded(name, step, on_error, target)
-        wait = wake.poll_s
-        due = deadline(last_change) if deadline is not None else None
-        if due is not None and due > loop.time():
-            wait = min(wait, due - loop.time())
-        else:
-            due = None  # passed already: only a change starts its count again
-        await first_of(stopping, wake.event, wait)
-        deadline_came = due is not None and loop.time() >= due
-        if looked_ago is not None and not wake.event.is_set() and not deadline_came:
-            await _after_last_look(stopping, wake, looked_ago, due)
+        await first_of(stopping, wake.event, wake.poll_s)
         if wake.event.is_set():
-            last_change = loop.time()
             await pause(stopping, began + CHANGE_MIN_GAP_S - loop.time())
-
-
-async def _after_last_look(stopping: asyncio.Event, wake: Wake,
-                           looked_ago: Callable[[], float | None], due: float | None) -> None:
-    """The safety look is due: wait on while another look at the same files came less
-    than ``wake.poll_s`` ago (until a change, ``stopping``, or the ``due`` loop time)."""
-    loop = asyncio.get_running_loop()
-    while not stopping.is_set() and not wake.event.is_set():
-        ago = looked_ago()
-        if ago is None or ago >= wake.poll_s or (due is not None and loop.time() >= due):
-            return
-        wait = wake.poll_s - ago
-        await first_of(stopping, wake.event,
-                       wait if due is None else min(wait, due - loop.time()))
 
 
 def checked_ago(watch: TargetWatch) -> float | None:
