@@ -113,6 +113,36 @@ class ExitWatch:
             if not entry.waiters:
                 self._forget(entry)
 
+    def exit_future(self, ident: ProcessIdentity) -> asyncio.Future[ExitInfo]:
+        """``ident``'s death as a future, with no task awaiting it (the watcher's
+        scheduler hangs a callback on it: no sleeping coroutine per target). Cancel it to
+        stop waiting; the registration goes once nobody waits."""
+        loop = self._bind()
+        entry = self._claim(ident)
+        fut: asyncio.Future[ExitInfo] = loop.create_future()
+        entry.waiters.add(fut)
+
+        def settled(_: object) -> None:
+            entry.waiters.discard(fut)
+            if not entry.waiters:
+                self._forget(entry)
+
+        def registered(done: asyncio.Future[None]) -> None:
+            if fut.done():
+                return
+            failed = None if done.cancelled() else done.exception()
+            if failed is not None:
+                fut.set_exception(failed)
+            elif entry.info is not None:  # ended before (or while) it was registered
+                fut.set_result(entry.info)
+
+        fut.add_done_callback(settled)
+        if entry.info is not None:
+            fut.set_result(entry.info)
+        elif entry.registered is not None:
+            entry.registered.add_done_callback(registered)
+        return fut
+
     def watching(self) -> int:
         """How many processes are registered now (none once every await has ended)."""
         with self._lock:

@@ -11,7 +11,11 @@
     conditions  a report as alert conditions
     record      the one place a watch writes its history (and the events announcing it)
     watcher     ``Watcher``: store, alerts and one watch per target, wired once
-    loops       deaths as events, due actions, probes, periodic steps (all off the loop)
+    loops       what is due and how it runs; the watcher's own loops; the old exit waiter
+    schedule    one scheduler for every target's checks, probes, due actions and deaths
+    target_timers one target's wake-ups as a small record (no coroutine asleep per target)
+    timers      every timed wake-up in one heap under one loop timer
+    batches     checks and probes due together handed to the check threads together
     stopwake    a sleeping loop woken by its event or the watcher's stop, no task per wait
     executors   the watcher's own pools (checks in per-target lanes, deaths, scans)
     fileevents  file changes (logs, beacon, spool) as the wake-ups of the probes and requests

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
@@ -52,7 +53,7 @@ class Executors:
         self.scans = ThreadPoolExecutor(min(size, SCAN_WORKERS_MAX),
                                         thread_name_prefix="remi-scan")
         self.waits = ThreadPoolExecutor(size, thread_name_prefix="remi-wait")
-        self._lanes: dict[str, asyncio.Semaphore] = {}
+        self.lanes = Lanes()
 
     async def check(self, target: str, fn: Callable[..., T], *args: object) -> T:
         """Run ``fn(*args)`` in the checks pool, in ``target``'s lane."""
@@ -75,17 +76,71 @@ class Executors:
     async def _run(self, pool: ThreadPoolExecutor, lane: str, fn: Callable[..., T],
                    *args: object) -> T:
         loop = asyncio.get_running_loop()
-        async with self._lane(lane):
+        await self.lanes.take(lane)
+        try:
             return await loop.run_in_executor(pool, functools.partial(fn, *args))
-
-    def _lane(self, name: str) -> asyncio.Semaphore:
-        lane = self._lanes.get(name)
-        if lane is None:
-            lane = self._lanes[name] = asyncio.Semaphore(1)
-        return lane
+        finally:
+            self.lanes.release(lane)
 
     def close(self) -> None:
         """Stop taking work; queued jobs are dropped, running ones finish on their own."""
-        self._lanes.clear()
+        self.lanes.clear()
         for pool in (self.checks, self.deaths, self.scans, self.waits):
             pool.shutdown(wait=False, cancel_futures=True)
+
+
+class Lanes:
+    r"""One job per lane (a target) at a time; the others wait on the loop, in order.
+
+    Plain callbacks, so the batched hand-off (:mod:`remi_ops.watch.batches`) can take a
+    lane without a task: ``when_free`` calls back at once when the lane is free, else
+    once the job before it ``release``\ s it. Loop thread only.
+    """
+
+    def __init__(self) -> None:
+        self._busy: set[str] = set()
+        self._queued: dict[str, deque[Callable[[], None]]] = {}
+
+    def when_free(self, name: str, then: Callable[[], None]) -> None:
+        """Call ``then`` once the lane ``name`` is held for it (now, if it is free)."""
+        if name not in self._busy:
+            self._busy.add(name)
+            then()
+            return
+        self._queued.setdefault(name, deque()).append(then)
+
+    def release(self, name: str) -> None:
+        """The job holding ``name`` is over: the lane goes to the next in line, if any."""
+        queue = self._queued.get(name)
+        if queue:
+            then = queue.popleft()
+            if not queue:
+                del self._queued[name]
+            then()  # the lane stays held, now for it
+            return
+        self._busy.discard(name)
+
+    def busy(self, name: str) -> bool:
+        return name in self._busy
+
+    async def take(self, name: str) -> None:
+        """Wait until the lane ``name`` is held for the caller (who must ``release`` it)."""
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def given() -> None:
+            if fut.cancelled():  # its waiter gave up: pass the lane on
+                self.release(name)
+            else:
+                fut.set_result(None)
+
+        self.when_free(name, given)
+        try:
+            await fut
+        except asyncio.CancelledError:
+            if fut.done() and not fut.cancelled():  # given, then cancelled before it ran
+                self.release(name)
+            raise
+
+    def clear(self) -> None:
+        self._busy.clear()
+        self._queued.clear()

@@ -1,4 +1,7 @@
-"""The async driver: deaths as events, the periodic check, liveness probes, due actions.
+"""The async driver's parts: what is due and how it is carried out, the watcher's own
+loops (``periodic``, ``on_change``: the spool, the outbox prune, the metrics) and the exit
+waiter of a manager the shared waiter cannot watch. Every target's own timed work runs
+under one scheduler (:mod:`remi_ops.watch.schedule`), which uses what is here.
 
 Blocking work (every ``TargetWatch`` method) runs in the watcher's own pools
 (:mod:`remi_ops.watch.executors`), so the loop that drives it — the headless
@@ -204,30 +207,26 @@ async def periodic(interval_s: float, stopping: asyncio.Event,
         await set_or_timeout(stopping, interval_s)
 
 
-async def due_loop(watch: TargetWatch, stopping: asyncio.Event,
-                   pools: Executors | None = None) -> None:
-    """Carry out backoff retries, the end of maintenance and post-restart checks and scan
-    tests when they fall due.
+async def due_pass(watch: TargetWatch, pools: Executors | None) -> None:
+    """Carry out what is due now, in order: the policy's attempt or the end of
+    maintenance, the recheck after a restart, its scan test (each error logged)."""
+    if watch.seconds_until_due() == 0 or maintenance_over(watch):
+        await guarded(f"{watch.name}: tick", lambda: _run(pools, watch.name, watch.tick),
+                      target=watch.name)
+    if watch.recheck_due():
+        await guarded(f"{watch.name}: check", lambda: _run(
+            pools, watch.name, watch.check, CheckTrigger.AFTER_RESTART), target=watch.name)
+    if watch.scan_due() and still_up_for_its_test(watch):
+        await guarded(f"{watch.name}: scan test", lambda: _scan(pools, watch),
+                      target=watch.name)
 
-    It sleeps until the next of them is due, or until the target says something changed
-    (``on_change``: a death handled, a restart, maintenance), never in fixed ticks; with
-    nothing scheduled it looks again after ``SAFETY_POLL_S``.
-    """
-    changed = listen(watch)
-    while not stopping.is_set():
-        await first_of(stopping, changed, seconds_until_next_due(watch))
-        changed.clear()
-        if stopping.is_set():
-            return
-        if watch.seconds_until_due() == 0 or _maintenance_over(watch):
-            await guarded(f"{watch.name}: tick", lambda: _run(pools, watch.name, watch.tick),
-                          target=watch.name)
-        if watch.recheck_due():
-            await guarded(f"{watch.name}: check", lambda: _run(
-                pools, watch.name, watch.check, CheckTrigger.AFTER_RESTART), target=watch.name)
-        if watch.scan_due() and still_up_for_its_test(watch):
-            await guarded(f"{watch.name}: scan test", lambda: _scan(pools, watch),
-                          target=watch.name)
+
+def anything_due(watch: TargetWatch) -> bool:
+    """Whether ``due_pass`` has something to do now (a look only: nothing is cleared)."""
+    mono = watch.clock.monotonic()
+    return (watch.seconds_until_due() == 0 or maintenance_over(watch)
+            or any(due is not None and mono >= due
+                   for due in (watch.recheck_due_mono, watch.scan_due_mono)))
 
 
 #: the states in which the process a restart started is still there to be tested
@@ -268,7 +267,7 @@ def _maintenance_left(watch: TargetWatch) -> float | None:
     return None if until is None else (until - watch.clock.now()).total_seconds()
 
 
-def _maintenance_over(watch: TargetWatch) -> bool:
+def maintenance_over(watch: TargetWatch) -> bool:
     left = _maintenance_left(watch)
     return left is not None and left <= 0
 
@@ -297,51 +296,18 @@ CHANGE_MIN_GAP_S = 1.0
 
 async def on_change(wake: Wake, stopping: asyncio.Event, step: Callable[[], Awaitable[object]],
                     name: str, on_error: Callable[[str, BaseException], None] | None = None,
-                    *, target: str | None = None,
-                    deadline: Callable[[float], float | None] | None = None,
-                    looked_ago: Callable[[], float | None] | None = None) -> None:
+                    *, target: str | None = None) -> None:
     """Run ``step`` now, then whenever one of ``wake``'s files changed (at most every
-    ``CHANGE_MIN_GAP_S``), else after ``wake.poll_s``.
-
-    ``deadline(last_change_mono)`` may name an earlier time to look although nothing
-    changed: a beacon that stopped being rewritten is stale after a while, and only time
-    says so. ``looked_ago()``: seconds since something else looked at the same files (a
-    target's check reads its logs and beacon as its probe does); the safety look is then
-    counted from that look — with checks a minute apart, one probe a minute instead of two.
-    """
+    ``CHANGE_MIN_GAP_S``), else after ``wake.poll_s`` (the spool's requests; a target's
+    probe runs under the scheduler: ``target_timers.TargetTimers.probe_due``)."""
     loop = asyncio.get_running_loop()
-    last_change = loop.time()
     while not stopping.is_set():
         began = loop.time()
         wake.event.clear()  # before the step: a change during it runs the step again
         await guarded(name, step, on_error, target)
-        wait = wake.poll_s
-        due = deadline(last_change) if deadline is not None else None
-        if due is not None and due > loop.time():
-            wait = min(wait, due - loop.time())
-        else:
-            due = None  # passed already: only a change starts its count again
-        await first_of(stopping, wake.event, wait)
-        deadline_came = due is not None and loop.time() >= due
-        if looked_ago is not None and not wake.event.is_set() and not deadline_came:
-            await _after_last_look(stopping, wake, looked_ago, due)
+        await first_of(stopping, wake.event, wake.poll_s)
         if wake.event.is_set():
-            last_change = loop.time()
             await pause(stopping, began + CHANGE_MIN_GAP_S - loop.time())
-
-
-async def _after_last_look(stopping: asyncio.Event, wake: Wake,
-                           looked_ago: Callable[[], float | None], due: float | None) -> None:
-    """The safety look is due: wait on while another look at the same files came less
-    than ``wake.poll_s`` ago (until a change, ``stopping``, or the ``due`` loop time)."""
-    loop = asyncio.get_running_loop()
-    while not stopping.is_set() and not wake.event.is_set():
-        ago = looked_ago()
-        if ago is None or ago >= wake.poll_s or (due is not None and loop.time() >= due):
-            return
-        wait = wake.poll_s - ago
-        await first_of(stopping, wake.event,
-                       wait if due is None else min(wait, due - loop.time()))
 
 
 def checked_ago(watch: TargetWatch) -> float | None:

@@ -1,6 +1,6 @@
-"""When a target's loops need waking: only when what they wait on changed.
+"""When a target's death and due actions need a look: only when what they wait on changed.
 
-A target's exit waiter waits on its process, its due loop on the next due time (a
+A target's death is awaited for its process, its due actions on the next due time (a
 backoff retry, the end of a start or of maintenance, the recheck and the scan test after
 a restart). Every check acts (often with nothing to do), and waking both loops for each
 — a hand-off to the event loop and two loop turns that find nothing new — was a quarter
@@ -17,7 +17,8 @@ if TYPE_CHECKING:
 
 
 def what_loops_wait_on(watch: TargetWatch) -> tuple[object, ...]:
-    """Everything ``loops.exit_waiter`` and ``loops.due_loop`` decide their sleep by."""
+    """Everything a target's death and due actions (``target_timers.TargetTimers.look``,
+    ``loops.exit_waiter``) decide their sleep by."""
     sup = watch.supervisor
     return (sup.process, sup.state, sup.next_attempt_mono, sup.started_mono,
             sup.maintenance_until, watch.recheck_due_mono, watch.scan_due_mono)

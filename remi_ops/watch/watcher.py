@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import sys
 from collections.abc import Coroutine, Iterable, Mapping, Sequence
 from datetime import timedelta
-from pathlib import Path
 from typing import Any, TextIO
 
 from remi_ops import host
@@ -36,9 +34,9 @@ from remi_ops.watch.deadman import DeadmanPing
 from remi_ops.watch.executors import Executors
 from remi_ops.watch.fileevents import FileEvents
 from remi_ops.watch.filegate import gate_logs
-from remi_ops.watch.intake import log_streams
-from remi_ops.watch.loops import checked_ago, due_loop, exit_waiter, on_change, periodic
+from remi_ops.watch.loops import on_change, periodic
 from remi_ops.watch.record import JournaledNotifier, let_go_of_health_files
+from remi_ops.watch.schedule import Schedule
 from remi_ops.watch.serve import serve_requests
 from remi_ops.watch.spool import ensure_spool, spool
 from remi_ops.watch.target import TargetWatch
@@ -52,18 +50,6 @@ OUTBOX_KEEP_S = 7 * 86400.0
 #: the delivery loops are woken by every commit and sleep until a retry is due; this is
 #: only their safety look (it was 5 s)
 OUTBOX_IDLE_S = 30.0
-
-
-def watched_files(watch: TargetWatch) -> list[Path]:
-    """The files whose change wakes ``watch``'s probe: its logs and its beacon."""
-    return [*log_streams(watch.target).values(), watch.target.beacon_file]
-
-
-def beacon_stale_at(watch: TargetWatch, last_change: float) -> float:
-    """When a beacon last rewritten at ``last_change`` (loop time) reads as stale, so the
-    probe looks then although no file changed (a frozen Remi writes nothing)."""
-    h = watch.target.health
-    return last_change + max(h.beacon_stale_s, h.hang_threshold_s) + 1.0
 
 
 class Watcher:
@@ -100,6 +86,8 @@ class Watcher:
         share_for(settings.watchdog.check_interval_s)  # one process-table pass per ¼ interval
         #: file changes (logs, beacons, the spool) that wake the probes and the requests
         self.files = FileEvents()
+        #: every target's timed work, once ``background`` made it
+        self.schedule: Schedule | None = None
         #: the process big log reads are parsed in, off this process's GIL (supervising)
         self.parsing = ParseWorker()
         #: True once ``start`` ran: this process supervises (a check may act); a command
@@ -161,24 +149,15 @@ class Watcher:
             jobs.append(periodic(REFRESH_INTERVAL_S, stopping, self.metrics.refresh, "metrics"))
         for watch in self.watches.values():
             gate_logs(self.files, watch.intake)  # a check stats a log after an event only
-            jobs += [exit_waiter(watch, stopping, self.exits, self.executors),
-                     due_loop(watch, stopping, self.executors),
-                     on_change(self.files.for_files(watched_files(watch)), stopping,
-                               self._in_lane(watch, watch.probe), f"{watch.name}: probe",
-                               self.job_failed, target=watch.name,
-                               deadline=functools.partial(beacon_stale_at, watch),
-                               looked_ago=functools.partial(checked_ago, watch))]
-            if with_checks:
-                jobs.append(periodic(self.settings.watchdog.check_interval_s, stopping,
-                                     functools.partial(self.scheduled_check, watch.name),
-                                     f"{watch.name}: check",
-                                     self.job_failed, target=watch.name))
+        # every target's checks, probes, due actions and deaths: one scheduler
+        self.schedule = Schedule(self.watches.values(), self.executors, self.exits,
+                                 self.files, interval_s=self.settings.watchdog.check_interval_s,
+                                 job_failed=self.job_failed, checked=self._checked)
+        jobs.append(self.schedule.run(stopping, with_checks=with_checks))
         return jobs
 
-    def _in_lane(self, watch: TargetWatch, fn: Any) -> Any:
-        async def step() -> object:
-            return await self.executors.check(watch.name, fn)
-        return step
+    def _checked(self) -> None:
+        self.deadman.checked(w.last_report for w in self.watches.values())
 
     async def check(self, name: str, trigger: CheckTrigger) -> HealthReport:
         """One check of ``name`` in its lane of the checks pool."""
@@ -190,7 +169,7 @@ class Watcher:
         headless loop both), then the dead-man ping says how every target is
         (``remi_ops.watch.deadman``; it never waits on the ping)."""
         await self.check(name, CheckTrigger.SCHEDULE)
-        self.deadman.checked(w.last_report for w in self.watches.values())
+        self._checked()
 
     def job_failed(self, name: str, exc: BaseException) -> None:
         """A job error becomes an alert instead of a silent log line."""
