@@ -26,14 +26,8 @@ def rows(store: Store) -> int:
     return int(store.query("SELECT COUNT(*) FROM outbox")[0][0])
 
 
-async def test_an_event_is_committed_at_once_and_idle_commits_nothing(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(alertcommit, "SAFETY_POLL_S", 3600.0)
-    clock = SystemClock()
-    store = Store.open(tmp_path / "state.sqlite3", clock)
-    settings = AlertSettings(group_wait_s=0)
-    outbox = Outbox(store, [ConsoleSink(io.StringIO())], clock, settings=settings)
-    hub = AlertHub.load(settings, outbox, store, clock)
+def counted_commits(hub: AlertHub) -> list[int]:
+    """A list that grows by one at each of ``hub``'s commits from now on."""
     commits: list[int] = []
     real = hub.commit
 
@@ -42,6 +36,18 @@ async def test_an_event_is_committed_at_once_and_idle_commits_nothing(
         return await real()
 
     hub.commit = counted  # type: ignore[method-assign,assignment]
+    return commits
+
+
+async def test_an_event_is_committed_at_once_and_idle_commits_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(alertcommit, "SAFETY_POLL_S", 3600.0)
+    clock = SystemClock()
+    store = Store.open(tmp_path / "state.sqlite3", clock)
+    settings = AlertSettings(group_wait_s=0)
+    outbox = Outbox(store, [ConsoleSink(io.StringIO())], clock, settings=settings)
+    hub = AlertHub.load(settings, outbox, store, clock)
+    commits = counted_commits(hub)
     stopping = asyncio.Event()
     task = asyncio.create_task(alertcommit.commit_when_due(hub, stopping))
     try:
@@ -86,14 +92,7 @@ async def test_inputs_between_two_commits_wake_the_loop_once_and_all_are_committ
                 hub.event(Event(f"remi{i}", EventKind.RESTART, clock.now(), Severity.WARNING,
                                 "restarted after a crash"))
 
-        commits: list[int] = []
-        real = hub.commit
-
-        async def counted() -> object:
-            commits.append(1)
-            return await real()
-
-        hub.commit = counted  # type: ignore[method-assign,assignment]
+        commits = counted_commits(hub)
         await asyncio.to_thread(twenty_checks)
         await until(lambda: rows(store) == 20)
         # one wake-up per commit that took them (at most one more, still on its way), not

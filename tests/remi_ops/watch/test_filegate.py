@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -35,6 +36,22 @@ def gated(tmp_path: Path, files: FileEvents, name: str = "bot.log") -> tuple[Tai
     return tailer, log
 
 
+Watched = tuple[FileEvents, Tailer, Path]
+
+
+@pytest.fixture
+async def watched(tmp_path: Path) -> AsyncIterator[Watched]:
+    """A gated tailer of ``bot.log`` with file events started; closed after the test."""
+    files = FileEvents()
+    tailer, log = gated(tmp_path, files)
+    files.start()
+    try:
+        yield files, tailer, log
+    finally:
+        files.close()
+
+
+
 def lines(tailer: Tailer) -> list[str]:
     return tailer.read_new().lines
 
@@ -51,31 +68,26 @@ def append_behind_its_back(tmp_path: Path, log: Path, data: bytes) -> None:
 
 
 async def test_a_quiet_log_is_not_looked_at_until_an_event_or_the_safety_interval(
-        tmp_path: Path) -> None:
-    files = FileEvents()
-    tailer, log = gated(tmp_path, files)
-    files.start()
-    try:
-        gate = tailer.gate
-        assert isinstance(gate, FileGate) and gate.active
-        assert lines(tailer) == ["first"]
-        # a write inotify cannot see (through a link elsewhere): no stat, so not seen...
-        append_behind_its_back(tmp_path, log, b"behind\n")
-        assert tailer.unchanged() and lines(tailer) == []
-        # ...until an event comes for the log (here a write through its own folder)
-        with open(log, "ab") as f:
-            f.write(b"seen\n")
-        assert not tailer.unchanged()
-        assert lines(tailer) == ["behind", "seen"]
-        await until(lambda: not files.counts.pending())  # the loop read those events
-        assert lines(tailer) == []
-        # or until the safety interval passed: then it is looked at (a stat) anyway
-        append_behind_its_back(tmp_path, log, b"late\n")
-        assert lines(tailer) == []
-        gate.safety_s = 0.0
-        assert lines(tailer) == ["late"]
-    finally:
-        files.close()
+        tmp_path: Path, watched: Watched) -> None:
+    files, tailer, log = watched
+    gate = tailer.gate
+    assert isinstance(gate, FileGate) and gate.active
+    assert lines(tailer) == ["first"]
+    # a write inotify cannot see (through a link elsewhere): no stat, so not seen...
+    append_behind_its_back(tmp_path, log, b"behind\n")
+    assert tailer.unchanged() and lines(tailer) == []
+    # ...until an event comes for the log (here a write through its own folder)
+    with open(log, "ab") as f:
+        f.write(b"seen\n")
+    assert not tailer.unchanged()
+    assert lines(tailer) == ["behind", "seen"]
+    await until(lambda: not files.counts.pending())  # the loop read those events
+    assert lines(tailer) == []
+    # or until the safety interval passed: then it is looked at (a stat) anyway
+    append_behind_its_back(tmp_path, log, b"late\n")
+    assert lines(tailer) == []
+    gate.safety_s = 0.0
+    assert lines(tailer) == ["late"]
 
 
 async def test_without_file_events_the_log_is_looked_at_every_time(tmp_path: Path) -> None:
@@ -88,54 +100,45 @@ async def test_without_file_events_the_log_is_looked_at_every_time(tmp_path: Pat
 
 
 async def test_rotated_truncated_and_replaced_logs_are_read_right_with_the_gate(
-        tmp_path: Path) -> None:
-    files = FileEvents()
-    tailer, log = gated(tmp_path, files)
-    files.start()
-    try:
-        assert lines(tailer) == ["first"]
-        with open(log, "ab") as f:
-            f.write(b"before rotation\n")
-        log.rename(log.with_name("bot.log.1"))  # rename rotation, then a new log
-        log.write_bytes(b"new file\n")
-        assert lines(tailer) == ["before rotation", "new file"]
-        assert lines(tailer) == []
-        # truncated and regrown to the same size: the mtime and the head tell
-        log.write_bytes(b"NEW FILE\n")
-        assert lines(tailer) == ["NEW FILE"]
-        # replaced by another file renamed onto it (an atomic replace)
-        spare = log.with_name("incoming")
-        spare.write_bytes(b"replaced\n")
-        spare.replace(log)
-        assert lines(tailer) == ["replaced"]
-        assert lines(tailer) == []
-        # emptied by a copytruncate whose copy lands in .1: the copy is read
-        with open(log, "ab") as f:
-            f.write(b"copied\n")
-        copy = log.with_name("bot.log.1")
-        copy.unlink()
-        copy.write_bytes(log.read_bytes())
-        os.truncate(log, 0)
-        assert "copied" in lines(tailer)
-    finally:
-        files.close()
+        watched: Watched) -> None:
+    _, tailer, log = watched
+    assert lines(tailer) == ["first"]
+    with open(log, "ab") as f:
+        f.write(b"before rotation\n")
+    log.rename(log.with_name("bot.log.1"))  # rename rotation, then a new log
+    log.write_bytes(b"new file\n")
+    assert lines(tailer) == ["before rotation", "new file"]
+    assert lines(tailer) == []
+    # truncated and regrown to the same size: the mtime and the head tell
+    log.write_bytes(b"NEW FILE\n")
+    assert lines(tailer) == ["NEW FILE"]
+    # replaced by another file renamed onto it (an atomic replace)
+    spare = log.with_name("incoming")
+    spare.write_bytes(b"replaced\n")
+    spare.replace(log)
+    assert lines(tailer) == ["replaced"]
+    assert lines(tailer) == []
+    # emptied by a copytruncate whose copy lands in .1: the copy is read
+    with open(log, "ab") as f:
+        f.write(b"copied\n")
+    copy = log.with_name("bot.log.1")
+    copy.unlink()
+    copy.write_bytes(log.read_bytes())
+    os.truncate(log, 0)
+    assert "copied" in lines(tailer)
 
 
-async def test_an_overflow_or_a_lost_folder_makes_the_tailer_look(tmp_path: Path) -> None:
-    files = FileEvents()
-    tailer, log = gated(tmp_path, files)
-    files.start()
-    try:
-        assert lines(tailer) == ["first"]
-        append_behind_its_back(tmp_path, log, b"behind\n")
-        assert lines(tailer) == []
-        files.counts.lost()  # what a queue overflow does
-        assert lines(tailer) == ["behind"]
-        append_behind_its_back(tmp_path, log, b"after close\n")
-        files.close()  # no events any more: every look is a stat
-        assert lines(tailer) == ["after close"]
-    finally:
-        files.close()
+async def test_an_overflow_or_a_lost_folder_makes_the_tailer_look(
+        tmp_path: Path, watched: Watched) -> None:
+    files, tailer, log = watched
+    assert lines(tailer) == ["first"]
+    append_behind_its_back(tmp_path, log, b"behind\n")
+    assert lines(tailer) == []
+    files.counts.lost()  # what a queue overflow does
+    assert lines(tailer) == ["behind"]
+    append_behind_its_back(tmp_path, log, b"after close\n")
+    files.close()  # no events any more: every look is a stat
+    assert lines(tailer) == ["after close"]
 
 
 NOW = datetime(2026, 1, 24, 3, 0, tzinfo=UTC)
@@ -180,17 +183,12 @@ def test_a_quiet_checks_touch_of_bot_health_is_no_file_event(tmp_path: Path) -> 
         inotify.close()
 
 
-async def test_a_folder_of_the_gate_that_goes_away_makes_it_inactive(tmp_path: Path) -> None:
-    files = FileEvents()
-    tailer, log = gated(tmp_path, files)
-    files.start()
-    try:
-        gate = tailer.gate
-        assert isinstance(gate, FileGate) and gate.active
-        for p in log.parent.iterdir():
-            p.unlink()
-        log.parent.rmdir()
-        await until(lambda: not gate.active)
-        assert gate.mark() is None
-    finally:
-        files.close()
+async def test_a_folder_of_the_gate_that_goes_away_makes_it_inactive(watched: Watched) -> None:
+    _, tailer, log = watched
+    gate = tailer.gate
+    assert isinstance(gate, FileGate) and gate.active
+    for p in log.parent.iterdir():
+        p.unlink()
+    log.parent.rmdir()
+    await until(lambda: not gate.active)
+    assert gate.mark() is None

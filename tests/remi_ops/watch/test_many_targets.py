@@ -37,16 +37,16 @@ UP_S = 60.0
 BACK_S = 30.0
 
 
-def sleepers_watcher(tmp_path: Path, count: int) -> Watcher:
-    """A watcher of ``count`` ``sleep 600`` targets, each in its own workdir, checks a
-    minute apart."""
+def sleepers_watcher(tmp_path: Path, count: int, interval_s: float = 60) -> Watcher:
+    """A watcher of ``count`` ``sleep 600`` targets, each in its own workdir, checks
+    ``interval_s`` apart (a minute by default)."""
     targets = []
     for i in range(count):
         (tmp_path / f"remi{i:02}").mkdir()
         targets.append({"name": f"remi{i:02}", "workdir": str(tmp_path / f"remi{i:02}"),
                         "command": [SLEEP, "600"], "restart": {"stop_grace_s": 1}})
     settings = parse_settings({"watchdog": {"state_dir": str(tmp_path / "state"),
-                                            "check_interval_s": 60},
+                                            "check_interval_s": interval_s},
                                "targets": targets}, base_dir=tmp_path)
     return Watcher(settings, console=None, environ={})
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import signal
 import threading
 import time
@@ -18,39 +17,32 @@ import pytest
 from bubabot_local.simkit import kill_leftovers
 
 from remi_ops import host
-from remi_ops.config_file import parse_settings
 from remi_ops.domain import CheckTrigger, ExitInfo, HealthReport
 from remi_ops.testing import running, wait_until_async
 from remi_ops.watch.watcher import Watcher
-from tests.remi_ops.watch.test_many_targets import settled
+from tests.remi_ops.watch.test_many_targets import settled, sleepers_watcher
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
-SLEEP = shutil.which("sleep") or "/bin/sleep"
 #: generous bounds: they only stop a broken test
 UP_S = 60.0
 BACK_S = 30.0
 
 
-def sleepers(tmp_path: Path, count: int, interval_s: float) -> Watcher:
-    targets = []
-    for i in range(count):
-        (tmp_path / f"remi{i:02}").mkdir()
-        targets.append({"name": f"remi{i:02}", "workdir": str(tmp_path / f"remi{i:02}"),
-                        "command": [SLEEP, "600"], "restart": {"stop_grace_s": 1}})
-    settings = parse_settings({"watchdog": {"state_dir": str(tmp_path / "state"),
-                                            "check_interval_s": interval_s},
-                               "targets": targets}, base_dir=tmp_path)
-    return Watcher(settings, console=None, environ={})
+async def running_sleepers(tmp_path: Path, count: int,
+                           interval_s: float) -> AsyncIterator[Watcher]:
+    """A running watcher of ``count`` sleepers; what it leaves is killed after."""
+    try:
+        async with running(sleepers_watcher(tmp_path, count, interval_s)) as watcher:
+            yield watcher
+    finally:
+        kill_leftovers(tmp_path)
 
 
 @pytest.fixture
 async def twenty(tmp_path: Path) -> AsyncIterator[Watcher]:
-    try:
-        async with running(sleepers(tmp_path, 20, 60)) as watcher:
-            yield watcher
-    finally:
-        kill_leftovers(tmp_path)
+    async for watcher in running_sleepers(tmp_path, 20, 60):
+        yield watcher
 
 
 async def test_twenty_targets_hold_no_sleeping_task_each(twenty: Watcher) -> None:
@@ -67,11 +59,8 @@ async def test_twenty_targets_hold_no_sleeping_task_each(twenty: Watcher) -> Non
 
 @pytest.fixture
 async def six(tmp_path: Path) -> AsyncIterator[Watcher]:
-    try:
-        async with running(sleepers(tmp_path, 6, 1)) as watcher:
-            yield watcher
-    finally:
-        kill_leftovers(tmp_path)
+    async for watcher in running_sleepers(tmp_path, 6, 1):
+        yield watcher
 
 
 async def test_a_blocked_check_holds_no_other_check_nor_a_death(six: Watcher) -> None:
@@ -121,11 +110,8 @@ async def test_a_blocked_check_holds_no_other_check_nor_a_death(six: Watcher) ->
 
 @pytest.fixture
 async def one(tmp_path: Path) -> AsyncIterator[Watcher]:
-    try:
-        async with running(sleepers(tmp_path, 1, 60)) as watcher:
-            yield watcher
-    finally:
-        kill_leftovers(tmp_path)
+    async for watcher in running_sleepers(tmp_path, 1, 60):
+        yield watcher
 
 
 async def test_a_failed_death_handling_is_tried_again_after_a_pause(one: Watcher) -> None:
