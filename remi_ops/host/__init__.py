@@ -24,6 +24,8 @@ Which module holds what (each depends only on those above it):
   read a process's argv once (pid, start time and exec mark seen before)
 * :mod:`~remi_ops.host.proc_stat` — ``read_stat``: one ``/proc/<pid>/stat`` line (parent,
   state, start tick, CPU, memory) in one read
+* :mod:`~remi_ops.host.shared_look` — ``one_look``: a check's questions share one read of
+  its process's ``stat``
 * :mod:`~remi_ops.host.identity` — who a pid is: ``identify``, ``same_process``,
   ``is_alive``, ``snapshot``
 * :mod:`~remi_ops.host.spawnmark` — the per-spawn marker in a child's environment
@@ -67,6 +69,7 @@ from remi_ops.host.logfiles import open_logs, std_targets
 from remi_ops.host.managers import ProcessManager, make_manager
 from remi_ops.host.pidfile import clear_pidfile, pidfile_path, read_pidfile, write_pidfile
 from remi_ops.host.services import LaunchdManager, SystemdManager
+from remi_ops.host.shared_look import one_look
 from remi_ops.host.signals import on_stop_signals, send_dump_signal
 from remi_ops.host.spawnmark import SPAWN_ENV, carriers, spawn_id_of
 from remi_ops.host.stopping import StopResult, stop
@@ -92,6 +95,7 @@ __all__ = [
     "make_manager",
     "not_target_reason",
     "on_stop_signals",
+    "one_look",
     "open_logs",
     "pidfile_path",
     "py_spy_dump",

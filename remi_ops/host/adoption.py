@@ -20,7 +20,13 @@ import psutil
 from remi_ops.config import TargetSettings
 from remi_ops.domain import ProcessIdentity
 from remi_ops.host.identity import GONE, is_alive
-from remi_ops.host.proctable import ProcessTable, argv_key, resolved, shared_table
+from remi_ops.host.proctable import (
+    ProcessTable,
+    argv_key,
+    resolved,
+    resolved_workdir,
+    shared_table,
+)
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +57,8 @@ def find_target_processes(target: TargetSettings, *, shared: bool = False,
     """
     table = shared_table() if shared else ProcessTable.take()
     uid = expected_uid(target)
-    found = [m.ident for m in table.matches(target.command, resolved(target.workdir))
+    workdir = resolved_workdir(target.workdir) if shared else resolved(target.workdir)
+    found = [m.ident for m in table.matches(target.command, workdir)
              if m.uid == uid]
     pids = {i.pid for i in found}
     roots = [i for i in found if not _descends_from(i.pid, pids, table.parents)

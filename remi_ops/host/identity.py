@@ -22,6 +22,7 @@ import psutil
 from remi_ops.domain import ProcessIdentity, ProcessSnapshot
 from remi_ops.host.proc_stat import TICKS, StatLine, read_stat
 from remi_ops.host.proctable import shared_table
+from remi_ops.host.shared_look import stat_in_look
 
 #: psutil derives create_time from the boot time, which moves when the wall clock is
 #: stepped; a reused PID also needs the same cmdline to pass, so a second is safe.
@@ -173,7 +174,7 @@ def _look(ident: ProcessIdentity) -> tuple[_Kept, StatLine | None] | None:
     with _HANDLES_LOCK:
         kept = _HANDLES.get(key)
     if ident.spawn_id and _LINUX_PROC and kept is not None and kept.started is not None:
-        line = read_stat(ident.pid)
+        line = stat_in_look(ident.pid)  # once per check's look (:mod:`shared_look`)
         if line is not None and line.started == kept.started:
             return kept, line
         _forget(key)

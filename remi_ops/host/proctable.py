@@ -74,6 +74,42 @@ def resolved(path: Path) -> Path:
         return path
 
 
+#: a workdir's real path kept by :func:`resolved_workdir` is looked up again after this
+#: long (what a stat cannot tell: its directory renamed, a symlink re-pointed at it)
+REAL_PATH_MAX_AGE_S = 60.0
+#: workdir as configured → (its real path, that directory's device and inode, when read)
+_REAL_PATHS: dict[Path, tuple[Path, int, int, float]] = {}
+
+
+def resolved_workdir(path: Path) -> Path:
+    """:func:`resolved` for a check's duplicate report: kept per workdir while a ``stat``
+    of it (one system call, through every symlink) still lands on the same directory.
+
+    ``resolve`` costs an ``lstat`` per component and a ``readlink`` per symlink, every
+    check of every target, for a path that almost never changes. A symlink on the way
+    re-pointed elsewhere lands the ``stat`` on another inode, so the path is resolved
+    again; the one change a stat cannot see (the same directory now under another name)
+    is caught within :data:`REAL_PATH_MAX_AGE_S`. Only for what is reported: adoption,
+    starts and stops resolve afresh.
+    """
+    try:
+        now_at = path.expanduser().stat()
+    except OSError:
+        return resolved(path)
+    kept = _REAL_PATHS.get(path)
+    now = time.monotonic()
+    if (kept is not None and (kept[1], kept[2]) == (now_at.st_dev, now_at.st_ino)
+            and now - kept[3] < REAL_PATH_MAX_AGE_S):
+        return kept[0]
+    real = resolved(path)
+    try:
+        at_real = real.stat()
+    except OSError:
+        return real
+    _REAL_PATHS[path] = (real, at_real.st_dev, at_real.st_ino, now)
+    return real
+
+
 @dataclass(frozen=True)
 class Match:
     """A live (not zombie) process whose argv matches a command: who it is, as whom it runs."""

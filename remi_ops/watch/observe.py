@@ -19,7 +19,7 @@ from remi_ops.clock import Clock
 from remi_ops.config import TargetSettings
 from remi_ops.domain import ProcessIdentity, RestartReport, ScanResult, Trigger
 from remi_ops.exceptions import ProcessError
-from remi_ops.host import ProcessManager
+from remi_ops.host import ProcessManager, one_look
 from remi_ops.host.workdir import workdir_problem
 from remi_ops.logs.redact import Redact
 from remi_ops.store.database import Store
@@ -48,8 +48,10 @@ class Observer:
 
     def observe(self, supervisor: Supervisor, last_scan: ScanResult | None) -> Observation:
         ident = supervisor.process
-        # None when it vanished between looks: the exit waiter reports the death
-        snapshot = self.manager.snapshot(ident, shared=True) if ident else None
+        with one_look():  # the snapshot and the duplicate report read its stat once
+            # None when it vanished between looks: the exit waiter reports the death
+            snapshot = self.manager.snapshot(ident, shared=True) if ident else None
+            duplicates = tuple(self.duplicates()) if snapshot else ()
         self.intake.read()  # what it finds is grouped and stored as it is read
         records = self.intake.take()
         seen, fresh = self.occurrences.take()
@@ -57,7 +59,7 @@ class Observer:
         return Observation(
             target=self.target.name, at=now, supervisor_state=str(supervisor.state),
             expected_alive=supervisor.state in (State.RUNNING, State.UNHEALTHY),
-            process=snapshot, duplicates=tuple(self.duplicates()) if snapshot else (),
+            process=snapshot, duplicates=duplicates,
             records=records, new_groups=fresh,
             beacon=self.beacon(), last_scan=last_scan, gateway=self.intake.gateway,
             restarts_recent=self.restarts_recent(), seen_groups=seen,

@@ -13,7 +13,7 @@ from bubabot_local.simkit import ONE_SHOT, SLEEPER, TREE, bot_target
 
 from remi_ops import host
 from remi_ops.domain import ProcessIdentity
-from remi_ops.host import identity, proc_stat
+from remi_ops.host import identity, proc_stat, shared_look
 from remi_ops.host.proc_stat import StatLine
 from remi_ops.testing import wait_until as wait_for
 
@@ -117,8 +117,10 @@ def test_a_spawned_process_is_looked_at_through_one_kept_handle(
                 if line is not None and pid == ident.pid else line)
 
     monkeypatch.setattr(identity, "read_stat", reused)
+    monkeypatch.setattr(shared_look, "read_stat", reused)  # the kept handle's look
     assert not host.is_alive(ident)
     monkeypatch.setattr(identity, "read_stat", real_read)
+    monkeypatch.setattr(shared_look, "read_stat", real_read)
     assert host.is_alive(ident)  # a fresh look (verified) finds it again
     psutil.Process(ident.pid).kill()
     wait_for(lambda: not host.is_alive(ident))  # a zombie, then gone: not alive
