@@ -54,16 +54,19 @@ class Observer:
         records = self.intake.take()
         seen, fresh = self.occurrences.take()
         now = self.clock.now()
+        # one look at the store's ``-wal`` for both cached reads below, taken before them
+        outside = self.store.outside_version()
         return Observation(
             target=self.target.name, at=now, supervisor_state=str(supervisor.state),
             expected_alive=supervisor.state in (State.RUNNING, State.UNHEALTHY),
             process=snapshot, duplicates=tuple(self.duplicates()) if snapshot else (),
             records=records, new_groups=fresh,
             beacon=self.beacon(), last_scan=last_scan, gateway=self.intake.gateway,
-            restarts_recent=self.restarts_recent(), seen_groups=seen,
+            restarts_recent=self.restarts_recent(outside), seen_groups=seen,
             code=self.code(),
             standing=self._standing.read(self.store, self.target.name, now,
-                                         self.target.health.recent_errors_s, snapshot),
+                                         self.target.health.recent_errors_s, snapshot,
+                                         outside=outside),
             workdir_problem="" if snapshot else workdir_problem(self.target.workdir))
 
     def find(self) -> list[ProcessIdentity]:
@@ -90,16 +93,17 @@ class Observer:
             return None
         return code_state(self.target.workdir, self.target.watch_paths)
 
-    def restarts_recent(self) -> int:
+    def restarts_recent(self, outside: int | None = None) -> int:
         """Restarts (not first starts) within the budget window, from the store.
 
         The rows are read again only when something may have added one: this watch
         recorded a restart (``restarts_recorded``) or another process wrote to the
         store (its ``data_version`` moved); otherwise the times read last are counted
-        against the window as it is now, without a query per check.
+        against the window as it is now, without a query per check. ``outside``: the
+        store's ``outside_version`` the check took before its cached reads.
         """
         since = self.clock.now() - timedelta(seconds=self.target.restart.budget_window_s)
-        version = self.store.outside_version()
+        version = self.store.outside_version() if outside is None else outside
         if self._restarts is None or version != self._store_version:
             self._store_version = version
             self._restarts = [r.at for r in self.store.restarts(self.target.name, since)
