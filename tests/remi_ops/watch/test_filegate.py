@@ -61,11 +61,11 @@ async def test_a_quiet_log_is_not_looked_at_until_an_event_or_the_safety_interva
         assert lines(tailer) == ["first"]
         # a write inotify cannot see (through a link elsewhere): no stat, so not seen...
         append_behind_its_back(tmp_path, log, b"behind\n")
-        assert tailer.unchanged() and lines(tailer) == []
+        assert tailer.nothing_new() is not None and lines(tailer) == []
         # ...until an event comes for the log (here a write through its own folder)
         with open(log, "ab") as f:
             f.write(b"seen\n")
-        assert not tailer.unchanged()
+        assert tailer.nothing_new() is None
         assert lines(tailer) == ["behind", "seen"]
         await until(lambda: not files.counts.pending())  # the loop read those events
         assert lines(tailer) == []
@@ -83,7 +83,7 @@ async def test_without_file_events_the_log_is_looked_at_every_time(tmp_path: Pat
     tailer, log = gated(tmp_path, files)
     assert lines(tailer) == ["first"]
     append_behind_its_back(tmp_path, log, b"behind\n")
-    assert not tailer.unchanged()
+    assert tailer.nothing_new() is None
     assert lines(tailer) == ["behind"]
 
 
