@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from remi_ops.watch.fileevents import FileEvents
     from remi_ops.watch.intake import LogIntake
+    from remi_ops.watch.observe import Observer
 
 #: a log is looked at (``stat``) at least this often even when no event came
 STAT_SAFETY_S = 300.0
@@ -123,3 +124,9 @@ def gate_logs(files: FileEvents, intake: LogIntake) -> None:
     """Give each of a target's tailers a gate on its log and the log's ``.1`` copy."""
     for tailer in intake.tailers.values():
         tailer.gate = files.gate([tailer.path, tailer.path.with_name(tailer.path.name + ".1")])
+
+
+def gate_observer(files: FileEvents, observer: Observer) -> None:
+    """Gate a target's beacon read and its ``.git`` look (``watch.gatedlook``)."""
+    observer.beacon_look.gate = files.gate([observer.target.beacon_file])
+    observer.git_look.gate = files.gate([observer.target.workdir / ".git"])
