@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from remi_ops.watch.fileevents import FileEvents
-from remi_ops.watch.filegate import FileGate, gate_observer
+from remi_ops.watch.filegate import SETTLED_REUSE_S, FileGate, gate_observer
 from remi_ops.watch.gatedlook import GatedLook
 from tests.remi_ops.watch.test_fileevents import until
 from tests.remi_ops.watch.test_restart_count import attached_watch
@@ -68,6 +68,7 @@ async def test_the_beacon_is_read_again_only_after_an_event_or_the_safety_interv
         assert pid() == 1
         write_behind_its_back(tmp_path, beacon, 2)  # no event: the last reading stands
         assert pid() == 1
+        time.sleep(SETTLED_REUSE_S)  # a later check (see test_filegate)
         write_as_remi_does(beacon, 3)  # an event: read again
         assert pid() == 3
         await until(lambda: not files.counts.pending())  # the loop read those events
@@ -115,6 +116,7 @@ async def test_a_quiet_look_is_made_once(tmp_path: Path) -> None:
     try:
         assert [gated.get() for _ in range(3)] == [False] * 3
         assert len(looks) == 1
+        time.sleep(SETTLED_REUSE_S)  # a later check (see test_filegate)
         git.mkdir()
         assert gated.get() is True
         assert len(looks) == 2
