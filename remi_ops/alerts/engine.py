@@ -59,6 +59,7 @@ class AlertEngine(EngineState):
         alerts (error groups) passed as active happened again; absent ones are left alone.
         """
         mentioned: set[AlertKey] = set()
+        touched: list[AlertRecord] = []  # the records this check moved
         for cond in conditions:
             if cond.key.target != target:
                 raise ValueError(f"condition {cond.key} does not belong to target {target!r}")
@@ -73,6 +74,7 @@ class AlertEngine(EngineState):
             elif not self._awaiting_post(record):
                 record.on_false(now, rule, self.settings)
             self._touch(record)
+            touched.append(record)
         for record in self._target_records(target):
             rule = rule_for(self._rules, record.key.kind)
             if rule.occurrence or record.key in mentioned or self._awaiting_post(record):
@@ -80,7 +82,13 @@ class AlertEngine(EngineState):
             if record.raw or record.phase in (Phase.PENDING, Phase.FIRING):
                 record.on_false(now, rule, self.settings)
                 self._touch(record)
-        self._dirty.update(self._group_key(target, c) for c in self._categories)
+                touched.append(record)
+        # only their groups need a look at the next flush (the others' timers are in
+        # ``_due``); all of the target's when an outage alert moved (it mutes the others)
+        if any(r.key.kind in INHIBITORS for r in touched):
+            self._dirty.update(self._group_key(target, c) for c in self._categories)
+        self._dirty.update(self._group_key(target, rule_for(self._rules, r.key.kind).category)
+                           for r in touched)
 
     @locked
     def event(self, now: datetime, key: AlertKey, severity: Severity, summary: str,

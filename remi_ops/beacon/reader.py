@@ -55,10 +55,21 @@ def beacon_path(path: str | os.PathLike[str] | None = None) -> Path:
 
 def read_beacon(path: str | os.PathLike[str], now_epoch: float) -> BeaconReading | None:
     """Read a beacon file; None when it is missing, garbled, partial or of another schema."""
+    return beacon_reading(beacon_doc(path), now_epoch)
+
+
+def beacon_doc(path: str | os.PathLike[str]) -> Any:
+    """The beacon file's JSON as read now; None when it is missing or not JSON (a watcher
+    keeps it between reads while no file event came, and ages it at each check)."""
     try:
-        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+        return json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError):
         return None
+
+
+def beacon_reading(doc: Any, now_epoch: float) -> BeaconReading | None:
+    """``doc`` (from :func:`beacon_doc`) aged against ``now_epoch``; None when it is not a
+    beacon of this schema."""
     try:
         return _reading_from(doc, now_epoch)
     except (KeyError, TypeError, ValueError):

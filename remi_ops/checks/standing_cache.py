@@ -46,12 +46,15 @@ class StandingCache:
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def read(self, store: Store, target: str, now: datetime, recent_errors_s: float,
-             process: ProcessSnapshot | None) -> Standing:
-        """``standing_of``'s answer; blocking (SQLite) when it must read."""
+             process: ProcessSnapshot | None, *, outside: int | None = None) -> Standing:
+        """``standing_of``'s answer; blocking (SQLite) when it must read.
+
+        ``outside``: the store's ``outside_version`` as the caller took it just before
+        (shared with its other cached reads), else asked here."""
         since = recent_since(now, recent_errors_s, process)
         with self._lock:
             # taken before the reads: a write during them moves the next one
-            token = store.change_token("error_groups", "alert_state")
+            token = store.change_token("error_groups", "alert_state", outside=outside)
             kept = self._kept
             if kept is None or kept.token != token or since < kept.since:
                 kept = _Kept(token, since, store.error_groups(target, since, MAX_RECENT_GROUPS),

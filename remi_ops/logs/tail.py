@@ -134,15 +134,17 @@ class Tailer:
         self._mark = mark
         return chunk
 
-    def unchanged(self) -> bool:
-        """Nothing to read: the file is as the last read left it (a ``stat``, or none)."""
-        if self._quiet():
-            return True
-        mark = self.gate.mark()
-        if not self._untouched(_stat(self.path)):
-            return False
-        self._mark = mark
-        return True
+    def nothing_new(self) -> TailChunk | None:
+        """``read_new``'s empty answer after one look (a ``stat``, or none); None: read."""
+        if self._pos is None or not (self._quiet() or self._untouched_now()):
+            return None
+        return TailChunk(b"", self._pos, skipped_bytes=self._take_skipped())
+
+    def _untouched_now(self) -> bool:
+        mark, untouched = self.gate.mark(), self._untouched(_stat(self.path))
+        if untouched:
+            self._mark = mark
+        return untouched
 
     def _quiet(self) -> bool:
         """All was read at the last look, and no event came for the files since it."""

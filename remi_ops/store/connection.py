@@ -197,10 +197,15 @@ class StoreConnection:
         with self._lock:
             return self._conn.execute(sql, tuple(params)).fetchall()
 
-    def change_token(self, *tables: str) -> tuple[int, int]:
+    def change_token(self, *tables: str, outside: int | None = None) -> tuple[int, int]:
         """Equal twice → no row of ``tables`` was written between by this process, nor
-        any by another (taken *before* a cached read: a write during it moves the next)."""
-        return self.own_writes.count(*tables), self._outside.current()
+        any by another (taken *before* a cached read: a write during it moves the next).
+
+        ``outside``: an ``outside_version`` the caller took just before (one check asks it
+        once for all its cached reads: one ``-wal`` stat instead of one per read)."""
+        if outside is None:
+            outside = self._outside.current()
+        return self.own_writes.count(*tables), outside
 
     def outside_version(self) -> int:
         """Moves when another process may have committed (``change_token``'s second half)."""

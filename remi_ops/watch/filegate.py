@@ -36,9 +36,13 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from remi_ops.watch.fileevents import FileEvents
     from remi_ops.watch.intake import LogIntake
+    from remi_ops.watch.observe import Observer
 
 #: a log is looked at (``stat``) at least this often even when no event came
 STAT_SAFETY_S = 300.0
+#: one ``select`` that found no event waiting answers the gates asked this soon after it
+#: (a check asks four: its two logs, the beacon, ``.git``)
+SETTLED_REUSE_S = 0.005
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +65,22 @@ class EventCounts:
         self.busy = False
         #: the inotify descriptor while events are read (None: no events to rely on)
         self.fd: int | None = None
+        #: when a ``select`` (begun after it) last found nothing waiting nor being read
+        self._settled_at = float("-inf")
+
+    def settled_since(self, at: float) -> bool:
+        """No event waits in the kernel's queue nor is being read, as of a moment after
+        ``at`` (a mark's time): the ``select`` of a gate asked within
+        :data:`SETTLED_REUSE_S` before answers for this one when it came after ``at`` —
+        an event since then is one that came after this look, as it always could."""
+        now = time.monotonic()
+        settled = self._settled_at
+        if at <= settled and now - settled < SETTLED_REUSE_S:
+            return True
+        if self.pending() or self.busy:  # in this order (see the module's docstring)
+            return False
+        self._settled_at = now
+        return True
 
     def track(self, paths: Iterable[Path]) -> None:
         for path in paths:
@@ -113,7 +133,7 @@ class FileGate:
         if mark is None or not self.active or time.monotonic() - mark.at >= self.safety_s:
             return False
         counts = self._counts
-        if counts.pending() or counts.busy:  # in this order (see the module's docstring)
+        if not counts.settled_since(mark.at):
             return False
         return mark.era == counts.era and mark.seen == tuple(
             counts.counts[p] for p in self.paths)
@@ -123,3 +143,9 @@ def gate_logs(files: FileEvents, intake: LogIntake) -> None:
     """Give each of a target's tailers a gate on its log and the log's ``.1`` copy."""
     for tailer in intake.tailers.values():
         tailer.gate = files.gate([tailer.path, tailer.path.with_name(tailer.path.name + ".1")])
+
+
+def gate_observer(files: FileEvents, observer: Observer) -> None:
+    """Gate a target's beacon read and its ``.git`` look (``watch.gatedlook``)."""
+    observer.beacon_look.gate = files.gate([observer.target.beacon_file])
+    observer.git_look.gate = files.gate([observer.target.workdir / ".git"])

@@ -106,11 +106,12 @@ class LogIntake:
         follow: Mapping[str, Path] | None = None  # asked of the process only when needed
         fresh: list[LogRecord] = []
         for stream, tailer in self.tailers.items():
-            if not tailer.unchanged():
+            chunk = tailer.nothing_new()  # one look (a gate's question, or a ``stat``)
+            if chunk is None:
                 if follow is None:
                     follow = self._follow() if self._follow else {}
                 tailer.follow = follow.get(stream)
-            chunk = tailer.read_new()
+                chunk = tailer.read_new()
             fresh.extend(self._parse(stream, chunk))
             if self.rotating and self._rotation.due(tailer, chunk):
                 rest = self._rotation.rotate_after_read(tailer)

@@ -10,8 +10,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
-from remi_ops.beacon import BeaconReading, read_beacon
+from remi_ops.beacon import BeaconReading
+from remi_ops.beacon.reader import beacon_doc, beacon_reading
 from remi_ops.checks.codewatch import CodeState, code_state
 from remi_ops.checks.health import Observation
 from remi_ops.checks.standing_cache import StandingCache
@@ -24,6 +26,7 @@ from remi_ops.host.workdir import workdir_problem
 from remi_ops.logs.redact import Redact
 from remi_ops.store.database import Store
 from remi_ops.supervision.supervisor import State, Supervisor
+from remi_ops.watch.gatedlook import GatedLook
 from remi_ops.watch.intake import LogIntake
 from remi_ops.watch.occurrences import Occurrences
 
@@ -45,6 +48,15 @@ class Observer:
     _store_version: int = field(default=-1, init=False, repr=False)
     #: recent error groups and firing alerts, read again only when the store changed
     _standing: StandingCache = field(default_factory=StandingCache, init=False, repr=False)
+    #: the beacon file's JSON and whether ``.git`` exists, looked at again after a file
+    #: event (or a safety look) once the watcher gates them (``filegate.gate_observer``)
+    beacon_look: GatedLook[Any] = field(init=False, repr=False)
+    git_look: GatedLook[bool] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        beacon_file, git = self.target.beacon_file, self.target.workdir / ".git"
+        self.beacon_look = GatedLook(lambda: beacon_doc(beacon_file))
+        self.git_look = GatedLook(git.exists)
 
     def observe(self, supervisor: Supervisor, last_scan: ScanResult | None) -> Observation:
         ident = supervisor.process
@@ -56,16 +68,19 @@ class Observer:
         records = self.intake.take()
         seen, fresh = self.occurrences.take()
         now = self.clock.now()
+        # one look at the store's ``-wal`` for both cached reads below, taken before them
+        outside = self.store.outside_version()
         return Observation(
             target=self.target.name, at=now, supervisor_state=str(supervisor.state),
             expected_alive=supervisor.state in (State.RUNNING, State.UNHEALTHY),
             process=snapshot, duplicates=duplicates,
             records=records, new_groups=fresh,
             beacon=self.beacon(), last_scan=last_scan, gateway=self.intake.gateway,
-            restarts_recent=self.restarts_recent(), seen_groups=seen,
+            restarts_recent=self.restarts_recent(outside), seen_groups=seen,
             code=self.code(),
             standing=self._standing.read(self.store, self.target.name, now,
-                                         self.target.health.recent_errors_s, snapshot),
+                                         self.target.health.recent_errors_s, snapshot,
+                                         outside=outside),
             workdir_problem="" if snapshot else workdir_problem(self.target.workdir))
 
     def find(self) -> list[ProcessIdentity]:
@@ -84,24 +99,25 @@ class Observer:
             return []
 
     def beacon(self) -> BeaconReading | None:
-        return read_beacon(self.target.beacon_file, self.clock.now().timestamp())
+        return beacon_reading(self.beacon_look.get(), self.clock.now().timestamp())
 
     def code(self) -> CodeState | None:
         """Remi's code now, when there is something to watch (git HEAD or watched paths)."""
-        if not self.target.watch_paths and not (self.target.workdir / ".git").exists():
+        if not self.target.watch_paths and not self.git_look.get():
             return None
         return code_state(self.target.workdir, self.target.watch_paths)
 
-    def restarts_recent(self) -> int:
+    def restarts_recent(self, outside: int | None = None) -> int:
         """Restarts (not first starts) within the budget window, from the store.
 
         The rows are read again only when something may have added one: this watch
         recorded a restart (``restarts_recorded``) or another process wrote to the
         store (its ``data_version`` moved); otherwise the times read last are counted
-        against the window as it is now, without a query per check.
+        against the window as it is now, without a query per check. ``outside``: the
+        store's ``outside_version`` the check took before its cached reads.
         """
         since = self.clock.now() - timedelta(seconds=self.target.restart.budget_window_s)
-        version = self.store.outside_version()
+        version = self.store.outside_version() if outside is None else outside
         if self._restarts is None or version != self._store_version:
             self._store_version = version
             self._restarts = [r.at for r in self.store.restarts(self.target.name, since)

@@ -33,7 +33,7 @@ from remi_ops.watch.alertcommit import commit_when_due
 from remi_ops.watch.deadman import DeadmanPing
 from remi_ops.watch.executors import Executors
 from remi_ops.watch.fileevents import FileEvents
-from remi_ops.watch.filegate import gate_logs
+from remi_ops.watch.filegate import gate_logs, gate_observer
 from remi_ops.watch.loops import on_change, periodic
 from remi_ops.watch.record import JournaledNotifier, let_go_of_health_files
 from remi_ops.watch.schedule import Schedule
@@ -149,6 +149,7 @@ class Watcher:
             jobs.append(periodic(REFRESH_INTERVAL_S, stopping, self.metrics.refresh, "metrics"))
         for watch in self.watches.values():
             gate_logs(self.files, watch.intake)  # a check stats a log after an event only
+            gate_observer(self.files, watch.observer)  # the beacon, ``.git``: likewise
         # every target's checks, probes, due actions and deaths: one scheduler
         self.schedule = Schedule(self.watches.values(), self.executors, self.exits,
                                  self.files, interval_s=self.settings.watchdog.check_interval_s,

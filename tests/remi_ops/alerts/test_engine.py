@@ -286,6 +286,20 @@ def test_targets_are_independent() -> None:
     h.clock.advance(10)
     assert summary(h.check(target="bubabot")) == [("resolved", ["down"])]
 
+def test_a_quiet_check_leaves_nothing_for_the_flush() -> None:
+    """A check that moved no alert marks no group for the next flush (nothing to look at),
+    while one whose alert moved still does."""
+    h = Harness()
+    h.check(cond("down"))
+    h.wait(30)
+    h.check(cond("down"))
+    h.engine.observe(h.clock.now(), "bubabot", [])  # a quiet target: nothing to look at
+    due = h.engine.next_due(h.clock.now())
+    assert due is not None and due > h.clock.now()  # only "down"'s repeat, hours away
+    h.engine.observe(h.clock.now(), T, [])  # "down" is false now: its group has work
+    assert h.engine.next_due(h.clock.now()) == h.clock.now()
+
+
 # ---------------------------------------------------------------------- invariants
 
 

@@ -66,11 +66,11 @@ def test_a_log_with_nothing_new_is_not_opened(log: tuple[Path, Opens]) -> None:
     opens.take()
     for _ in range(3):
         assert tailer.read_new().data == b""
-        assert tailer.unchanged()
+        assert tailer.nothing_new() is not None
     assert opens.take() == 0
     with path.open("ab") as f:
         f.write(b"third line\n")
-    assert not tailer.unchanged()
+    assert tailer.nothing_new() is None
     assert tailer.read_new().data == b"third line\n"
     assert opens.take() >= 1
 
@@ -93,8 +93,8 @@ def test_an_empty_log_whose_copy_appears_is_read_from_the_copy(tmp_path: Path) -
     tailer = Tailer(path)
     tailer.read_new()
     tailer.read_new()
-    assert tailer.unchanged()
+    assert tailer.nothing_new() is not None
     time.sleep(0.02)
     (tmp_path / "bot.log.1").write_bytes(b"written then copied\n")
-    assert not tailer.unchanged()
+    assert tailer.nothing_new() is None
     assert tailer.read_new().data == b"written then copied\n"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,7 +19,7 @@ from remi_ops.domain import HealthReport, Status
 from remi_ops.host.inotify import Names, open_inotify
 from remi_ops.logs.tail import Tailer
 from remi_ops.watch.fileevents import FileEvents
-from remi_ops.watch.filegate import FileGate
+from remi_ops.watch.filegate import SETTLED_REUSE_S, EventCounts, FileGate
 from tests.remi_ops.watch.test_fileevents import until
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"),
@@ -75,11 +76,14 @@ async def test_a_quiet_log_is_not_looked_at_until_an_event_or_the_safety_interva
     assert lines(tailer) == ["first"]
     # a write inotify cannot see (through a link elsewhere): no stat, so not seen...
     append_behind_its_back(tmp_path, log, b"behind\n")
-    assert tailer.unchanged() and lines(tailer) == []
-    # ...until an event comes for the log (here a write through its own folder)
+    assert tailer.nothing_new() is not None and lines(tailer) == []
+    # ...until an event comes for the log (here a write through its own folder; in a
+    # later check: one that came within SETTLED_REUSE_S of the last look counts as
+    # after it)
+    time.sleep(SETTLED_REUSE_S)
     with open(log, "ab") as f:
         f.write(b"seen\n")
-    assert not tailer.unchanged()
+    assert tailer.nothing_new() is None
     assert lines(tailer) == ["behind", "seen"]
     await until(lambda: not files.counts.pending())  # the loop read those events
     assert lines(tailer) == []
@@ -95,7 +99,7 @@ async def test_without_file_events_the_log_is_looked_at_every_time(tmp_path: Pat
     tailer, log = gated(tmp_path, files)
     assert lines(tailer) == ["first"]
     append_behind_its_back(tmp_path, log, b"behind\n")
-    assert not tailer.unchanged()
+    assert tailer.nothing_new() is None
     assert lines(tailer) == ["behind"]
 
 
@@ -192,3 +196,37 @@ async def test_a_folder_of_the_gate_that_goes_away_makes_it_inactive(watched: Wa
     log.parent.rmdir()
     await until(lambda: not gate.active)
     assert gate.mark() is None
+
+
+class CountedCounts(EventCounts):
+    """The watcher's event counts with their ``select``s counted."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.selects = 0
+
+    def pending(self) -> bool:
+        self.selects += 1
+        return super().pending()
+
+
+async def test_the_gates_of_one_check_share_one_select(tmp_path: Path) -> None:
+    """A check asks four gates one after the other: one ``select`` answers them all; a
+    gate whose look began after that ``select`` asks again."""
+    files = FileEvents()
+    counts = files.counts = CountedCounts()
+    (tmp_path / "a").write_bytes(b"")
+    (tmp_path / "b").write_bytes(b"")
+    gates = [files.gate([tmp_path / "a"]), files.gate([tmp_path / "b"])]
+    files.start()
+    try:
+        marks = [g.mark() for g in gates]
+        assert all(g.quiet_since(m) for g, m in zip(gates, marks, strict=True))
+        assert counts.selects == 1
+        later = gates[0].mark()
+        assert gates[0].quiet_since(later)
+        assert counts.selects == 2
+        (tmp_path / "b").write_bytes(b"written\n")  # an event: still seen
+        assert not gates[1].quiet_since(gates[1].mark())
+    finally:
+        files.close()

@@ -165,3 +165,32 @@ def test_records_the_store_could_not_take_wait_for_the_next_read(tmp_path: Path)
     append(log, SCAN_ERROR)
     reader.read()
     assert len(kept.records) == 2
+
+
+class CountingGate:
+    """A gate that says "no event came" and counts how often it is asked."""
+
+    def __init__(self) -> None:
+        self.asked = 0
+
+    def mark(self) -> object:
+        return object()
+
+    def quiet_since(self, mark: object) -> bool:
+        del mark
+        self.asked += 1
+        return True
+
+
+def test_a_quiet_read_asks_each_logs_gate_once(tmp_path: Path) -> None:
+    """Each question is a ``select`` of the inotify descriptor: one per log per check."""
+    clock, kept = FakeClock(), Kept()
+    logs = intake(tmp_path, clock, kept)
+    for stream in logs.streams:
+        logs.tailers[stream].path.write_text(NEXT, encoding="utf-8")
+    logs.read()
+    gates = {stream: CountingGate() for stream in logs.streams}
+    for stream, gate in gates.items():
+        logs.tailers[stream].gate = gate
+    assert logs.read() == []
+    assert {s: g.asked for s, g in gates.items()} == dict.fromkeys(logs.streams, 1)

@@ -156,3 +156,25 @@ def test_a_write_to_a_table_no_check_reads_keeps_what_was_read(rig: Rig) -> None
     assert rig.statements == []
     rig.store.upsert_error_groups("remi", [group(rig.clock.now())])
     assert any("NameError" in s for s in recent_errors(rig.check()))
+
+
+class CountedOutside:
+    """The store's ``OutsideVersion`` with its looks (each a ``-wal`` stat) counted."""
+
+    def __init__(self, real: OutsideVersion) -> None:
+        self.real = real
+        self.looks = 0
+
+    def current(self) -> int:
+        self.looks += 1
+        return self.real.current()
+
+
+def test_a_quiet_check_looks_at_the_wal_once(rig: Rig) -> None:
+    """The restart count and the standing share one change-token look per check."""
+    rig.check()
+    counted = CountedOutside(rig.store._outside)
+    rig.store._outside = counted  # type: ignore[assignment]  # a counting stand-in
+    rig.clock.advance(10)
+    rig.check()
+    assert counted.looks == 1
