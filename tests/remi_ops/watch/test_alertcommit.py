@@ -26,6 +26,15 @@ def rows(store: Store) -> int:
     return int(store.query("SELECT COUNT(*) FROM outbox")[0][0])
 
 
+def a_hub(tmp_path: Path) -> tuple[SystemClock, Store, AlertHub]:
+    """An alert hub over a real store file, delivering to a console sink at once."""
+    clock = SystemClock()
+    store = Store.open(tmp_path / "state.sqlite3", clock)
+    settings = AlertSettings(group_wait_s=0)
+    outbox = Outbox(store, [ConsoleSink(io.StringIO())], clock, settings=settings)
+    return clock, store, AlertHub.load(settings, outbox, store, clock)
+
+
 def counted_commits(hub: AlertHub) -> list[int]:
     """A list that grows by one at each of ``hub``'s commits from now on."""
     commits: list[int] = []
@@ -42,11 +51,7 @@ def counted_commits(hub: AlertHub) -> list[int]:
 async def test_an_event_is_committed_at_once_and_idle_commits_nothing(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(alertcommit, "SAFETY_POLL_S", 3600.0)
-    clock = SystemClock()
-    store = Store.open(tmp_path / "state.sqlite3", clock)
-    settings = AlertSettings(group_wait_s=0)
-    outbox = Outbox(store, [ConsoleSink(io.StringIO())], clock, settings=settings)
-    hub = AlertHub.load(settings, outbox, store, clock)
+    clock, store, hub = a_hub(tmp_path)
     commits = counted_commits(hub)
     stopping = asyncio.Event()
     task = asyncio.create_task(alertcommit.commit_when_due(hub, stopping))
@@ -68,11 +73,7 @@ async def test_inputs_between_two_commits_wake_the_loop_once_and_all_are_committ
     """Twenty checks' inputs from their threads within a commit gap: one wake-up of the
     loop (it used to be one each), and every one of them committed."""
     monkeypatch.setattr(alertcommit, "SAFETY_POLL_S", 3600.0)
-    clock = SystemClock()
-    store = Store.open(tmp_path / "state.sqlite3", clock)
-    settings = AlertSettings(group_wait_s=0)
-    outbox = Outbox(store, [ConsoleSink(io.StringIO())], clock, settings=settings)
-    hub = AlertHub.load(settings, outbox, store, clock)
+    clock, store, hub = a_hub(tmp_path)
     loop = asyncio.get_running_loop()
     wakes: list[object] = []
     handing_over = loop.call_soon_threadsafe
@@ -102,5 +103,5 @@ async def test_inputs_between_two_commits_wake_the_loop_once_and_all_are_committ
     finally:
         stopping.set()
         await asyncio.wait_for(task, 10)
-        outbox.close()
+        hub.outbox.close()
         store.close()
