@@ -84,7 +84,7 @@ class App:
         Discord is not waited for: supervision starts first, and the link logs in and
         connects with retries while alerts wait in the outbox (see ``bubabot.link``).
         """
-        self.watcher.acquire_locks()
+        await asyncio.to_thread(self.watcher.acquire_locks)  # may wait out a look at a lock
         self.lag.start()
         await self.watcher.start()
         # before Discord is connected, so the one collection costs no heartbeat

@@ -23,6 +23,7 @@ import os
 import pwd
 import stat
 import tempfile
+import time
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -51,6 +52,12 @@ def lock_dir() -> Path:
                   f"{tempfile.gettempdir()})")
 
 
+# How long a start waits out a holder that has written no pid: a look (``held_elsewhere``,
+# run by ``status`` and every verb) holds the lock for microseconds, and a real holder
+# writes its pid right after taking it.
+SETTLE_S = 0.5
+
+
 class TargetLock:
     """One watcher per Remi: ``flock`` on a file named by the hash of workdir + command.
 
@@ -76,7 +83,12 @@ class TargetLock:
         return self._fd is not None
 
     def acquire(self) -> Self:
-        """Take the lock or raise :class:`LockHeld` naming the holder's pid."""
+        """Take the lock or raise :class:`LockHeld` naming the holder's pid.
+
+        A holder with no pid in the file is a look in progress (or a holder an instant
+        before it writes its pid): waited out for up to ``SETTLE_S``, so that a
+        ``remi-ops status`` at the moment a watcher starts never turns that start away.
+        """
         if self._fd is not None:
             return self
         try:
@@ -85,17 +97,40 @@ class TargetLock:
             fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
         except OSError as exc:
             raise ProcessError(self.target, "lock", str(exc)) from exc
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = _read_pid(fd)
-            os.close(fd)
-            raise LockHeld(self.target, holder) from None
+        deadline = time.monotonic() + SETTLE_S
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                holder = _read_pid(fd)
+                if holder is None and time.monotonic() < deadline:
+                    time.sleep(0.005)
+                    continue
+                os.close(fd)
+                raise LockHeld(self.target, holder) from None
         os.ftruncate(fd, 0)
         readable_key = self.key.replace("\0", " ")
         os.pwrite(fd, f"{os.getpid()}\n{readable_key}\n".encode(errors="replace"), 0)
         self._fd = fd
         return self
+
+    def held_elsewhere(self) -> bool:
+        """True when another open file holds the lock. A look only: a shared lock for an
+        instant, nothing created or written, so it never passes for a holder."""
+        try:
+            fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW)
+        except FileNotFoundError:
+            return False  # never taken on this machine
+        except OSError as exc:
+            raise ProcessError(self.target, "lock", str(exc)) from exc
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)  # closing drops the shared lock
+        return False
 
     def release(self) -> None:
         if self._fd is not None:

@@ -21,7 +21,6 @@ from remi_ops.checks.healthfile import read_health_file
 from remi_ops.config import Settings, TargetSettings
 from remi_ops.domain import Check, Finding, Status
 from remi_ops.durations import format_duration
-from remi_ops.exceptions import LockHeld
 
 
 class WatcherState(StrEnum):
@@ -86,13 +85,7 @@ class Presence:
 
 def watcher_running(settings: Settings, target: str) -> bool:
     """True when another process holds the target's singleton lock."""
-    lock = host.TargetLock(settings.target(target))
-    try:
-        lock.acquire()
-    except LockHeld:
-        return True
-    lock.release()
-    return False
+    return host.TargetLock(settings.target(target)).held_elsewhere()
 
 
 def presence(settings: Settings, target: TargetSettings, now: datetime) -> Presence:

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -107,6 +108,40 @@ def test_two_racing_watchers_exactly_one_wins(tmp_path: Path) -> None:
             p.kill()
             p.wait()
     assert codes == [0, 3]
+
+
+def test_a_look_at_the_lock_never_turns_a_starting_watcher_away(tmp_path: Path) -> None:
+    """``status`` (and every verb) looks at the lock; a watcher starting in that instant
+    waits the look out instead of exiting "already watched" (a CI failure once)."""
+    looks, stop = [0], threading.Event()
+
+    def look() -> None:
+        while not stop.is_set():
+            lock_for(tmp_path).held_elsewhere()
+            looks[0] += 1
+
+    (tmp_path / "locks").mkdir()
+    lock_for(tmp_path).acquire().release()  # the file exists: the looks take it
+    looker = threading.Thread(target=look)
+    looker.start()
+    try:
+        wait_for(lambda: looks[0] > 100)
+        for _ in range(300):
+            lock = lock_for(tmp_path).acquire()
+            lock.release()
+    finally:
+        stop.set()
+        looker.join()
+
+
+def test_a_look_sees_a_holder_and_writes_nothing(tmp_path: Path) -> None:
+    assert not lock_for(tmp_path).held_elsewhere()  # never taken: no file, no holder
+    assert not (tmp_path / "locks").exists()
+    with lock_for(tmp_path) as held:
+        before = held.path.read_bytes()
+        assert lock_for(tmp_path).held_elsewhere()
+        assert held.path.read_bytes() == before  # the holder's pid is still there
+    assert not lock_for(tmp_path).held_elsewhere()
 
 
 # ----------------------------------------------------- one Remi per workdir + command
