@@ -99,7 +99,8 @@ class KubeApi:
         try:
             return future.result(CALL_TIMEOUT_S)
         except TimeoutError as exc:
-            future.cancel()
+            if not self._loop.is_closed():  # closed meanwhile: nothing left to cancel
+                future.cancel()
             raise KubeApiError(f"the API server did not answer within {CALL_TIMEOUT_S:.0f}s") \
                 from exc
 
