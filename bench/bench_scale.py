@@ -4,7 +4,8 @@ For each count of ``/bin/sleep`` targets (1, 10, 50, 200 by default) it starts o
 ``remi-ops watch`` and one ``supervisord`` with the same programs, each in workdirs of its
 own, lets them settle, then measures for both:
 
-* idle CPU % of the supervisor process (and per target) and its RSS, over ``--idle-s``;
+* idle CPU % of the supervisor process (and per target) and its RSS, over ``--idle-s``
+  (the CPU time as the scheduler counts it, in ns: ``simproc.cpu_seconds``);
   for remi-ops also the CPU per check: the CPU time used in that window over the checks
   that began in it (what little the idle watcher does besides is counted in);
 * check wait and check run (remi-ops only), from each target's ``.bot_health``: a check
@@ -43,7 +44,7 @@ from datetime import datetime
 from pathlib import Path
 
 import psutil
-from simproc import pct, start_watcher, stop_watchers
+from simproc import cpu_seconds, pct, start_watcher, stop_watchers
 
 SLEEP = shutil.which("sleep") or "/bin/sleep"
 
@@ -198,7 +199,7 @@ def idle(procs: dict[str, psutil.Process], seconds: float, ops_root: Path, n: in
                                    float]:
     """CPU % and RSS of each supervisor over ``seconds``, and remi-ops' check waits and
     run times, and its CPU ms per check that began in that window (nan: none did)."""
-    before = {k: p.cpu_times() for k, p in procs.items()}
+    before = {k: cpu_seconds(p.pid) for k, p in procs.items()}
     started, window_start = time.monotonic(), time.time()
     checks: dict[str, set[tuple[float, float]]] = {}
     while time.monotonic() - started < seconds:
@@ -208,8 +209,7 @@ def idle(procs: dict[str, psutil.Process], seconds: float, ops_root: Path, n: in
     took = time.monotonic() - started
     out, used_s = {}, {}
     for k, p in procs.items():
-        after = p.cpu_times()
-        used = (after.user + after.system) - (before[k].user + before[k].system)
+        used = cpu_seconds(p.pid) - before[k]
         out[k], used_s[k] = (100.0 * used / took, p.memory_info().rss / 2**20), used
     waits, runs, began_in = [], [], 0
     for times in checks.values():

@@ -31,17 +31,23 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import psutil
 from bench_scale import ops_config, running, wait_for
-from simproc import start_watcher, stop_watchers
+from simproc import cpu_seconds, start_watcher, stop_watchers
 
 TICK = os.sysconf("SC_CLK_TCK")
 
 
 def thread_cpu(pid: int) -> dict[int, float]:
-    """Thread id → CPU seconds it used so far."""
+    """Thread id → CPU seconds it used so far, as the scheduler counts them (``schedstat``,
+    ns; see ``simproc.cpu_seconds``), else in clock ticks (``stat``)."""
     out: dict[int, float] = {}
     for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/schedstat", encoding="ascii") as f:
+                out[int(tid)] = int(f.read().split()[0]) / 1e9
+            continue
+        except (OSError, ValueError, IndexError):
+            pass
         try:
             with open(f"/proc/{pid}/task/{tid}/stat", encoding="ascii") as f:
                 raw = f.read()
@@ -119,7 +125,7 @@ def main() -> None:
                  str(watcher.pid)],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         before, marks = thread_cpu(watcher.pid), health_mtimes(root, args.targets)
-        total_before = psutil.Process(watcher.pid).cpu_times()
+        total_before = cpu_seconds(watcher.pid)
         began = time.monotonic()
         checks = 0
         while time.monotonic() - began < window:
@@ -131,8 +137,7 @@ def main() -> None:
         after = thread_cpu(watcher.pid)
         names = thread_names(watcher.pid)
         spent_by = by_name({t: c - before.get(t, 0.0) for t, c in after.items()}, names)
-        total_after = psutil.Process(watcher.pid).cpu_times()
-        used = (total_after.user + total_after.system) - (total_before.user + total_before.system)
+        used = cpu_seconds(watcher.pid) - total_before
         print(f"load average {os.getloadavg()[0]:.2f}; {args.targets} targets, check every "
               f"{args.interval:g} s; {took:.0f} s window, {checks} checks")
         print(f"watcher CPU {used * 1000:.0f} ms ({100 * used / took:.3f} %), "
