@@ -1,21 +1,24 @@
 """The hand-off of routine work (scheduled checks, probes) to the check threads, in batches.
 
 Handing one check to a pool thread and its result back costs the loop a future, a
-``ThreadPoolExecutor`` queue put, a worker's wake-up and the loop's own wake-up: at 200
-targets, 15–20 % of an idle watcher's samples (``bench/profile_watch.py --py-spy``), one
-by one even when many checks fall due in the same instant. Here the jobs submitted in one
-turn of the loop (:class:`~remi_ops.watch.timers.Timers` fires alarms due within a few ms
-together) go to the pool as batches of at most ``BATCH_MAX``, each run in turn on one
-thread; results come back through one wake-up of the loop for every burst of them.
+``ThreadPoolExecutor`` queue put, a worker's wake-up and the loop's own wake-up, and a
+check run alone costs four times what it costs right after another's (caches gone cold:
+:mod:`remi_ops.watch.timers`). Here the jobs submitted in one turn of the loop
+(:class:`~remi_ops.watch.timers.Timers` fires the checks due together, and those whose
+slack lets them come along) go to the pool as one batch, run in turn on one thread; a
+batch's results come back through one wake-up of the loop when it is over (or when the
+loop looks at a batch still running, ``STEAL_AFTER_S`` on): a wake-up of the loop per
+result made the loop and the check thread take the GIL from each other after every check.
 
 What "never queues" (issue 12, item 2) still asks, and how it is kept:
 
 * one job per target at a time: a job first takes its target's lane
   (:class:`~remi_ops.watch.executors.Lanes`), as every other job of that target does;
-* a slow job (a hung ``py-spy``, a check that has a restart to carry out) holds only the
-  jobs after it in its batch, and only for ``STEAL_AFTER_S``: the loop then takes the
-  ones not yet begun and hands them on as a batch of their own, to another thread;
-* batches of at most ``BATCH_MAX``, so the pool's other threads share a burst at once;
+* a batch runs on one thread for ``STEAL_AFTER_S`` at most: the loop then takes the jobs
+  not yet begun and hands them on as a batch of their own, to another thread. A slow job
+  (a hung ``py-spy``, a check that has a restart to carry out) holds nothing but itself
+  for longer, and a burst too large for one thread in that time spreads over the pool
+  (200 checks at start: a thread more every ``STEAL_AFTER_S``);
 * deaths, due actions, scan tests and operators' verbs are not batched: they keep their
   own pools and lanes (:mod:`remi_ops.watch.executors`).
 """
@@ -34,10 +37,7 @@ from typing import Any
 from remi_ops.watch.executors import Lanes
 
 log = logging.getLogger(__name__)
-#: at most this many jobs run in turn on one thread; a burst larger than that is spread
-#: over the pool's threads (8 at most), so 200 checks due together are 13 hand-offs
-BATCH_MAX = 16
-#: a job running longer than this lets the loop hand the rest of its batch on
+#: a batch running longer than this on its thread has the jobs it has not begun handed on
 STEAL_AFTER_S = 0.05
 
 
@@ -56,7 +56,7 @@ class _Batch:
 
     def __init__(self, jobs: list[_Job]) -> None:
         self.jobs = deque(jobs)  # popleft by the thread and by the loop: atomic either way
-        self.began: float | None = None  # the running job's start (time.monotonic)
+        self.began: float | None = None  # when its thread began it (time.monotonic)
         self.over = False
         self.watching: asyncio.TimerHandle | None = None  # the loop's look for a slow job
 
@@ -65,10 +65,9 @@ class Batches:
     """Jobs submitted on the loop, run in batches in ``pool``, each in its lane."""
 
     def __init__(self, pool: ThreadPoolExecutor, lanes: Lanes, *,
-                 batch_max: int = BATCH_MAX, steal_after_s: float = STEAL_AFTER_S) -> None:
+                 steal_after_s: float = STEAL_AFTER_S) -> None:
         self.pool = pool
         self.lanes = lanes
-        self.batch_max = batch_max
         self.steal_after_s = steal_after_s
         self._ready: list[_Job] = []
         self._flush_due = False
@@ -98,8 +97,8 @@ class Batches:
     def _flush(self) -> None:
         self._flush_due = False
         ready, self._ready = self._ready, []
-        for start in range(0, len(ready), self.batch_max):
-            self._hand(_Batch(ready[start:start + self.batch_max]))
+        if ready:
+            self._hand(_Batch(ready))
 
     def _hand(self, batch: _Batch) -> None:
         self.handed += 1
@@ -113,13 +112,15 @@ class Batches:
             batch.watching = self._loop.call_later(self.steal_after_s, self._steal, batch)
 
     def _steal(self, batch: _Batch) -> None:
-        """Hand on the jobs of ``batch`` not yet begun if its job now is slow."""
+        """Take the results ``batch`` has made so far, and hand on its jobs not yet begun
+        once it has run ``steal_after_s`` on its thread."""
+        self._drain()
         if batch.over or not batch.jobs or self._loop is None:
             return
         began = batch.began
         if began is None or time.monotonic() - began < self.steal_after_s:
             # not begun (every thread busy: stealing would only queue it again), or
-            # its job now is young: look again when that one would be slow
+            # begun just now: look again when it would have run that long
             wait = self.steal_after_s if began is None else \
                 began + self.steal_after_s - time.monotonic()
             batch.watching = self._loop.call_later(max(wait, 0.001), self._steal, batch)
@@ -131,30 +132,32 @@ class Batches:
             except IndexError:
                 break
         if rest:
-            log.debug("a slow job held %d others: handed on", len(rest))
+            log.debug("a batch ran %.0f ms: %d jobs handed on", self.steal_after_s * 1000,
+                      len(rest))
             self._hand(_Batch(rest))
 
     def _run(self, batch: _Batch) -> None:
-        """In a check thread: each job in turn, each result posted as it ends."""
+        """In a check thread: each job in turn, its result kept for the loop, which is
+        woken once the batch is over (a slow job's batch is drained by ``_steal``)."""
+        batch.began = time.monotonic()
         while True:
             try:
                 job = batch.jobs.popleft()
             except IndexError:
                 break
-            batch.began = time.monotonic()
             outcome: tuple[_Job, Any, BaseException | None]
             try:
                 outcome = (job, job.fn(*job.args), None)
             except BaseException as exc:
                 outcome = (job, None, exc)
-            self._post(outcome)
+            self._done.append(outcome)
         batch.over = True
         self._post(batch)
 
-    def _post(self, outcome: tuple[_Job, Any, BaseException | None] | _Batch) -> None:
-        """One wake-up of the loop for every burst of results (the flag is cleared before
-        the drain reads, so a result appended meanwhile is either drained or posts again)."""
-        self._done.append(outcome)
+    def _post(self, batch: _Batch) -> None:
+        """One wake-up of the loop for every burst of batches over (the flag is cleared
+        before the drain reads, so a batch over meanwhile is either drained or posts again)."""
+        self._done.append(batch)
         if not self._drain_due and self._loop is not None:
             self._drain_due = True
             with contextlib.suppress(RuntimeError):  # the loop closed: nobody awaits them

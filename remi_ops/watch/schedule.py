@@ -29,6 +29,15 @@ from remi_ops.watch.target import TargetWatch
 from remi_ops.watch.target_timers import TargetTimers
 from remi_ops.watch.timers import Timers
 
+#: how early a periodic check or a safety look may come to run with others (a share of
+#: the check interval, at most ``SLACK_MAX_S``): see :mod:`remi_ops.watch.timers`
+SLACK_SHARE = 0.05
+SLACK_MAX_S = 3.0
+
+
+def slack_for(interval_s: float) -> float:
+    return min(SLACK_SHARE * interval_s, SLACK_MAX_S)
+
 
 def watched_files(watch: TargetWatch) -> list[Path]:
     """The files whose change wakes ``watch``'s probe: its logs and its beacon."""
@@ -52,6 +61,7 @@ class Schedule:
         # the wakes now, before the file watcher starts: it watches the folders they need
         self.wakes = [(watch, files.for_files(watched_files(watch))) for watch in watches]
         self.pools, self.exits, self.interval_s = pools, exits, interval_s
+        self.slack_s = slack_for(interval_s)
         self.job_failed = job_failed
         self._checked = checked
         self.beacon_stale_at = beacon_stale_at
@@ -68,7 +78,7 @@ class Schedule:
         """Start every target's work (a probe and a first check now), then keep it going
         until ``stopping`` is set; everything still running is cancelled then."""
         self.loop = loop = asyncio.get_running_loop()
-        self.timers = Timers(loop)
+        self.timers = Timers(loop, slack_max_s=self.slack_s)
         self.batches = Batches(self.pools.checks, self.pools.lanes)
         for watch, wake in self.wakes:
             record = TargetTimers(self, watch, wake)

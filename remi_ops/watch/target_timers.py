@@ -8,9 +8,10 @@ target's ``on_change``, a job's end. Work is a task only while it runs. What eac
 keeps from its loop:
 
 * **the periodic check**: at start, then ``check_interval_s`` after each one ended
-  (``loops.periodic``); batched with the checks due in the same few ms;
+  (``loops.periodic``), or up to the schedule's ``slack_s`` before if other wake-ups
+  come then; batched with the checks due in the same turn;
 * **the probe**: at start, on a change of its files (at most every ``CHANGE_MIN_GAP_S``),
-  when the beacon would go stale, else a safety look ``wake.poll_s`` after the later of
+  when the beacon would go stale, else a safety look ``safety_s`` after the later of
   its last run and the target's last check (``loops.on_change``);
 * **the due actions**: when the earliest is due, or at once when the target says
   something changed, else after ``SAFETY_POLL_S`` (the due loop: ``loops.due_pass``);
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -36,6 +38,9 @@ if TYPE_CHECKING:
     from remi_ops.watch.schedule import Schedule
 
 log = logging.getLogger(__name__)
+#: with file events, the probe's safety look comes only when no check looked at its files
+#: for this many check intervals
+SAFETY_INTERVALS = 1.5
 
 
 class RingingEvent(asyncio.Event):
@@ -56,15 +61,17 @@ class TargetTimers:
     """The state one target's check, probe, due actions and death handling need between
     wake-ups, and what each wake-up does."""
 
-    __slots__ = ("began", "check_alarm", "due_again", "due_alarm", "due_task", "exit_alarm",
-                 "exit_fut", "exit_ident", "exit_task", "failures", "in_gap", "last_change",
-                 "probe_alarm", "probe_busy", "probe_deadline", "sched", "shared_exits", "wake",
-                 "watch")
+    __slots__ = ("began", "check_alarm", "check_ended", "due_again", "due_alarm", "due_task",
+                 "exit_alarm", "exit_fut", "exit_ident", "exit_task", "failures", "in_gap",
+                 "last_change", "probe_alarm", "probe_busy", "probe_deadline", "sched",
+                 "shared_exits", "wake", "watch")
 
     def __init__(self, sched: Schedule, watch: TargetWatch, wake: Wake) -> None:
         self.sched, self.watch, self.wake = sched, watch, wake
         timers = sched.timers
         self.check_alarm = timers.alarm(self.check_due)
+        self.check_alarm.slack_s = sched.slack_s  # a cadence: it may run with others
+        self.check_ended = 0.0  # time.monotonic() when its last check ended
         self.probe_alarm = timers.alarm(self.probe_due)
         self.due_alarm = timers.alarm(self.look)
         self.exit_alarm = timers.alarm(self.exit_retry_due)
@@ -117,14 +124,22 @@ class TargetTimers:
     # ------------------------------------------------------------------- the check
 
     def check_due(self) -> None:
-        self.sched.submit(self.watch.name, self.watch.check, CheckTrigger.SCHEDULE,
-                          then=self.checked)
+        self.sched.submit(self.watch.name, self.timed_check, then=self.checked)
+
+    def timed_check(self) -> None:
+        """In a check thread: the check, and when it ended (its batch may run on)."""
+        try:
+            self.watch.check(CheckTrigger.SCHEDULE)
+        finally:
+            self.check_ended = time.monotonic()
 
     def checked(self, error: BaseException | None) -> None:
+        """Due again ``check_interval_s`` after it ended, not after its batch did."""
         self.report(f"{self.watch.name}: check", error)
         if error is None:  # as before: the dead-man ping hears of the checks that ran
             self.sched.after_check()
-        self.check_alarm.after(self.sched.interval_s)
+        ended_ago = max(0.0, time.monotonic() - self.check_ended)
+        self.check_alarm.after(self.sched.interval_s - ended_ago)
 
     # ------------------------------------------------------------------- the probe
 
@@ -141,7 +156,7 @@ class TargetTimers:
         if self.wake.event.is_set():
             self.changed_files_at(now)
             return
-        wait = self.wake.poll_s
+        wait = self.safety_s()
         due: float | None = self.sched.beacon_stale_at(self.watch, self.last_change)
         if due is not None and due > now:
             wait = min(wait, due - now)
@@ -149,6 +164,20 @@ class TargetTimers:
             due = None  # passed already: only a change starts its count again
         self.probe_deadline = due
         self.probe_alarm.at(now + wait)
+
+    def safety_s(self) -> float:
+        """How long the probe goes without a look when none of its files changed.
+
+        Without file events it polls (``wake.poll_s``). With them, its safety look is for
+        the change an event missed, and the periodic check is such a look (it reads the
+        same logs and beacon): so the probe looks on its own only when no check did for
+        ``SAFETY_INTERVALS`` intervals (a check stuck, the checks' scheduler stopped),
+        not between two checks — at 200 idle targets a minute apart, that was as many
+        thread hand-offs again as the checks themselves.
+        """
+        if not self.wake.watched:
+            return self.wake.poll_s
+        return max(self.wake.poll_s, SAFETY_INTERVALS * self.sched.interval_s)
 
     def file_changed(self) -> None:
         """One of the probe's files changed (its wake's event was set)."""
@@ -169,9 +198,9 @@ class TargetTimers:
             return
         now, due = self.sched.loop.time(), self.probe_deadline
         if due is None or now < due:
-            ago = loops.checked_ago(self.watch)
-            if ago is not None and ago < self.wake.poll_s:
-                wait = self.wake.poll_s - ago
+            ago, safety = loops.checked_ago(self.watch), self.safety_s()
+            if ago is not None and ago < safety:
+                wait = safety - ago
                 self.probe_alarm.at(now + (wait if due is None else min(wait, due - now)))
                 return
         self.run_probe()
@@ -246,7 +275,13 @@ class TargetTimers:
         if loops.anything_due(self.watch):
             self.due_task = self.sched.spawn(self.due_actions())
             return
-        self.due_alarm.after(loops.seconds_until_next_due(self.watch))
+        self.sleep_until_due()
+
+    def sleep_until_due(self) -> None:
+        """Until the next due action, on time; or the safety look, with the others."""
+        wait = loops.seconds_until_next_due(self.watch)
+        self.due_alarm.slack_s = self.sched.slack_s if wait >= loops.SAFETY_POLL_S else 0.0
+        self.due_alarm.after(wait)
 
     async def due_actions(self) -> None:
         watch, pools = self.watch, self.sched.pools
@@ -258,7 +293,7 @@ class TargetTimers:
             self.due_again = False
             self.look()
         else:
-            self.due_alarm.after(loops.seconds_until_next_due(watch))
+            self.sleep_until_due()
 
     # ------------------------------------------------------------------- errors
 

@@ -23,7 +23,7 @@ def pool() -> ThreadPoolExecutor:
 
 async def test_jobs_due_together_are_one_hand_off_run_in_turn_on_one_thread(
         pool: ThreadPoolExecutor) -> None:
-    batches = Batches(pool, Lanes(), batch_max=16)
+    batches = Batches(pool, Lanes())
     threads: list[int] = []
 
     def job(i: int) -> int:
@@ -32,15 +32,29 @@ async def test_jobs_due_together_are_one_hand_off_run_in_turn_on_one_thread(
 
     try:
         results = await asyncio.wait_for(asyncio.gather(
-            *(batches.submit(f"t{i}", job, i) for i in range(16))), DONE_S)
-        assert results == list(range(16))
+            *(batches.submit(f"t{i}", job, i) for i in range(200))), DONE_S)
+        assert results == list(range(200))
         assert batches.handed == 1
         assert len(set(threads)) == 1
-        # more than a batch holds: spread over the pool's threads
-        more = await asyncio.wait_for(asyncio.gather(
-            *(batches.submit(f"t{i}", job, i) for i in range(40))), DONE_S)
-        assert more == list(range(40))
-        assert batches.handed == 1 + 3
+    finally:
+        pool.shutdown()
+
+
+async def test_a_burst_too_long_for_one_thread_spreads_over_the_pool(
+        pool: ThreadPoolExecutor) -> None:
+    """Ten jobs of 30 ms: after ``steal_after_s`` the jobs not yet begun go on to another
+    thread, so the burst ends well before 300 ms of one thread."""
+    batches = Batches(pool, Lanes(), steal_after_s=0.05)
+    threads: set[int] = set()
+
+    def job() -> None:
+        threads.add(threading.get_ident())
+        threading.Event().wait(0.03)
+
+    try:
+        await asyncio.wait_for(asyncio.gather(*(batches.submit(f"t{i}", job)
+                                                for i in range(10))), DONE_S)
+        assert batches.handed >= 2 and len(threads) == 2
     finally:
         pool.shutdown()
 
@@ -95,4 +109,47 @@ async def test_one_job_per_lane_at_a_time_and_errors_reach_their_awaiter(
             await failed
         assert not lanes.busy("a")
     finally:
+        pool.shutdown()
+
+
+async def test_a_batch_wakes_the_loop_once_for_all_its_results(
+        pool: ThreadPoolExecutor) -> None:
+    """A wake-up per result made the loop and the check thread take the GIL from each
+    other after every check; a batch's results come back together."""
+    batches = Batches(pool, Lanes())
+    loop = asyncio.get_running_loop()
+    wakes = 0
+    posted = loop.call_soon_threadsafe
+
+    def counted(callback, *args):  # type: ignore[no-untyped-def]  # the loop's own signature
+        nonlocal wakes
+        wakes += 1
+        return posted(callback, *args)
+
+    loop.call_soon_threadsafe = counted  # type: ignore[method-assign]  # counts, then posts
+    try:
+        results = await asyncio.wait_for(asyncio.gather(
+            *(batches.submit(f"t{i}", threading.Event().wait, 0.002) for i in range(8))),
+            DONE_S)
+        assert results == [False] * 8
+        assert (batches.handed, wakes) == (1, 1)
+    finally:
+        del loop.call_soon_threadsafe
+        pool.shutdown()
+
+
+async def test_results_made_before_a_blocked_job_are_not_held_by_it(
+        pool: ThreadPoolExecutor) -> None:
+    """A batch of one quick job then a blocked one: the quick one's result reaches its
+    awaiter while the other still blocks (the loop's look at a slow batch drains it)."""
+    batches = Batches(pool, Lanes(), steal_after_s=0.05)
+    release = threading.Event()
+    quick = batches.submit("quick", lambda: "quick")
+    slow = batches.submit("slow", release.wait, DONE_S)
+    try:
+        assert await asyncio.wait_for(quick, DONE_S) == "quick"
+        assert not slow.done()
+    finally:
+        release.set()
+        assert await asyncio.wait_for(slow, DONE_S) is True
         pool.shutdown()

@@ -56,8 +56,10 @@ class Target:
 class Sched:
     """The scheduler's side a probe uses: its timers, and jobs run at once on the loop."""
 
-    def __init__(self, deadline: Callable[[float], float]) -> None:
+    def __init__(self, deadline: Callable[[float], float], interval_s: float) -> None:
         self.loop = asyncio.get_running_loop()
+        self.interval_s = interval_s
+        self.slack_s = 0.0
         self.timers = Timers(self.loop)
         self.stopped = False
         self.deadline = deadline
@@ -76,9 +78,12 @@ class Sched:
 
 async def probed(seconds: float, looked_ago: Callable[[], float | None] = lambda: None,
                  deadline: Callable[[float], float] = lambda last: last + 3600,
-                 change_after: float | None = None) -> int:
-    """How often the probe runs in ``seconds`` (its first run included)."""
-    target, sched, wake = Target(looked_ago), Sched(deadline), Wake()
+                 change_after: float | None = None, *, events: bool = False,
+                 interval_s: float = 60.0) -> int:
+    """How often the probe runs in ``seconds`` (its first run included); ``events``: its
+    folders are watched (inotify), checks ``interval_s`` apart."""
+    target, sched, wake = Target(looked_ago), Sched(deadline, interval_s), Wake()
+    wake.watched = events
     record = TargetTimers(sched, target, wake)  # type: ignore[arg-type]  # stand-ins, above
     record.last_change = sched.loop.time()
     record.run_probe()
@@ -96,6 +101,7 @@ async def probed(seconds: float, looked_ago: Callable[[], float | None] = lambda
 @pytest.fixture(autouse=True)
 def short_polls(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(fileevents, "POLL_S", POLL_S)
+    monkeypatch.setattr(fileevents, "SAFETY_POLL_S", POLL_S)
 
 
 async def test_the_safety_look_waits_for_a_check_that_just_looked() -> None:
@@ -118,3 +124,19 @@ async def test_a_change_wakes_the_probe_whatever_a_check_did() -> None:
     runs = await probed(0.5 + loops.CHANGE_MIN_GAP_S + 0.2, looked_ago=lambda: 0.0,
                         change_after=0.5)
     assert runs == 2
+
+
+async def test_with_file_events_the_checks_are_the_safety_look() -> None:
+    """Watched by inotify, the probe's own safety look (every ``SAFETY_POLL_S``) would
+    fall between two checks that read the same files: it waits for them instead, and
+    comes only when no check looked for an interval and a half."""
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+
+    def every_interval() -> float:  # a check every 0.4 s, the last one this long ago
+        return (loop.time() - start) % 0.4
+
+    assert await probed(1.5, looked_ago=every_interval, events=True, interval_s=0.4) == 1
+    # no check for long: the safety look every 1.5 intervals (0.6 s)
+    assert await probed(1.5, looked_ago=lambda: 100.0, events=True, interval_s=0.4) == 3
+    assert await probed(1.5, events=True, interval_s=0.4) == 3  # no check yet

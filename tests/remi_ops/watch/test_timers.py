@@ -75,3 +75,28 @@ async def test_an_error_in_one_alarm_does_not_stop_the_others() -> None:
     await asyncio.sleep(0.1)
     assert fired == ["ok"]
     timers.close()
+
+
+async def test_an_alarm_with_slack_comes_along_early_but_never_sooner_alone() -> None:
+    """A check 0.2 s after another's fires with it (its slack is 0.3 s); one due 0.5 s
+    after is beyond its slack and keeps its time, and a slack alone fires nothing early."""
+    loop = asyncio.get_running_loop()
+    timers = Timers(loop, window_s=0.005, slack_max_s=0.3)
+    fired: dict[str, float] = {}
+    start = loop.time()
+
+    def alarm(name: str, delay: float, slack_s: float = 0.3) -> None:
+        a = timers.alarm(lambda: fired.setdefault(name, loop.time() - start))
+        a.slack_s = slack_s
+        a.at(start + delay)
+
+    alarm("first", 0.1, slack_s=0.0)
+    alarm("along", 0.3)  # 0.2 s after first: within its slack
+    alarm("no slack", 0.25, slack_s=0.0)  # within the reach, but keeps its time
+    alarm("beyond", 0.6)  # 0.5 s after: beyond
+    alarm("alone", 1.2)  # nothing fires before it: on time
+    await asyncio.sleep(1.4)
+    timers.close()
+    assert fired["first"] <= fired["along"] < 0.2  # the same firing
+    assert 0.25 <= fired["no slack"] < 0.35
+    assert fired["beyond"] >= 0.6 and fired["alone"] >= 1.2
