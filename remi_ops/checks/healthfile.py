@@ -34,11 +34,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from remi_ops.domain import Check, Finding, HealthReport, Severity, Status
 from remi_ops.host.swap import CAN_EXCHANGE, exchange, swap_in
 from remi_ops.logs.redact import redact_patterns
 
 SCHEMA = 1
+#: the document as ``json.dumps(doc, indent=2, sort_keys=True)`` lays it out, but in C
+#: (with an indent, ``json`` encodes in Python); text other than ASCII is written as UTF-8
+#: rather than ``\u`` escapes, which every JSON reader takes the same. ``str`` subclasses
+#: (a redacted text) are written as their text.
+_ENCODER = msgspec.json.Encoder(order="sorted", enc_hook=str)
 #: a ``watcher`` key: its heartbeat is also the file's mtime, moved by every check
 BEAT_IN_MTIME = "beat_in_mtime"
 
@@ -80,7 +87,7 @@ def write_health_file(path: Path, report: HealthReport, *, watcher_pid: int,
     if beat_in_mtime:
         watcher[BEAT_IN_MTIME] = True
     doc = {"schema": SCHEMA, **report_to_dict(report), "watcher": watcher}
-    replace_quickly(path, json.dumps(doc, indent=2, sort_keys=True) + "\n")
+    replace_quickly(path, msgspec.json.format(_ENCODER.encode(doc), indent=2).decode() + "\n")
 
 
 def replace_quickly(path: Path, text: str) -> None:

@@ -149,3 +149,36 @@ async def test_without_inotify_every_loop_polls_as_before(
     wake: Wake = files.for_files([a / "bot_error.log"])
     files.start()
     assert not wake.watched and wake.poll_s == fileevents.POLL_S
+
+
+async def test_events_close_together_are_read_together_and_none_is_lost(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A round of checks rewrites many health files one after the other: the loop reads
+    their events a few times, not once an event, and a log write among them still wakes
+    its target."""
+    monkeypatch.setattr(fileevents, "READ_GAP_S", 0.2)
+    a, b = folders(tmp_path)
+    files = FileEvents()
+    wake = files.for_files([a / "bot_error.log"])
+    files.for_files([b / "bot_error.log"])
+    files.start()
+    reads = 0
+    inotify = files._inotify  # its reads are what is counted
+    assert inotify is not None
+    real_read = inotify.read
+
+    def counted() -> set[Path]:
+        nonlocal reads
+        reads += 1
+        return real_read()
+
+    inotify.read = counted  # type: ignore[method-assign]  # counts, then reads
+    try:
+        for i in range(40):  # 0.15 s of writes, each one event or more
+            write_json_atomically(b / f".health{i}", {"i": i})
+            await asyncio.sleep(0.004)
+        (a / "bot_error.log").write_text("Traceback (most recent call last):\n")
+        await until(wake.event.is_set)
+        assert 1 <= reads <= 3
+    finally:
+        files.close()
