@@ -58,7 +58,7 @@ class _Batch:
         self.jobs = deque(jobs)  # popleft by the thread and by the loop: atomic either way
         self.began: float | None = None  # when its thread began it (time.monotonic)
         self.over = False
-        self.watching: asyncio.TimerHandle | None = None  # the loop's look for a slow job
+        self.watching: asyncio.TimerHandle | None = None  # the loop's look at a long batch
 
 
 class Batches:

@@ -159,12 +159,23 @@ class FileEvents:
         inotify, loop = self._inotify, self._loop
         if inotify is None or loop is None:
             return
-        now = loop.time()
-        if now - self._read_at < READ_GAP_S:
+        if loop.time() - self._read_at < READ_GAP_S:
             loop.remove_reader(inotify.fd)
             self._resume = loop.call_at(self._read_at + READ_GAP_S, self._resumed)
             return
-        self._read_at = now
+        self._read(inotify, loop)
+
+    def _resumed(self) -> None:
+        """The gap is over: read what came meanwhile, and wait for events again."""
+        self._resume = None
+        inotify, loop = self._inotify, self._loop
+        if inotify is None or loop is None:
+            return
+        loop.add_reader(inotify.fd, self._readable)
+        self._read(inotify, loop)
+
+    def _read(self, inotify: Inotify, loop: asyncio.AbstractEventLoop) -> None:
+        self._read_at = loop.time()
         self.counts.busy = True  # before the read: a gate asked meanwhile looks
         try:
             try:
@@ -178,16 +189,6 @@ class FileEvents:
             self.counts.busy = False
         for wake in self._concerned(changed):
             wake.event.set()
-
-    def _resumed(self) -> None:
-        """The gap is over: read what came meanwhile, and wait for events again."""
-        self._resume = None
-        inotify, loop = self._inotify, self._loop
-        if inotify is None or loop is None:
-            return
-        loop.add_reader(inotify.fd, self._readable)
-        self._read_at = float("-inf")
-        self._readable()
 
     def _count(self, changed: set[Path], dropped: set[Path]) -> None:
         """Tell the gates what changed, and which folders no event can come from now."""
