@@ -126,7 +126,7 @@ async def test_a_batch_wakes_the_loop_once_for_all_its_results(
         wakes += 1
         return posted(callback, *args)
 
-    loop.call_soon_threadsafe = counted  # type: ignore[method-assign]  # counts, then posts
+    loop.call_soon_threadsafe = counted  # type: ignore[method-assign,assignment]  # counts
     try:
         results = await asyncio.wait_for(asyncio.gather(
             *(batches.submit(f"t{i}", threading.Event().wait, 0.002) for i in range(8))),

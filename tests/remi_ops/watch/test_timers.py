@@ -86,7 +86,10 @@ async def test_an_alarm_with_slack_comes_along_early_but_never_sooner_alone() ->
     start = loop.time()
 
     def alarm(name: str, delay: float, slack_s: float = 0.3) -> None:
-        a = timers.alarm(lambda: fired.setdefault(name, loop.time() - start))
+        def fire() -> None:
+            fired.setdefault(name, loop.time() - start)
+
+        a = timers.alarm(fire)
         a.slack_s = slack_s
         a.at(start + delay)
 
