@@ -52,9 +52,9 @@ def lock_dir() -> Path:
                   f"{tempfile.gettempdir()})")
 
 
-# How long a start waits out a holder that has written no pid: a look (``held_elsewhere``,
-# run by ``status`` and every verb) holds the lock for microseconds, and a real holder
-# writes its pid right after taking it.
+#: how long a start waits out a holder that has written no pid: a look (``held_elsewhere``,
+#: run by ``status`` and every verb) holds the lock for microseconds, and a real holder
+#: writes its pid right after taking it
 SETTLE_S = 0.5
 
 

@@ -16,8 +16,8 @@ An alarm may also say how early it may fire when the timers fire anyway (its
 deadline. It never makes the timers fire sooner; it lets the wake-ups of many targets
 gather. That is most of an idle watcher's CPU: one check costs 150–200 µs run right after
 another target's, 700–960 µs run alone 25 ms later (caches gone cold in between;
-``bench/profile_watch.py``), so 200 targets' checks spread over the minute cost four
-times what the same checks cost run together. Once together they stay together: each is
+docs/scale.md, "Checks run together"), so 200 targets' checks spread over the minute cost
+four times what the same checks cost run together. Once together they stay together: each is
 due an interval after it ended, a few ms after the others.
 """
 
